@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// `npm test`: compile, run every test file with tap, and end with one plain line
+// "N passed, N failed" (what CI reads), keeping tap's own exit code.
+import { spawnSync, spawn } from 'node:child_process';
+
+const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(tsc.status ?? 1);
+}
+
+const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...process.argv.slice(2)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4000);
+});
+child.on('close', (code) => {
+  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/.exec(tail.slice(tail.lastIndexOf('# { total')));
+  const pass = m ? Number(m[2] ?? 0) : 0;
+  let fail = m ? Number(m[3] ?? 0) : 1;
+  if (code !== 0 && fail === 0) fail = 1; // a crash or timeout outside any assertion still fails
+  console.log(`${pass} passed, ${fail} failed`);
+  process.exit(code ?? 1);
+});

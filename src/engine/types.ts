@@ -1,0 +1,36 @@
+// One packet-engine interface, two engines: `node` (dgram/net, everywhere) and `native` (the C addon with
+// SO_REUSEPORT and recvmmsg/sendmmsg batches). Engines move bytes; the Responder decides what to say.
+
+import type { ListenAddress, TcpConfig } from '../config/types.js';
+import type { Responder } from '../server/responder.js';
+import type { Logger } from 'pino';
+
+/** What the metrics layer needs from an engine, per answered query; no allocation. */
+export interface QueryObserver {
+  request(proto: number, family: number, qtype: number): void;
+  response(rcode: number, durationSeconds: number): void;
+  dropped(reason: number): void;
+}
+
+export interface EngineOptions {
+  listen: ListenAddress[];
+  tcp: TcpConfig;
+  responder: Responder;
+  log: Logger;
+  observer: QueryObserver | null;
+}
+
+export interface BoundAddress {
+  address: string;
+  port: number;
+}
+
+export interface PacketEngine {
+  readonly name: string;
+  /** Binds every listen address (UDP and TCP on the same port) and starts answering. */
+  start(): Promise<BoundAddress[]>;
+  /** Stops accepting, lets TCP connections finish what they were sent, then closes them. */
+  close(): Promise<void>;
+  /** Open TCP connections, for metrics and tests. */
+  readonly tcpConnections: number;
+}

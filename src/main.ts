@@ -1,0 +1,105 @@
+// Wiring: sources → zones → responder → engine, plus the HTTP endpoints. `run` is what the CLI calls; it
+// returns once every socket is bound and logs one "serving" line that tools and tests wait for.
+
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { KdnsConfig } from './config/types.js';
+import { ConfigError, SourceError } from './errors.js';
+import { Zone, ZoneSet } from './zone/store.js';
+import { rrsetFromRecords } from './zone/store.js';
+import { loadZoneFile } from './sources/zonefile/parse.js';
+import { loadHostsFile } from './sources/hosts/parse.js';
+import { LocalNames } from './server/local-names.js';
+import { Responder } from './server/responder.js';
+import { NodeEngine } from './engine/node.js';
+import type { PacketEngine } from './engine/types.js';
+import { DnsCounters, registerDnsMetrics } from './metrics/dns.js';
+import { startHttp } from './http/server.js';
+import type { Rr } from './dns/types.js';
+
+export interface RunningServer {
+  close(): Promise<void>;
+}
+
+/** Loads every static source; a bad line throws SourceError (the CLI exits 2 on it). */
+export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: ZoneSet; local: LocalNames } {
+  const zones = new ZoneSet();
+  for (const { file, origin } of config.zoneFiles) {
+    const parsed = loadZoneFile(file, origin ?? undefined);
+    if (zones.get(parsed.origin) !== undefined) {
+      throw new SourceError(file, null, `zone ${parsed.origin} is already loaded from another file`);
+    }
+    const zone = new Zone(parsed.origin);
+    zone.replaceAll(rrsetFromRecords(parsed.records));
+    zones.add(zone);
+    log.info({ component: 'zonefile', file, origin: parsed.origin, records: parsed.records.length }, 'zone loaded');
+  }
+  const local = new LocalNames();
+  const hostRecords: Rr[] = [];
+  for (const file of config.hosts) {
+    const records = loadHostsFile(file, config.hostsTtl);
+    hostRecords.push(...records);
+    log.info({ component: 'hosts', file, records: records.length }, 'hosts loaded');
+  }
+  local.replaceAll(hostRecords);
+  return { zones, local };
+}
+
+export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
+  const { zones, local } = loadStaticSources(config, log);
+  if (config.kubeconfig !== null || config.inCluster || config.manifests !== null) {
+    throw new ConfigError(null, null, 'the Kubernetes and manifests sources are not available in this build yet');
+  }
+  if (!config.noForward) {
+    log.warn({ component: 'forward' }, 'forwarding is not implemented yet: names outside local zones get REFUSED');
+  }
+  if (config.engine === 'native') {
+    throw new ConfigError(null, null, '--engine native: the native addon is not part of this build yet; use --engine node');
+  }
+  if (config.workers > 1) {
+    log.info({ component: 'engine', workers: config.workers }, 'one data-plane thread in this build; --workers is not used yet');
+  }
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kdns_' });
+  const sab = DnsCounters.bufferFor(1);
+  const counters = new DnsCounters(sab, 0);
+  registerDnsMetrics(registry, sab, 1);
+
+  const responder = new Responder({ zones, local, maxUdpPayload: config.maxUdpPayload, chaos: config.chaos });
+  const engine: PacketEngine = new NodeEngine({
+    listen: config.listen,
+    tcp: config.tcp,
+    responder,
+    log: log.child({ component: 'engine' }),
+    observer: counters,
+  });
+  const bound = await engine.start();
+
+  let http: { port: number; close(): Promise<void> } | null = null;
+  if (config.http !== null) {
+    http = await startHttp(config.http, { registry, isReady: () => true, log: log.child({ component: 'http' }) });
+  }
+  log.info({
+    listen: bound,
+    http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
+    engine: engine.name,
+    zones: zones.zones().map((z) => z.origin),
+    version: packageVersion(),
+  }, 'serving');
+
+  return {
+    async close(): Promise<void> {
+      log.info('shutting down: draining TCP connections');
+      await engine.close();
+      if (http !== null) await http.close();
+      log.info('stopped');
+    },
+  };
+}
+
+export function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('../../package.json') as { version: string }).version;
+}

@@ -1,0 +1,206 @@
+// The query → response step shared by every engine and transport. The hot path: read the query by byte
+// offsets into a reused slot, find the precompiled answer by the hash of the lower-cased name bytes, copy
+// it into the engine's output buffer and patch ID, flags, the client's spelling of the name and the OPT.
+// Everything else (misses, errors, CHAOS) takes the slower path and, where the answer is reusable, stores
+// its compiled bytes so the next identical question is a copy.
+
+import {
+  CLASS_CH, CLASS_IN, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
+  RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
+  TYPE_OPT, TYPE_TXT, EDNS_DO,
+} from '../dns/constants.js';
+import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_FORMERR, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
+import { AnswerTable } from '../dns/answer-table.js';
+import { compileResponse } from '../dns/compile.js';
+import { wireToKey } from '../dns/name.js';
+import { rdataTxt } from '../dns/rdata.js';
+import type { LookupResult } from '../dns/types.js';
+import { lookup, type ZoneSet } from '../zone/lookup.js';
+import type { LocalNames } from './local-names.js';
+
+export const PROTO_UDP = 0;
+export const PROTO_TCP = 1;
+
+/** Largest DNS message (TCP) plus room for the OPT we append. */
+export const RESPONSE_BUFFER_SIZE = 65535 + 64;
+
+const OPT_SIZE = 11;
+// Compiled answers are kept until the zone changes. A flood of random names must not grow the table
+// without bound, so past this many entries it starts over (misses are still answered correctly).
+const MAX_TABLE_ENTRIES = 200_000;
+
+export interface ResponderOptions {
+  zones: ZoneSet;
+  local: LocalNames;
+  maxUdpPayload: number;
+  chaos: { versionBind: string | null; idServer: string | null };
+  /** Called once per answered query; the metrics layer counts with it. */
+  observe?: (proto: number, qtype: number, rcode: number) => void;
+}
+
+/** Counters the responder keeps itself; cheap integer fields, read by the metrics collector. */
+export class ResponderStats {
+  hits = 0;
+  misses = 0;
+  dropped = 0;
+  formerr = 0;
+}
+
+export class Responder {
+  private readonly slot = new QuerySlot();
+  private readonly table = new AnswerTable<Buffer>();
+  private readonly opts: ResponderOptions;
+  readonly stats = new ResponderStats();
+  /** rcode of the last response written, for metrics. */
+  lastRcode = 0;
+  lastQtype = 0;
+
+  constructor(opts: ResponderOptions) {
+    this.opts = opts;
+  }
+
+  /** Forget every compiled answer (a zone or local data changed). */
+  invalidate(): void {
+    this.table.clear();
+  }
+
+  /**
+   * Answers `query[0..len)` into `out`; returns the response length, or 0 to send nothing.
+   * `maxSize` is the transport's hard limit (65535 for TCP); UDP limits come from the query's EDNS.
+   */
+  respond(query: Buffer, len: number, proto: number, out: Buffer): number {
+    const slot = this.slot;
+    const status = readQuery(query, len, slot);
+    this.lastQtype = slot.qtype;
+    if (status !== READ_OK) return this.respondError(query, status, out);
+
+    let compiled = slot.qclass === CLASS_IN
+      ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
+      : undefined;
+    if (compiled === undefined) {
+      this.stats.misses++;
+      compiled = this.compileMiss(slot);
+    } else {
+      this.stats.hits++;
+    }
+    return this.finish(query, compiled, proto, out);
+  }
+
+  /** Copies a compiled answer, patches it for this client, truncates for UDP. */
+  private finish(query: Buffer, compiled: Buffer, proto: number, out: Buffer): number {
+    const slot = this.slot;
+    let n = compiled.copy(out, 0);
+    out.writeUInt16BE(slot.id, 0);
+    out[2] = out[2]! | ((slot.flags & FLAG_RD) >> 8); // RD is the client's
+    out[3] = out[3]! | (slot.flags & FLAG_CD);
+    // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
+    query.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + slot.nameLength);
+    this.lastRcode = out[3]! & 0x0f;
+    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
+    if (proto === PROTO_UDP) {
+      const limit = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
+      if (n > limit) n = this.truncate(out);
+    }
+    return n;
+  }
+
+  /** Replaces the message in `out` by header + question (+ OPT) with TC set (RFC 2181 §9, RFC 7766 §3). */
+  private truncate(out: Buffer): number {
+    const slot = this.slot;
+    out[2] = out[2]! | (FLAG_TC >> 8);
+    out.writeUInt16BE(0, 6);
+    out.writeUInt16BE(0, 8);
+    out.writeUInt16BE(0, 10);
+    let n = HEADER_SIZE + slot.nameLength + 4;
+    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
+    return n;
+  }
+
+  /** Appends our OPT record at `n` and counts it in ARCOUNT. */
+  private appendOpt(out: Buffer, n: number, extendedRcodeHigh: number): number {
+    out[n] = 0; // root owner
+    out.writeUInt16BE(TYPE_OPT, n + 1);
+    out.writeUInt16BE(this.opts.maxUdpPayload, n + 3);
+    out[n + 5] = extendedRcodeHigh;
+    out[n + 6] = 0; // version 0
+    out.writeUInt16BE(this.slot.ednsFlags & EDNS_DO, n + 7); // echo DO (RFC 3225), clear the rest
+    out.writeUInt16BE(0, n + 9);
+    out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    return n + OPT_SIZE;
+  }
+
+  /** The slow path: authoritative lookup, compile, and keep the bytes when they are reusable. */
+  private compileMiss(slot: QuerySlot): Buffer {
+    const qnameLower = slot.lowerName.subarray(0, slot.nameLength);
+    const qname = wireToKey(qnameLower, 0).key;
+    const result = this.resolve(qname, slot.qtype, slot.qclass);
+    const compiled = compileResponse(qnameLower, slot.qtype, slot.qclass, result);
+    if (slot.qclass === CLASS_IN) {
+      if (this.table.size >= MAX_TABLE_ENTRIES) this.table.clear();
+      this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);
+    }
+    return compiled;
+  }
+
+  private resolve(qname: string, qtype: number, qclass: number): LookupResult {
+    if (qclass === CLASS_CH) return this.chaos(qname, qtype);
+    if (qclass !== CLASS_IN) return refused();
+    if (qtype === TYPE_AXFR || qtype === TYPE_IXFR) return refused(); // zone transfers are not offered
+    if (qtype === TYPE_OPT) return { ...refused(), rcode: RCODE_FORMERR };
+    if (qtype >= 128 && qtype < 255) return { ...refused(), rcode: RCODE_NOTIMP }; // MAILA/MAILB, TKEY...
+    const local = this.opts.local.lookup(qname, qtype);
+    if (local !== null) return local;
+    return lookup(this.opts.zones, qname, qtype);
+  }
+
+  /** CHAOS-class identity queries (version.bind, id.server), answered or refused by config. */
+  private chaos(qname: string, qtype: number): LookupResult {
+    const { versionBind, idServer } = this.opts.chaos;
+    let text: string | null = null;
+    if (qname === 'version.bind.' || qname === 'version.server.') text = versionBind;
+    else if (qname === 'id.server.' || qname === 'hostname.bind.') text = idServer;
+    if (text === null) return refused();
+    if (qtype !== TYPE_TXT && qtype !== TYPE_ANY) return { rcode: RCODE_NOERROR, aa: true, answer: [], authority: [], additional: [] };
+    return {
+      rcode: RCODE_NOERROR,
+      aa: true,
+      answer: [{ name: qname, type: TYPE_TXT, class: CLASS_CH, ttl: 0, rdata: rdataTxt([text.slice(0, 255)]) }],
+      authority: [],
+      additional: [],
+    };
+  }
+
+  /** FORMERR, NOTIMP, BADVERS or silence for a query the reader did not accept. */
+  private respondError(query: Buffer, status: number, out: Buffer): number {
+    const slot = this.slot;
+    if (status === READ_DROP) {
+      this.stats.dropped++;
+      return 0;
+    }
+    let rcode = RCODE_FORMERR;
+    if (status === READ_NOTIMP) rcode = RCODE_NOTIMP;
+    else if (status === READ_BADVERS) rcode = RCODE_BADVERS;
+    else this.stats.formerr++;
+    out.writeUInt16BE(slot.id, 0);
+    // QR, the client's opcode and RD; AA off; low 4 bits of the rcode here, the rest in the OPT.
+    out.writeUInt16BE(FLAG_QR | (slot.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | (rcode & 0x0f), 2);
+    const echo = slot.nameLength > 0 && slot.questionEnd > 0 ? 1 : 0;
+    out.writeUInt16BE(echo, 4);
+    out.writeUInt16BE(0, 6);
+    out.writeUInt16BE(0, 8);
+    out.writeUInt16BE(0, 10);
+    let n = HEADER_SIZE;
+    if (echo === 1) n += query.copy(out, n, HEADER_SIZE, HEADER_SIZE + slot.nameLength + 4);
+    // An OPT goes back when the query's OPT was understood (BADVERS must carry one, RFC 6891 §7).
+    if (slot.hasOpt && (status === READ_BADVERS || status === READ_NOTIMP)) n = this.appendOpt(out, n, rcode >> 4);
+    this.lastRcode = rcode;
+    return n;
+  }
+}
+
+function refused(): LookupResult {
+  return { rcode: RCODE_REFUSED, aa: false, answer: [], authority: [], additional: [] };
+}
+
+// Re-exported for engines that need the flag bits when they build their own errors.
+export { FLAG_AA };
