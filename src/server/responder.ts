@@ -15,7 +15,7 @@ import { compileResponse } from '../dns/compile.js';
 import { wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
 import type { LookupResult } from '../dns/types.js';
-import { lookup, type ZoneSet } from '../zone/lookup.js';
+import { lookup, type ZoneSet } from '../zone/index.js';
 import type { LocalNames } from './local-names.js';
 
 export const PROTO_UDP = 0;
