@@ -1,9 +1,7 @@
 // Wiring: sources → zones → responder → engine, plus the HTTP endpoints. `run` is what the CLI calls; it
 // returns once every socket is bound and logs one "serving" line that tools and tests wait for.
 
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { KdnsConfig } from './config/types.js';
 import { ConfigError, SourceError } from './errors.js';
 import { Zone, ZoneSet, rrsetFromRecords } from './zone/index.js';
@@ -13,7 +11,9 @@ import { LocalNames } from './server/local-names.js';
 import { Responder } from './server/responder.js';
 import { NodeEngine } from './engine/node.js';
 import type { PacketEngine } from './engine/types.js';
-import { DnsCounters, registerDnsMetrics } from './metrics/dns.js';
+import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
+import { createRegistry } from './metrics/registry.js';
+import { KDNS_VERSION } from './config/version.js';
 import { startHttp } from './http/server.js';
 import type { Rr } from './dns/types.js';
 
@@ -60,11 +60,10 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
     log.info({ component: 'engine', workers: config.workers }, 'one data-plane thread in this build; --workers is not used yet');
   }
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kdns_' });
+  const registry = createRegistry();
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
-  registerDnsMetrics(registry, sab, 1);
+  registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
 
   const responder = new Responder({ zones, local, maxUdpPayload: config.maxUdpPayload, chaos: config.chaos });
   const engine: PacketEngine = new NodeEngine({
@@ -85,7 +84,7 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
     http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
     engine: engine.name,
     zones: zones.zones().map((z) => z.origin),
-    version: packageVersion(),
+    version: KDNS_VERSION,
   }, 'serving');
 
   return {
@@ -96,9 +95,4 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
       log.info('stopped');
     },
   };
-}
-
-export function packageVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (require('../../package.json') as { version: string }).version;
 }

@@ -1,0 +1,100 @@
+import t from 'tap';
+import { ConfigError } from '../errors.js';
+import { parseFlags } from './flags.js';
+import { usage } from './usage.js';
+import { OPTIONS } from './options.js';
+
+const good: [string, string[], object][] = [
+  ['empty', [], {}],
+  ['listen v4, both forms', ['--listen', '0.0.0.0:53', '--listen=127.0.0.1:0'],
+    { listen: [{ host: '0.0.0.0', port: 53 }, { host: '127.0.0.1', port: 0 }] }],
+  ['listen v6', ['--listen', '[::1]:5353'], { listen: [{ host: '::1', port: 5353 }] }],
+  ['short config', ['-c', 'k.yaml'], { configFile: 'k.yaml' }],
+  ['short config inline', ['-c=k.yaml'], { configFile: 'k.yaml' }],
+  ['help', ['-h'], { help: true }],
+  ['help long', ['--help'], { help: true }],
+  ['version', ['--version'], { version: true }],
+  ['workers last wins', ['--workers', '2', '--workers=3'], { workers: 3 }],
+  ['engine', ['--engine', 'node'], { engine: 'node' }],
+  ['zone file with origin', ['--zone-file', 'db.example@Example.COM'],
+    { zoneFiles: [{ file: 'db.example', origin: 'example.com.' }] }],
+  ['zone file: no origin; the last @ splits', ['--zone-file', 'db.local', '--zone-file', 'z/a@b/db@example.'],
+    { zoneFiles: [{ file: 'db.local', origin: null }, { file: 'z/a@b/db', origin: 'example.' }] }],
+  ['hosts repeatable', ['--hosts', '/etc/hosts', '--hosts', 'h2'], { hosts: ['/etc/hosts', 'h2'] }],
+  ['cluster domain normalised', ['--cluster-domain', 'Cluster.Example.'], { clusterDomain: 'cluster.example' }],
+  ['default upstreams', ['--server', '10.0.0.1', '--server=2001:db8::1#5300'],
+    { routes: [], defaultUpstreams: [{ host: '10.0.0.1', port: 53 }, { host: '2001:db8::1', port: 5300 }] }],
+  ['route with several domains', ['--server=/ops.cna/Corp.Lan/10.1.1.1#5353'],
+    { routes: [{ domains: ['ops.cna.', 'corp.lan.'], servers: [{ host: '10.1.1.1', port: 5353 }], localOnly: false }],
+      defaultUpstreams: [] }],
+  ['local-only route', ['--server=/corp.lan/'],
+    { routes: [{ domains: ['corp.lan.'], servers: [], localOnly: true }], defaultUpstreams: [] }],
+  ['route to default upstreams', ['--server=/a.b/#'],
+    { routes: [{ domains: ['a.b.'], servers: [], localOnly: false }], defaultUpstreams: [] }],
+  ['switches', ['--no-forward', '--in-cluster'], { noForward: true, inCluster: true }],
+  ['switch explicit false', ['--no-forward=false'], { noForward: false }],
+  ['http none', ['--http', 'none'], { http: null }],
+  ['no-http', ['--no-http'], { http: null }],
+  ['http v6', ['--http=[::]:9153'], { http: { host: '::', port: 9153 } }],
+  ['chaos', ['--chaos-version-bind', 'none', '--chaos-id-server', 'node-1'],
+    { chaos: { versionBind: null, idServer: 'node-1' } }],
+  ['chaos value may start with one dash', ['--chaos-id-server', '-x-'], { chaos: { idServer: '-x-' } }],
+  ['tcp', ['--tcp-idle-timeout', '1.5s', '--tcp-max-connections', '10', '--tcp-max-queries-in-flight=8'],
+    { tcp: { idleTimeoutMs: 1500, maxConnections: 10, maxQueriesInFlightPerConnection: 8 } }],
+  ['payload and log level', ['--max-udp-payload', '4096', '--log-level', 'debug'], { maxUdpPayload: 4096, logLevel: 'debug' }],
+  ['hosts ttl', ['--hosts-ttl', '0'], { hostsTtl: 0 }],
+];
+
+for (const [name, argv, want] of good) {
+  t.test(`good: ${name}`, async (t) => {
+    t.strictSame(parseFlags(argv).flags, want);
+  });
+}
+
+const bad: [string, string[], RegExp][] = [
+  ['unknown flag', ['--lisen', '1.2.3.4:53'], /^unknown flag --lisen/],
+  ['single-dash long name', ['-listen', '1.2.3.4:53'], /^unknown flag -listen/],
+  ['positional', ['serve'], /^unexpected argument 'serve'/],
+  ['missing value at end', ['--listen'], /^--listen expects ADDR:PORT$/],
+  ['value looks like a flag', ['--workers', '--no-forward'], /^--workers expects N$/],
+  ['listen without port', ['--listen', '127.0.0.1'], /^--listen: expected ADDR:PORT/],
+  ['listen hostname', ['--listen', 'localhost:53'], /^--listen: expected ADDR:PORT with an IP address/],
+  ['listen v6 without brackets', ['--listen', '::1:53'], /^--listen: expected an IPv6 address in brackets/],
+  ['listen bad v6', ['--listen', '[1.2.3.4]:53'], /^--listen: expected an IPv6 address inside/],
+  ['port too big', ['--listen', '1.2.3.4:65536'], /^--listen: expected a port 0-65535/],
+  ['workers zero', ['--workers', '0'], /^--workers: expected an integer 1-1024, got 0/],
+  ['workers words', ['--workers=four'], /^--workers: expected an integer/],
+  ['engine', ['--engine', 'fast'], /^--engine: expected one of native, node, auto, got 'fast'/],
+  ['server bad ip', ['--server', '10.0.0'], /^--server: expected an upstream IP\[#PORT\]/],
+  ['server bad domain', ['--server=/bad..domain/1.1.1.1'], /^--server: expected a domain name/],
+  ['server empty domain list', ['--server=/1.1.1.1'], /^--server: expected \/DOMAIN\/\[IP\[#PORT\]\]/],
+  ['server port zero', ['--server', '1.1.1.1#0'], /^--server: expected an upstream port 1-65535/],
+  ['duration without unit', ['--tcp-idle-timeout', '10'], /^--tcp-idle-timeout: expected a duration like 10s/],
+  ['switch with junk', ['--no-forward=yes'], /^--no-forward: expected true or false/],
+  ['payload too small', ['--max-udp-payload', '100'], /^--max-udp-payload: expected an integer 512-65535/],
+  ['log level', ['--log-level', 'loud'], /^--log-level: expected one of trace/],
+  ['long chaos text', ['--chaos-version-bind', 'x'.repeat(256)], /^--chaos-version-bind: expected at most 255 bytes/],
+  ['zone origin bad', ['--zone-file', 'db@'], /^--zone-file: expected a domain name/],
+];
+
+for (const [name, argv, want] of bad) {
+  t.test(`bad: ${name}`, async (t) => {
+    const err = t.throws(() => parseFlags(argv)) as ConfigError;
+    t.type(err, ConfigError);
+    t.equal(err.code, 'KDNS_CONFIG_INVALID');
+    t.equal(err.file, null);
+    t.match(err.message, want);
+  });
+}
+
+t.test('usage lists every flag with its default', async (t) => {
+  const text = usage();
+  for (const o of OPTIONS) {
+    t.match(text, `--${o.flag}`, o.flag);
+    const flat = text.replace(/\s+/g, ' '); // help text wraps
+    if (o.arg !== undefined && o.defaultText !== 'none') t.ok(flat.includes(`default ${o.defaultText}`), `${o.flag} default`);
+  }
+  t.match(text, '--help');
+  t.match(text, '--version');
+  for (const l of text.split('\n')) t.ok(l.length <= 100, `fits 100 columns: ${l}`);
+});

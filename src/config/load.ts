@@ -1,0 +1,92 @@
+// defaults ← config file ← flags → KdnsConfig, then the checks that need the whole picture.
+
+import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { ConfigError } from '../errors.js';
+import { parseConfigFile } from './file.js';
+import { parseFlags } from './flags.js';
+import type { ConfigLayer, KdnsConfig } from './types.js';
+import { KDNS_VERSION } from './version.js';
+
+export function defaultConfig(): KdnsConfig {
+  return {
+    configFile: null,
+    listen: [{ host: '127.0.0.1', port: 5353 }],
+    workers: availableParallelism(),
+    engine: 'auto',
+    zoneFiles: [],
+    hosts: [],
+    hostsTtl: 60,
+    kubeconfig: null,
+    inCluster: false,
+    manifests: null,
+    clusterDomain: 'cluster.local',
+    routes: [],
+    defaultUpstreams: [],
+    resolvConf: '/etc/resolv.conf',
+    noForward: false,
+    http: { host: '127.0.0.1', port: 9153 },
+    chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
+    tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64 },
+    maxUdpPayload: 1232,
+    logLevel: 'info',
+  };
+}
+
+/** Later layers win, per setting; nested groups (chaos, tcp) merge per field. */
+export function mergeConfig(base: KdnsConfig, ...layers: ConfigLayer[]): KdnsConfig {
+  const out: KdnsConfig = { ...base, chaos: { ...base.chaos }, tcp: { ...base.tcp } };
+  const target = out as unknown as Record<string, unknown>;
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      if (k === 'chaos' || k === 'tcp') Object.assign(target[k] as object, definedOnly(v as object));
+      else if (k in base) target[k] = v;
+    }
+  }
+  validate(out);
+  return out;
+}
+
+function definedOnly(o: object): object {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function validate(c: KdnsConfig): void {
+  const clusterSources = [
+    c.kubeconfig !== null ? '--kubeconfig' : '',
+    c.inCluster ? '--in-cluster' : '',
+    c.manifests !== null ? '--manifests' : '',
+  ].filter((s) => s !== '');
+  if (clusterSources.length > 1) {
+    throw new ConfigError(c.configFile, null, `${clusterSources.join(' and ')} both feed the cluster zone; choose one`);
+  }
+  const seen = new Set<string>();
+  for (const l of c.listen) {
+    const key = `${l.host}|${l.port}`;
+    // Port 0 is ephemeral: two of them are two different sockets.
+    if (l.port !== 0 && seen.has(key)) {
+      throw new ConfigError(c.configFile, null, `listen address ${l.host}:${l.port} is given twice`);
+    }
+    seen.add(key);
+  }
+}
+
+/** Reads argv and the file it names. Throws ConfigError; never exits. */
+export function loadConfig(argv: string[]): KdnsConfig {
+  const { flags } = parseFlags(argv);
+  const layers: ConfigLayer[] = [];
+  const file = flags.configFile ?? null;
+  if (file !== null) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(file, null, `cannot read config file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    layers.push(parseConfigFile(text, file));
+  }
+  const { help: _help, version: _version, ...flagLayer } = flags;
+  layers.push(flagLayer);
+  return mergeConfig(defaultConfig(), ...layers);
+}

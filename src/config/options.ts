@@ -1,0 +1,173 @@
+// The one table of settings. Each row is both a flag (`--tcp-idle-timeout`) and a config-file key
+// (`tcp: {idle-timeout: ...}`): the flag is the key path joined with '-'. flags.ts, file.ts, the
+// --help text and docs/configuration.md all follow this table, so they cannot drift apart.
+
+import { dirname, isAbsolute, join } from 'node:path';
+import type { ConfigLayer } from './types.js';
+import {
+  parseBool, parseChaosText, parseDomain, parseDurationMs, parseEngine, parseHttp, parseIntIn,
+  parseListen, parseLogLevel, parseNonEmpty, parseServer, parseZoneFile,
+} from './values.js';
+
+/** Where a value came from: paths in a config file are relative to that file's directory. */
+export interface ValueContext {
+  configFile: string | null;
+}
+
+export interface OptionSpec {
+  /** Config-file key path; null for flag-only options. */
+  key: readonly string[] | null;
+  /** Flag name without dashes; defaults to key.join('-'). */
+  flag: string;
+  short?: string;
+  /** Placeholder shown in --help; absent for switches that take no value. */
+  arg?: string;
+  repeatable?: boolean;
+  /** In the file, YAML null means the same as the text 'none'. */
+  nullable?: boolean;
+  defaultText: string;
+  help: string;
+  /** Parses one value (one item, for repeatable options) into the layer; throws ValueProblem. */
+  apply(layer: ConfigLayer, value: string, ctx: ValueContext): void;
+}
+
+function rebase(path: string, ctx: ValueContext): string {
+  if (ctx.configFile === null || isAbsolute(path)) return path;
+  return join(dirname(ctx.configFile), path);
+}
+
+function opt(key: string[] | null, flag: string | null, rest: Omit<OptionSpec, 'key' | 'flag'>): OptionSpec {
+  return { key, flag: flag ?? (key as string[]).join('-'), ...rest };
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  opt(null, 'config', {
+    short: 'c', arg: 'FILE', defaultText: 'none',
+    help: 'read settings from this YAML file; flags override it',
+    apply: (l, v) => { l.configFile = parseNonEmpty(v); },
+  }),
+  opt(['listen'], null, {
+    arg: 'ADDR:PORT', repeatable: true, defaultText: '127.0.0.1:5353',
+    help: 'serve DNS on UDP and TCP at this address ([::1]:53 for IPv6)',
+    apply: (l, v) => { (l.listen ??= []).push(parseListen(v)); },
+  }),
+  opt(['workers'], null, {
+    arg: 'N', defaultText: 'number of CPUs',
+    help: 'data-plane worker threads',
+    apply: (l, v) => { l.workers = parseIntIn(v, 1, 1024); },
+  }),
+  opt(['engine'], null, {
+    arg: 'native|node|auto', defaultText: 'auto',
+    help: 'packet engine; auto uses the native addon where it is built',
+    apply: (l, v) => { l.engine = parseEngine(v); },
+  }),
+  opt(['zone-file'], null, {
+    arg: 'FILE[@ORIGIN]', repeatable: true, defaultText: 'none',
+    help: 'serve an RFC 1035 master file (origin from $ORIGIN when not given)',
+    apply: (l, v, ctx) => {
+      const z = parseZoneFile(v);
+      (l.zoneFiles ??= []).push({ file: rebase(z.file, ctx), origin: z.origin });
+    },
+  }),
+  opt(['hosts'], null, {
+    arg: 'FILE', repeatable: true, defaultText: 'none',
+    help: 'serve the names in a hosts file (A, AAAA and PTR)',
+    apply: (l, v, ctx) => { (l.hosts ??= []).push(rebase(parseNonEmpty(v), ctx)); },
+  }),
+  opt(['hosts-ttl'], null, {
+    arg: 'SECONDS', defaultText: '60',
+    help: 'TTL of records from hosts files',
+    apply: (l, v) => { l.hostsTtl = parseIntIn(v, 0, 2_147_483_647); },
+  }),
+  opt(['kubeconfig'], null, {
+    arg: 'FILE', defaultText: 'none',
+    help: 'watch the cluster this kubeconfig points at',
+    apply: (l, v, ctx) => { l.kubeconfig = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['in-cluster'], null, {
+    defaultText: 'false',
+    help: 'watch the cluster kdns runs in (service account of the pod)',
+    apply: (l, v) => { l.inCluster = parseBool(v); },
+  }),
+  opt(['manifests'], null, {
+    arg: 'DIR', defaultText: 'none',
+    help: 'serve the cluster zone from Kubernetes YAML in DIR (offline mode)',
+    apply: (l, v, ctx) => { l.manifests = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['cluster-domain'], null, {
+    arg: 'DOMAIN', defaultText: 'cluster.local',
+    help: 'the cluster zone',
+    apply: (l, v) => { l.clusterDomain = parseDomain(v).slice(0, -1); },
+  }),
+  opt(['server'], null, {
+    arg: '/DOMAIN/[IP[#PORT]] | IP[#PORT]', repeatable: true, defaultText: 'nameservers in --resolv-conf',
+    help: 'dnsmasq syntax: /a/b/IP sends a, b and names below them to IP; /a/ never forwards a; a bare IP is a default upstream',
+    apply: (l, v) => {
+      const s = parseServer(v);
+      // Both lists belong to this one option: a layer that sets `server` replaces both.
+      l.routes ??= [];
+      l.defaultUpstreams ??= [];
+      if (s.kind === 'route') l.routes.push(s.route);
+      else l.defaultUpstreams.push(s.upstream);
+    },
+  }),
+  opt(['resolv-conf'], null, {
+    arg: 'FILE', defaultText: '/etc/resolv.conf',
+    help: 'where default upstreams come from when no --server IP is given',
+    apply: (l, v, ctx) => { l.resolvConf = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['no-forward'], null, {
+    defaultText: 'false',
+    help: 'answer only what kdns is authoritative for (REFUSED otherwise)',
+    apply: (l, v) => { l.noForward = parseBool(v); },
+  }),
+  opt(['http'], null, {
+    arg: 'ADDR:PORT|none', nullable: true, defaultText: '127.0.0.1:9153',
+    help: 'serve /metrics /health /ready here',
+    apply: (l, v) => { l.http = parseHttp(v); },
+  }),
+  opt(null, 'no-http', {
+    defaultText: 'false',
+    help: 'same as --http none',
+    apply: (l, v) => { if (parseBool(v)) l.http = null; },
+  }),
+  opt(['chaos', 'version-bind'], null, {
+    arg: 'TEXT|none', nullable: true, defaultText: 'kdns <version>',
+    help: 'TXT answer to version.bind CH; none answers REFUSED',
+    apply: (l, v) => { (l.chaos ??= {}).versionBind = parseChaosText(v); },
+  }),
+  opt(['chaos', 'id-server'], null, {
+    arg: 'TEXT|none', nullable: true, defaultText: 'the host name',
+    help: 'TXT answer to id.server and hostname.bind CH; none answers REFUSED',
+    apply: (l, v) => { (l.chaos ??= {}).idServer = parseChaosText(v); },
+  }),
+  opt(['tcp', 'idle-timeout'], null, {
+    arg: 'DURATION', defaultText: '10s',
+    help: 'close a TCP connection idle this long (e.g. 10s, 500ms)',
+    apply: (l, v) => { (l.tcp ??= {}).idleTimeoutMs = parseDurationMs(v); },
+  }),
+  opt(['tcp', 'max-connections'], null, {
+    arg: 'N', defaultText: '1000',
+    help: 'TCP connections per worker; more are closed at once',
+    apply: (l, v) => { (l.tcp ??= {}).maxConnections = parseIntIn(v, 1, 1_000_000); },
+  }),
+  opt(['tcp', 'max-queries-in-flight'], null, {
+    arg: 'N', defaultText: '64',
+    help: 'pipelined queries one TCP connection may have unanswered',
+    apply: (l, v) => { (l.tcp ??= {}).maxQueriesInFlightPerConnection = parseIntIn(v, 1, 65535); },
+  }),
+  opt(['max-udp-payload'], null, {
+    arg: 'BYTES', defaultText: '1232',
+    help: 'EDNS UDP size we advertise and the cap on UDP responses',
+    apply: (l, v) => { l.maxUdpPayload = parseIntIn(v, 512, 65535); },
+  }),
+  opt(['log-level'], null, {
+    arg: 'LEVEL', defaultText: 'info',
+    help: 'trace, debug, info, warn, error, fatal or silent',
+    apply: (l, v) => { l.logLevel = parseLogLevel(v); },
+  }),
+];
+
+export const OPTION_BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(
+  OPTIONS.flatMap((o) => (o.short ? [[o.flag, o], [o.short, o]] : [[o.flag, o]])),
+);

@@ -1,0 +1,70 @@
+// The typed configuration every component reads. Built once at start-up by load.ts from
+// defaults ← config file ← flags; nothing else parses argv or YAML.
+
+/** An IP address and port. Port 0 asks the OS for an ephemeral port (tests). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * One dnsmasq `--server=/a/b/...` line. Domains are keys: lower case with the trailing dot
+ * ("corp.lan."). `servers` empty and `localOnly` false means "use the default upstreams"
+ * (dnsmasq's `--server=/a/#`); `localOnly` true means never forward (`--server=/a/`).
+ */
+export interface UpstreamRoute {
+  domains: string[];
+  servers: ListenAddress[];
+  localOnly: boolean;
+}
+
+export type EngineName = 'native' | 'node' | 'auto';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface ChaosConfig {
+  /** TXT for version.bind CH; null answers REFUSED. */
+  versionBind: string | null;
+  /** TXT for id.server / hostname.bind CH; null answers REFUSED. */
+  idServer: string | null;
+}
+
+export interface TcpConfig {
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxQueriesInFlightPerConnection: number;
+}
+
+export interface KdnsConfig {
+  configFile: string | null;
+  listen: ListenAddress[];
+  workers: number;
+  engine: EngineName;
+  /** Origin is a key ("example.com.") or null to take it from the file's $ORIGIN / SOA. */
+  zoneFiles: { file: string; origin: string | null }[];
+  hosts: string[];
+  hostsTtl: number;
+  kubeconfig: string | null;
+  inCluster: boolean;
+  manifests: string | null;
+  /** Lower case, no trailing dot ("cluster.local"). */
+  clusterDomain: string;
+  routes: UpstreamRoute[];
+  defaultUpstreams: ListenAddress[];
+  resolvConf: string;
+  noForward: boolean;
+  http: ListenAddress | null;
+  chaos: ChaosConfig;
+  tcp: TcpConfig;
+  /** What we advertise in OPT and the cap on UDP responses. */
+  maxUdpPayload: number;
+  logLevel: LogLevel;
+}
+
+/**
+ * One layer of settings (the file's, or the flags'). Nested groups are partial too, so that
+ * `--tcp-idle-timeout` alone does not reset `tcp.max-connections` from the file.
+ */
+export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp'> & {
+  chaos?: Partial<ChaosConfig>;
+  tcp?: Partial<TcpConfig>;
+};

@@ -1,0 +1,82 @@
+// The observability endpoints: /health (the process serves), /ready (every source has synced),
+// /metrics (Prometheus text). Plain node:http: three fixed routes do not need a framework.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ListenAddress } from '../config/types.js';
+
+export interface HttpDeps {
+  registry: Registry;
+  /** True once every source has synced; a kdns that is not ready must not get traffic. */
+  isReady(): boolean;
+  /** Names of what has not synced yet, for the /ready body (e.g. ["kubernetes"]). */
+  notReady?(): string[];
+  log: Logger;
+}
+
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  res.end(body);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (path !== '/health' && path !== '/ready' && path !== '/metrics') {
+    send(res, 404, 'not found\n');
+    return;
+  }
+  if (req.method !== 'GET') {
+    send(res, 405, 'method not allowed\n', { allow: 'GET' });
+    return;
+  }
+  if (path === '/health') {
+    send(res, 200, 'OK');
+  } else if (path === '/ready') {
+    if (deps.isReady()) {
+      send(res, 200, 'OK');
+    } else {
+      const pending = deps.notReady?.() ?? [];
+      send(res, 503, pending.length > 0 ? `not ready: waiting for ${pending.join(', ')} to sync\n` : 'not ready\n');
+    }
+  } else {
+    const body = await deps.registry.metrics();
+    send(res, 200, body, { 'content-type': deps.registry.contentType });
+  }
+}
+
+export function startHttp(addr: ListenAddress, deps: HttpDeps): Promise<HttpServer> {
+  // Callers usually pass log.child({ component: 'http' }); binding it twice would repeat the key.
+  const log = deps.log.bindings().component === 'http' ? deps.log : deps.log.child({ component: 'http' });
+  const server = createServer((req, res) => {
+    handle(req, res, deps).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  // Scrapers and probes hold keep-alive connections; close() must not wait for them.
+  server.keepAliveTimeout = 5000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', reject);
+      server.on('error', (err) => log.error({ err }, 'server error'));
+      const port = (server.address() as AddressInfo).port;
+      log.info({ host: addr.host, port }, 'serving /metrics /health /ready');
+      resolve({
+        port,
+        close: () => new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
+      });
+    });
+  });
+}
