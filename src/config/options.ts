@@ -63,7 +63,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['zone-file'], null, {
     arg: 'FILE[@ORIGIN]', repeatable: true, defaultText: 'none',
-    help: 'serve an RFC 1035 master file (origin from $ORIGIN when not given)',
+    help: 'serve an RFC 1035 master file (origin from the SOA owner when not given)',
     apply: (l, v, ctx) => {
       const z = parseZoneFile(v);
       (l.zoneFiles ??= []).push({ file: rebase(z.file, ctx), origin: z.origin });

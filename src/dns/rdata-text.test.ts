@@ -43,7 +43,13 @@ t.test('parseRdata → wire, and formatRdata back to canonical text', async (t) 
     ['TYPE999', '\\# 0', '', '\\# 0'],
     ['TYPE65534', '\\# 3 ab ( cd ef )', 'abcdef', '\\# 3 ABCDEF'],
     ['A', '\\# 4 c0000201', 'c0000201', '192.0.2.1'], // RFC 3597 §5: a known type in generic form
-    ['DS', '\\# 2 abcd', 'abcd', '\\# 2 ABCD'], // no text parser for DS, but generic is fine
+    ['DS', '12345 13 2 ( 2BB183AF5F22588179A53B0A98631FAD\n 1A292118A1E1E7F1A2A7D21B7D3C3A0F )',
+      '30390d02' + '2bb183af5f22588179a53b0a98631fad1a292118a1e1e7f1a2a7d21b7d3c3a0f',
+      '12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A292118A1E1E7F1A2A7D21B7D3C3A0F'],
+    ['DS', '2 RSASHA256 1 2bb183af5f22588179a53b0a98631fad1a292118', '0002080' + '1' + '2bb183af5f22588179a53b0a98631fad1a292118',
+      '2 8 1 2BB183AF5F22588179A53B0A98631FAD1A292118'],
+    ['DS', '\\# 5 0001080500', '0001080500', '1 8 5 00'], // generic form of a known type
+    ['TYPE48', '\\# 2 abcd', 'abcd', '\\# 2 ABCD'], // DNSKEY has no text parser, but generic is fine
   ];
   for (const [type, input, hex, text] of cases) {
     const wire = parse(type, input);
@@ -89,7 +95,12 @@ t.test('parseRdata errors say what was expected and on which line', async (t) =>
     ['TYPE999', '\\# 1 zz', /expected hexadecimal RDATA, got 'zz'/, 1],
     ['TYPE999', '\\# x', /expected the RDATA length after \\#/, 1],
     ['A', '\\# 3 c00002', /expected valid A RDATA after \\#/, 1],
-    ['DS', '12345 8 2 abcd', /expected RFC 3597 generic RDATA .* for type DS/, 1],
+    ['DNSKEY', '257 3 8 AwEAAa==', /expected RFC 3597 generic RDATA .* for type DNSKEY/, 1],
+    ['DS', '12345 8 2 abcd', /expected a 32-byte digest for DS digest type 2, got 2 bytes/, 1],
+    ['DS', '1 8 1', /expected a hexadecimal DS digest, got the end of the record/, 1],
+    ['DS', '1 NOPE 1 ab', /expected a DNSSEC algorithm, got 'NOPE'/, 1],
+    ['DS', '1 8 9 ( ab\n c )', /expected an even number of hex digits, got 3/, 1],
+    ['DS', '1 8 9 xy', /expected a hexadecimal DS digest, got 'xy'/, 1],
   ];
   for (const [type, input, message, line] of cases) {
     try {
@@ -127,4 +138,23 @@ t.test('parseDuration: BIND units', async (t) => {
   for (const text of ['1H30', '1x', '1m-', '', 'h', 'IN', '-5']) t.equal(parseDuration(text), null, text);
   t.throws(() => parseDuration('4294967296'), /32 bits/);
   t.throws(() => parseDuration('7102w'), /32 bits/);
+});
+
+t.test('property: any TXT, CAA or generic RDATA survives format → tokenize → parse', async (t) => {
+  const fc = await import('fast-check');
+  const strings = fc.array(fc.uint8Array({ maxLength: 255 }), { minLength: 1, maxLength: 4 });
+  fc.assert(fc.property(strings, (parts) => {
+    const wire = Buffer.concat(parts.flatMap((p) => [Buffer.from([p.length]), Buffer.from(p)]));
+    return parse('TXT', formatRdata(16, wire)).equals(wire);
+  }), { numRuns: 200 });
+  const caa = fc.record({ flags: fc.integer({ min: 0, max: 255 }), tag: fc.stringMatching(/^[a-z0-9]{1,15}$/), value: fc.uint8Array({ maxLength: 300 }) });
+  fc.assert(fc.property(caa, ({ flags, tag, value }) => {
+    const wire = Buffer.concat([Buffer.from([flags, tag.length]), Buffer.from(tag), Buffer.from(value)]);
+    return parse('CAA', formatRdata(257, wire)).equals(wire);
+  }), { numRuns: 200 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    const wire = Buffer.from(bytes);
+    return parse('TYPE4000', formatRdata(4000, wire)).equals(wire);
+  }), { numRuns: 100 });
+  t.pass('200 TXT, 200 CAA and 100 generic round trips');
 });

@@ -5,7 +5,7 @@
 
 import { RdataError } from '../errors.js';
 import {
-  TYPE_A, TYPE_AAAA, TYPE_CAA, TYPE_CNAME, TYPE_DNAME, TYPE_HINFO, TYPE_MX, TYPE_NS, TYPE_PTR, TYPE_SOA,
+  TYPE_A, TYPE_AAAA, TYPE_CAA, TYPE_CNAME, TYPE_DNAME, TYPE_DS, TYPE_HINFO, TYPE_MX, TYPE_NS, TYPE_PTR, TYPE_SOA,
   TYPE_SRV, TYPE_TXT, typeName,
 } from './constants.js';
 import { keyToWire, nameToKey, wireToKey } from './name.js';
@@ -40,12 +40,6 @@ class Fields {
     const tok = this.tokens[this.i];
     if (tok === undefined) throw new RdataTextError(`expected ${what}, got the end of the record`, this.lastLine);
     this.i++;
-    return tok;
-  }
-
-  plain(what: string): Token {
-    const tok = this.next(what);
-    if (tok.quoted) fail(tok, what);
     return tok;
   }
 
@@ -192,49 +186,97 @@ function ipv6(tok: Token): Buffer {
 
 type TextParser = (f: Fields, origin: string | undefined) => Buffer;
 
+// Field readers: each names what it expects once, for both the end-of-record and the bad-token error.
+const name = (f: Fields, o: string | undefined, what: string): string => parseNameToken(f.next(what), o, what);
+const uint = (f: Fields, bits: 8 | 16 | 32, what: string): number => parseUint(f.next(what), bits, what);
+const duration = (f: Fields, what: string): number => durationField(f.next(what), what);
+const charString = (f: Fields, what: string): Buffer => parseCharString(f.next(what), what);
+
+// RFC 4034 Appendix A.1 (and RFC 8624) algorithm mnemonics, which BIND accepts in DS records.
+const DNSSEC_ALGORITHMS: Readonly<Record<string, number>> = {
+  RSAMD5: 1, DH: 2, DSA: 3, RSASHA1: 5, 'DSA-NSEC3-SHA1': 6, 'RSASHA1-NSEC3-SHA1': 7, RSASHA256: 8,
+  RSASHA512: 10, 'ECC-GOST': 12, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+};
+
+// Digest sizes of the DS digest types whose size is fixed (RFC 4034, 4509, 5933, 6605).
+const DS_DIGEST_BYTES: Readonly<Record<number, number>> = { 1: 20, 2: 32, 3: 32, 4: 48 };
+
+/** Hex split over any number of tokens, at least one (DS digests). */
+function hexTokens(f: Fields, what: string): Buffer {
+  let hex = '';
+  const first = f.next(what);
+  for (const tok of [first, ...f.rest()]) {
+    if (tok.quoted || !/^[0-9a-fA-F]+$/.test(tok.text)) fail(tok, what);
+    hex += tok.text;
+  }
+  if (hex.length % 2 !== 0) throw new RdataTextError(`expected an even number of hex digits, got ${hex.length}`, first.line);
+  return Buffer.from(hex, 'hex');
+}
+
+function parseDs(f: Fields): Buffer {
+  const keyTag = uint(f, 16, 'a 16-bit DS key tag');
+  const algTok = f.next('a DNSSEC algorithm');
+  const algorithm = DNSSEC_ALGORITHMS[algTok.text.toUpperCase()] ?? parseUint(algTok, 8, 'a DNSSEC algorithm');
+  const digestTypeTok = f.next('a DS digest type');
+  const digestType = parseUint(digestTypeTok, 8, 'a DS digest type');
+  const digest = hexTokens(f, 'a hexadecimal DS digest');
+  const size = DS_DIGEST_BYTES[digestType];
+  if (size !== undefined && digest.length !== size) {
+    throw new RdataTextError(`expected a ${size}-byte digest for DS digest type ${digestType}, got ${digest.length} bytes`,
+      digestTypeTok.line);
+  }
+  const out = Buffer.allocUnsafe(4 + digest.length);
+  out.writeUInt16BE(keyTag, 0);
+  out[2] = algorithm;
+  out[3] = digestType;
+  digest.copy(out, 4);
+  return out;
+}
+
 /** The types we read and write in their own presentation form; the rest need RFC 3597 "\#". */
 const PARSERS: Readonly<Record<number, TextParser>> = {
   [TYPE_A]: (f) => ipv4(f.next('an IPv4 address')),
   [TYPE_AAAA]: (f) => ipv6(f.next('an IPv6 address')),
-  [TYPE_NS]: (f, o) => rdataName(parseNameToken(f.next('a name server name'), o, 'a name server name')),
-  [TYPE_CNAME]: (f, o) => rdataName(parseNameToken(f.next('a canonical name'), o, 'a canonical name')),
-  [TYPE_DNAME]: (f, o) => rdataName(parseNameToken(f.next('a target name'), o, 'a target name')),
-  [TYPE_PTR]: (f, o) => rdataName(parseNameToken(f.next('a pointer target name'), o, 'a pointer target name')),
+  [TYPE_NS]: (f, o) => rdataName(name(f, o, 'a name server name')),
+  [TYPE_CNAME]: (f, o) => rdataName(name(f, o, 'a canonical name')),
+  [TYPE_DNAME]: (f, o) => rdataName(name(f, o, 'a target name')),
+  [TYPE_PTR]: (f, o) => rdataName(name(f, o, 'a pointer target name')),
   [TYPE_SOA]: (f, o) => rdataSoa({
-    mname: parseNameToken(f.next('the primary name server (SOA MNAME)'), o, 'the primary name server (SOA MNAME)'),
-    rname: parseNameToken(f.next('the mailbox name (SOA RNAME)'), o, 'the mailbox name (SOA RNAME)'),
-    serial: parseUint(f.next('a 32-bit SOA serial'), 32, 'a 32-bit SOA serial'),
-    refresh: durationField(f.next('an SOA refresh time'), 'an SOA refresh time'),
-    retry: durationField(f.next('an SOA retry time'), 'an SOA retry time'),
-    expire: durationField(f.next('an SOA expire time'), 'an SOA expire time'),
-    minimum: durationField(f.next('an SOA minimum TTL'), 'an SOA minimum TTL'),
+    mname: name(f, o, 'the primary name server (SOA MNAME)'),
+    rname: name(f, o, 'the mailbox name (SOA RNAME)'),
+    serial: uint(f, 32, 'a 32-bit SOA serial'),
+    refresh: duration(f, 'an SOA refresh time'),
+    retry: duration(f, 'an SOA retry time'),
+    expire: duration(f, 'an SOA expire time'),
+    minimum: duration(f, 'an SOA minimum TTL'),
   }),
   [TYPE_MX]: (f, o) => {
-    const pref = parseUint(f.plain('a 16-bit MX preference'), 16, 'a 16-bit MX preference');
-    return rdataMx(pref, parseNameToken(f.next('a mail exchange name'), o, 'a mail exchange name'));
+    const preference = uint(f, 16, 'a 16-bit MX preference');
+    return rdataMx(preference, name(f, o, 'a mail exchange name'));
   },
   [TYPE_SRV]: (f, o) => {
-    const priority = parseUint(f.next('a 16-bit SRV priority'), 16, 'a 16-bit SRV priority');
-    const weight = parseUint(f.next('a 16-bit SRV weight'), 16, 'a 16-bit SRV weight');
-    const port = parseUint(f.next('a 16-bit SRV port'), 16, 'a 16-bit SRV port');
-    return rdataSrv(priority, weight, port, parseNameToken(f.next('an SRV target name'), o, 'an SRV target name'));
+    const priority = uint(f, 16, 'a 16-bit SRV priority');
+    const weight = uint(f, 16, 'a 16-bit SRV weight');
+    const port = uint(f, 16, 'a 16-bit SRV port');
+    return rdataSrv(priority, weight, port, name(f, o, 'an SRV target name'));
   },
   [TYPE_TXT]: (f) => {
-    const strings = [parseCharString(f.next('a TXT character-string'), 'a TXT character-string')];
-    while (f.hasMore()) strings.push(parseCharString(f.next('a TXT character-string'), 'a TXT character-string'));
+    const strings = [charString(f, 'a TXT character-string')];
+    while (f.hasMore()) strings.push(charString(f, 'a TXT character-string'));
     return rdataTxt(strings);
   },
   [TYPE_HINFO]: (f) => {
     // HINFO is two <character-string>s, the same wire layout as a two-string TXT.
-    const cpu = parseCharString(f.next('an HINFO CPU string'), 'an HINFO CPU string');
-    return rdataTxt([cpu, parseCharString(f.next('an HINFO OS string'), 'an HINFO OS string')]);
+    const cpu = charString(f, 'an HINFO CPU string');
+    return rdataTxt([cpu, charString(f, 'an HINFO OS string')]);
   },
+  [TYPE_DS]: parseDs,
   [TYPE_CAA]: (f) => {
     // RFC 8659 §4.1.1: flags, an alphanumeric tag, and a value that is one token, quoted or not,
     // with no 255-byte limit (it runs to the end of the RDATA).
-    const flags = parseUint(f.next('8-bit CAA flags'), 8, '8-bit CAA flags');
-    const tagTok = f.plain('a CAA tag');
-    if (!/^[A-Za-z0-9]+$/.test(tagTok.text)) fail(tagTok, 'a CAA tag', 'letters and digits only');
+    const flags = uint(f, 8, '8-bit CAA flags');
+    const tagTok = f.next('a CAA tag');
+    if (tagTok.quoted || !/^[A-Za-z0-9]+$/.test(tagTok.text)) fail(tagTok, 'a CAA tag', 'letters and digits only');
     const value = parseCharString(f.next('a CAA value'), 'a CAA value', MAX_RDATA);
     return rdataCaa(flags, tagTok.text, value);
   },
@@ -374,6 +416,9 @@ function formatKnown(type: number, rdata: Buffer): string | null {
       const s = charStringsAt(rdata, 0);
       return s !== null && s.length === 2 ? s.join(' ') : null;
     }
+    case TYPE_DS:
+      if (rdata.length < 5) return null;
+      return `${rdata.readUInt16BE(0)} ${rdata[2]} ${rdata[3]} ${rdata.subarray(4).toString('hex').toUpperCase()}`;
     case TYPE_CAA: {
       if (rdata.length < 2) return null;
       const tagLen = rdata[1]!;

@@ -9,7 +9,7 @@ t.test('reverseName: IPv4 and IPv6 PTR owners', async (t) => {
     ['4321:0:1:2:3:4:567:89ab', // the RFC 3596 §2.5 example
       'b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa.'],
     ['::1', '1.' + '0.'.repeat(31) + 'ip6.arpa.'],
-    ['::ffff:10.0.0.1', '1.0.0.0.0.0.0.a.f.f.f.f.' + '0.'.repeat(20) + 'ip6.arpa.'],
+    ['::ffff:10.0.0.1', '1.0.0.0.0.0.a.0.f.f.f.f.' + '0.'.repeat(20) + 'ip6.arpa.'],
   ];
   for (const [ip, key] of cases) t.equal(reverseName(ip), key, ip);
   // Two spellings of one address give one key.
