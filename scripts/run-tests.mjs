@@ -2,6 +2,8 @@
 // `npm test`: compile, run every test file with tap, and end with one plain line
 // "N passed, N failed" (what CI reads), keeping tap's own exit code.
 import { spawnSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
 if (tsc.status !== 0) {
@@ -9,7 +11,18 @@ if (tsc.status !== 0) {
   process.exit(tsc.status ?? 1);
 }
 
-const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...process.argv.slice(2)], {
+// tap's own file discovery skips dist/, where the compiled tests live, so list them here.
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return testFiles(path);
+    return e.name.endsWith('.test.js') ? [path] : [];
+  });
+}
+const args = process.argv.slice(2);
+const files = args.length > 0 ? args : [...testFiles('dist/src'), ...testFiles('dist/test')].sort();
+
+const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...files], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let tail = '';
