@@ -1,0 +1,296 @@
+// The cluster as DNS sees it, kept incrementally. Each object change re-renders only what that
+// object touches (one Service's names, one namespace's marks, the PTRs of the IPs involved), diffs
+// the result against what was published before, and emits just the RRsets that differ. Nothing here
+// ever recomputes the whole zone: at 10k Services and 100 EndpointSlice changes a second, a full
+// rebuild per change would cost far more than the change itself.
+
+import { TYPE_PTR } from '../../dns/constants.js';
+import { reverseName } from '../../dns/reverse.js';
+import type { RrSet, RrSetChange } from '../../dns/types.js';
+import {
+  apexRrsets, DEFAULT_TTL, namespaceRrsets, podRecord, ptrRrset, serviceRecords, zoneKeyOf,
+  type NamingOptions, type PodMode,
+} from './naming.js';
+import type {
+  EndpointGroup, SlimEndpoints, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService,
+} from './objects.js';
+
+export interface ClusterStateOptions {
+  zone: string;
+  ttl?: number;
+  podMode?: PodMode;
+  dnsServiceIp?: string;
+  serial?: number; // SOA serial; default: start time in Unix seconds
+}
+
+export type ChangeListener = (changes: RrSetChange[]) => void;
+
+/** What one Service published, so its next rendering can be diffed and its PTR references dropped. */
+interface Published {
+  keys: Set<string>; // rrset keys (see rrKey)
+  ptrs: Set<string>; // "ip target"
+}
+
+const NOTHING: Published = { keys: new Set(), ptrs: new Set() };
+
+function rrKey(name: string, type: number): string {
+  return `${name}|${type}`;
+}
+
+function sameRrSet(a: RrSet, b: RrSet): boolean {
+  if (a.ttl !== b.ttl || a.rdatas.length !== b.rdatas.length) return false;
+  // makeRrSet sorts RDATA, so position-wise comparison is set comparison.
+  return a.rdatas.every((r, i) => r.equals(b.rdatas[i]!));
+}
+
+function objKey(ns: string, name: string): string {
+  return `${ns}/${name}`;
+}
+
+/** Pods that ended keep their IP in status, but the IP may already belong to another pod. */
+function podHoldsIp(p: SlimPod): boolean {
+  return p.phase !== 'Succeeded' && p.phase !== 'Failed';
+}
+
+export class ClusterState {
+  readonly zone: string;
+  readonly podMode: PodMode;
+  private readonly o: NamingOptions;
+  private readonly listeners: ChangeListener[] = [];
+  private readonly current = new Map<string, RrSet>();
+  private readonly services = new Map<string, SlimService>();
+  private readonly published = new Map<string, Published>();
+  private readonly slices = new Map<string, Map<string, SlimEndpointSlice>>(); // service → slice name → slice
+  private readonly sliceService = new Map<string, string>(); // slice → service (the label can change)
+  private readonly endpoints = new Map<string, SlimEndpoints>();
+  private readonly ptrRefs = new Map<string, Map<string, number>>(); // ip → target → references
+  private readonly namespaceObjects = new Set<string>();
+  private readonly servicesPerNamespace = new Map<string, number>();
+  private readonly namespaceKeys = new Map<string, Set<string>>();
+  private readonly pods = new Map<string, SlimPod>();
+  private readonly podIps = new Map<string, Map<string, number>>(); // ns → ip → pods holding it
+
+  constructor(opts: ClusterStateOptions) {
+    this.zone = zoneKeyOf(opts.zone);
+    this.podMode = opts.podMode ?? 'disabled';
+    this.o = {
+      zone: this.zone,
+      ttl: opts.ttl ?? DEFAULT_TTL,
+      serial: opts.serial ?? Math.floor(Date.now() / 1000),
+      dnsServiceIp: opts.dnsServiceIp,
+    };
+    for (const rrset of apexRrsets(this.o)) this.current.set(rrKey(rrset.name, rrset.type), rrset);
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Every RRset currently published, as upserts: the snapshot a zone loads before applying changes. */
+  initial(): RrSetChange[] {
+    return [...this.current.values()].map((rrset) => ({ op: 'upsert', rrset }));
+  }
+
+  /** For zone.synthesizer: pod records are answered on demand rather than stored. */
+  readonly synthesizer = (qname: string): RrSet[] | null =>
+    podRecord(this.o, this.podMode, qname, (ns) => this.namespaceKnown(ns), (ns, ip) => (this.podIps.get(ns)?.get(ip) ?? 0) > 0);
+
+  namespaceKnown(ns: string): boolean {
+    return this.namespaceObjects.has(ns) || (this.servicesPerNamespace.get(ns) ?? 0) > 0;
+  }
+
+  stats(): { services: number; endpointSlices: number; endpoints: number; pods: number; rrsets: number } {
+    return {
+      services: this.services.size, endpointSlices: this.sliceService.size, endpoints: this.endpoints.size,
+      pods: this.pods.size, rrsets: this.current.size,
+    };
+  }
+
+  upsertService(s: SlimService): RrSetChange[] {
+    const key = objKey(s.ns, s.name);
+    const out: RrSetChange[] = [];
+    if (!this.services.has(key)) this.countService(s.ns, 1, out);
+    this.services.set(key, s);
+    this.renderService(key, out);
+    return this.emit(out);
+  }
+
+  deleteService(ns: string, name: string): RrSetChange[] {
+    const key = objKey(ns, name);
+    const out: RrSetChange[] = [];
+    if (this.services.delete(key)) {
+      this.renderService(key, out);
+      this.countService(ns, -1, out);
+    }
+    return this.emit(out);
+  }
+
+  upsertEndpointSlice(e: SlimEndpointSlice): RrSetChange[] {
+    const out: RrSetChange[] = [];
+    const sliceKey = objKey(e.ns, e.name);
+    const svcKey = objKey(e.ns, e.service);
+    const before = this.sliceService.get(sliceKey);
+    if (before !== undefined && before !== svcKey) this.dropSlice(sliceKey, before, out);
+    let bySlice = this.slices.get(svcKey);
+    if (!bySlice) this.slices.set(svcKey, (bySlice = new Map()));
+    bySlice.set(e.name, e);
+    this.sliceService.set(sliceKey, svcKey);
+    this.renderService(svcKey, out);
+    return this.emit(out);
+  }
+
+  deleteEndpointSlice(ns: string, name: string): RrSetChange[] {
+    const out: RrSetChange[] = [];
+    const sliceKey = objKey(ns, name);
+    const svcKey = this.sliceService.get(sliceKey);
+    if (svcKey !== undefined) this.dropSlice(sliceKey, svcKey, out);
+    return this.emit(out);
+  }
+
+  upsertEndpoints(e: SlimEndpoints): RrSetChange[] {
+    const key = objKey(e.ns, e.name);
+    const out: RrSetChange[] = [];
+    this.endpoints.set(key, e);
+    this.renderService(key, out);
+    return this.emit(out);
+  }
+
+  deleteEndpoints(ns: string, name: string): RrSetChange[] {
+    const key = objKey(ns, name);
+    const out: RrSetChange[] = [];
+    if (this.endpoints.delete(key)) this.renderService(key, out);
+    return this.emit(out);
+  }
+
+  upsertNamespace(n: SlimNamespace): RrSetChange[] {
+    const out: RrSetChange[] = [];
+    this.namespaceObjects.add(n.name);
+    this.renderNamespace(n.name, out);
+    return this.emit(out);
+  }
+
+  deleteNamespace(name: string): RrSetChange[] {
+    const out: RrSetChange[] = [];
+    if (this.namespaceObjects.delete(name)) this.renderNamespace(name, out);
+    return this.emit(out);
+  }
+
+  /** Pods only feed the verified-mode index the synthesizer reads; they publish no RRsets. */
+  upsertPod(p: SlimPod): RrSetChange[] {
+    this.deletePod(p.ns, p.name);
+    this.pods.set(objKey(p.ns, p.name), p);
+    if (podHoldsIp(p)) this.countPodIps(p, 1);
+    return [];
+  }
+
+  deletePod(ns: string, name: string): RrSetChange[] {
+    const key = objKey(ns, name);
+    const old = this.pods.get(key);
+    if (old) {
+      this.pods.delete(key);
+      if (podHoldsIp(old)) this.countPodIps(old, -1);
+    }
+    return [];
+  }
+
+  private emit(changes: RrSetChange[]): RrSetChange[] {
+    if (changes.length > 0) for (const l of this.listeners) l(changes);
+    return changes;
+  }
+
+  private dropSlice(sliceKey: string, svcKey: string, out: RrSetChange[]): void {
+    const bySlice = this.slices.get(svcKey);
+    bySlice?.delete(sliceKey.slice(sliceKey.indexOf('/') + 1));
+    if (bySlice && bySlice.size === 0) this.slices.delete(svcKey);
+    this.sliceService.delete(sliceKey);
+    this.renderService(svcKey, out);
+  }
+
+  /** EndpointSlices win over v1 Endpoints: the Endpoints mirror is capped at 1000 addresses. */
+  private groupsOf(svcKey: string): EndpointGroup[] {
+    const bySlice = this.slices.get(svcKey);
+    if (bySlice && bySlice.size > 0) return [...bySlice.values()].map((s) => s.group);
+    return this.endpoints.get(svcKey)?.groups ?? [];
+  }
+
+  private renderService(svcKey: string, out: RrSetChange[]): void {
+    const svc = this.services.get(svcKey);
+    const fresh = svc ? serviceRecords(this.o, svc, this.groupsOf(svcKey)) : { rrsets: [], ptrs: [] };
+    const before = this.published.get(svcKey) ?? NOTHING;
+    const keys = this.replace(before.keys, fresh.rrsets, out);
+    const ptrs = new Set(fresh.ptrs.map((p) => `${p.ip} ${p.target}`));
+    this.updatePtrs(before.ptrs, ptrs, out);
+    if (keys.size === 0 && ptrs.size === 0) this.published.delete(svcKey);
+    else this.published.set(svcKey, { keys, ptrs });
+  }
+
+  private countService(ns: string, delta: number, out: RrSetChange[]): void {
+    const n = (this.servicesPerNamespace.get(ns) ?? 0) + delta;
+    if (n > 0) this.servicesPerNamespace.set(ns, n);
+    else this.servicesPerNamespace.delete(ns);
+    if (n === 0 || (n === 1 && delta > 0)) this.renderNamespace(ns, out);
+  }
+
+  private renderNamespace(ns: string, out: RrSetChange[]): void {
+    const fresh = this.namespaceKnown(ns) ? namespaceRrsets(this.o, ns, this.podMode) : [];
+    const keys = this.replace(this.namespaceKeys.get(ns) ?? new Set(), fresh, out);
+    if (keys.size > 0) this.namespaceKeys.set(ns, keys);
+    else this.namespaceKeys.delete(ns);
+  }
+
+  /** Publishes `fresh` in place of the RRsets named by `oldKeys`; returns the new key set. */
+  private replace(oldKeys: Set<string>, fresh: RrSet[], out: RrSetChange[]): Set<string> {
+    const keys = new Set<string>();
+    for (const rrset of fresh) {
+      const key = rrKey(rrset.name, rrset.type);
+      keys.add(key);
+      const prev = this.current.get(key);
+      if (prev && sameRrSet(prev, rrset)) continue;
+      this.current.set(key, rrset);
+      out.push({ op: 'upsert', rrset });
+    }
+    for (const key of oldKeys) {
+      if (keys.has(key)) continue;
+      const prev = this.current.get(key);
+      if (!prev) continue;
+      this.current.delete(key);
+      out.push({ op: 'delete', name: prev.name, type: prev.type });
+    }
+    return keys;
+  }
+
+  /** Moves one owner's PTR references from `before` to `after` and republishes the IPs that changed. */
+  private updatePtrs(before: Set<string>, after: Set<string>, out: RrSetChange[]): void {
+    const touched = new Set<string>();
+    const adjust = (entry: string, delta: number): void => {
+      const cut = entry.indexOf(' ');
+      const ip = entry.slice(0, cut);
+      const target = entry.slice(cut + 1);
+      let targets = this.ptrRefs.get(ip);
+      if (!targets) this.ptrRefs.set(ip, (targets = new Map()));
+      const n = (targets.get(target) ?? 0) + delta;
+      if (n > 0) targets.set(target, n);
+      else targets.delete(target);
+      if (targets.size === 0) this.ptrRefs.delete(ip);
+      touched.add(ip);
+    };
+    for (const e of before) if (!after.has(e)) adjust(e, -1);
+    for (const e of after) if (!before.has(e)) adjust(e, 1);
+    for (const ip of touched) {
+      const targets = this.ptrRefs.get(ip);
+      const fresh = targets ? [ptrRrset(this.o, ip, targets.keys())] : [];
+      this.replace(new Set([rrKey(reverseName(ip), TYPE_PTR)]), fresh, out);
+    }
+  }
+
+  private countPodIps(p: SlimPod, delta: number): void {
+    let ips = this.podIps.get(p.ns);
+    if (!ips) this.podIps.set(p.ns, (ips = new Map()));
+    for (const ip of p.podIPs) {
+      const n = (ips.get(ip) ?? 0) + delta;
+      if (n > 0) ips.set(ip, n);
+      else ips.delete(ip);
+    }
+    if (ips.size === 0) this.podIps.delete(p.ns);
+  }
+}

@@ -1,0 +1,212 @@
+// The Kubernetes DNS-Based Service Discovery rules (schema 1.1.0, see
+// /work/shared/reference/k8s-dns-spec.md) as pure functions from slim objects to RRsets. Used by the
+// live API source and the manifests source alike, so offline and live mode answer identically.
+// Every RRset comes out with its RDATA deduplicated and sorted, so two renderings of the same state
+// compare equal byte for byte and the incremental diff in cluster-state.ts emits nothing for them.
+
+import { CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_NS, TYPE_PTR, TYPE_SOA, TYPE_SRV, TYPE_TXT } from '../../dns/constants.js';
+import { nameToKey } from '../../dns/name.js';
+import { rdataA, rdataAAAA, rdataName, rdataSoa, rdataSrv, rdataTxt } from '../../dns/rdata.js';
+import { reverseName } from '../../dns/reverse.js';
+import type { RrSet } from '../../dns/types.js';
+import { canonicalIp, dashedIp, undashIp } from './ip.js';
+import type { EndpointGroup, SlimService } from './objects.js';
+
+/** kube-dns and the Kubernetes addon Corefile (`ttl 30`) use 30 s; the spec prescribes none. */
+export const DEFAULT_TTL = 30;
+/** CoreDNS hard-codes 28800 s for the schema version record whatever the configured TTL. */
+export const DNS_VERSION_TTL = 28800;
+export const SCHEMA_VERSION = '1.1.0';
+/** Type 0 with no RDATA: the zone store's "name exists, no data of any type" mark (NODATA). */
+export const TYPE_EXISTS = 0;
+// RFC 2782 leaves these to us; 0/100 is the spec's worked example and keeps every target equal.
+export const SRV_PRIORITY = 0;
+export const SRV_WEIGHT = 100;
+// SOA timers (CoreDNS values); the serial is fixed per process because no secondary ever transfers
+// this zone (AXFR is refused), and a moving serial would rewrite every negative answer on each change.
+const SOA_REFRESH = 7200;
+const SOA_RETRY = 1800;
+const SOA_EXPIRE = 86400;
+
+export type PodMode = 'disabled' | 'insecure' | 'verified';
+
+export interface NamingOptions {
+  zone: string; // key form: "cluster.local."
+  ttl: number;
+  serial: number;
+  dnsServiceIp?: string; // glue for ns.dns.<zone>
+}
+
+/** Everything one Service contributes: RRsets under its own name, and PTRs to merge across services. */
+export interface ServiceRecords {
+  rrsets: RrSet[];
+  ptrs: Array<{ ip: string; target: string }>;
+}
+
+export function zoneKeyOf(zone: string): string {
+  return nameToKey(zone.endsWith('.') ? zone : zone + '.');
+}
+
+export function serviceName(zone: string, ns: string, name: string): string {
+  return `${name}.${ns}.svc.${zone}`;
+}
+
+export function namespaceName(zone: string, ns: string): string {
+  return `${ns}.svc.${zone}`;
+}
+
+export function podNamespaceName(zone: string, ns: string): string {
+  return `${ns}.pod.${zone}`;
+}
+
+/** Builds an RRset with duplicate RDATA removed and the rest in byte order. */
+export function makeRrSet(name: string, type: number, ttl: number, rdatas: Buffer[]): RrSet {
+  const unique = new Map<string, Buffer>();
+  for (const r of rdatas) unique.set(r.toString('hex'), r);
+  const sorted = [...unique.values()].sort(Buffer.compare);
+  return { name, type, class: CLASS_IN, ttl, rdatas: sorted };
+}
+
+export function existsMark(name: string): RrSet {
+  return { name, type: TYPE_EXISTS, class: CLASS_IN, ttl: 0, rdatas: [] };
+}
+
+function addressRdata(ip: string): { type: number; rdata: Buffer } {
+  return ip.includes(':') ? { type: TYPE_AAAA, rdata: rdataAAAA(ip) } : { type: TYPE_A, rdata: rdataA(ip) };
+}
+
+/** Collects A/AAAA per owner name, then turns them into RRsets. */
+class AddressSets {
+  private readonly byName = new Map<string, Set<string>>();
+  add(name: string, ip: string): void {
+    let set = this.byName.get(name);
+    if (!set) this.byName.set(name, (set = new Set()));
+    set.add(ip);
+  }
+  rrsets(ttl: number): RrSet[] {
+    const out: RrSet[] = [];
+    for (const [name, ips] of this.byName) {
+      const v4: Buffer[] = [];
+      const v6: Buffer[] = [];
+      for (const ip of ips) {
+        const { type, rdata } = addressRdata(ip);
+        (type === TYPE_A ? v4 : v6).push(rdata);
+      }
+      if (v4.length > 0) out.push(makeRrSet(name, TYPE_A, ttl, v4));
+      if (v6.length > 0) out.push(makeRrSet(name, TYPE_AAAA, ttl, v6));
+    }
+    return out;
+  }
+}
+
+/** The records at and around the apex that exist whatever the cluster holds. */
+export function apexRrsets(o: NamingOptions): RrSet[] {
+  const ns = `ns.dns.${o.zone}`;
+  const out: RrSet[] = [
+    makeRrSet(o.zone, TYPE_SOA, o.ttl, [rdataSoa({
+      mname: ns, rname: `hostmaster.${o.zone}`, serial: o.serial,
+      refresh: SOA_REFRESH, retry: SOA_RETRY, expire: SOA_EXPIRE, minimum: o.ttl,
+    })]),
+    makeRrSet(o.zone, TYPE_NS, o.ttl, [rdataName(ns)]),
+    makeRrSet(`dns-version.${o.zone}`, TYPE_TXT, DNS_VERSION_TTL, [rdataTxt([SCHEMA_VERSION])]),
+    existsMark(`svc.${o.zone}`),
+    existsMark(`pod.${o.zone}`),
+  ];
+  const glue = o.dnsServiceIp === undefined ? null : canonicalIp(o.dnsServiceIp);
+  if (glue) {
+    const { type, rdata } = addressRdata(glue.ip);
+    out.push(makeRrSet(ns, type, o.ttl, [rdata]));
+  }
+  return out;
+}
+
+/** `<ns>.svc.<zone>` (and `<ns>.pod.<zone>` when pod records are on) exist for every known namespace. */
+export function namespaceRrsets(o: NamingOptions, ns: string, podMode: PodMode): RrSet[] {
+  const out = [existsMark(namespaceName(o.zone, ns))];
+  if (podMode !== 'disabled') out.push(existsMark(podNamespaceName(o.zone, ns)));
+  return out;
+}
+
+/**
+ * The records of one Service given all its endpoint groups (EndpointSlices or v1 Endpoints subsets).
+ * ClusterIP: A/AAAA for every cluster IP (with or without endpoints), SRV per named service port to
+ * the service name. Headless: A/AAAA for every ready endpoint IP (nothing at all when none, so the
+ * name is NXDOMAIN), SRV per named endpoint port × endpoint name. Both: one name per ready endpoint
+ * (hostname, else dashed IP) and PTRs for cluster IPs and endpoint IPs. ExternalName: one CNAME.
+ */
+export function serviceRecords(o: NamingOptions, svc: SlimService, groups: readonly EndpointGroup[]): ServiceRecords {
+  const owner = serviceName(o.zone, svc.ns, svc.name);
+  if (svc.type === 'ExternalName') {
+    return { rrsets: [makeRrSet(owner, TYPE_CNAME, o.ttl, [rdataName(svc.externalName)])], ptrs: [] };
+  }
+  const addrs = new AddressSets();
+  const srv = new Map<string, Buffer[]>();
+  const ptrs: ServiceRecords['ptrs'] = [];
+  const addSrv = (port: { name: string; protocol: string; port: number }, target: string): void => {
+    if (port.name === '') return; // unnamed ports have no SRV
+    const name = `_${port.name}._${port.protocol}.${owner}`;
+    let list = srv.get(name);
+    if (!list) srv.set(name, (list = []));
+    list.push(rdataSrv(SRV_PRIORITY, SRV_WEIGHT, port.port, target));
+  };
+
+  if (!svc.headless) {
+    for (const ip of svc.clusterIPs) {
+      addrs.add(owner, ip);
+      ptrs.push({ ip, target: owner });
+    }
+    for (const port of svc.ports) addSrv(port, owner);
+  }
+  for (const group of groups) {
+    for (const ep of group.endpoints) {
+      if (!ep.ready && !svc.publishNotReadyAddresses) continue;
+      for (const ip of ep.addresses) {
+        const target = `${ep.hostname === '' ? dashedIp(ip) : ep.hostname}.${owner}`;
+        addrs.add(target, ip);
+        ptrs.push({ ip, target });
+        if (svc.headless) {
+          addrs.add(owner, ip);
+          for (const port of group.ports) addSrv(port, target);
+        }
+      }
+    }
+  }
+
+  const rrsets = addrs.rrsets(o.ttl);
+  for (const [name, rdatas] of srv) rrsets.push(makeRrSet(name, TYPE_SRV, o.ttl, rdatas));
+  // A ClusterIP service whose IP is not allocated (typical in offline manifests) still exists.
+  if (!svc.headless && svc.clusterIPs.length === 0) rrsets.push(existsMark(owner));
+  return { rrsets, ptrs };
+}
+
+/** The PTR RRset at the reverse name of `ip` pointing at every name that owns it. */
+export function ptrRrset(o: NamingOptions, ip: string, targets: Iterable<string>): RrSet {
+  return makeRrSet(reverseName(ip), TYPE_PTR, o.ttl, [...targets].map(rdataName));
+}
+
+/**
+ * Pod records `<dashed-ip>.<ns>.pod.<zone>` (not in the spec; kube-dns/CoreDNS convention). Returns
+ * the A or AAAA RRset, or null when the name is not a pod record or the rules refuse it: `disabled`
+ * never answers, `insecure` echoes any IP in a known namespace, `verified` only an IP that a pod in
+ * that namespace holds.
+ */
+export function podRecord(
+  o: NamingOptions,
+  mode: PodMode,
+  qname: string,
+  namespaceKnown: (ns: string) => boolean,
+  podHasIp: (ns: string, ip: string) => boolean,
+): RrSet[] | null {
+  if (mode === 'disabled') return null;
+  const suffix = `.pod.${o.zone}`;
+  if (!qname.endsWith(suffix)) return null;
+  const labels = qname.slice(0, -suffix.length).split('.');
+  if (labels.length !== 2) return null;
+  const [dashed, ns] = labels as [string, string];
+  if (!namespaceKnown(ns)) return null;
+  const ip = undashIp(dashed);
+  if (!ip) return null;
+  if (mode === 'verified' && !podHasIp(ns, ip.ip)) return null;
+  const { type, rdata } = addressRdata(ip.ip);
+  return [makeRrSet(qname, type, o.ttl, [rdata])];
+}

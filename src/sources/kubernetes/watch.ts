@@ -1,0 +1,140 @@
+// The live source: one client-node informer per kind (Namespaces, Services, EndpointSlices, and Pods
+// in verified pod mode), each object converted to its slim form on arrival and fed to ClusterState.
+// The watch is kept apart from the naming rules: this file knows the API, not DNS.
+// client-node's informer re-watches by itself after a cleanly closed stream and relists after 410;
+// on any other error it stops, so we restart it here with capped exponential backoff.
+
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterState } from './cluster-state.js';
+import { KINDS, slimRef, type KindName } from './kinds.js';
+
+export interface WatchLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface KubernetesSourceOptions {
+  state: ClusterState;
+  log: WatchLog;
+  kubeconfig?: string; // file; default: in-cluster config, else the usual ~/.kube/config lookup
+  kubeConfig?: KubeConfig; // already loaded (tests)
+  retryMs?: number; // first restart delay after an error (default 500, doubling to 30 s)
+}
+
+export interface KubernetesSource {
+  readonly synced: boolean;
+  /** Resolves once every kind has been listed once (the zone may leave SERVFAIL mode). */
+  readonly whenSynced: Promise<void>;
+  close(): void;
+}
+
+const MAX_RETRY_MS = 30_000;
+
+function loadConfig(opts: KubernetesSourceOptions): KubeConfig {
+  if (opts.kubeConfig) return opts.kubeConfig;
+  const kc = new KubeConfig();
+  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+type ListFn = () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
+
+function listers(kc: KubeConfig): Record<KindName, { path: string; list: ListFn }> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  return {
+    Namespace: { path: '/api/v1/namespaces', list: () => core.listNamespace() },
+    Service: { path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() },
+    EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() },
+    Endpoints: { path: '/api/v1/endpoints', list: () => core.listEndpointsForAllNamespaces() },
+    Pod: { path: '/api/v1/pods', list: () => core.listPodForAllNamespaces() },
+  };
+}
+
+export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
+  const { state, log } = opts;
+  const kc = loadConfig(opts);
+  const all = listers(kc);
+  // Legacy Endpoints are not watched: EndpointSlices carry the same data without the 1000-address cap.
+  const kinds: KindName[] = ['Namespace', 'Service', 'EndpointSlice', ...(state.podMode === 'verified' ? ['Pod' as const] : [])];
+  const pending = new Set<KindName>(kinds);
+  let closed = false;
+  let markSynced: () => void = () => undefined;
+  const whenSynced = new Promise<void>((resolve) => (markSynced = resolve));
+  const stops: Array<() => void> = [];
+
+  for (const kind of kinds) {
+    const handler = KINDS[kind];
+    // Keys of objects applied to the state, so an object that turns invalid is withdrawn, not kept stale.
+    const applied = new Set<string>();
+    const baseDelay = opts.retryMs ?? 500;
+    let delay = baseDelay; // back to the base once events flow again
+    const keyOf = (o: KubernetesObject): { ns: string; name: string; key: string } => {
+      const ns = o.metadata?.namespace ?? '';
+      const name = o.metadata?.name ?? '';
+      return { ns, name, key: `${ns}/${name}` };
+    };
+    const upsert = (o: KubernetesObject): void => {
+      delay = baseDelay;
+      const slim = handler.convert(o);
+      const { ns, name, key } = keyOf(o);
+      if (slim === null || typeof slim === 'string') {
+        if (typeof slim === 'string') log.warn({ kind, object: key, problem: slim }, 'object skipped');
+        if (applied.delete(key)) handler.remove(state, ns, name);
+        return;
+      }
+      const ref = slimRef(slim);
+      applied.add(`${ref.ns}/${ref.name}`);
+      handler.upsert(state, slim);
+    };
+    const remove = (o: KubernetesObject): void => {
+      delay = baseDelay;
+      const { ns, name, key } = keyOf(o);
+      if (applied.delete(key)) handler.remove(state, ns, name);
+    };
+
+    let listed = false;
+    const { path, list } = all[kind];
+    const informer = makeInformer(kc, path, async () => {
+      const result = await list();
+      listed = true;
+      return result;
+    });
+    informer.on('add', upsert);
+    informer.on('update', upsert);
+    informer.on('delete', remove);
+
+    let timer: NodeJS.Timeout | undefined;
+    const start = async (): Promise<void> => {
+      await informer.start();
+      if (listed && pending.delete(kind)) {
+        log.info({ kind, objects: applied.size }, 'initial list applied');
+        if (pending.size === 0) markSynced();
+      }
+    };
+    informer.on('error', (err: unknown) => {
+      if (closed) return;
+      log.warn({ kind, err: String(err), retryMs: delay }, 'watch failed, restarting');
+      timer = setTimeout(() => void start(), delay);
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    });
+    stops.push(() => {
+      if (timer) clearTimeout(timer);
+      void informer.stop();
+    });
+    void start();
+  }
+
+  return {
+    get synced() {
+      return pending.size === 0;
+    },
+    whenSynced,
+    close(): void {
+      closed = true;
+      for (const stop of stops) stop();
+    },
+  };
+}
