@@ -16,6 +16,7 @@ import { createRegistry } from './metrics/registry.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp } from './http/server.js';
 import type { Rr } from './dns/types.js';
+import { clusterSourceConfigured, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -47,9 +48,6 @@ export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: Zon
 
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
   const { zones, local } = loadStaticSources(config, log);
-  if (config.kubeconfig !== null || config.inCluster || config.manifests !== null) {
-    throw new ConfigError(null, null, 'the Kubernetes and manifests sources are not available in this build yet');
-  }
   if (!config.noForward) {
     log.warn({ component: 'forward' }, 'forwarding is not implemented yet: names outside local zones get REFUSED');
   }
@@ -65,7 +63,20 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   const counters = new DnsCounters(sab, 0);
   registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
 
-  const responder = new Responder({ zones, local, maxUdpPayload: config.maxUdpPayload, chaos: config.chaos });
+  const responder = new Responder({ zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos });
+  let cluster: ClusterZone | null = null;
+  if (clusterSourceConfigured(config)) {
+    cluster = await startClusterZone(config, log, {
+      changed: (names) => responder.invalidateNames(names),
+      reset: () => responder.invalidate(),
+    });
+    if (zones.get(cluster.zone.origin) !== undefined) {
+      throw new ConfigError(null, null, `the cluster domain ${cluster.zone.origin} is also loaded from a zone file`);
+    }
+    zones.add(cluster.zone);
+    responder.addLocal(cluster.reverse);
+  }
+  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const engine: PacketEngine = new NodeEngine({
     listen: config.listen,
     tcp: config.tcp,
@@ -77,7 +88,9 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
 
   let http: { port: number; close(): Promise<void> } | null = null;
   if (config.http !== null) {
-    http = await startHttp(config.http, { registry, isReady: () => true, log: log.child({ component: 'http' }) });
+    http = await startHttp(config.http, {
+      registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }),
+    });
   }
   log.info({
     listen: bound,
@@ -90,6 +103,7 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   return {
     async close(): Promise<void> {
       log.info('shutting down: draining TCP connections');
+      cluster?.close();
       await engine.close();
       if (http !== null) await http.close();
       log.info('stopped');

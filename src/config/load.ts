@@ -26,6 +26,7 @@ export function defaultConfig(): KdnsConfig {
     resolvConf: '/etc/resolv.conf',
     noForward: false,
     http: { host: '127.0.0.1', port: 9153 },
+    kubernetes: { ttl: 30, pods: 'insecure' },
     chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
     tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64 },
     maxUdpPayload: 1232,
@@ -33,14 +34,14 @@ export function defaultConfig(): KdnsConfig {
   };
 }
 
-/** Later layers win, per setting; nested groups (chaos, tcp) merge per field. */
+/** Later layers win, per setting; nested groups (kubernetes, chaos, tcp) merge per field. */
 export function mergeConfig(base: KdnsConfig, ...layers: ConfigLayer[]): KdnsConfig {
-  const out: KdnsConfig = { ...base, chaos: { ...base.chaos }, tcp: { ...base.tcp } };
+  const out: KdnsConfig = { ...base, kubernetes: { ...base.kubernetes }, chaos: { ...base.chaos }, tcp: { ...base.tcp } };
   const target = out as unknown as Record<string, unknown>;
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
-      if (k === 'chaos' || k === 'tcp') Object.assign(target[k] as object, definedOnly(v as object));
+      if (k === 'chaos' || k === 'tcp' || k === 'kubernetes') Object.assign(target[k] as object, definedOnly(v as object));
       else if (k in base) target[k] = v;
     }
   }

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type { ConfigLayer } from './types.js';
 import {
   parseBool, parseChaosText, parseDomain, parseDurationMs, parseEngine, parseHttp, parseIntIn,
-  parseListen, parseLogLevel, parseNonEmpty, parseServer, parseZoneFile,
+  parseListen, parseLogLevel, parseNonEmpty, parsePodMode, parseServer, parseZoneFile,
 } from './values.js';
 
 /** Where a value came from: paths in a config file are relative to that file's directory. */
@@ -98,6 +98,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'DOMAIN', defaultText: 'cluster.local',
     help: 'the cluster zone',
     apply: (l, v) => { l.clusterDomain = parseDomain(v).slice(0, -1); },
+  }),
+  opt(['kubernetes', 'ttl'], null, {
+    arg: 'SECONDS', defaultText: '30',
+    help: 'TTL of cluster records (dns-version.<zone> keeps 28800)',
+    apply: (l, v) => { (l.kubernetes ??= {}).ttl = parseIntIn(v, 0, 3600); },
+  }),
+  opt(['kubernetes', 'pods'], null, {
+    arg: 'disabled|insecure|verified', defaultText: 'insecure',
+    help: 'pod records <a-b-c-d>.<ns>.pod.<zone>: none, any dashed IP, or only IPs of existing pods',
+    apply: (l, v) => { (l.kubernetes ??= {}).pods = parsePodMode(v); },
   }),
   opt(['server'], null, {
     arg: '/DOMAIN/[IP[#PORT]] | IP[#PORT]', repeatable: true, defaultText: 'nameservers in --resolv-conf',

@@ -34,6 +34,16 @@ export interface TcpConfig {
   maxQueriesInFlightPerConnection: number;
 }
 
+export type PodMode = 'disabled' | 'insecure' | 'verified';
+
+/** The cluster zone's own settings (the source is chosen by kubeconfig / in-cluster / manifests). */
+export interface KubernetesConfig {
+  /** TTL of cluster records (dns-version keeps 28800). */
+  ttl: number;
+  /** Pod records <a-b-c-d>.<ns>.pod.<zone>: none, any dashed IP, or only IPs of existing pods. */
+  pods: PodMode;
+}
+
 export interface KdnsConfig {
   configFile: string | null;
   listen: ListenAddress[];
@@ -53,6 +63,7 @@ export interface KdnsConfig {
   resolvConf: string;
   noForward: boolean;
   http: ListenAddress | null;
+  kubernetes: KubernetesConfig;
   chaos: ChaosConfig;
   tcp: TcpConfig;
   /** What we advertise in OPT and the cap on UDP responses. */
@@ -64,7 +75,8 @@ export interface KdnsConfig {
  * One layer of settings (the file's, or the flags'). Nested groups are partial too, so that
  * `--tcp-idle-timeout` alone does not reset `tcp.max-connections` from the file.
  */
-export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp'> & {
+export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp' | 'kubernetes'> & {
+  kubernetes?: Partial<KubernetesConfig>;
   chaos?: Partial<ChaosConfig>;
   tcp?: Partial<TcpConfig>;
 };

@@ -3,7 +3,7 @@
 // expected" part; the caller adds where the value came from (flag name, or file:line).
 
 import { isIP } from 'node:net';
-import type { EngineName, ListenAddress, LogLevel, UpstreamRoute } from './types.js';
+import type { EngineName, ListenAddress, LogLevel, PodMode, UpstreamRoute } from './types.js';
 
 export class ValueProblem extends Error {}
 
@@ -126,6 +126,12 @@ const ENGINES: readonly EngineName[] = ['native', 'node', 'auto'];
 export function parseEngine(text: string): EngineName {
   if ((ENGINES as readonly string[]).includes(text)) return text as EngineName;
   return fail(`expected one of ${ENGINES.join(', ')}, got '${text}'`);
+}
+
+const POD_MODES: readonly PodMode[] = ['disabled', 'insecure', 'verified'];
+export function parsePodMode(text: string): PodMode {
+  if ((POD_MODES as readonly string[]).includes(text)) return text as PodMode;
+  return fail(`expected one of ${POD_MODES.join(', ')}, got '${text}'`);
 }
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

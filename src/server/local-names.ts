@@ -2,7 +2,7 @@
 // A hosts name is not a zone (it has no SOA and no children), so it gets its own tiny lookup: the name
 // exists with the types it has; other types are NODATA without an SOA (nothing to cache negatively).
 
-import type { LookupResult, Rr } from '../dns/types.js';
+import type { LookupResult, Rr, RrSetChange } from '../dns/types.js';
 import { RCODE_NOERROR } from '../dns/constants.js';
 
 export class LocalNames {
@@ -19,6 +19,23 @@ export class LocalNames {
       if (list === undefined) this.byName.set(rr.name, [rr]);
       else if (!list.some((o) => o.type === rr.type && o.rdata.equals(rr.rdata))) list.push(rr);
     }
+  }
+
+  /**
+   * Incremental form used by the Kubernetes source for reverse (PTR) names: an upsert replaces the
+   * records of (name, type), a delete removes them. Returns the changed name so caches can drop it.
+   */
+  apply(change: RrSetChange): string {
+    const name = change.op === 'upsert' ? change.rrset.name : change.name;
+    const type = change.op === 'upsert' ? change.rrset.type : change.type;
+    const kept = (this.byName.get(name) ?? []).filter((rr) => rr.type !== type);
+    if (change.op === 'upsert') {
+      const { rrset } = change;
+      for (const rdata of rrset.rdatas) kept.push({ name, type, class: rrset.class, ttl: rrset.ttl, rdata });
+    }
+    if (kept.length === 0) this.byName.delete(name);
+    else this.byName.set(name, kept);
+    return name;
   }
 
   /** The answer for an exact name, or null when the name is not local data. */

@@ -31,7 +31,8 @@ const MAX_TABLE_ENTRIES = 200_000;
 
 export interface ResponderOptions {
   zones: ZoneSet;
-  local: LocalNames;
+  /** Exact-match local data consulted before the zones, in order: hosts files, cluster reverse names. */
+  local: LocalNames[];
   maxUdpPayload: number;
   chaos: { versionBind: string | null; idServer: string | null };
   /** Called once per answered query; the metrics layer counts with it. */
@@ -49,6 +50,8 @@ export class ResponderStats {
 export class Responder {
   private readonly slot = new QuerySlot();
   private readonly table = new AnswerTable<Buffer>();
+  /** Owner name → table entries whose answer depended on it (see invalidateNames). */
+  private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
   readonly stats = new ResponderStats();
   /** rcode of the last response written, for metrics. */
@@ -59,9 +62,35 @@ export class Responder {
     this.opts = opts;
   }
 
-  /** Forget every compiled answer (a zone or local data changed). */
+  /** Adds an exact-match store consulted after the existing ones (e.g. cluster reverse names). */
+  addLocal(local: LocalNames): void {
+    this.opts.local.push(local);
+    this.invalidate();
+  }
+
+  /** Forget every compiled answer (a zone was added or removed, readiness flipped, local data changed). */
   invalidate(): void {
     this.table.clear();
+    this.dependents.clear();
+  }
+
+  /**
+   * Forget the compiled answers whose lookup consulted any of `names` (keys). The zone reports every name
+   * whose data or existence changed (Zone.onChange); an answer can only change when one of the names it
+   * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
+   */
+  invalidateNames(names: Iterable<string>): void {
+    for (const name of names) {
+      const entries = this.dependents.get(name);
+      if (entries === undefined) continue;
+      this.dependents.delete(name);
+      for (const e of entries) this.table.delete(e.name, e.name.length, e.hash, e.qtype, e.qclass);
+    }
+  }
+
+  /** Compiled answers currently held (for metrics and tests). */
+  get cachedAnswers(): number {
+    return this.table.size;
   }
 
   /**
@@ -133,24 +162,34 @@ export class Responder {
   private compileMiss(slot: QuerySlot): Buffer {
     const qnameLower = slot.lowerName.subarray(0, slot.nameLength);
     const qname = wireToKey(qnameLower, 0).key;
-    const result = this.resolve(qname, slot.qtype, slot.qclass);
+    const deps = new Set<string>();
+    const result = this.resolve(qname, slot.qtype, slot.qclass, deps);
     const compiled = compileResponse(qnameLower, slot.qtype, slot.qclass, result);
     if (slot.qclass === CLASS_IN) {
-      if (this.table.size >= MAX_TABLE_ENTRIES) this.table.clear();
+      if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);
+      const key: TableKey = { name: Buffer.from(qnameLower), hash: slot.hash, qtype: slot.qtype, qclass: slot.qclass };
+      deps.add(qname); // local data and refusals depend on the name itself
+      for (const dep of deps) {
+        const set = this.dependents.get(dep);
+        if (set === undefined) this.dependents.set(dep, new Set([key]));
+        else set.add(key);
+      }
     }
     return compiled;
   }
 
-  private resolve(qname: string, qtype: number, qclass: number): LookupResult {
+  private resolve(qname: string, qtype: number, qclass: number, deps: Set<string>): LookupResult {
     if (qclass === CLASS_CH) return this.chaos(qname, qtype);
     if (qclass !== CLASS_IN) return refused();
     if (qtype === TYPE_AXFR || qtype === TYPE_IXFR) return refused(); // zone transfers are not offered
     if (qtype === TYPE_OPT) return { ...refused(), rcode: RCODE_FORMERR };
     if (qtype >= 128 && qtype < 255) return { ...refused(), rcode: RCODE_NOTIMP }; // MAILA/MAILB, TKEY...
-    const local = this.opts.local.lookup(qname, qtype);
-    if (local !== null) return local;
-    return lookup(this.opts.zones, qname, qtype);
+    for (const local of this.opts.local) {
+      const answer = local.lookup(qname, qtype);
+      if (answer !== null) return answer;
+    }
+    return lookup(this.opts.zones, qname, qtype, deps);
   }
 
   /** CHAOS-class identity queries (version.bind, id.server), answered or refused by config. */
@@ -196,6 +235,13 @@ export class Responder {
     this.lastRcode = rcode;
     return n;
   }
+}
+
+interface TableKey {
+  name: Buffer;
+  hash: number;
+  qtype: number;
+  qclass: number;
 }
 
 function refused(): LookupResult {

@@ -1,0 +1,54 @@
+// Who may use kdns as a forwarder. An open resolver on the internet is an amplification weapon, so
+// forwarding is for the networks listed (cluster and private ranges by default); everyone else gets
+// REFUSED for names kdns is not authoritative for. Node's BlockList does the prefix matching.
+
+import { BlockList, isIP } from 'node:net';
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** `10.0.0.0/8`, `fc00::/7`, or a bare address (a /32 or /128); null when malformed. */
+export function parseCidr(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p)) return null;
+    prefix = Number(p);
+    if (prefix > max) return null;
+  }
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+export class Acl {
+  private readonly list = new BlockList();
+  readonly empty: boolean;
+
+  /** Throws on a malformed CIDR: options were validated before, so that is a programming error. */
+  constructor(cidrs: readonly string[]) {
+    for (const text of cidrs) {
+      const c = parseCidr(text);
+      if (c === null) throw new Error(`bad CIDR '${text}'`);
+      this.list.addSubnet(c.address, c.prefix, c.family);
+    }
+    this.empty = cidrs.length === 0;
+  }
+
+  /** True when `address` lies in one of the networks. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+  allows(address: string): boolean {
+    let addr = address;
+    const pct = addr.indexOf('%');
+    if (pct >= 0) addr = addr.slice(0, pct);
+    if (addr.startsWith('::ffff:') && addr.includes('.')) addr = addr.slice(7);
+    const version = isIP(addr);
+    if (version === 0) return false;
+    return this.list.check(addr, version === 4 ? 'ipv4' : 'ipv6');
+  }
+}

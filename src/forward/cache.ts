@@ -1,0 +1,162 @@
+// The forward cache: upstream answers kept as wire bytes with the offset of every TTL, so a hit is one
+// copy plus a TTL patch per record, and the TTL a client sees goes down as the entry ages. Positive
+// answers are clamped per record to [minTtl, maxTtl]; negative ones (NXDOMAIN, NODATA) live for the RFC 2308
+// §5 TTL, min(SOA TTL, SOA MINIMUM), capped; a negative answer without an SOA is not cached (RFC 2308 §5);
+// SERVFAIL is remembered briefly (RFC 2308 §7.1) so a dead upstream is not asked again for every query.
+// With serve-stale on, an expired entry is kept up to staleMaxAge more for RFC 8767. Bounded by entries
+// and by bytes (lru-cache evicts the least recently used).
+
+import { LRUCache } from 'lru-cache';
+import { RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_SERVFAIL } from '../dns/constants.js';
+import type { IndexedResponse } from './message.js';
+import type { CacheOptions } from './options.js';
+
+export const KIND_POSITIVE = 0;
+export const KIND_NEGATIVE = 1;
+export const KIND_SERVFAIL = 2;
+
+export const STATE_FRESH = 0;
+export const STATE_STALE = 1;
+
+export interface CacheEntry {
+  kind: number;
+  /** The upstream message minus its OPT; empty for SERVFAIL entries (answered locally). */
+  msg: Buffer;
+  ttlOffsets: number[];
+  /** Per-record TTLs as stored (clamped); each is at least `lifetime`. */
+  ttls: number[];
+  extRcodeHi: number;
+  /** Clock ms when stored. */
+  storedAt: number;
+  /** Seconds the entry is fresh: the smallest stored TTL. */
+  lifetime: number;
+  /** Hits since stored, for prefetch. */
+  hits: number;
+  /** Clock ms of the last failed refresh; RFC 8767 §4 waits staleTtl before trying again. */
+  refreshFailedAt: number;
+}
+
+// Per-entry bookkeeping beyond the message bytes (object, arrays, LRU node), a rough constant.
+const ENTRY_OVERHEAD = 160;
+
+/** A cache key: the name, type, class and the DO and CD bits (both change what an upstream returns). */
+export function cacheKey(qnameKey: string, qtype: number, qclass: number, dnssecOk: boolean, checkingDisabled: boolean): string {
+  return qnameKey + '|' + qtype + '|' + qclass + (dnssecOk ? '|D' : '|-') + (checkingDisabled ? 'C' : '-');
+}
+
+export class ForwardCache {
+  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly opts: CacheOptions;
+  private readonly now: () => number;
+  evictions = 0;
+  onEvict: (() => void) | null = null;
+
+  constructor(opts: CacheOptions, now: () => number = Date.now) {
+    this.opts = opts;
+    this.now = now;
+    this.lru = new LRUCache<string, CacheEntry>({
+      max: opts.maxEntries,
+      maxSize: opts.maxBytes,
+      sizeCalculation: (e, k) => e.msg.length + k.length * 2 + e.ttls.length * 16 + ENTRY_OVERHEAD,
+      dispose: (_v, _k, reason) => {
+        if (reason === 'evict') {
+          this.evictions++;
+          this.onEvict?.();
+        }
+      },
+    });
+  }
+
+  /** Makes the entry to store for an upstream response, or null when it must not be cached. */
+  entryFor(r: IndexedResponse): CacheEntry | null {
+    const o = this.opts;
+    const at = this.now();
+    if (r.truncated) return null;
+    if (r.rcode === RCODE_SERVFAIL && r.extRcodeHi === 0) return this.servfailEntry();
+    const negative = r.rcode === RCODE_NXDOMAIN || (r.rcode === RCODE_NOERROR && r.ancount === 0);
+    if (!negative && r.rcode !== RCODE_NOERROR) return null; // REFUSED, NOTIMP, FORMERR, extended: not cached
+    if (r.extRcodeHi !== 0) return null;
+    let ttls: number[];
+    if (negative) {
+      if (r.soaIndex < 0) return null;
+      const neg = Math.min(r.negativeTtl, o.negativeMaxTtl);
+      ttls = r.ttls.map((t) => Math.min(t, neg));
+      ttls[r.soaIndex] = neg;
+    } else {
+      ttls = r.ttls.map((t) => Math.max(o.minTtl, Math.min(t, o.maxTtl)));
+    }
+    let lifetime = Infinity;
+    for (const t of ttls) if (t < lifetime) lifetime = t;
+    if (!(lifetime > 0) || lifetime === Infinity) return null; // TTL 0: use once, do not cache
+    return {
+      kind: negative ? KIND_NEGATIVE : KIND_POSITIVE, msg: r.msg, ttlOffsets: r.ttlOffsets, ttls,
+      extRcodeHi: 0, storedAt: at, lifetime, hits: 0, refreshFailedAt: -Infinity,
+    };
+  }
+
+  /** A SERVFAIL marker entry (upstream said SERVFAIL, or nobody answered), or null when disabled. */
+  servfailEntry(): CacheEntry | null {
+    if (this.opts.servfailTtl <= 0) return null;
+    return {
+      kind: KIND_SERVFAIL, msg: Buffer.alloc(0), ttlOffsets: [], ttls: [], extRcodeHi: 0,
+      storedAt: this.now(), lifetime: this.opts.servfailTtl, hits: 0, refreshFailedAt: -Infinity,
+    };
+  }
+
+  set(key: string, entry: CacheEntry): void {
+    this.lru.set(key, entry);
+  }
+
+  /** The entry for `key` when fresh or still servable stale; drops it once past both. */
+  get(key: string): CacheEntry | undefined {
+    const e = this.lru.get(key);
+    if (e === undefined) return undefined;
+    if (this.state(e) === STATE_FRESH) return e;
+    const servableStale = this.opts.serveStale && e.kind !== KIND_SERVFAIL &&
+      this.now() < e.storedAt + (e.lifetime + this.opts.staleMaxAge) * 1000;
+    if (servableStale) return e;
+    this.lru.delete(key);
+    return undefined;
+  }
+
+  /** The entry whatever its age, without touching its recency. */
+  peek(key: string): CacheEntry | undefined {
+    return this.lru.peek(key);
+  }
+
+  state(e: CacheEntry): number {
+    return this.now() < e.storedAt + e.lifetime * 1000 ? STATE_FRESH : STATE_STALE;
+  }
+
+  /** Milliseconds of freshness left (negative when stale). */
+  remainingMs(e: CacheEntry): number {
+    return e.storedAt + e.lifetime * 1000 - this.now();
+  }
+
+  /** TTLs to send now: each stored TTL minus the whole seconds elapsed, or staleTtl for a stale entry. */
+  currentTtls(e: CacheEntry): number[] {
+    const out = new Array<number>(e.ttls.length);
+    if (this.state(e) === STATE_STALE) {
+      out.fill(this.opts.staleTtl);
+      return out;
+    }
+    const elapsed = Math.floor((this.now() - e.storedAt) / 1000);
+    for (let i = 0; i < e.ttls.length; i++) out[i] = Math.max(0, e.ttls[i]! - elapsed);
+    return out;
+  }
+
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
+
+  /** Drops everything; returns how many entries there were. */
+  clear(): number {
+    const n = this.lru.size;
+    this.lru.clear();
+    return n;
+  }
+
+  size(): { entries: number; bytes: number } {
+    return { entries: this.lru.size, bytes: this.lru.calculatedSize };
+  }
+}

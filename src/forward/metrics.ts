@@ -1,0 +1,86 @@
+// Prometheus metrics of the forwarder and its cache. Names follow CoreDNS's forward and cache plugins with
+// the kdns_ prefix (coredns_forward_requests_total → kdns_forward_requests_total), so dashboards port by a
+// prefix swap. Without a registry (a worker thread that reports through shared counters instead) the
+// metric objects still exist, registered nowhere, so the code that counts has one path.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface CacheSizeSource {
+  size(): { entries: number; bytes: number };
+}
+
+export class ForwardMetrics {
+  readonly requests: Counter<'to' | 'proto'>;
+  readonly responses: Counter<'to' | 'rcode'>;
+  readonly duration: Histogram<'to'>;
+  readonly failures: Counter<'to' | 'reason'>;
+  readonly healthy: Gauge<'to'>;
+  readonly maxConcurrentRejects: Counter<'to'>;
+  readonly healthcheckFailures: Counter<'to'>;
+  readonly loopsDetected: Counter<'to'>;
+  readonly local: Counter<'reason'>;
+  readonly cacheHits: Counter<'type'>;
+  readonly cacheMisses: Counter;
+  readonly cacheServedStale: Counter;
+  readonly cachePrefetch: Counter;
+  readonly cacheCoalesced: Counter;
+  readonly cacheEvictions: Counter;
+  readonly cacheEntries: Gauge;
+  readonly cacheBytes: Gauge;
+
+  constructor(registry: Registry | null, cache: CacheSizeSource) {
+    const registers = registry === null ? [] : [registry];
+    this.requests = new Counter({
+      name: 'kdns_forward_requests_total', help: 'Queries sent to each upstream.', labelNames: ['to', 'proto'], registers,
+    });
+    this.responses = new Counter({
+      name: 'kdns_forward_responses_total', help: 'Responses from each upstream by rcode.', labelNames: ['to', 'rcode'], registers,
+    });
+    this.duration = new Histogram({
+      name: 'kdns_forward_request_duration_seconds', help: 'Upstream round-trip time of answered queries.',
+      labelNames: ['to'], buckets: [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4], registers,
+    });
+    this.failures = new Counter({
+      name: 'kdns_forward_failures_total', help: 'Upstream queries without a usable answer (timeout, refused, error, malformed).',
+      labelNames: ['to', 'reason'], registers,
+    });
+    this.healthy = new Gauge({
+      name: 'kdns_forward_upstream_healthy', help: '1 when the upstream is in use, 0 when down or disabled.', labelNames: ['to'], registers,
+    });
+    this.maxConcurrentRejects = new Counter({
+      name: 'kdns_forward_max_concurrent_rejects_total', help: 'Queries not sent because the upstream had too many in flight.',
+      labelNames: ['to'], registers,
+    });
+    this.healthcheckFailures = new Counter({
+      name: 'kdns_forward_healthcheck_failures_total', help: 'Active probes of a down upstream that got no answer.', labelNames: ['to'], registers,
+    });
+    this.loopsDetected = new Counter({
+      name: 'kdns_forward_loops_detected_total', help: 'Upstreams disabled because a loop probe came back to kdns.', labelNames: ['to'], registers,
+    });
+    this.local = new Counter({
+      name: 'kdns_forward_local_answers_total',
+      help: 'Forwardable names answered without an upstream (refused by ACL, local-only, address, filtered AAAA, no upstream, overload).',
+      labelNames: ['reason'], registers,
+    });
+    this.cacheHits = new Counter({
+      name: 'kdns_cache_hits_total', help: 'Answers from the cache by kind (success, denial, servfail).', labelNames: ['type'], registers,
+    });
+    this.cacheMisses = new Counter({ name: 'kdns_cache_misses_total', help: 'Cache lookups that found no fresh entry.', registers });
+    this.cacheServedStale = new Counter({
+      name: 'kdns_cache_served_stale_total', help: 'Expired answers served because the upstream failed or was slow (RFC 8767).', registers,
+    });
+    this.cachePrefetch = new Counter({ name: 'kdns_cache_prefetch_total', help: 'Popular entries refreshed before expiry.', registers });
+    this.cacheCoalesced = new Counter({
+      name: 'kdns_cache_coalesced_total', help: 'Queries that joined an identical upstream query already in flight.', registers,
+    });
+    this.cacheEvictions = new Counter({ name: 'kdns_cache_evictions_total', help: 'Entries evicted to stay within the size bounds.', registers });
+    this.cacheEntries = new Gauge({
+      name: 'kdns_cache_entries', help: 'Entries in the forward cache.', registers,
+      collect() { this.set(cache.size().entries); },
+    });
+    this.cacheBytes = new Gauge({
+      name: 'kdns_cache_size_bytes', help: 'Approximate bytes held by the forward cache.', registers,
+      collect() { this.set(cache.size().bytes); },
+    });
+  }
+}

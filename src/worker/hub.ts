@@ -1,0 +1,121 @@
+// The control plane's zone truth. Sources change zones only through the hub; each change is applied to
+// the main thread's ZoneSet (read by /ready and tests) and published as one versioned Delta, so every
+// data-plane replica that applies deltas 1, 2, 3... in order holds exactly what the hub holds.
+
+import { isAtOrBelow } from '../dns/name.js';
+import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
+import { LocalNames } from '../server/local-names.js';
+import { Zone, ZoneSet } from '../zone/index.js';
+import {
+  nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
+} from './protocol.js';
+
+export type DeltaListener = (delta: Delta) => void;
+
+export class ZoneHub {
+  readonly zones: ZoneSet;
+  readonly local = new LocalNames();
+  private localRecords: Rr[] = [];
+  private versionCounter = 0;
+  private readonly listeners = new Set<DeltaListener>();
+
+  /** `zones` lets main.ts hand over zones it already built; the hub owns them from then on. */
+  constructor(zones: ZoneSet = new ZoneSet()) {
+    this.zones = zones;
+  }
+
+  get version(): number {
+    return this.versionCounter;
+  }
+
+  /** Adds (or replaces) a zone with these RRsets. `ready` false answers SERVFAIL until setReady(true). */
+  addZone(origin: string, rrsets: RrSet[], ready: boolean): void {
+    const zone = new Zone(origin);
+    zone.replaceAll(rrsets); // throws on an out-of-zone name before anything is published
+    zone.ready = ready;
+    this.zones.add(zone);
+    this.emit({ kind: 'add-zone', origin, ready, rrsets: packRrSets(rrsets) });
+  }
+
+  removeZone(origin: string): void {
+    if (this.zones.get(origin) === undefined) return;
+    this.zones.remove(origin);
+    this.emit({ kind: 'remove-zone', origin });
+  }
+
+  /**
+   * Applies changes to one zone, all or nothing: every change is checked first, because a change the
+   * main thread refused half-way would leave the replicas (which get the whole delta) out of step.
+   */
+  apply(origin: string, changes: RrSetChange[]): void {
+    const zone = this.requireZone(origin);
+    for (const c of changes) checkChange(zone, c);
+    if (changes.length === 0) return;
+    for (const c of changes) zone.apply(c);
+    this.emit({ kind: 'changes', origin, changes: packChanges(changes) });
+  }
+
+  setReady(origin: string, ready: boolean): void {
+    const zone = this.requireZone(origin);
+    if (zone.ready === ready) return;
+    zone.ready = ready;
+    this.emit({ kind: 'ready', origin, ready });
+  }
+
+  /** Replaces all hosts-file data. */
+  replaceLocal(records: Rr[]): void {
+    this.local.replaceAll(records);
+    this.localRecords = records.slice();
+    this.emit({ kind: 'local', records: packRecords(records) });
+  }
+
+  /** Everything, at the current version: what a starting or recovering worker loads. */
+  snapshot(): Snapshot {
+    const zones: ZoneSnapshot[] = this.zones.zones().map((zone) => ({
+      origin: zone.origin,
+      ready: zone.ready,
+      rrsets: packRrSets(zoneContent(zone)),
+    }));
+    return { version: this.versionCounter, zones, local: packRecords(this.localRecords) };
+  }
+
+  /** Calls `listener` with every delta from now on; returns the unsubscribe function. */
+  subscribe(listener: DeltaListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private requireZone(origin: string): Zone {
+    const zone = this.zones.get(origin);
+    if (zone === undefined) throw new RangeError(`zone hub: no zone ${origin}`);
+    return zone;
+  }
+
+  private emit(body: DistributiveOmit<Delta, 'version' | 'at'>): void {
+    this.versionCounter++;
+    const delta = { ...body, version: this.versionCounter, at: nowMs() } as Delta;
+    for (const listener of this.listeners) listener(delta);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The same checks Zone.apply makes, without changing anything. */
+function checkChange(zone: Zone, c: RrSetChange): void {
+  const name = c.op === 'upsert' ? c.rrset.name : c.name;
+  if (!isAtOrBelow(name, zone.origin)) throw new RangeError(`zone ${zone.origin}: name ${name} is out of zone`);
+  if (c.op === 'upsert' && c.rrset.type === 0 && c.rrset.rdatas.length !== 0) {
+    throw new RangeError(`zone ${zone.origin}: type 0 cannot carry RDATA`);
+  }
+}
+
+/** A zone's RRsets plus a type-0 entry for each marked name, as Zone.replaceAll takes them. */
+export function zoneContent(zone: Zone): RrSet[] {
+  const out: RrSet[] = [];
+  for (const name of zone.names()) {
+    const node = zone.node(name)!;
+    if (node.marked) out.push({ name, type: 0, class: 1, ttl: 0, rdatas: [] });
+    for (const rrset of node.rrsets) out.push(rrset);
+  }
+  return out;
+}

@@ -1,0 +1,165 @@
+// A worker's read-only copy of the hub: a ZoneSet and LocalNames that only snapshots and deltas change,
+// strictly in version order. The responder reads the same objects; after each batch the replica tells
+// it which compiled answers went stale (names reported by Zone.onChange, or everything when a zone
+// appears, disappears or flips readiness, or hosts data change).
+
+import { LocalNames } from '../server/local-names.js';
+import { Zone, ZoneSet } from '../zone/index.js';
+import { nowMs, unpackChanges, unpackRecords, unpackRrSets, type Delta, type Snapshot } from './protocol.js';
+
+/** What the replica needs from the responder (Responder satisfies it). */
+export interface AnswerCache {
+  invalidate(): void;
+  /** Drops answers that depended on these names; without it the replica flushes everything. */
+  invalidateNames?(keys: string[]): void;
+}
+
+export interface ReplicaEvents {
+  /** The replica saw a gap (or failed to apply a delta): send a snapshot. Called once until one arrives. */
+  needSnapshot(version: number, reason: string): void;
+}
+
+export interface BatchResult {
+  /** Deltas applied from this batch. */
+  applied: number;
+  /** nowMs() − the oldest applied delta's emit time, in seconds; 0 when nothing was applied. */
+  lagSeconds: number;
+}
+
+export class Replica {
+  readonly zones: ZoneSet;
+  readonly local: LocalNames;
+  private versionCounter = -1; // no snapshot yet
+  private awaitingSnapshot = false;
+  private cache: AnswerCache | null = null;
+  private readonly events: ReplicaEvents;
+  // Per batch: names changed in any zone, and whether everything must go.
+  private readonly changed = new Set<string>();
+  private flushAll = false;
+  private readonly collect = (name: string): void => {
+    this.changed.add(name);
+  };
+
+  constructor(events: ReplicaEvents, zones: ZoneSet = new ZoneSet(), local: LocalNames = new LocalNames()) {
+    this.events = events;
+    this.zones = zones;
+    this.local = local;
+  }
+
+  /** The hub version this replica holds; -1 before the first snapshot. */
+  get version(): number {
+    return this.versionCounter;
+  }
+
+  get hasSnapshot(): boolean {
+    return this.versionCounter >= 0;
+  }
+
+  /** The answer cache to invalidate (set once the responder exists: it needs the zones first). */
+  attach(cache: AnswerCache): void {
+    this.cache = cache;
+  }
+
+  /** Replaces everything with the snapshot's content. An older snapshot than what we hold is ignored. */
+  applySnapshot(s: Snapshot): void {
+    if (s.version < this.versionCounter && !this.awaitingSnapshot) return;
+    for (const zone of this.zones.zones()) this.zones.remove(zone.origin);
+    for (const z of s.zones) {
+      const zone = new Zone(z.origin);
+      zone.replaceAll(unpackRrSets(z.rrsets));
+      zone.ready = z.ready;
+      zone.onChange = this.collect;
+      this.zones.add(zone);
+    }
+    this.local.replaceAll(unpackRecords(s.local));
+    this.versionCounter = s.version;
+    this.awaitingSnapshot = false;
+    this.changed.clear();
+    this.cache?.invalidate();
+  }
+
+  /**
+   * Applies a batch in order. Versions at or below ours are duplicates (deltas queued before the
+   * snapshot we loaded) and skipped; a version beyond ours + 1 means one was lost: stop, ask for a
+   * snapshot and ignore deltas until it comes (it holds everything emitted before it was taken).
+   */
+  applyDeltas(deltas: readonly Delta[]): BatchResult {
+    let applied = 0;
+    let oldest = Infinity;
+    try {
+      for (const d of deltas) {
+        if (this.awaitingSnapshot || !this.hasSnapshot) break;
+        if (d.version <= this.versionCounter) continue;
+        if (d.version !== this.versionCounter + 1) {
+          this.requestSnapshot(`version gap: have ${this.versionCounter}, got ${d.version}`);
+          break;
+        }
+        try {
+          this.applyOne(d);
+        } catch (err) {
+          // The hub checked this change before publishing it, so this is a replica out of step.
+          this.requestSnapshot(`delta ${d.version} failed: ${(err as Error).message}`);
+          break;
+        }
+        this.versionCounter = d.version;
+        applied++;
+        if (d.at < oldest) oldest = d.at;
+      }
+    } finally {
+      this.invalidateCollected();
+    }
+    return { applied, lagSeconds: applied === 0 ? 0 : Math.max(0, nowMs() - oldest) / 1000 };
+  }
+
+  private applyOne(d: Delta): void {
+    switch (d.kind) {
+      case 'add-zone': {
+        const zone = new Zone(d.origin);
+        zone.replaceAll(unpackRrSets(d.rrsets));
+        zone.ready = d.ready;
+        zone.onChange = this.collect;
+        this.zones.add(zone);
+        this.flushAll = true;
+        return;
+      }
+      case 'remove-zone':
+        this.zones.remove(d.origin);
+        this.flushAll = true;
+        return;
+      case 'changes': {
+        const zone = this.zones.get(d.origin);
+        if (zone === undefined) throw new RangeError(`no zone ${d.origin}`);
+        for (const c of unpackChanges(d.changes)) zone.apply(c);
+        return;
+      }
+      case 'ready': {
+        const zone = this.zones.get(d.origin);
+        if (zone === undefined) throw new RangeError(`no zone ${d.origin}`);
+        if (zone.ready !== d.ready) this.flushAll = true;
+        zone.ready = d.ready;
+        return;
+      }
+      case 'local':
+        this.local.replaceAll(unpackRecords(d.records));
+        this.flushAll = true;
+        return;
+    }
+  }
+
+  private requestSnapshot(reason: string): void {
+    if (this.awaitingSnapshot) return;
+    this.awaitingSnapshot = true;
+    this.events.needSnapshot(this.versionCounter, reason);
+  }
+
+  private invalidateCollected(): void {
+    const cache = this.cache;
+    if (this.flushAll || (this.changed.size > 0 && cache?.invalidateNames === undefined)) {
+      cache?.invalidate();
+    } else if (this.changed.size > 0) {
+      cache!.invalidateNames!([...this.changed]);
+    }
+    this.flushAll = false;
+    this.changed.clear();
+  }
+}
