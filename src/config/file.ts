@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { OPTIONS, type OptionSpec } from './options.js';
 import type { ConfigLayer } from './types.js';
 import { ValueProblem } from './values.js';
+import { parseForwardOptions } from '../forward/options.js';
 
 // key path joined with '.' → option ("tcp.idle-timeout").
 const BY_PATH = new Map<string, OptionSpec>();
@@ -44,6 +45,17 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
       }
       const path = [...prefix, keyNode.value];
       const dotted = path.join('.');
+      if (prefix.length === 0 && keyNode.value === 'forward') {
+        // The forward component owns its section's schema; we add the line its errors lack.
+        const section: unknown = pair.value == null ? null : (pair.value as Node).toJSON();
+        try {
+          layer.forward = parseForwardOptions(section, file);
+        } catch (e) {
+          if (e instanceof ConfigError) throw new ConfigError(file, lineOf(pair.value) ?? lineOf(keyNode), e.message.replace(`${file}: `, ''));
+          throw e;
+        }
+        continue;
+      }
       if (prefix.length === 0 && GROUPS.has(keyNode.value)) {
         walkMap(pair.value, path);
         continue;

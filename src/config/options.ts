@@ -8,6 +8,8 @@ import {
   parseBool, parseChaosText, parseDomain, parseDurationMs, parseEngine, parseHttp, parseIntIn,
   parseListen, parseLogLevel, parseNonEmpty, parsePodMode, parseServer, parseZoneFile,
 } from './values.js';
+import { ValueProblem } from './values.js';
+import { parseAddressRule } from '../forward/options.js';
 
 /** Where a value came from: paths in a config file are relative to that file's directory. */
 export interface ValueContext {
@@ -125,6 +127,19 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'FILE', defaultText: '/etc/resolv.conf',
     help: 'where default upstreams come from when no --server IP is given',
     apply: (l, v, ctx) => { l.resolvConf = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['address'], null, {
+    arg: '/DOMAIN/[IP,...]', repeatable: true, defaultText: 'none',
+    help: 'dnsmasq syntax: answer DOMAIN and names below it with these addresses (none: NXDOMAIN), never forward them',
+    apply: (l, v) => {
+      if (parseAddressRule(v) === null) throw new ValueProblem(`expected /DOMAIN/[IP,...], got '${v}'`);
+      (l.addresses ??= []).push(v);
+    },
+  }),
+  opt(['filter-aaaa'], null, {
+    defaultText: 'false',
+    help: 'answer NODATA to AAAA queries for forwarded names (IPv4-only clusters)',
+    apply: (l, v) => { l.filterAaaa = parseBool(v); },
   }),
   opt(['no-forward'], null, {
     defaultText: 'false',

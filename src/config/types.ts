@@ -34,6 +34,8 @@ export interface TcpConfig {
   maxQueriesInFlightPerConnection: number;
 }
 
+import type { ForwardOptions } from '../forward/options.js';
+
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
 /** The cluster zone's own settings (the source is chosen by kubeconfig / in-cluster / manifests). */
@@ -62,6 +64,12 @@ export interface KdnsConfig {
   defaultUpstreams: ListenAddress[];
   resolvConf: string;
   noForward: boolean;
+  /** dnsmasq --address=/x.test/1.2.3.4 lines, kept as text; the forward component parses them. */
+  addresses: string[];
+  /** NODATA for AAAA of forwarded names. */
+  filterAaaa: boolean;
+  /** Tunables from the config file's `forward:` section (null: defaults). */
+  forward: ForwardOptions | null;
   http: ListenAddress | null;
   kubernetes: KubernetesConfig;
   chaos: ChaosConfig;
