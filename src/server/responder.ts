@@ -5,7 +5,7 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
+  CLASS_CH, CLASS_IN, FLAG_AA, FLAG_CD, FLAG_RA, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
@@ -20,6 +20,8 @@ import type { LocalNames } from './local-names.js';
 
 export const PROTO_UDP = 0;
 export const PROTO_TCP = 1;
+/** respond() result: the query must be forwarded; call forwardPending() with a copy of it, now. */
+export const RESPOND_FORWARD = -1;
 
 /** Largest DNS message (TCP) plus room for the OPT we append. */
 export const RESPONSE_BUFFER_SIZE = 65535 + 64;
@@ -35,8 +37,17 @@ export interface ResponderOptions {
   local: LocalNames[];
   maxUdpPayload: number;
   chaos: { versionBind: string | null; idServer: string | null };
-  /** Called once per answered query; the metrics layer counts with it. */
-  observe?: (proto: number, qtype: number, rcode: number) => void;
+  /** Answers names outside every zone and local store (src/forward); null = REFUSED for them. */
+  forwarder?: ForwardingPort | null;
+}
+
+/** What the responder needs from the forwarder (src/forward/forwarder.ts implements it). */
+export interface ForwardingPort {
+  routes(qnameKey: string): boolean;
+  isLoopProbe(qnameKey: string): boolean;
+  loopProbeResponse(query: Buffer): Buffer | null;
+  resolve(query: Buffer, qnameKey: string, qtype: number,
+    client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
 }
 
 /** Counters the responder keeps itself; cheap integer fields, read by the metrics collector. */
@@ -54,12 +65,34 @@ export class Responder {
   private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
   readonly stats = new ResponderStats();
+  private readonly forwarder: ForwardingPort | null;
+  private readonly recursionAvailable: boolean;
+  // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
+  private pendingQname = '';
+  private pendingQtype = 0;
+  private pendingMaxUdp = MIN_UDP_PAYLOAD;
   /** rcode of the last response written, for metrics. */
   lastRcode = 0;
   lastQtype = 0;
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
+    this.forwarder = opts.forwarder ?? null;
+    // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
+    this.recursionAvailable = this.forwarder !== null;
+  }
+
+  /**
+   * Sends the query found by the last respond() that returned RESPOND_FORWARD to the forwarder. Must be
+   * called before the next respond(); `query` must be a copy the caller no longer touches.
+   */
+  forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | null> {
+    return this.forwarder!.resolve(query, this.pendingQname, this.pendingQtype, {
+      address,
+      family: family === 1 ? 6 : 4,
+      proto: proto === PROTO_TCP ? 'tcp' : 'udp',
+      maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp,
+    });
   }
 
   /** Adds an exact-match store consulted after the existing ones (e.g. cluster reverse names). */
@@ -108,11 +141,37 @@ export class Responder {
       : undefined;
     if (compiled === undefined) {
       this.stats.misses++;
-      compiled = this.compileMiss(slot);
+      const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
+      if (this.forwarder !== null && slot.qclass === CLASS_IN && this.isForwarded(qname)) {
+        return this.prepareForward(query, len, qname, out);
+      }
+      compiled = this.compileMiss(slot, qname);
     } else {
       this.stats.hits++;
     }
     return this.finish(query, compiled, proto, out);
+  }
+
+  /** Forwarded when no zone and no local store holds the name and a route or default upstream exists. */
+  private isForwarded(qname: string): boolean {
+    for (const local of this.opts.local) if (local.lookup(qname, 0) !== null) return false;
+    if (this.opts.zones.findZone(qname) !== undefined) return false;
+    return this.forwarder!.routes(qname) || this.forwarder!.isLoopProbe(qname);
+  }
+
+  private prepareForward(query: Buffer, len: number, qname: string, out: Buffer): number {
+    const slot = this.slot;
+    if (this.forwarder!.isLoopProbe(qname)) {
+      // Our own loop probe came back through an upstream: answer with the marker the sender looks for.
+      const marker = this.forwarder!.loopProbeResponse(query.subarray(0, len));
+      if (marker === null) return 0;
+      this.lastRcode = marker[3]! & 0x0f;
+      return marker.copy(out, 0);
+    }
+    this.pendingQname = qname;
+    this.pendingQtype = slot.qtype;
+    this.pendingMaxUdp = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
+    return RESPOND_FORWARD;
   }
 
   /** Copies a compiled answer, patches it for this client, truncates for UDP. */
@@ -121,7 +180,7 @@ export class Responder {
     let n = compiled.copy(out, 0);
     out.writeUInt16BE(slot.id, 0);
     out[2] = out[2]! | ((slot.flags & FLAG_RD) >> 8); // RD is the client's
-    out[3] = out[3]! | (slot.flags & FLAG_CD);
+    out[3] = out[3]! | (slot.flags & FLAG_CD) | (this.recursionAvailable ? FLAG_RA : 0);
     // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
     query.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + slot.nameLength);
     this.lastRcode = out[3]! & 0x0f;
@@ -159,9 +218,8 @@ export class Responder {
   }
 
   /** The slow path: authoritative lookup, compile, and keep the bytes when they are reusable. */
-  private compileMiss(slot: QuerySlot): Buffer {
+  private compileMiss(slot: QuerySlot, qname: string): Buffer {
     const qnameLower = slot.lowerName.subarray(0, slot.nameLength);
-    const qname = wireToKey(qnameLower, 0).key;
     const deps = new Set<string>();
     const result = this.resolve(qname, slot.qtype, slot.qclass, deps);
     const compiled = compileResponse(qnameLower, slot.qtype, slot.qclass, result);
