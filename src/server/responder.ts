@@ -184,24 +184,42 @@ export class Responder {
     // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
     query.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + slot.nameLength);
     this.lastRcode = out[3]! & 0x0f;
-    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
     if (proto === PROTO_UDP) {
       const limit = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
-      if (n > limit) n = this.truncate(out);
+      const room = limit - (slot.hasOpt ? OPT_SIZE : 0);
+      if (n > room) n = this.fit(out, n, room);
     }
+    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
     return n;
   }
 
-  /** Replaces the message in `out` by header + question (+ OPT) with TC set (RFC 2181 §9, RFC 7766 §3). */
-  private truncate(out: Buffer): number {
+  /**
+   * Makes the message in `out[0..n)` fit in `room` bytes (RFC 2181 §9): additional records are optional,
+   * so drop them from the end first, without TC, as bind9 does; if the answer and authority alone do not
+   * fit, send header + question with TC=1 and let the client retry over TCP (RFC 7766 §3).
+   */
+  private fit(out: Buffer, n: number, room: number): number {
     const slot = this.slot;
-    out[2] = out[2]! | (FLAG_TC >> 8);
-    out.writeUInt16BE(0, 6);
-    out.writeUInt16BE(0, 8);
-    out.writeUInt16BE(0, 10);
-    let n = HEADER_SIZE + slot.nameLength + 4;
-    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
-    return n;
+    let pos = HEADER_SIZE + slot.nameLength + 4;
+    const required = out.readUInt16BE(6) + out.readUInt16BE(8);
+    for (let i = 0; i < required; i++) pos = skipRecord(out, pos);
+    if (pos > room) {
+      out[2] = out[2]! | (FLAG_TC >> 8);
+      out.writeUInt16BE(0, 6);
+      out.writeUInt16BE(0, 8);
+      out.writeUInt16BE(0, 10);
+      return HEADER_SIZE + slot.nameLength + 4;
+    }
+    const additional = out.readUInt16BE(10);
+    let kept = 0;
+    while (kept < additional) {
+      const next = skipRecord(out, pos);
+      if (next > room) break;
+      pos = next;
+      kept++;
+    }
+    out.writeUInt16BE(kept, 10);
+    return pos;
   }
 
   /** Appends our OPT record at `n` and counts it in ARCOUNT. */
@@ -293,6 +311,17 @@ export class Responder {
     this.lastRcode = rcode;
     return n;
   }
+}
+
+/** Offset after the resource record at `pos` in a message we compiled ourselves (well-formed by construction). */
+function skipRecord(buf: Buffer, pos: number): number {
+  for (;;) {
+    const len = buf[pos]!;
+    if (len === 0) { pos += 1; break; }
+    if ((len & 0xc0) === 0xc0) { pos += 2; break; }
+    pos += 1 + len;
+  }
+  return pos + 10 + buf.readUInt16BE(pos + 8);
 }
 
 interface TableKey {

@@ -43,12 +43,14 @@ export function addAnswerAdditional(
   zones: ZoneSet, zone: Zone, rrset: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>,
 ): void {
   if (targetOffset(rrset.type) < 0) return;
-  for (const rdata of rrset.rdatas) {
+  // Every A first, then every AAAA: when a small UDP answer has room for only part of the additional
+  // section, the IPv4 addresses every resolver can use survive, as in bind.
+  for (const type of ADDRESS_TYPES) for (const rdata of rrset.rdatas) {
     const target = targetOf(rrset.type, rdata);
     // bind looks additional data up only in the zone that answered (its "authdb"): a target in a child
     // zone we also serve, or in no zone of ours, gets nothing.
     if (!isAtOrBelow(target, zone.origin) || zones.findZone(target) !== zone) continue;
-    for (const type of ADDRESS_TYPES) {
+    {
       const id = rrsetId(target, type);
       if (seen.has(id)) continue;
       // resolveName reports a target at or below a cut as a referral, so glue is skipped here.
@@ -62,14 +64,14 @@ export function addAnswerAdditional(
 
 /** Glue for a referral: A/AAAA stored at NS targets that lie at or below any cut of this zone. */
 export function addGlue(zone: Zone, ns: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>): void {
-  for (const rdata of ns.rdatas) {
+  for (const type of ADDRESS_TYPES) for (const rdata of ns.rdatas) {
     const target = targetOf(TYPE_NS, rdata);
     if (!isAtOrBelow(target, zone.origin)) continue;
     if (highestCut(zone, target, deps) === null) continue; // authoritative in-zone name: not glue
     if (deps !== undefined) deps.add(target);
     const node = zone.node(target);
     if (node === undefined) continue;
-    for (const type of ADDRESS_TYPES) {
+    {
       const id = rrsetId(target, type);
       const glue = findType(node.rrsets, type);
       if (glue === undefined || seen.has(id)) continue;
