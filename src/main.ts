@@ -9,7 +9,7 @@ import { loadZoneFile } from './sources/zonefile/parse.js';
 import { loadHostsFile } from './sources/hosts/parse.js';
 import { LocalNames } from './server/local-names.js';
 import { Responder } from './server/responder.js';
-import { NodeEngine } from './engine/node.js';
+import { createEngine } from './engine/index.js';
 import type { PacketEngine } from './engine/types.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
@@ -51,9 +51,6 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   if (!config.noForward) {
     log.warn({ component: 'forward' }, 'forwarding is not implemented yet: names outside local zones get REFUSED');
   }
-  if (config.engine === 'native') {
-    throw new ConfigError(null, null, '--engine native: the native addon is not part of this build yet; use --engine node');
-  }
   if (config.workers > 1) {
     log.info({ component: 'engine', workers: config.workers }, 'one data-plane thread in this build; --workers is not used yet');
   }
@@ -77,7 +74,7 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
     responder.addLocal(cluster.reverse);
   }
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const engine: PacketEngine = new NodeEngine({
+  const engine: PacketEngine = createEngine(config.engine, {
     listen: config.listen,
     tcp: config.tcp,
     responder,

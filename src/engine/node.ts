@@ -3,18 +3,14 @@
 // against. Per-packet costs here are Node's (one JS call and one syscall each way per packet).
 
 import dgram from 'node:dgram';
-import net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import type net from 'node:net';
 import { isIPv6 } from 'node:net';
-import { PROTO_TCP, PROTO_UDP, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
-import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import { PROTO_UDP, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
+import { answerQuery } from './answer.js';
+import { TcpConnections } from './tcp.js';
+import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
 const BIND_ATTEMPTS = 20;
-const DRAIN_DEADLINE_MS = 5000;
-const MAX_TCP_MESSAGE = 65535;
-
-export const DROP_MALFORMED = 0;
-export const DROP_TCP_LIMIT = 1;
 
 interface Pair {
   udp: dgram.Socket;
@@ -26,16 +22,16 @@ export class NodeEngine implements PacketEngine {
   readonly name = 'node';
   private readonly opts: EngineOptions;
   private readonly pairs: Pair[] = [];
-  private readonly sockets = new Set<net.Socket>();
   private readonly out = Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE);
-  private closing = false;
+  private readonly tcp: TcpConnections;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
+    this.tcp = new TcpConnections(opts, this.out);
   }
 
   get tcpConnections(): number {
-    return this.sockets.size;
+    return this.tcp.size;
   }
 
   async start(): Promise<BoundAddress[]> {
@@ -75,7 +71,8 @@ export class NodeEngine implements PacketEngine {
   }
 
   private onUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const n = this.answer(msg, msg.length, PROTO_UDP, rinfo.family === 'IPv6' ? 1 : 0);
+    const family = rinfo.family === 'IPv6' ? 1 : 0;
+    const n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === 0) return;
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
@@ -84,27 +81,9 @@ export class NodeEngine implements PacketEngine {
     udp.send(reply, 0, n, rinfo.port, rinfo.address);
   }
 
-  /** Runs the responder and feeds the observer. Returns the response length in `this.out`. */
-  private answer(query: Buffer, len: number, proto: number, family: number): number {
-    const observer: QueryObserver | null = this.opts.observer;
-    const responder: Responder = this.opts.responder;
-    if (observer === null) return responder.respond(query, len, proto, this.out);
-    const started = performance.now();
-    const n = responder.respond(query, len, proto, this.out);
-    if (n === 0) {
-      observer.dropped(DROP_MALFORMED);
-      return 0;
-    }
-    observer.request(proto, family, responder.lastQtype);
-    observer.response(responder.lastRcode, (performance.now() - started) / 1000);
-    return n;
-  }
-
   private bindTcp(host: string, port: number): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
-      server.maxConnections = this.opts.tcp.maxConnections;
-      server.on('drop', () => this.opts.observer?.dropped(DROP_TCP_LIMIT));
+      const server = this.tcp.createServer();
       server.once('error', reject);
       server.listen({ host, port, exclusive: true, ipv6Only: isIPv6(host) }, () => {
         server.removeListener('error', reject);
@@ -114,55 +93,8 @@ export class NodeEngine implements PacketEngine {
     });
   }
 
-  /** RFC 7766: length-prefixed messages, many per connection, pipelined; one write per read. */
-  private onConnection(socket: net.Socket): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    this.sockets.add(socket);
-    const family = socket.remoteFamily === 'IPv6' ? 1 : 0;
-    let pending: Buffer = Buffer.alloc(0);
-    socket.setTimeout(this.opts.tcp.idleTimeoutMs);
-    socket.on('timeout', () => socket.end());
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      const replies: Buffer[] = [];
-      let offset = 0;
-      while (pending.length - offset >= 2) {
-        const size = pending.readUInt16BE(offset);
-        if (size === 0) {
-          // A zero-length message cannot be a query and leaves the stream unframed: close.
-          socket.destroy();
-          return;
-        }
-        if (pending.length - offset - 2 < size) break;
-        const query = pending.subarray(offset + 2, offset + 2 + size);
-        offset += 2 + size;
-        const n = this.answer(query, size, PROTO_TCP, family);
-        if (n === 0) continue;
-        const reply = Buffer.allocUnsafe(n + 2);
-        reply.writeUInt16BE(Math.min(n, MAX_TCP_MESSAGE), 0);
-        this.out.copy(reply, 2, 0, n);
-        replies.push(reply);
-      }
-      pending = offset === pending.length ? Buffer.alloc(0) : pending.subarray(offset);
-      if (replies.length === 1) socket.write(replies[0]!);
-      else if (replies.length > 1) socket.write(Buffer.concat(replies));
-      if (this.closing) socket.end();
-    });
-  }
-
   async close(): Promise<void> {
-    this.closing = true;
-    const closedServers = this.pairs.map((p) => new Promise<void>((resolve) => p.tcp.close(() => resolve())));
     for (const p of this.pairs) p.udp.close();
-    // Every query already read has been answered synchronously; end() flushes those answers, then FIN.
-    for (const socket of this.sockets) socket.end();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_DEADLINE_MS).unref());
-    await Promise.race([Promise.all(closedServers), deadline]);
-    for (const socket of this.sockets) socket.destroy();
+    await this.tcp.close(this.pairs.map((p) => p.tcp));
   }
 }

@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "kdns_native",
+      "sources": ["kdns_native.c"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [
+        ["OS=='mac'", { "xcode_settings": { "OTHER_CFLAGS": ["-std=gnu11", "-O2", "-Wall"] } }]
+      ]
+    }
+  ]
+}

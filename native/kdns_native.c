@@ -1,0 +1,753 @@
+// kdns native addon: SO_REUSEPORT sockets and a batched UDP packet path for the native engine.
+//
+// Node-API only (plus libuv from the same headers), so one build works on every Node >= 20 and in every
+// worker thread. The ABI (buffer and meta layout, return codes, threading) is documented in README.md;
+// the constants below are the ones it names, and the addon exports them so the TypeScript side can check.
+//
+// The UDP path: a uv_poll_t watches the socket on the calling thread's event loop. On readability we
+// receive up to `batch` datagrams with one recvmmsg into preallocated slots, call JavaScript once with the
+// count, then send every answer it wrote with one sendmmsg to the peers we stored, and read again until the
+// socket is empty or we have done MAX_ROUNDS batches (so one busy socket cannot starve the loop).
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(__linux__) && !defined(KDNS_NO_MMSG)
+#define KDNS_HAVE_MMSG 1
+#else
+#define KDNS_HAVE_MMSG 0
+#endif
+
+#define KDNS_ABI_VERSION 1
+
+// meta (Int32Array): a header, then one record per slot.
+#define META_HEADER 16
+#define META_STRIDE 8
+// header fields
+#define H_ABI 0          // KDNS_ABI_VERSION, written by udpStart
+#define H_COUNT 1        // datagrams in the batch being handed to JavaScript
+#define H_RX_PACKETS 2   // datagrams received (wraps at 2^32)
+#define H_TX_PACKETS 3   // answers the kernel accepted
+#define H_RX_TRUNCATED 4 // datagrams larger than an input slot, dropped
+#define H_TX_DROPPED 5   // answers dropped because the send buffer was full (EAGAIN/ENOBUFS)
+#define H_TX_ERRORS 6    // answers the kernel refused for another reason (EMSGSIZE, bad peer...)
+#define H_BATCHES 7      // JavaScript calls
+#define H_WAKEUPS 8      // poll wake-ups
+#define H_RX_ERRORS 9    // receive errors other than EAGAIN
+#define H_OUT_INVALID 10 // slots whose out length was negative or larger than an output slot
+// slot fields
+#define S_IN_LEN 0  // bytes received in the slot; 0 when the datagram was truncated (dropped)
+#define S_OUT_LEN 1 // bytes of answer JavaScript wrote to the output slot; 0 sends nothing
+#define S_FAMILY 2  // 4 or 6
+#define S_PORT 3    // peer port, host order
+#define S_ADDR 4    // 4 int32 = 16 bytes: the peer address in network order (IPv4 uses the first 4)
+
+#define MAX_BATCH 1024
+#define MAX_ROUNDS 16
+#define MAX_EINTR 8
+
+typedef struct udp_engine {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  int stopped;   // udpStop (or environment teardown) ran: nothing may touch the fd any more
+  int closed;    // the uv close callback ran: the poll handle's memory is ours again
+  int finalized; // the JS handle object was collected: nobody can call us any more
+  unsigned batch;
+  size_t in_slot, out_slot;
+  uint8_t *in, *out;
+  int32_t *meta;
+  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref;
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle cleanup;
+  struct sockaddr_storage *peers;
+  socklen_t *peer_lens;
+#if KDNS_HAVE_MMSG
+  struct mmsghdr *rmsgs, *smsgs;
+  struct iovec *riov, *siov;
+#endif
+} udp_engine;
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors: like Node's own system errors (code = errno name, errno, syscall), so callers can match on code.
+
+static napi_value throw_errno(napi_env env, const char *syscall, const char *host, int port, int err) {
+  char msg[256];
+  const char *name = uv_err_name(-err);
+  snprintf(msg, sizeof msg, "%s %s %s:%d: %s", syscall, name, host, port, strerror(err));
+  napi_value jmsg, jcode, error, jerrno, jsyscall;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jcode);
+  napi_create_error(env, jcode, jmsg, &error);
+  napi_create_int32(env, -err, &jerrno);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsyscall);
+  napi_set_named_property(env, error, "errno", jerrno);
+  napi_set_named_property(env, error, "syscall", jsyscall);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", msg);
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sockets
+
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+  struct sockaddr_storage ss;
+} any_addr;
+
+/** host must be an IP literal (config accepts addresses only). Returns the sockaddr length or 0. */
+static socklen_t parse_addr(const char *host, int port, any_addr *addr) {
+  memset(addr, 0, sizeof *addr);
+  if (inet_pton(AF_INET, host, &addr->v4.sin_addr) == 1) {
+    addr->v4.sin_family = AF_INET;
+    addr->v4.sin_port = htons((uint16_t)port);
+    return sizeof addr->v4;
+  }
+  if (inet_pton(AF_INET6, host, &addr->v6.sin6_addr) == 1) {
+    addr->v6.sin6_family = AF_INET6;
+    addr->v6.sin6_port = htons((uint16_t)port);
+    return sizeof addr->v6;
+  }
+  return 0;
+}
+
+static int set_nonblock_cloexec(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+  int fdl = fcntl(fd, F_GETFD);
+  if (fdl < 0 || fcntl(fd, F_SETFD, fdl | FD_CLOEXEC) < 0) return -1;
+  return 0;
+}
+
+/** Creates and binds a socket; on failure returns -1 with *err and *syscall set and nothing left open. */
+static int open_bound(int type, const any_addr *addr, socklen_t len, int reuse_port, int *err, const char **syscall) {
+  int one = 1;
+  int fd = socket(addr->sa.sa_family, type, 0);
+  if (fd < 0) {
+    *err = errno;
+    *syscall = "socket";
+    return -1;
+  }
+  if (set_nonblock_cloexec(fd) < 0) goto fail_fcntl;
+  if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail_opt;
+  if (reuse_port) {
+#ifdef SO_REUSEPORT
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail_opt;
+#else
+    errno = ENOTSUP;
+    goto fail_opt;
+#endif
+  }
+  if (addr->sa.sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail_opt;
+  if (bind(fd, &addr->sa, len) < 0) {
+    *err = errno;
+    *syscall = "bind";
+    close(fd);
+    return -1;
+  }
+  return fd;
+fail_fcntl:
+  *err = errno;
+  *syscall = "fcntl";
+  close(fd);
+  return -1;
+fail_opt:
+  *err = errno;
+  *syscall = "setsockopt";
+  close(fd);
+  return -1;
+}
+
+static int bound_port(int fd) {
+  any_addr a;
+  socklen_t len = sizeof a;
+  if (getsockname(fd, &a.sa, &len) < 0) return -1;
+  return ntohs(a.sa.sa_family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
+}
+
+static napi_value fd_result(napi_env env, int fd, int port) {
+  napi_value obj, jfd, jport;
+  napi_create_object(env, &obj);
+  napi_create_int32(env, fd, &jfd);
+  napi_create_int32(env, port, &jport);
+  napi_set_named_property(env, obj, "fd", jfd);
+  napi_set_named_property(env, obj, "port", jport);
+  return obj;
+}
+
+/** Reads (host: string, port: number, reusePort: boolean) from argv. Returns 0 on a thrown error. */
+static int socket_args(napi_env env, napi_value *argv, size_t argc, char *host, size_t hostcap, int *port, int *reuse) {
+  size_t hostlen = 0;
+  bool b = false;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], host, hostcap, &hostlen) != napi_ok ||
+      napi_get_value_int32(env, argv[1], port) != napi_ok || napi_get_value_bool(env, argv[2], &b) != napi_ok) {
+    throw_type(env, "expected (host: string, port: number, reusePort: boolean, ...)");
+    return 0;
+  }
+  if (*port < 0 || *port > 65535) {
+    throw_type(env, "port must be 0-65535");
+    return 0;
+  }
+  *reuse = b ? 1 : 0;
+  return 1;
+}
+
+// createUdpSocket(host, port, reusePort) → { fd, port }
+static napi_value create_udp_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  char host[64];
+  int port = 0, reuse = 0, err = 0;
+  const char *syscall = "";
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!socket_args(env, argv, argc, host, sizeof host, &port, &reuse)) return NULL;
+  any_addr addr;
+  socklen_t len = parse_addr(host, port, &addr);
+  if (len == 0) return throw_type(env, "host must be an IPv4 or IPv6 address");
+  int fd = open_bound(SOCK_DGRAM, &addr, len, reuse, &err, &syscall);
+  if (fd < 0) return throw_errno(env, syscall, host, port, err);
+  return fd_result(env, fd, bound_port(fd));
+}
+
+// createTcpListener(host, port, reusePort, backlog) → { fd, port }; the fd is listening and non-blocking.
+static napi_value create_tcp_listener(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  char host[64];
+  int port = 0, reuse = 0, err = 0, backlog = 511;
+  const char *syscall = "";
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!socket_args(env, argv, argc, host, sizeof host, &port, &reuse)) return NULL;
+  if (argc >= 4 && napi_get_value_int32(env, argv[3], &backlog) != napi_ok) return throw_type(env, "backlog must be a number");
+  any_addr addr;
+  socklen_t len = parse_addr(host, port, &addr);
+  if (len == 0) return throw_type(env, "host must be an IPv4 or IPv6 address");
+  int fd = open_bound(SOCK_STREAM, &addr, len, reuse, &err, &syscall);
+  if (fd < 0) return throw_errno(env, syscall, host, port, err);
+  if (listen(fd, backlog > 0 ? backlog : 511) < 0) {
+    err = errno;
+    close(fd);
+    return throw_errno(env, "listen", host, port, err);
+  }
+  return fd_result(env, fd, bound_port(fd));
+}
+
+// closeFd(fd): for sockets that were created but never handed over (a failed start).
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  int fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "expected fd");
+  napi_value r;
+  napi_create_int32(env, close(fd) == 0 ? 0 : -errno, &r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The UDP batch engine
+
+// Engines allocated and not yet freed, across all threads: a diagnostic for leak tests (liveEngines()).
+static int live_engines = 0;
+
+static void engine_free(udp_engine *e) {
+  __atomic_fetch_sub(&live_engines, 1, __ATOMIC_RELAXED);
+  free(e->peers);
+  free(e->peer_lens);
+#if KDNS_HAVE_MMSG
+  free(e->rmsgs);
+  free(e->smsgs);
+  free(e->riov);
+  free(e->siov);
+#endif
+  free(e);
+}
+
+/** Copies the peer of slot i into meta (family, port, address) for JavaScript. */
+static void export_peer(udp_engine *e, unsigned i) {
+  int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
+  const any_addr *a = (const any_addr *)&e->peers[i];
+  if (a->sa.sa_family == AF_INET6) {
+    m[S_FAMILY] = 6;
+    m[S_PORT] = ntohs(a->v6.sin6_port);
+    memcpy(&m[S_ADDR], &a->v6.sin6_addr, 16);
+  } else {
+    m[S_FAMILY] = 4;
+    m[S_PORT] = ntohs(a->v4.sin_port);
+    memset(&m[S_ADDR], 0, 16);
+    memcpy(&m[S_ADDR], &a->v4.sin_addr, 4);
+  }
+}
+
+/** Receives up to one batch. Returns the number of datagrams (0 when the socket is empty or failed). */
+static unsigned recv_batch(udp_engine *e) {
+  unsigned n = 0;
+#if KDNS_HAVE_MMSG
+  for (unsigned i = 0; i < e->batch; i++) {
+    e->rmsgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    e->rmsgs[i].msg_hdr.msg_flags = 0;
+  }
+  int r = -1;
+  for (int tries = 0; tries < MAX_EINTR; tries++) {
+    r = recvmmsg(e->fd, e->rmsgs, e->batch, MSG_DONTWAIT, NULL);
+    if (r >= 0 || errno != EINTR) break;
+  }
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) e->meta[H_RX_ERRORS]++;
+    return 0;
+  }
+  n = (unsigned)r;
+  for (unsigned i = 0; i < n; i++) {
+    int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
+    e->peer_lens[i] = e->rmsgs[i].msg_hdr.msg_namelen;
+    if (e->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      m[S_IN_LEN] = 0;
+      e->meta[H_RX_TRUNCATED]++;
+    } else {
+      m[S_IN_LEN] = (int32_t)e->rmsgs[i].msg_len;
+    }
+  }
+#else
+  while (n < e->batch) {
+    socklen_t alen = sizeof(struct sockaddr_storage);
+    ssize_t r = recvfrom(e->fd, e->in + (size_t)n * e->in_slot, e->in_slot, MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)&e->peers[n], &alen);
+    if (r < 0) {
+      if (errno == EINTR) continue; // bounded: a signal per call cannot repeat forever in practice
+      if (errno != EAGAIN && errno != EWOULDBLOCK) e->meta[H_RX_ERRORS]++;
+      break;
+    }
+    int32_t *m = e->meta + META_HEADER + n * META_STRIDE;
+    e->peer_lens[n] = alen;
+    if ((size_t)r > e->in_slot) {
+      m[S_IN_LEN] = 0;
+      e->meta[H_RX_TRUNCATED]++;
+    } else {
+      m[S_IN_LEN] = (int32_t)r;
+    }
+    n++;
+  }
+#endif
+  for (unsigned i = 0; i < n; i++) {
+    export_peer(e, i);
+    e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN] = 0;
+  }
+  e->meta[H_RX_PACKETS] += (int32_t)n;
+  return n;
+}
+
+static int is_full(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/** Sends the answers JavaScript wrote for slots [0, n). */
+static void send_batch(udp_engine *e, unsigned n) {
+#if KDNS_HAVE_MMSG
+  unsigned m = 0;
+  for (unsigned i = 0; i < n; i++) {
+    int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
+    if (len == 0) continue;
+    if (len < 0 || (size_t)len > e->out_slot) {
+      e->meta[H_OUT_INVALID]++;
+      continue;
+    }
+    e->siov[m].iov_base = e->out + (size_t)i * e->out_slot;
+    e->siov[m].iov_len = (size_t)len;
+    struct msghdr *h = &e->smsgs[m].msg_hdr;
+    h->msg_name = &e->peers[i];
+    h->msg_namelen = e->peer_lens[i];
+    h->msg_iov = &e->siov[m];
+    h->msg_iovlen = 1;
+    h->msg_control = NULL;
+    h->msg_controllen = 0;
+    h->msg_flags = 0;
+    m++;
+  }
+  unsigned done = 0;
+  int eintr = 0;
+  // Each pass sends at least one message, skips one that failed on its own, or stops: bounded by m + MAX_EINTR.
+  while (done < m) {
+    int r = sendmmsg(e->fd, e->smsgs + done, m - done, MSG_DONTWAIT);
+    if (r > 0) {
+      done += (unsigned)r;
+      e->meta[H_TX_PACKETS] += r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR && ++eintr < MAX_EINTR) continue;
+    if (r < 0 && is_full(errno)) {
+      e->meta[H_TX_DROPPED] += (int32_t)(m - done);
+      break;
+    }
+    e->meta[H_TX_ERRORS]++; // the first remaining message cannot be sent (EMSGSIZE, EACCES...): skip it
+    done++;
+  }
+#else
+  for (unsigned i = 0; i < n; i++) {
+    int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
+    if (len == 0) continue;
+    if (len < 0 || (size_t)len > e->out_slot) {
+      e->meta[H_OUT_INVALID]++;
+      continue;
+    }
+    ssize_t r;
+    int eintr = 0;
+    do {
+      r = sendto(e->fd, e->out + (size_t)i * e->out_slot, (size_t)len, MSG_DONTWAIT,
+                 (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
+    } while (r < 0 && errno == EINTR && ++eintr < MAX_EINTR);
+    if (r >= 0) {
+      e->meta[H_TX_PACKETS]++;
+    } else if (is_full(errno)) {
+      for (unsigned j = i; j < n; j++) {
+        int32_t l = e->meta[META_HEADER + j * META_STRIDE + S_OUT_LEN];
+        if (l > 0 && (size_t)l <= e->out_slot) e->meta[H_TX_DROPPED]++;
+      }
+      break;
+    } else {
+      e->meta[H_TX_ERRORS]++;
+    }
+  }
+#endif
+}
+
+/** Calls callback(count) through node::MakeCallback (microtasks run after it). Returns 0 if it threw. */
+static int call_js(udp_engine *e, unsigned n) {
+  napi_env env = e->env;
+  napi_handle_scope scope;
+  int ok = 1;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  napi_value cb, recv, argv[1], result;
+  napi_get_reference_value(env, e->cb_ref, &cb);
+  napi_get_global(env, &recv);
+  napi_create_uint32(env, n, &argv[0]);
+  napi_status st = napi_make_callback(env, e->actx, recv, cb, 1, argv, &result);
+  if (st != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      // Like an exception thrown from an event handler: 'uncaughtException', which by default exits.
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+    ok = 0;
+  }
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  udp_engine *e = (udp_engine *)poll->data;
+  if (e->stopped) return;
+  e->meta[H_WAKEUPS]++;
+  if (status < 0 || !(events & UV_READABLE)) {
+    e->meta[H_RX_ERRORS]++;
+    return;
+  }
+  for (int round = 0; round < MAX_ROUNDS; round++) {
+    unsigned n = recv_batch(e);
+    if (n == 0) break;
+    e->meta[H_COUNT] = (int32_t)n;
+    e->meta[H_BATCHES]++;
+    if (!call_js(e, n)) break;
+    // udpStop may have run inside the callback; the fd is then closed and the answers are not sent.
+    if (e->stopped) break;
+    send_batch(e, n);
+    if (n < e->batch) break; // the socket is (very likely) empty: skip the recvmmsg that says EAGAIN
+  }
+}
+
+static void maybe_free(udp_engine *e) {
+  if (e->closed && e->finalized) engine_free(e);
+}
+
+static void on_closed(uv_handle_t *h) {
+  udp_engine *e = (udp_engine *)h->data;
+  napi_env env = e->env;
+  napi_delete_reference(env, e->in_ref);
+  napi_delete_reference(env, e->out_ref);
+  napi_delete_reference(env, e->meta_ref);
+  napi_delete_reference(env, e->cb_ref);
+  napi_async_destroy(env, e->actx);
+  napi_async_cleanup_hook_handle hook = e->cleanup;
+  e->cleanup = NULL;
+  e->closed = 1;
+  // Delete the last strong reference last: the finalizer may then run (later, never from here).
+  if (e->self_ref != NULL) {
+    napi_delete_reference(env, e->self_ref);
+    e->self_ref = NULL;
+  }
+  if (hook != NULL) napi_remove_async_cleanup_hook(hook);
+  maybe_free(e);
+}
+
+/** Stops polling and closes the fd now; the uv handle's memory is released on the next loop turn. */
+static void engine_stop(udp_engine *e) {
+  if (e->stopped) return;
+  e->stopped = 1;
+  uv_poll_stop(&e->poll); // removes the fd from epoll, so closing it below is safe
+  if (e->fd >= 0) close(e->fd);
+  e->fd = -1;
+  uv_close((uv_handle_t *)&e->poll, on_closed);
+}
+
+/** The worker (or process) is going away without udpStop: close the same way. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  udp_engine *e = (udp_engine *)arg;
+  (void)handle; // on_closed removes it
+  engine_stop(e);
+}
+
+static void on_handle_finalized(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  udp_engine *e = (udp_engine *)data;
+  e->finalized = 1;
+  maybe_free(e);
+}
+
+static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_buf = false;
+  if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf) return 0;
+  void *p = NULL;
+  if (napi_get_buffer_info(env, v, &p, len) != napi_ok) return 0;
+  *data = (uint8_t *)p;
+  return 1;
+}
+
+// udpStart(fd, batchSize, inBuf, outBuf, meta, callback) → handle
+static napi_value udp_start(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t argc = 6;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = -1, batch = 0;
+  uint8_t *in = NULL, *out = NULL;
+  size_t in_len = 0, out_len = 0;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_int32(env, argv[1], &batch) != napi_ok || batch < 1 || batch > MAX_BATCH) {
+    return throw_type(env, "udpStart(fd, batchSize 1-1024, inBuf, outBuf, meta, callback)");
+  }
+  if (!get_buffer(env, argv[2], &in, &in_len) || !get_buffer(env, argv[3], &out, &out_len)) {
+    return throw_type(env, "inBuf and outBuf must be Buffers");
+  }
+  napi_typedarray_type ta_type;
+  size_t meta_len = 0;
+  void *meta_data = NULL;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[4], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[4], &ta_type, &meta_len, &meta_data, NULL, NULL) != napi_ok ||
+      (ta_type != napi_int32_array && ta_type != napi_uint32_array)) {
+    return throw_type(env, "meta must be an Int32Array or Uint32Array");
+  }
+  napi_valuetype cb_type;
+  napi_typeof(env, argv[5], &cb_type);
+  if (cb_type != napi_function) return throw_type(env, "callback must be a function");
+  size_t in_slot = in_len / (size_t)batch, out_slot = out_len / (size_t)batch;
+  if (in_slot < 512 || out_slot < 512) return throw_type(env, "inBuf and outBuf need at least 512 bytes per slot");
+  if (meta_len < (size_t)(META_HEADER + batch * META_STRIDE)) return throw_type(env, "meta is too short for batchSize");
+
+  udp_engine *e = calloc(1, sizeof *e);
+  if (e == NULL) return throw_errno(env, "udpStart", "-", 0, ENOMEM);
+  __atomic_fetch_add(&live_engines, 1, __ATOMIC_RELAXED);
+  e->env = env;
+  e->fd = fd;
+  e->batch = (unsigned)batch;
+  e->in = in;
+  e->out = out;
+  e->in_slot = in_slot;
+  e->out_slot = out_slot;
+  e->meta = (int32_t *)meta_data;
+  e->peers = calloc((size_t)batch, sizeof *e->peers);
+  e->peer_lens = calloc((size_t)batch, sizeof *e->peer_lens);
+  int alloc_ok = e->peers != NULL && e->peer_lens != NULL;
+#if KDNS_HAVE_MMSG
+  e->rmsgs = calloc((size_t)batch, sizeof *e->rmsgs);
+  e->smsgs = calloc((size_t)batch, sizeof *e->smsgs);
+  e->riov = calloc((size_t)batch, sizeof *e->riov);
+  e->siov = calloc((size_t)batch, sizeof *e->siov);
+  alloc_ok = alloc_ok && e->rmsgs && e->smsgs && e->riov && e->siov;
+  if (alloc_ok) {
+    for (unsigned i = 0; i < e->batch; i++) {
+      e->riov[i].iov_base = in + (size_t)i * in_slot;
+      e->riov[i].iov_len = in_slot;
+      e->rmsgs[i].msg_hdr.msg_name = &e->peers[i];
+      e->rmsgs[i].msg_hdr.msg_iov = &e->riov[i];
+      e->rmsgs[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+#endif
+  if (!alloc_ok) {
+    engine_free(e);
+    return throw_errno(env, "udpStart", "-", 0, ENOMEM);
+  }
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) {
+    engine_free(e);
+    return throw_type(env, "no event loop");
+  }
+  int rc = uv_poll_init_socket(loop, &e->poll, fd);
+  if (rc != 0) {
+    engine_free(e);
+    return throw_errno(env, "uv_poll_init", "-", fd, -rc);
+  }
+  e->poll.data = e;
+  memset(e->meta, 0, META_HEADER * sizeof(int32_t));
+  e->meta[H_ABI] = KDNS_ABI_VERSION;
+
+  napi_value handle, resource, name;
+  napi_create_external(env, e, on_handle_finalized, NULL, &handle);
+  napi_create_reference(env, handle, 1, &e->self_ref); // a running engine is never collected
+  napi_create_reference(env, argv[2], 1, &e->in_ref);   // the buffers must outlive the poll handle
+  napi_create_reference(env, argv[3], 1, &e->out_ref);
+  napi_create_reference(env, argv[4], 1, &e->meta_ref);
+  napi_create_reference(env, argv[5], 1, &e->cb_ref);
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &e->actx);
+  napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup);
+  rc = uv_poll_start(&e->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    int err = -rc;
+    e->fd = -1; // a failed start leaves the fd with the caller, as every other failure does
+    engine_stop(e);
+    return throw_errno(env, "uv_poll_start", "-", fd, err);
+  }
+  return handle;
+}
+
+static udp_engine *handle_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
+  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
+  napi_valuetype t;
+  void *data = NULL;
+  if (*argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    throw_type(env, "expected a handle from udpStart");
+    return NULL;
+  }
+  return (udp_engine *)data;
+}
+
+// udpStop(handle): idempotent. The fd is closed when it returns.
+static napi_value udp_stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  engine_stop(e);
+  return NULL;
+}
+
+// udpSendTo(handle, buf, length, family, port, addr16) → 0 or -errno. For answers computed after their batch
+// (the slot's peer is gone by then, so the caller keeps family, port and the 16 address bytes from meta).
+static napi_value udp_send_to(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t argc = 6;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  uint8_t *buf = NULL, *addr = NULL;
+  size_t buf_len = 0, addr_len = 0;
+  int32_t len = 0, family = 0, port = 0;
+  if (argc < 6 || !get_buffer(env, argv[1], &buf, &buf_len) || napi_get_value_int32(env, argv[2], &len) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &family) != napi_ok || napi_get_value_int32(env, argv[4], &port) != napi_ok ||
+      !get_buffer(env, argv[5], &addr, &addr_len) || addr_len < 16 || len < 0 || (size_t)len > buf_len ||
+      (family != 4 && family != 6) || port < 0 || port > 65535) {
+    return throw_type(env, "udpSendTo(handle, buf, length, family 4|6, port, addr: Buffer(16))");
+  }
+  napi_value r;
+  if (e->stopped) {
+    napi_create_int32(env, -EBADF, &r);
+    return r;
+  }
+  any_addr a;
+  socklen_t alen;
+  memset(&a, 0, sizeof a);
+  if (family == 6) {
+    a.v6.sin6_family = AF_INET6;
+    a.v6.sin6_port = htons((uint16_t)port);
+    memcpy(&a.v6.sin6_addr, addr, 16);
+    alen = sizeof a.v6;
+  } else {
+    a.v4.sin_family = AF_INET;
+    a.v4.sin_port = htons((uint16_t)port);
+    memcpy(&a.v4.sin_addr, addr, 4);
+    alen = sizeof a.v4;
+  }
+  ssize_t sent;
+  int eintr = 0;
+  do {
+    sent = sendto(e->fd, buf, (size_t)len, MSG_DONTWAIT, &a.sa, alen);
+  } while (sent < 0 && errno == EINTR && ++eintr < MAX_EINTR);
+  int result = 0;
+  if (sent >= 0) {
+    e->meta[H_TX_PACKETS]++;
+  } else {
+    result = -errno;
+    if (is_full(errno)) e->meta[H_TX_DROPPED]++;
+    else e->meta[H_TX_ERRORS]++;
+  }
+  napi_create_int32(env, result, &r);
+  return r;
+}
+
+// liveEngines() → engines whose memory is not yet released (all threads). For tests.
+static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, __atomic_load_n(&live_engines, __ATOMIC_RELAXED), &r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+static void set_int(napi_env env, napi_value obj, const char *name, int v) {
+  napi_value jv;
+  napi_create_int32(env, v, &jv);
+  napi_set_named_property(env, obj, name, jv);
+}
+
+static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, obj, name, f);
+}
+
+NAPI_MODULE_INIT() {
+  set_fn(env, exports, "createUdpSocket", create_udp_socket);
+  set_fn(env, exports, "createTcpListener", create_tcp_listener);
+  set_fn(env, exports, "closeFd", close_fd);
+  set_fn(env, exports, "udpStart", udp_start);
+  set_fn(env, exports, "udpStop", udp_stop);
+  set_fn(env, exports, "udpSendTo", udp_send_to);
+  set_fn(env, exports, "liveEngines", live_engines_fn);
+  napi_value abi;
+  napi_create_object(env, &abi);
+  set_int(env, abi, "version", KDNS_ABI_VERSION);
+  set_int(env, abi, "metaHeader", META_HEADER);
+  set_int(env, abi, "metaStride", META_STRIDE);
+  set_int(env, abi, "maxBatch", MAX_BATCH);
+  set_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
+  napi_set_named_property(env, exports, "abi", abi);
+  return exports;
+}

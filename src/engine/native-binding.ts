@@ -1,0 +1,89 @@
+// Loads the C addon (native/kdns_native.c) in try/catch and types it. `loadNative()` returns null when the
+// addon is missing, fails to load, or speaks another ABI, and `nativeUnavailableReason()` says why, so the
+// engine choice can log it. The ABI is documented in native/README.md; the constants here must match it.
+
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Layout of the meta Int32Array (native/README.md). */
+export const ABI_VERSION = 1;
+export const META_HEADER = 16;
+export const META_STRIDE = 8;
+// header fields (counters wrap at 2^32: read them with `>>> 0`)
+export const H_ABI = 0;
+export const H_COUNT = 1;
+export const H_RX_PACKETS = 2;
+export const H_TX_PACKETS = 3;
+export const H_RX_TRUNCATED = 4;
+export const H_TX_DROPPED = 5;
+export const H_TX_ERRORS = 6;
+export const H_BATCHES = 7;
+export const H_WAKEUPS = 8;
+export const H_RX_ERRORS = 9;
+export const H_OUT_INVALID = 10;
+// slot fields, at META_HEADER + slot * META_STRIDE
+export const S_IN_LEN = 0;
+export const S_OUT_LEN = 1;
+export const S_FAMILY = 2;
+export const S_PORT = 3;
+export const S_ADDR = 4;
+
+export interface BoundFd {
+  fd: number;
+  port: number;
+}
+
+/** Opaque handle of a running UDP batch engine. */
+export type UdpHandle = { readonly __kdnsUdpHandle: unique symbol };
+
+export interface NativeBinding {
+  /** A bound, non-blocking UDP socket (IPV6_V6ONLY for v6). Throws a system error (`code` = errno name). */
+  createUdpSocket(host: string, port: number, reusePort: boolean): BoundFd;
+  /** A bound, listening, non-blocking TCP socket for `net.Server#listen({ fd })`. */
+  createTcpListener(host: string, port: number, reusePort: boolean, backlog: number): BoundFd;
+  /** Closes an fd never handed to udpStart or net. Returns 0 or -errno. */
+  closeFd(fd: number): number;
+  /** Polls `fd` on this thread's loop; `callback(count)` runs once per received batch. Owns `fd` from now on. */
+  udpStart(fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void): UdpHandle;
+  /** Stops polling and closes the fd (synchronously). Idempotent. */
+  udpStop(handle: UdpHandle): void;
+  /** One datagram outside the batch (an answer computed later). Returns 0 or -errno. */
+  udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer): number;
+  /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
+  liveEngines(): number;
+  readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/kdns_native.node', import.meta.url));
+
+let loaded: NativeBinding | null | undefined;
+let reason = '';
+
+/** The addon, or null (see nativeUnavailableReason). Loaded once per thread. */
+export function loadNative(): NativeBinding | null {
+  if (loaded !== undefined) return loaded;
+  const path = process.env.KDNS_NATIVE_ADDON ?? ADDON_PATH;
+  try {
+    const binding = createRequire(import.meta.url)(path) as NativeBinding;
+    const abi = binding.abi;
+    if (abi?.version !== ABI_VERSION || abi.metaHeader !== META_HEADER || abi.metaStride !== META_STRIDE) {
+      reason = `${path} speaks ABI ${JSON.stringify(abi)}, expected version ${ABI_VERSION}: rebuild it (npm run build:native)`;
+      loaded = null;
+    } else {
+      loaded = binding;
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    reason = code === 'MODULE_NOT_FOUND'
+      ? `${path} is not built (run: node native/build.mjs; it needs local Node headers)`
+      : `${path} failed to load: ${(err as Error).message}`;
+    loaded = null;
+  }
+  return loaded;
+}
+
+/** Why loadNative() returned null; '' when it did not. */
+export function nativeUnavailableReason(): string {
+  loadNative();
+  return reason;
+}

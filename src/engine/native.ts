@@ -1,0 +1,227 @@
+// The fast engine: per listen address one UDP socket driven by the addon's batch loop (recvmmsg → one JS call
+// per batch → sendmmsg) and one TCP listener fd handed to net.Server. With `reusePort` both sockets carry
+// SO_REUSEPORT, so every worker thread can run its own NativeEngine on the same port and the kernel spreads
+// the packets. Buffers and per-slot views are made once at start; the batch callback allocates nothing.
+
+import type net from 'node:net';
+import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
+import { PROTO_UDP, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
+import { answerQuery } from './answer.js';
+import {
+  H_BATCHES, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, META_HEADER, META_STRIDE,
+  S_FAMILY, S_IN_LEN, S_OUT_LEN, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
+} from './native-binding.js';
+import { TcpConnections } from './tcp.js';
+import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import type { Logger } from 'pino';
+
+export const DEFAULT_BATCH = 64;
+/** Bytes per receive slot: a larger query is dropped (and counted) by the addon. */
+const IN_SLOT = 4096;
+/** The responder writes the whole compiled answer before it truncates for UDP, so a slot holds any message. */
+const OUT_SLOT = Math.ceil(RESPONSE_BUFFER_SIZE / 64) * 64;
+const BIND_ATTEMPTS = 20;
+const TCP_BACKLOG = 511;
+const LOG_EVERY = 1000;
+
+export interface NativeEngineOptions extends EngineOptions {
+  /** SO_REUSEPORT on both sockets, so other engines (worker threads) may bind the same port. Default false. */
+  reusePort?: boolean;
+  /** Datagrams per recvmmsg/sendmmsg and per JS call (1-1024). Default 64. */
+  batchSize?: number;
+  /** The addon; loaded with loadNative() when omitted. */
+  binding?: NativeBinding;
+}
+
+/** Counters of every UDP socket of an engine (the addon's meta header, summed). */
+export interface NativeUdpStats {
+  rxPackets: number;
+  txPackets: number;
+  txDropped: number;
+  txErrors: number;
+  rxTruncated: number;
+  batches: number;
+}
+
+/** One UDP socket: its buffers, the views the responder writes through, and the batch callback. */
+class UdpPort {
+  readonly meta: Int32Array;
+  private readonly inViews: Buffer[] = [];
+  private readonly outViews: Buffer[] = [];
+  private readonly responder: Responder;
+  private readonly observer: QueryObserver | null;
+  private readonly log: Logger;
+  private seenTxDropped = 0;
+  private seenTxErrors = 0;
+  private failures = 0;
+  handle: UdpHandle | null = null;
+  readonly inBuf: Buffer;
+  readonly outBuf: Buffer;
+  /** Bound once here, so the addon calls the same function every batch. */
+  readonly onBatch: (count: number) => void;
+
+  constructor(batch: number, responder: Responder, observer: QueryObserver | null, log: Logger) {
+    this.responder = responder;
+    this.observer = observer;
+    this.log = log;
+    // allocUnsafeSlow: outside Node's pool, and the untouched tail of each output slot never becomes resident.
+    this.inBuf = Buffer.allocUnsafeSlow(batch * IN_SLOT);
+    this.outBuf = Buffer.allocUnsafeSlow(batch * OUT_SLOT);
+    this.meta = new Int32Array(META_HEADER + batch * META_STRIDE);
+    for (let i = 0; i < batch; i++) {
+      this.inViews.push(this.inBuf.subarray(i * IN_SLOT, (i + 1) * IN_SLOT));
+      this.outViews.push(this.outBuf.subarray(i * OUT_SLOT, (i + 1) * OUT_SLOT));
+    }
+    this.onBatch = this.batch.bind(this);
+  }
+
+  private batch(count: number): void {
+    if (this.observer !== null) this.reportSendDrops(this.observer);
+    let i = 0;
+    // The try sits outside the per-packet loop; a throw (a bug: the responder does not throw) costs that
+    // one packet, and the loop resumes after it.
+    while (i < count) {
+      try {
+        for (; i < count; i++) this.answer(i);
+      } catch (err) {
+        this.meta[META_HEADER + i * META_STRIDE + S_OUT_LEN] = 0;
+        this.observer?.dropped(DROP_OTHER);
+        if (this.failures++ % LOG_EVERY === 0) this.log.error({ err, failures: this.failures }, 'udp query failed');
+        i++;
+      }
+    }
+  }
+
+  private answer(i: number): void {
+    const meta = this.meta;
+    const base = META_HEADER + i * META_STRIDE;
+    const len = meta[base + S_IN_LEN]!;
+    if (len === 0) {
+      // Larger than a slot (the addon truncated it): not a query we can read.
+      meta[base + S_OUT_LEN] = 0;
+      this.observer?.dropped(DROP_MALFORMED);
+      return;
+    }
+    const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
+    meta[base + S_OUT_LEN] = answerQuery(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!);
+  }
+
+  /** Answers the kernel refused in earlier batches (the addon counts them after the JS call returns). */
+  private reportSendDrops(observer: QueryObserver): void {
+    const dropped = this.meta[H_TX_DROPPED]! >>> 0;
+    const errors = this.meta[H_TX_ERRORS]! >>> 0;
+    let lost = ((dropped - this.seenTxDropped) >>> 0) + ((errors - this.seenTxErrors) >>> 0);
+    this.seenTxDropped = dropped;
+    this.seenTxErrors = errors;
+    for (; lost > 0; lost--) observer.dropped(DROP_SEND_ERROR);
+  }
+}
+
+interface Listener {
+  udp: UdpPort;
+  tcp: net.Server;
+  bound: BoundAddress;
+}
+
+export class NativeEngine implements PacketEngine {
+  readonly name = 'native';
+  private readonly opts: NativeEngineOptions;
+  private readonly binding: NativeBinding;
+  private readonly batchSize: number;
+  private readonly listeners: Listener[] = [];
+  private readonly tcp: TcpConnections;
+
+  constructor(opts: NativeEngineOptions) {
+    const binding = opts.binding ?? loadNative();
+    if (binding === null) throw new Error(`native engine unavailable: ${nativeUnavailableReason()}`);
+    const batch = opts.batchSize ?? DEFAULT_BATCH;
+    if (!Number.isInteger(batch) || batch < 1 || batch > binding.abi.maxBatch) {
+      throw new RangeError(`batchSize must be 1-${binding.abi.maxBatch}, got ${batch}`);
+    }
+    this.opts = opts;
+    this.binding = binding;
+    this.batchSize = batch;
+    this.tcp = new TcpConnections(opts, Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE));
+  }
+
+  get tcpConnections(): number {
+    return this.tcp.size;
+  }
+
+  get udpStats(): NativeUdpStats {
+    const s: NativeUdpStats = { rxPackets: 0, txPackets: 0, txDropped: 0, txErrors: 0, rxTruncated: 0, batches: 0 };
+    for (const { udp } of this.listeners) {
+      const m = udp.meta;
+      s.rxPackets += m[H_RX_PACKETS]! >>> 0;
+      s.txPackets += m[H_TX_PACKETS]! >>> 0;
+      s.txDropped += m[H_TX_DROPPED]! >>> 0;
+      s.txErrors += m[H_TX_ERRORS]! >>> 0;
+      s.rxTruncated += m[H_RX_TRUNCATED]! >>> 0;
+      s.batches += m[H_BATCHES]! >>> 0;
+    }
+    return s;
+  }
+
+  async start(): Promise<BoundAddress[]> {
+    try {
+      for (const addr of this.opts.listen) this.listeners.push(await this.listen(addr.host, addr.port));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    return this.listeners.map((l) => l.bound);
+  }
+
+  /** UDP first, then TCP on the port UDP got (an ephemeral UDP port may be taken for TCP: try again). */
+  private async listen(host: string, port: number): Promise<Listener> {
+    const reusePort = this.opts.reusePort === true;
+    const b = this.binding;
+    for (let attempt = 0; ; attempt++) {
+      const udp = b.createUdpSocket(host, port, reusePort);
+      let tcp;
+      try {
+        tcp = b.createTcpListener(host, udp.port, reusePort, TCP_BACKLOG);
+      } catch (err) {
+        b.closeFd(udp.fd);
+        if (port !== 0 || attempt + 1 >= BIND_ATTEMPTS || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        continue;
+      }
+      let server: net.Server;
+      try {
+        server = await this.serveTcp(tcp.fd);
+      } catch (err) {
+        b.closeFd(udp.fd); // the TCP fd belongs to the server, which closed it
+        throw err;
+      }
+      const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log);
+      try {
+        port_.handle = b.udpStart(udp.fd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch);
+      } catch (err) {
+        b.closeFd(udp.fd);
+        server.close();
+        throw err;
+      }
+      return { udp: port_, tcp: server, bound: { address: host, port: udp.port } };
+    }
+  }
+
+  private serveTcp(fd: number): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = this.tcp.createServer();
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.removeListener('error', reject);
+        server.on('error', (err) => this.opts.log.warn({ err }, 'tcp server error'));
+        resolve(server);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.listeners) {
+      if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
+      l.udp.handle = null;
+    }
+    await this.tcp.close(this.listeners.map((l) => l.tcp));
+  }
+}
