@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: compile, run every test file with tap, and end with one plain line
-// "N passed, N failed" (what CI reads), keeping tap's own exit code.
+// `npm test`: compile, run every test file with tap, then the over-the-wire suites a second time on the
+// other packet engine (the default run uses native where the addon is built), and end with one plain
+// line "N passed, N failed" (what CI reads). Exit code: non-zero when any pass failed.
 import { spawnSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,22 +20,38 @@ function testFiles(dir) {
     return e.name.endsWith('.test.js') ? [path] : [];
   });
 }
-const args = process.argv.slice(2);
-const files = args.length > 0 ? args : [...testFiles('dist/src'), ...testFiles('dist/test')].sort();
 
-const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...files], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
-});
-child.on('close', (code) => {
-  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/.exec(tail.slice(tail.lastIndexOf('# { total')));
-  const pass = m ? Number(m[2] ?? 0) : 0;
-  let fail = m ? Number(m[3] ?? 0) : 1;
-  if (code !== 0 && fail === 0) fail = 1; // a crash or timeout outside any assertion still fails
-  console.log(`${pass} passed, ${fail} failed`);
-  process.exit(code ?? 1);
-});
+function runTap(files, env, title) {
+  console.log(`# ${title}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...files], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4000);
+    });
+    child.on('close', (code) => {
+      const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/.exec(tail.slice(tail.lastIndexOf('# { total')));
+      const pass = m ? Number(m[2] ?? 0) : 0;
+      let fail = m ? Number(m[3] ?? 0) : 1;
+      if (code !== 0 && fail === 0) fail = 1; // a crash or timeout outside any assertion still fails
+      resolve({ pass, fail, code: code ?? 1 });
+    });
+  });
+}
+
+const args = process.argv.slice(2);
+const all = args.length > 0 ? args : [...testFiles('dist/src'), ...testFiles('dist/test')].sort();
+const runs = [await runTap(all, {}, 'all tests, default engine')];
+if (args.length === 0 && !process.env.KDNS_ENGINE) {
+  // The same wire, fuzz and differential suites on the portable engine, so both engines stay correct.
+  const wire = ['dist/test/wire', 'dist/test/fuzz', 'dist/test/diff'].flatMap((d) => testFiles(d)).sort();
+  runs.push(await runTap(wire, { KDNS_ENGINE: 'node' }, 'wire, fuzz and differential tests on the node engine'));
+}
+const pass = runs.reduce((n, r) => n + r.pass, 0);
+const fail = runs.reduce((n, r) => n + r.fail, 0);
+console.log(`${pass} passed, ${fail} failed`);
+process.exit(runs.some((r) => r.code !== 0) ? 1 : 0);
