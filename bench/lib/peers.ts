@@ -1,0 +1,229 @@
+// The servers compared: how each is found, configured (in a temp dir) and started on a loopback port
+// with the same zone file. Each start returns a running Proc, or throws with the reason it could not
+// run; the caller records that peer as "not available".
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, stop, tail, waitForDns, waitForOutput, type Proc } from './proc.js';
+
+export interface PeerContext {
+  root: string;      // repository root (for dist/)
+  dir: string;       // this peer's temp dir
+  bin: string;       // where the bench's C programs were built
+  zone: string;      // zone file path
+  origin: string;    // zone origin, no trailing dot
+  port: number;
+  workers: number;
+  pin: string | undefined; // taskset core list, or undefined for unpinned
+}
+
+export interface Peer {
+  id: string;
+  label: string;
+  /** Why this peer cannot run on this machine, or undefined when it can. */
+  missing(ctx: PeerContext): string | undefined;
+  start(ctx: PeerContext): Promise<Proc>;
+  /** False when the peer has no multi-worker mode (the 2-worker table shows it as n/a). */
+  multiWorker: boolean;
+}
+
+const READY_MS = 60_000;
+
+function which(cmd: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/local/sbin'])) {
+    const p = join(d, cmd);
+    if (d && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function corednsPath(): string | undefined {
+  const gopath = process.env.GOPATH ?? join(process.env.HOME ?? '/root', 'go');
+  const p = join(gopath, 'bin', 'coredns');
+  return existsSync(p) ? p : which('coredns');
+}
+
+function launch(ctx: PeerContext, name: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+  return ctx.pin ? start(name, 'taskset', ['-c', ctx.pin, cmd, ...args], env) : start(name, cmd, args, env);
+}
+
+/** Runs the readiness checks; a process that never became ready is stopped (by its PID) before the error. */
+async function ready(p: Proc, check: () => Promise<unknown>): Promise<Proc> {
+  try {
+    await check();
+    return p;
+  } catch (err) {
+    await stop(p);
+    throw err;
+  }
+}
+
+function kdns(engine: 'node' | 'native'): Peer {
+  return {
+    id: `kdns-${engine}`,
+    label: `kdns (${engine} engine)`,
+    multiWorker: true,
+    missing: (ctx) => (existsSync(join(ctx.root, 'dist/src/cli.js')) ? undefined : 'dist/src/cli.js not built (npx tsc -p .)'),
+    async start(ctx) {
+      const p = launch(ctx, `kdns-${engine}`, process.execPath, [
+        join(ctx.root, 'dist/src/cli.js'), '--listen', `127.0.0.1:${ctx.port}`, '--zone-file', `${ctx.zone}@${ctx.origin}`,
+        '--no-forward', '--http', 'none', '--engine', engine, '--workers', String(ctx.workers),
+      ]);
+      return ready(p, async () => {
+        await waitForOutput(p, '"msg":"serving"', READY_MS);
+        await waitForDns(p, ctx.port, ctx.origin, READY_MS);
+        // A server that falls back to another engine is not the engine we were asked to measure.
+        const serving = p.output.find((l) => l.includes('"msg":"serving"')) ?? '';
+        const other = serving.includes('"engine":"') && !serving.includes(`"engine":"${engine}"`);
+        if (other || (engine === 'native' && p.output.some((l) => /fall(ing)? ?back/i.test(l)))) {
+          throw new Error(`kdns did not run the ${engine} engine: ` + tail(p));
+        }
+      });
+    },
+  };
+}
+
+const ceiling: Peer = {
+  id: 'ceiling',
+  label: 'C ceiling (recvmmsg)',
+  multiWorker: true,
+  missing: (ctx) => (existsSync(join(ctx.bin, 'responder')) ? undefined : 'responder not built (gcc missing?)'),
+  async start(ctx) {
+    const p = launch(ctx, 'ceiling', join(ctx.bin, 'responder'), ['--port', String(ctx.port), '--threads', String(ctx.workers)]);
+    return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
+  },
+};
+
+const dgramMap: Peer = {
+  id: 'dgram',
+  label: 'plain Node dgram + Map',
+  multiWorker: false,
+  missing: (ctx) => (existsSync(join(ctx.root, 'dist/bench/baseline/dgram-map.js')) ? undefined : 'dist/bench/baseline/dgram-map.js not built'),
+  async start(ctx) {
+    const p = launch(ctx, 'dgram', process.execPath, [
+      join(ctx.root, 'dist/bench/baseline/dgram-map.js'), '--port', String(ctx.port), '--zone', ctx.zone, '--origin', ctx.origin,
+    ]);
+    return ready(p, async () => {
+      await waitForOutput(p, '"msg":"serving"', READY_MS);
+      await waitForDns(p, ctx.port, ctx.origin, READY_MS);
+    });
+  },
+};
+
+const bind9: Peer = {
+  id: 'bind9',
+  label: 'BIND 9 (named)',
+  multiWorker: true,
+  missing: () => (which('named') ? undefined : 'named not installed (apt-get install bind9)'),
+  async start(ctx) {
+    const conf = join(ctx.dir, 'named.conf');
+    writeFileSync(conf, [
+      'options {',
+      `  directory "${ctx.dir}";`,
+      '  pid-file none;',
+      `  session-keyfile "${ctx.dir}/session.key";`,
+      `  managed-keys-directory "${ctx.dir}";`,
+      `  listen-on port ${ctx.port} { 127.0.0.1; };`,
+      '  listen-on-v6 { none; };',
+      '  recursion no;',
+      '  minimal-responses yes;',
+      '  notify no;',
+      '  dnssec-validation no;',
+      '  querylog no;',
+      '};',
+      'controls { };',
+      `zone "${ctx.origin}" { type primary; file "${ctx.zone}"; };`,
+      '',
+    ].join('\n'));
+    const p = launch(ctx, 'bind9', which('named')!, ['-g', '-n', String(ctx.workers), '-c', conf]);
+    return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
+  },
+};
+
+const knot: Peer = {
+  id: 'knot',
+  label: 'Knot DNS (knotd)',
+  multiWorker: true,
+  missing: () => (which('knotd') ? undefined : 'knotd not installed (apt-get install knot)'),
+  async start(ctx) {
+    const conf = join(ctx.dir, 'knot.conf');
+    mkdirSync(join(ctx.dir, 'storage'), { recursive: true });
+    writeFileSync(conf, [
+      'server:',
+      `    rundir: "${ctx.dir}"`,
+      `    listen: 127.0.0.1@${ctx.port}`,
+      `    udp-workers: ${ctx.workers}`,
+      '    tcp-workers: 1',
+      '    background-workers: 1',
+      'database:',
+      `    storage: "${ctx.dir}/storage"`,
+      'log:',
+      '  - target: stderr',
+      '    any: warning',
+      'template:',
+      '  - id: default',
+      `    storage: "${ctx.dir}/storage"`,
+      '    zonefile-sync: -1',
+      '    journal-content: none',
+      'zone:',
+      `  - domain: ${ctx.origin}`,
+      `    file: "${ctx.zone}"`,
+      '',
+    ].join('\n'));
+    const p = launch(ctx, 'knot', which('knotd')!, ['-c', conf]);
+    return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
+  },
+};
+
+const nsd: Peer = {
+  id: 'nsd',
+  label: 'NSD',
+  multiWorker: true,
+  missing: () => (which('nsd') ? undefined : 'nsd not installed (apt-get install nsd)'),
+  async start(ctx) {
+    const conf = join(ctx.dir, 'nsd.conf');
+    writeFileSync(conf, [
+      'server:',
+      `  ip-address: 127.0.0.1@${ctx.port}`,
+      `  port: ${ctx.port}`,
+      '  do-ip6: no',
+      `  server-count: ${ctx.workers}`,
+      `  reuseport: ${ctx.workers > 1 ? 'yes' : 'no'}`,
+      '  username: ""',
+      '  chroot: ""',
+      '  database: ""',
+      `  zonesdir: "${ctx.dir}"`,
+      `  pidfile: "${ctx.dir}/nsd.pid"`,
+      `  xfrdfile: "${ctx.dir}/xfrd.state"`,
+      `  zonelistfile: "${ctx.dir}/zone.list"`,
+      `  logfile: "${ctx.dir}/nsd.log"`,
+      '  verbosity: 0',
+      '  rrl-ratelimit: 0',
+      '  rrl-whitelist-ratelimit: 0',
+      'remote-control:',
+      '  control-enable: no',
+      'zone:',
+      `  name: ${ctx.origin}`,
+      `  zonefile: "${ctx.zone}"`,
+      '',
+    ].join('\n'));
+    const p = launch(ctx, 'nsd', which('nsd')!, ['-d', '-c', conf]);
+    return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
+  },
+};
+
+const coredns: Peer = {
+  id: 'coredns',
+  label: 'CoreDNS (file plugin)',
+  multiWorker: true,
+  missing: () => (corednsPath() ? undefined : 'coredns not installed (bench/setup.sh: go install github.com/coredns/coredns@v1.12.4)'),
+  async start(ctx) {
+    const conf = join(ctx.dir, 'Corefile');
+    writeFileSync(conf, `${ctx.origin}:${ctx.port} {\n    bind 127.0.0.1\n    file ${ctx.zone} ${ctx.origin}\n}\n`);
+    const env = { ...process.env, GOMAXPROCS: String(ctx.workers) };
+    const p = launch(ctx, 'coredns', corednsPath()!, ['-conf', conf, '-quiet'], env);
+    return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
+  },
+};
+
+/** In the order the tables show them. */
+export const PEERS: Peer[] = [kdns('native'), kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];

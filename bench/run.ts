@@ -1,0 +1,238 @@
+// `npm run bench`: kdns against the fastest DNS servers on this machine, same zone, same queries.
+//
+//   node dist/bench/run.js [--quick] [--duration S] [--reps N] [--zone 10k|small] [--rate QPS]
+//                          [--only id,id] [--no-two-workers] [--no-write]
+//
+// Phase 1: every peer with one worker pinned to core 0, load generators pinned to core 1; UDP
+// throughput with udpgen in interleaved repetitions (A B C … A B C …), server CPU per query from
+// /proc, latency with dnsperf at a fixed moderate rate, TCP pipelined with dnsperf -m tcp.
+// Phase 2: the peers that have workers, with 2 of them and nothing pinned.
+// Writes bench/results/<timestamp>.json and .svg, prints the markdown tables and the targets.
+// Every server is started and stopped by PID; every load run is bounded in time and count.
+import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { latency, tcpThroughput, udpThroughput, type UdpOptions } from './lib/measure.js';
+import { PEERS, type Peer, type PeerContext } from './lib/peers.js';
+import { killAllNow, stop, stopAll, tail, type Proc } from './lib/proc.js';
+import { markdown, svg, type PeerResult, type Results } from './lib/report.js';
+import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    reps: { type: 'string' },
+    zone: { type: 'string', default: '10k' },
+    rate: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+    'no-two-workers': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const QUICK = values.quick!;
+const DURATION = Math.min(Math.max(Number(values.duration ?? (QUICK ? 1 : 5)), 0.5), 60);
+const REPS = Math.min(Math.max(Math.round(Number(values.reps ?? (QUICK ? 1 : 5))), 1), 20);
+const RATE = Math.min(Math.max(Number(values.rate), 1000), 200_000);
+const TCP_REPS = Math.min(REPS, 3);
+const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
+const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
+const TCP_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9']);
+const TWO_CORES = os.availableParallelism() >= 2;
+const SERVER_PIN = TWO_CORES ? '0' : undefined;
+const LOAD_PIN = TWO_CORES ? '1' : undefined;
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'kdns-bench-'));
+let cleaned = false;
+function cleanup(): void {
+  if (cleaned) return;
+  cleaned = true;
+  killAllNow();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => { void stopAll().finally(() => { cleanup(); process.exit(130); }); });
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function build(name: string, src: string, extra: string[] = []): boolean {
+  const out = join(tmp, 'bin', name);
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', out, join(ROOT, src), ...extra], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) log(`cannot build ${src}: ${r.error?.message ?? r.stderr}`);
+  return r.status === 0;
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1, below the ephemeral range so clients never take it. */
+async function freePort(used: Set<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (used.has(port)) continue;
+    const ok = await new Promise<boolean>((res) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => { u.close(); res(false); });
+      u.bind(port, '127.0.0.1', () => {
+        const t = net.createServer();
+        t.once('error', () => { u.close(); res(false); });
+        t.listen(port, '127.0.0.1', () => { t.close(() => { u.close(); res(true); }); });
+      });
+    });
+    if (ok) { used.add(port); return port; }
+  }
+  throw new Error('no free port found');
+}
+
+interface Running { peer: Peer; proc: Proc; port: number; workers: number; result: PeerResult }
+
+async function startPeers(workers: number, pin: string | undefined, zone: string, peers: Peer[]): Promise<{ running: Running[]; results: PeerResult[] }> {
+  const running: Running[] = [];
+  const results: PeerResult[] = [];
+  const used = new Set<number>();
+  for (const peer of peers) {
+    const result: PeerResult = { id: peer.id, label: peer.label, status: 'ok', udp: [], tcp: [] };
+    results.push(result);
+    if (workers > 1 && !peer.multiWorker) { result.status = 'n/a'; result.reason = 'single-threaded by design'; continue; }
+    const dir = join(tmp, `${peer.id}-${workers}`);
+    mkdirSync(dir, { recursive: true });
+    const ctx: PeerContext = { root: ROOT, dir, bin: join(tmp, 'bin'), zone, origin: ORIGIN, port: await freePort(used), workers, pin };
+    const missing = peer.missing(ctx);
+    if (missing) { result.status = 'not available'; result.reason = missing; log(`${peer.id}: not available: ${missing}`); continue; }
+    try {
+      const t0 = Date.now();
+      const proc = await peer.start(ctx);
+      running.push({ peer, proc, port: ctx.port, workers, result });
+      log(`${peer.id}: serving on 127.0.0.1:${ctx.port} (pid ${proc.pid}, ${Date.now() - t0} ms)`);
+    } catch (err) {
+      result.status = 'not available';
+      result.reason = String((err as Error).message ?? err);
+      log(`${peer.id}: not available: ${result.reason}`); // the peer stopped its own process
+    }
+  }
+  return { running, results };
+}
+
+async function stopPeers(running: Running[]): Promise<void> {
+  for (const r of running) await stop(r.proc);
+}
+
+async function udpRounds(running: Running[], queries: string, pin: string | undefined, reps: number): Promise<void> {
+  const udpgen = join(tmp, 'bin', 'udpgen');
+  for (const r of running) { // warm-up: answer tables filled, JIT warm, caches hot
+    try { await udpThroughput(udpgen, r.proc, r.port, queries, Math.min(DURATION, 1), pin, UDP); } catch { /* measured below */ }
+  }
+  for (let rep = 0; rep < reps; rep++) {
+    for (const r of running) {
+      if (r.result.status !== 'ok') continue;
+      const label = r.workers > 1 || !pin ? ` (${r.workers} worker${r.workers > 1 ? 's' : ''}${pin ? '' : ', unpinned'})` : '';
+      if (r.proc.exited) { r.result.status = 'failed'; r.result.reason = `exited during the run: ${tail(r.proc)}`; continue; }
+      try {
+        const u = await udpThroughput(udpgen, r.proc, r.port, queries, DURATION, pin, UDP);
+        r.result.udp.push(u);
+        log(`${r.peer.id}${label} rep ${rep + 1}/${reps}: ${Math.round(u.qps)} qps, ${u.cpuUsPerQuery.toFixed(2)} µs CPU/query, ${u.timeouts} timeouts`);
+      } catch (err) {
+        log(`${r.peer.id} rep ${rep + 1}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  mkdirSync(join(tmp, 'bin'));
+  build('responder', 'bench/ceiling/responder.c', ['-pthread']); // without it the ceiling is "not available"
+  if (!build('udpgen', 'bench/loadgen/udpgen.c')) throw new Error('udpgen could not be built: gcc is required (bench/setup.sh)');
+  const haveDnsperf = spawnSync('dnsperf', ['-h'], { timeout: 5000 }).error === undefined;
+  if (!haveDnsperf) log('dnsperf not installed: no latency or TCP numbers (bench/setup.sh installs it)');
+
+  let zone: string, queries: string;
+  if (values.zone === 'small') {
+    zone = join(ROOT, 'bench/zones/cluster.local.zone');
+    queries = join(ROOT, 'bench/queries/cluster.local.txt');
+  } else {
+    zone = join(tmp, 'cluster-10k.zone');
+    queries = join(tmp, 'cluster-10k.txt');
+    writeFileSync(zone, generateZone(10_000));
+    writeFileSync(queries, generateQueries(10_000, 20_000));
+  }
+  const peers = PEERS.filter((p) => !ONLY || ONLY.has(p.id));
+  log(`duration ${DURATION} s, ${REPS} reps, zone ${values.zone}, servers on core ${SERVER_PIN ?? '-'}, load on core ${LOAD_PIN ?? '-'}`);
+
+  // Phase 1: one worker, pinned.
+  const one = await startPeers(1, SERVER_PIN, zone, peers);
+  await udpRounds(one.running, queries, LOAD_PIN, REPS);
+  if (haveDnsperf) {
+    for (const r of one.running) {
+      if (r.result.status !== 'ok') continue;
+      try {
+        r.result.latency = await latency(r.port, queries, DURATION, RATE, LOAD_PIN);
+        log(`${r.peer.id} latency @${RATE} qps: p50 ${r.result.latency.p50.toFixed(0)} µs, p99 ${r.result.latency.p99.toFixed(0)} µs`);
+      } catch (err) { log(`${r.peer.id} latency: ${(err as Error).message}`); }
+    }
+    for (const r of one.running) { // TCP warm-up: its code path has not run yet
+      if (r.result.status !== 'ok' || !TCP_PEERS.has(r.peer.id)) continue;
+      try { await tcpThroughput(r.port, queries, Math.min(DURATION, 1), LOAD_PIN); } catch { /* measured below */ }
+    }
+    for (let rep = 0; rep < TCP_REPS; rep++) {
+      for (const r of one.running) {
+        if (r.result.status !== 'ok' || !TCP_PEERS.has(r.peer.id)) continue;
+        try {
+          const t = await tcpThroughput(r.port, queries, DURATION, LOAD_PIN);
+          r.result.tcp.push(t);
+          log(`${r.peer.id} TCP rep ${rep + 1}/${TCP_REPS}: ${Math.round(t.qps)} qps, ${t.lost} lost`);
+        } catch (err) { log(`${r.peer.id} TCP: ${(err as Error).message}`); }
+      }
+    }
+  }
+  await stopPeers(one.running);
+
+  // Phase 2: nothing pinned, each multi-worker peer with 1 and with 2 workers, all interleaved, so
+  // the scaling ratio compares like with like.
+  let two: PeerResult[] = [];
+  let oneUnpinned: PeerResult[] = [];
+  if (!values['no-two-workers']) {
+    const multi = peers.filter((p) => p.multiWorker);
+    const a = await startPeers(1, undefined, zone, multi);
+    const b = await startPeers(2, undefined, zone, peers);
+    await udpRounds([...a.running, ...b.running], queries, undefined, REPS);
+    await stopPeers([...a.running, ...b.running]);
+    oneUnpinned = a.results;
+    two = b.results;
+  }
+  await stopAll();
+
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const results: Results = {
+    date,
+    command: `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+    machine: { cpus: os.availableParallelism(), kernel: os.release(), node: process.version, load: os.loadavg() },
+    options: { duration: DURATION, reps: REPS, zone: values.zone, latencyRate: RATE, udpgen: `${UDP.sockets}x${UDP.window} window, batch ${UDP.batch}, timeout ${UDP.timeoutMs} ms`, seconds: Math.round((Date.now() - started) / 1000) },
+    oneWorker: one.results,
+    oneWorkerUnpinned: oneUnpinned,
+    twoWorkers: two,
+  };
+  const md = markdown(results);
+  if (!values['no-write']) {
+    const dir = join(ROOT, 'bench/results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = date.replace(/:/g, '-');
+    writeFileSync(join(dir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(join(dir, `${stamp}.svg`), svg(results));
+    writeFileSync(join(dir, `${stamp}.md`), md);
+    log(`wrote bench/results/${stamp}.{json,svg,md}`);
+  }
+  process.stdout.write(md);
+}
+
+main().then(
+  () => { cleanup(); process.exit(0); },
+  (err: unknown) => { log(`failed: ${(err as Error).stack ?? String(err)}`); void stopAll().finally(() => { cleanup(); process.exit(1); }); },
+);
