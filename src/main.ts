@@ -2,7 +2,8 @@
 // returns once every socket is bound and logs one "serving" line that tools and tests wait for.
 
 import type { Logger } from 'pino';
-import type { KdnsConfig } from './config/types.js';
+import type { Registry } from 'prom-client';
+import type { KdnsConfig, ListenAddress } from './config/types.js';
 import { ConfigError, SourceError } from './errors.js';
 import { Zone, ZoneSet, rrsetFromRecords } from './zone/index.js';
 import { loadZoneFile } from './sources/zonefile/parse.js';
@@ -10,20 +11,24 @@ import { loadHostsFile } from './sources/hosts/parse.js';
 import { LocalNames } from './server/local-names.js';
 import { Responder } from './server/responder.js';
 import { createEngine } from './engine/index.js';
-import type { PacketEngine } from './engine/types.js';
+import type { BoundAddress, PacketEngine } from './engine/types.js';
+import { Forwarder } from './forward/forwarder.js';
+import { defaultForwardOptions, forwardOptionsFor, parseAddressRule, type ForwardOptions } from './forward/options.js';
+import { ZoneHub } from './worker/hub.js';
+import { startDataPlane } from './worker/supervisor.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp } from './http/server.js';
 import type { Rr } from './dns/types.js';
-import { clusterSourceConfigured, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
+import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
 export interface RunningServer {
   close(): Promise<void>;
 }
 
 /** Loads every static source; a bad line throws SourceError (the CLI exits 2 on it). */
-export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: ZoneSet; local: LocalNames } {
+export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: ZoneSet; local: LocalNames; hostRecords: Rr[] } {
   const zones = new ZoneSet();
   for (const { file, origin } of config.zoneFiles) {
     const parsed = loadZoneFile(file, origin ?? undefined);
@@ -43,37 +48,53 @@ export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: Zon
     log.info({ component: 'hosts', file, records: records.length }, 'hosts loaded');
   }
   local.replaceAll(hostRecords);
-  return { zones, local };
+  return { zones, local, hostRecords };
+}
+
+/** The forwarder's options for this config, or null with --no-forward. */
+export function forwardOptions(config: KdnsConfig, listen: ListenAddress[]): ForwardOptions | null {
+  if (config.noForward) return null;
+  const tuning = config.forward ?? defaultForwardOptions();
+  const addresses = [...tuning.addresses, ...config.addresses.flatMap((text) => parseAddressRule(text) ?? [])];
+  return { ...forwardOptionsFor(config, tuning), listen, addresses, filterAaaa: config.filterAaaa || tuning.filterAaaa };
 }
 
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
-  const { zones, local } = loadStaticSources(config, log);
-  if (!config.noForward) {
-    log.warn({ component: 'forward' }, 'forwarding is not implemented yet: names outside local zones get REFUSED');
-  }
-  if (config.workers > 1) {
-    log.info({ component: 'engine', workers: config.workers }, 'one data-plane thread in this build; --workers is not used yet');
-  }
-
+  const { zones, local, hostRecords } = loadStaticSources(config, log);
   const registry = createRegistry();
+  // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
+  // rule must cross threads: verified pod records read a pod index that lives on the main thread.
+  let threads = config.workers > 1 && config.engine !== 'node';
+  if (threads && config.kubernetes.pods === 'verified' && clusterSourceConfigured(config)) {
+    log.warn({ component: 'worker' }, '--kubernetes-pods verified answers from the main thread: serving with one data-plane thread');
+    threads = false;
+  }
+  return threads
+    ? runThreaded(config, log, registry, zones, hostRecords)
+    : runInProcess(config, log, registry, zones, local);
+}
+
+/** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
+async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, local: LocalNames): Promise<RunningServer> {
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
   registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
 
-  const responder = new Responder({ zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos });
+  const forward = forwardOptions(config, config.listen);
+  const forwarder = forward === null ? null : new Forwarder(forward, log.child({ component: 'forward' }), registry);
+  const responder = new Responder({
+    zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder,
+  });
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
-    cluster = await startClusterZone(config, log, {
+    refuseClusterZoneClash(config, zones);
+    cluster = await startClusterZone(config, log, directSink({
       changed: (names) => responder.invalidateNames(names),
       reset: () => responder.invalidate(),
-    });
-    if (zones.get(cluster.zone.origin) !== undefined) {
-      throw new ConfigError(null, null, `the cluster domain ${cluster.zone.origin} is also loaded from a zone file`);
-    }
+    }));
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
-  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const engine: PacketEngine = createEngine(config.engine, {
     listen: config.listen,
     tcp: config.tcp,
@@ -82,28 +103,78 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
     observer: counters,
   });
   const bound = await engine.start();
-
-  let http: { port: number; close(): Promise<void> } | null = null;
-  if (config.http !== null) {
-    http = await startHttp(config.http, {
-      registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }),
-    });
-  }
-  log.info({
-    listen: bound,
-    http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
-    engine: engine.name,
-    zones: zones.zones().map((z) => z.origin),
-    version: KDNS_VERSION,
-  }, 'serving');
+  if (forwarder !== null) void forwarder.detectLoops();
+  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
+  const http = await startHttpIfConfigured(config, registry, notReady, log);
+  logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
 
   return {
     async close(): Promise<void> {
       log.info('shutting down: draining TCP connections');
       cluster?.close();
       await engine.close();
+      await forwarder?.close();
       if (http !== null) await http.close();
       log.info('stopped');
     },
   };
+}
+
+/** N data-plane threads with zone replicas fed by the hub (src/worker). */
+async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, hostRecords: Rr[]): Promise<RunningServer> {
+  const hub = new ZoneHub(zones);
+  hub.replaceLocal(hostRecords);
+  let cluster: ClusterZone | null = null;
+  if (clusterSourceConfigured(config)) {
+    refuseClusterZoneClash(config, zones);
+    cluster = await startClusterZone(config, log, hubSink(hub));
+  }
+  const slots = config.workers;
+  const sab = DnsCounters.bufferFor(slots);
+  registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
+  const dp = await startDataPlane({
+    workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
+  });
+  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
+  const http = await startHttpIfConfigured(config, registry, notReady, log);
+  logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
+
+  return {
+    async close(): Promise<void> {
+      log.info('shutting down: draining TCP connections');
+      cluster?.close();
+      await dp.close();
+      if (http !== null) await http.close();
+      log.info('stopped');
+    },
+  };
+}
+
+function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
+  const origin = config.clusterDomain + '.';
+  if (zones.get(origin) !== undefined) {
+    throw new ConfigError(null, null, `the cluster domain ${origin} is also loaded from a zone file`);
+  }
+}
+
+async function startHttpIfConfigured(
+  config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
+): Promise<{ port: number; close(): Promise<void> } | null> {
+  if (config.http === null) return null;
+  return startHttp(config.http, {
+    registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }),
+  });
+}
+
+/** The one line tools and tests wait for: every socket is bound. */
+function logServing(
+  log: Logger, config: KdnsConfig, http: { port: number } | null,
+  facts: { listen: BoundAddress[]; engine: string; workers: number; zones: string[] },
+): void {
+  log.info({
+    ...facts,
+    http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
+    forwarding: !config.noForward,
+    version: KDNS_VERSION,
+  }, 'serving');
 }

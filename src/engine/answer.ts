@@ -2,8 +2,8 @@
 // A module-level function, not a method or closure, so the hot path allocates nothing.
 
 import { performance } from 'node:perf_hooks';
-import { DROP_MALFORMED } from '../metrics/dns-counters.js';
-import type { Responder } from '../server/responder.js';
+import { DROP_MALFORMED, DROP_OTHER } from '../metrics/dns-counters.js';
+import { RESPOND_FORWARD, type Responder } from '../server/responder.js';
 import type { QueryObserver } from './types.js';
 
 /** Answers `query[0..len)` into `out` and reports it; returns the response length (0: send nothing). */
@@ -18,6 +18,28 @@ export function answerQuery(
     return 0;
   }
   observer.request(proto, family, responder.lastQtype);
+  if (n === RESPOND_FORWARD) return n; // counted as answered when the forwarder replies
   observer.response(responder.lastRcode, (performance.now() - started) / 1000);
   return n;
+}
+
+/**
+ * The slow path for a query the responder handed to the forwarder (answerQuery returned RESPOND_FORWARD):
+ * copy it, resolve it asynchronously, report the outcome and hand the response to `send`. Must be called
+ * right after that answerQuery, before the responder sees another query.
+ */
+export function forwardQuery(
+  responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
+  proto: number, send: (response: Buffer) => void,
+): void {
+  const started = performance.now();
+  const copy = Buffer.from(query.subarray(0, len));
+  responder.forwardPending(copy, address, family, proto).then((response) => {
+    if (response === null) {
+      observer?.dropped(DROP_OTHER);
+      return;
+    }
+    observer?.response(response[3]! & 0x0f, (performance.now() - started) / 1000);
+    send(response);
+  }, () => observer?.dropped(DROP_OTHER));
 }

@@ -5,11 +5,11 @@
 
 import type net from 'node:net';
 import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
-import { PROTO_UDP, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
-import { answerQuery } from './answer.js';
+import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
+import { answerQuery, forwardQuery } from './answer.js';
 import {
   H_BATCHES, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, META_HEADER, META_STRIDE,
-  S_FAMILY, S_IN_LEN, S_OUT_LEN, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
+  S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
 } from './native-binding.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
@@ -60,7 +60,10 @@ class UdpPort {
   /** Bound once here, so the addon calls the same function every batch. */
   readonly onBatch: (count: number) => void;
 
-  constructor(batch: number, responder: Responder, observer: QueryObserver | null, log: Logger) {
+  private readonly binding: NativeBinding;
+
+  constructor(batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding) {
+    this.binding = binding;
     this.responder = responder;
     this.observer = observer;
     this.log = log;
@@ -103,7 +106,25 @@ class UdpPort {
       return;
     }
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
-    meta[base + S_OUT_LEN] = answerQuery(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!);
+    const n = answerQuery(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!);
+    if (n === RESPOND_FORWARD) {
+      meta[base + S_OUT_LEN] = 0;
+      this.forward(i, len, family);
+      return;
+    }
+    meta[base + S_OUT_LEN] = n;
+  }
+
+  /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
+  private forward(i: number, len: number, family: number): void {
+    const base = META_HEADER + i * META_STRIDE;
+    const fam = this.meta[base + S_FAMILY]!;
+    const port = this.meta[base + S_PORT]!;
+    const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
+    const text = fam === 6 ? ipv6Text(addrCopy) : `${addrCopy[0]}.${addrCopy[1]}.${addrCopy[2]}.${addrCopy[3]}`;
+    forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
+      if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy);
+    });
   }
 
   /** Answers the kernel refused in earlier batches (the addon counts them after the JS call returns). */
@@ -115,6 +136,13 @@ class UdpPort {
     this.seenTxErrors = errors;
     for (; lost > 0; lost--) observer.dropped(DROP_SEND_ERROR);
   }
+}
+
+/** Text form of a 16-byte IPv6 address (uncompressed groups; the forwarder's ACL parses it). */
+function ipv6Text(addr: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(addr.readUInt16BE(i).toString(16));
+  return groups.join(':');
 }
 
 interface Listener {
@@ -193,7 +221,7 @@ export class NativeEngine implements PacketEngine {
         b.closeFd(udp.fd); // the TCP fd belongs to the server, which closed it
         throw err;
       }
-      const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log);
+      const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding);
       try {
         port_.handle = b.udpStart(udp.fd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch);
       } catch (err) {

@@ -5,8 +5,8 @@
 import dgram from 'node:dgram';
 import type net from 'node:net';
 import { isIPv6 } from 'node:net';
-import { PROTO_UDP, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
-import { answerQuery } from './answer.js';
+import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
+import { answerQuery, forwardQuery } from './answer.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
@@ -73,6 +73,11 @@ export class NodeEngine implements PacketEngine {
   private onUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const family = rinfo.family === 'IPv6' ? 1 : 0;
     const n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
+    if (n === RESPOND_FORWARD) {
+      forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
+        (response) => udp.send(response, rinfo.port, rinfo.address));
+      return;
+    }
     if (n === 0) return;
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.

@@ -7,8 +7,8 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { DROP_TCP_LIMIT } from '../metrics/dns-counters.js';
-import { PROTO_TCP, type Responder } from '../server/responder.js';
-import { answerQuery } from './answer.js';
+import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
+import { answerQuery, forwardQuery } from './answer.js';
 import type { QueryObserver } from './types.js';
 
 const DRAIN_DEADLINE_MS = 5000;
@@ -55,6 +55,17 @@ export class TcpConnections {
     this.sockets.add(socket);
     const family = socket.remoteFamily === 'IPv6' ? 1 : 0;
     let pending: Buffer = EMPTY;
+    // Forwarded queries still waiting for an upstream; on shutdown the connection ends after them.
+    let forwarding = 0;
+    const sendLater = (response: Buffer): void => {
+      forwarding--;
+      if (socket.destroyed) return;
+      const framed = Buffer.allocUnsafe(response.length + 2);
+      framed.writeUInt16BE(response.length, 0);
+      response.copy(framed, 2);
+      socket.write(framed);
+      if (this.closing && forwarding === 0) socket.end();
+    };
     socket.setTimeout(this.opts.tcp.idleTimeoutMs);
     socket.on('timeout', () => socket.end());
     socket.on('error', () => socket.destroy());
@@ -74,6 +85,11 @@ export class TcpConnections {
         const query = pending.subarray(offset + 2, offset + 2 + size);
         offset += 2 + size;
         const n = answerQuery(this.opts.responder, this.opts.observer, query, size, PROTO_TCP, family, this.out);
+        if (n === RESPOND_FORWARD) {
+          forwarding++;
+          forwardQuery(this.opts.responder, this.opts.observer, query, size, socket.remoteAddress ?? '', family, PROTO_TCP, sendLater);
+          continue;
+        }
         if (n === 0) continue;
         const reply = Buffer.allocUnsafe(n + 2);
         reply.writeUInt16BE(Math.min(n, MAX_TCP_MESSAGE), 0);
@@ -83,7 +99,7 @@ export class TcpConnections {
       pending = offset === pending.length ? EMPTY : pending.subarray(offset);
       if (replies.length === 1) socket.write(replies[0]!);
       else if (replies.length > 1) socket.write(Buffer.concat(replies));
-      if (this.closing) socket.end();
+      if (this.closing && forwarding === 0) socket.end();
     });
   }
 

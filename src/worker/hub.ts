@@ -7,15 +7,18 @@ import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
 import {
-  nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
+  LOCAL_STORES, type LocalStore, nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
 } from './protocol.js';
 
+export { LOCAL_STORES, type LocalStore };
 export type DeltaListener = (delta: Delta) => void;
 
 export class ZoneHub {
   readonly zones: ZoneSet;
-  readonly local = new LocalNames();
-  private localRecords: Rr[] = [];
+  /** One LocalNames per LOCAL_STORES entry, in that order (what the Responder's `local` takes). */
+  readonly local: LocalNames[] = LOCAL_STORES.map(() => new LocalNames());
+  /** Each store's content as records, for snapshots (LocalNames keeps no iterator). */
+  private readonly localRecords: Map<string, Rr[]>[] = LOCAL_STORES.map(() => new Map());
   private versionCounter = 0;
   private readonly listeners = new Set<DeltaListener>();
 
@@ -35,6 +38,15 @@ export class ZoneHub {
     zone.ready = ready;
     this.zones.add(zone);
     this.emit({ kind: 'add-zone', origin, ready, rrsets: packRrSets(rrsets) });
+  }
+
+  /**
+   * Adds a zone object built elsewhere (the cluster zone with its synthesizer). Its content is published;
+   * from now on change it only through the hub. A synthesizer does not cross threads: see README.md.
+   */
+  adoptZone(zone: Zone): void {
+    this.zones.add(zone);
+    this.emit({ kind: 'add-zone', origin: zone.origin, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)) });
   }
 
   removeZone(origin: string): void {
@@ -62,11 +74,37 @@ export class ZoneHub {
     this.emit({ kind: 'ready', origin, ready });
   }
 
-  /** Replaces all hosts-file data. */
-  replaceLocal(records: Rr[]): void {
-    this.local.replaceAll(records);
-    this.localRecords = records.slice();
-    this.emit({ kind: 'local', records: packRecords(records) });
+  /** Replaces all of one local store (hosts data by default). */
+  replaceLocal(records: Rr[], store: LocalStore = 'hosts'): void {
+    const i = storeIndex(store);
+    this.local[i]!.replaceAll(records);
+    const byName = new Map<string, Rr[]>();
+    for (const rr of records) {
+      const list = byName.get(rr.name);
+      if (list === undefined) byName.set(rr.name, [rr]);
+      else list.push(rr);
+    }
+    this.localRecords[i] = byName;
+    this.emit({ kind: 'local', store, replace: true, changes: packRecords(records) });
+  }
+
+  /** Changes some RRsets of one local store (the cluster's reverse names). */
+  applyLocal(store: LocalStore, changes: RrSetChange[]): void {
+    const i = storeIndex(store);
+    if (changes.length === 0) return;
+    const byName = this.localRecords[i]!;
+    for (const c of changes) {
+      this.local[i]!.apply(c);
+      const name = c.op === 'upsert' ? c.rrset.name : c.name;
+      const type = c.op === 'upsert' ? c.rrset.type : c.type;
+      const kept = (byName.get(name) ?? []).filter((rr) => rr.type !== type);
+      if (c.op === 'upsert') {
+        for (const rdata of c.rrset.rdatas) kept.push({ name, type, class: c.rrset.class, ttl: c.rrset.ttl, rdata });
+      }
+      if (kept.length === 0) byName.delete(name);
+      else byName.set(name, kept);
+    }
+    this.emit({ kind: 'local', store, replace: false, changes: packChanges(changes) });
   }
 
   /** Everything, at the current version: what a starting or recovering worker loads. */
@@ -76,7 +114,8 @@ export class ZoneHub {
       ready: zone.ready,
       rrsets: packRrSets(zoneContent(zone)),
     }));
-    return { version: this.versionCounter, zones, local: packRecords(this.localRecords) };
+    const local = this.localRecords.map((byName) => packRecords([...byName.values()].flat()));
+    return { version: this.versionCounter, zones, local };
   }
 
   /** Calls `listener` with every delta from now on; returns the unsubscribe function. */
@@ -96,6 +135,12 @@ export class ZoneHub {
     const delta = { ...body, version: this.versionCounter, at: nowMs() } as Delta;
     for (const listener of this.listeners) listener(delta);
   }
+}
+
+function storeIndex(store: LocalStore): number {
+  const i = LOCAL_STORES.indexOf(store);
+  if (i < 0) throw new RangeError(`zone hub: no local store ${String(store)}`);
+  return i;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

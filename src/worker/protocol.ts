@@ -8,6 +8,7 @@
 
 import type { ChaosConfig, EngineName, ListenAddress, LogLevel, TcpConfig } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
+import type { ForwardOptions } from '../forward/options.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -120,6 +121,13 @@ export function unpackRecords(p: PackedRecords): Rr[] {
   return out;
 }
 
+/**
+ * Exact-match local data, consulted before the zones in this order: hosts files (replaced whole on
+ * reload), then the cluster's reverse (PTR) names (changed one RRset at a time).
+ */
+export const LOCAL_STORES = ['hosts', 'reverse'] as const;
+export type LocalStore = (typeof LOCAL_STORES)[number];
+
 // ---------------------------------------------------------------------------------------------------
 // Deltas and snapshots
 // ---------------------------------------------------------------------------------------------------
@@ -141,7 +149,8 @@ export type Delta = DeltaBase & (
   | { kind: 'remove-zone'; origin: string }
   | { kind: 'changes'; origin: string; changes: PackedRecords }
   | { kind: 'ready'; origin: string; ready: boolean }
-  | { kind: 'local'; records: PackedRecords }
+  /** Local store `store` (see LOCAL_STORES in hub.ts): replaced by these records, or these RRset changes. */
+  | { kind: 'local'; store: LocalStore; replace: boolean; changes: PackedRecords }
 );
 
 export interface ZoneSnapshot {
@@ -154,7 +163,8 @@ export interface ZoneSnapshot {
 export interface Snapshot {
   version: number;
   zones: ZoneSnapshot[];
-  local: PackedRecords;
+  /** Each local store's records, in LOCAL_STORES order. */
+  local: PackedRecords[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -162,6 +172,8 @@ export interface Snapshot {
 // ---------------------------------------------------------------------------------------------------
 
 /** Everything a worker needs to serve; sent once, first. */
+import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
+
 export interface InitMessage {
   type: 'init';
   /** Worker index = its counter slot. */
@@ -175,6 +187,10 @@ export interface InitMessage {
   reusePort: boolean;
   counters: SharedArrayBuffer;
   logLevel: LogLevel;
+  /** Each worker runs its own forwarder (cache, upstream sockets) with these options; null: REFUSED. */
+  forward: ForwardOptions | null;
+  /** Insecure-mode pod records for the cluster zone, synthesized in the worker; null: none. */
+  podRecords: PodRecordSettings | null;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -192,8 +208,11 @@ export type ToWorker =
 export type FromWorker =
   /** Bound and answering; `engine` is the engine actually used ('auto' resolved). */
   | { type: 'ready'; bound: BoundAddress[]; engine: string; version: number }
-  /** Replica is at `version`; `lagSeconds` = applied time − emit time of the oldest delta in the batch. */
-  | { type: 'applied'; version: number; lagSeconds: number }
+  /**
+   * Replica is at `version`. After deltas, `lagSeconds` = applied time − emit time of the oldest delta in
+   * the batch; null after a snapshot.
+   */
+  | { type: 'applied'; version: number; lagSeconds: number | null }
   /** The replica saw a version gap (or could not apply a delta) and needs a fresh snapshot. */
   | { type: 'resync'; version: number; reason: string }
   /** A failure; `fatal` ones end the worker (start-up: bind errors). */

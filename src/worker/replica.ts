@@ -5,7 +5,7 @@
 
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
-import { nowMs, unpackChanges, unpackRecords, unpackRrSets, type Delta, type Snapshot } from './protocol.js';
+import { LOCAL_STORES, nowMs, unpackChanges, unpackRecords, unpackRrSets, type Delta, type Snapshot } from './protocol.js';
 
 /** What the replica needs from the responder (Responder satisfies it). */
 export interface AnswerCache {
@@ -17,6 +17,8 @@ export interface AnswerCache {
 export interface ReplicaEvents {
   /** The replica saw a gap (or failed to apply a delta): send a snapshot. Called once until one arrives. */
   needSnapshot(version: number, reason: string): void;
+  /** Called for every zone the replica creates, before it answers: rules that are code, not data (pod records). */
+  configureZone?(zone: Zone): void;
 }
 
 export interface BatchResult {
@@ -28,7 +30,8 @@ export interface BatchResult {
 
 export class Replica {
   readonly zones: ZoneSet;
-  readonly local: LocalNames;
+  /** One per LOCAL_STORES entry, in order: pass as the Responder's `local`. */
+  readonly local: LocalNames[];
   private versionCounter = -1; // no snapshot yet
   private awaitingSnapshot = false;
   private cache: AnswerCache | null = null;
@@ -40,10 +43,10 @@ export class Replica {
     this.changed.add(name);
   };
 
-  constructor(events: ReplicaEvents, zones: ZoneSet = new ZoneSet(), local: LocalNames = new LocalNames()) {
+  constructor(events: ReplicaEvents, zones: ZoneSet = new ZoneSet()) {
     this.events = events;
     this.zones = zones;
-    this.local = local;
+    this.local = LOCAL_STORES.map(() => new LocalNames());
   }
 
   /** The hub version this replica holds; -1 before the first snapshot. */
@@ -69,9 +72,13 @@ export class Replica {
       zone.replaceAll(unpackRrSets(z.rrsets));
       zone.ready = z.ready;
       zone.onChange = this.collect;
+      this.events.configureZone?.(zone);
       this.zones.add(zone);
     }
-    this.local.replaceAll(unpackRecords(s.local));
+    for (let i = 0; i < this.local.length; i++) {
+      const packed = s.local[i];
+      this.local[i]!.replaceAll(packed === undefined ? [] : unpackRecords(packed));
+    }
     this.versionCounter = s.version;
     this.awaitingSnapshot = false;
     this.changed.clear();
@@ -118,6 +125,7 @@ export class Replica {
         zone.replaceAll(unpackRrSets(d.rrsets));
         zone.ready = d.ready;
         zone.onChange = this.collect;
+        this.events.configureZone?.(zone);
         this.zones.add(zone);
         this.flushAll = true;
         return;
@@ -139,10 +147,17 @@ export class Replica {
         zone.ready = d.ready;
         return;
       }
-      case 'local':
-        this.local.replaceAll(unpackRecords(d.records));
-        this.flushAll = true;
+      case 'local': {
+        const local = this.local[LOCAL_STORES.indexOf(d.store)];
+        if (local === undefined) throw new RangeError(`no local store ${d.store}`);
+        if (d.replace) {
+          local.replaceAll(unpackRecords(d.changes));
+          this.flushAll = true;
+        } else {
+          for (const c of unpackChanges(d.changes)) this.changed.add(local.apply(c));
+        }
         return;
+      }
     }
   }
 

@@ -12,7 +12,7 @@ import { isAtOrBelow } from '../../dns/name.js';
 import { Zone } from '../../zone/index.js';
 import { LocalNames } from '../../server/local-names.js';
 import { ClusterState } from './cluster-state.js';
-import { startKubernetesSource } from './watch.js';
+import type { ZoneHub } from '../../worker/hub.js';
 import { startManifestsSource } from '../manifests/source.js';
 
 export interface ClusterZone {
@@ -25,18 +25,62 @@ export interface ClusterZone {
   close(): void;
 }
 
-export interface ClusterZoneHooks {
-  /** Names whose answers may have changed (zone and reverse), after each batch of changes. */
-  changed(names: string[]): void;
-  /** Everything may have changed (readiness flipped). */
-  reset(): void;
+/**
+ * Where the cluster's RRset changes go. In-process serving applies them to the zone directly and drops the
+ * answers they touch; threaded serving sends them through the ZoneHub, which applies them to the main
+ * thread's zone and ships ordered deltas to every worker's replica.
+ */
+export interface ClusterSink {
+  /** Once, before any change: the (not yet ready) zone exists. */
+  adopt(zone: Zone, reverse: LocalNames): void;
+  apply(zone: Zone, reverse: LocalNames, inZone: RrSetChange[], reverseChanges: RrSetChange[]): void;
+  /** The first full view is in: answer from it. */
+  ready(zone: Zone): void;
+}
+
+/** In-process serving: apply here, then tell the responder which names changed (or that all did). */
+export function directSink(hooks: { changed(names: string[]): void; reset(): void }): ClusterSink {
+  return {
+    adopt() {},
+    apply(zone, reverse, inZone, reverseChanges) {
+      const names: string[] = [];
+      zone.onChange = (name) => names.push(name);
+      try {
+        for (const change of inZone) zone.apply(change);
+      } finally {
+        zone.onChange = null;
+      }
+      for (const change of reverseChanges) names.push(reverse.apply(change));
+      hooks.changed(names);
+    },
+    ready(zone) {
+      zone.ready = true;
+      hooks.reset();
+    },
+  };
+}
+
+/** Threaded serving: every change goes through the hub, which keeps the workers' replicas in step. */
+export function hubSink(hub: ZoneHub): ClusterSink {
+  return {
+    adopt(zone) {
+      hub.adoptZone(zone);
+    },
+    apply(zone, _reverse, inZone, reverseChanges) {
+      if (inZone.length > 0) hub.apply(zone.origin, inZone);
+      if (reverseChanges.length > 0) hub.applyLocal('reverse', reverseChanges);
+    },
+    ready(zone) {
+      hub.setReady(zone.origin, true);
+    },
+  };
 }
 
 export function clusterSourceConfigured(config: KdnsConfig): boolean {
   return config.kubeconfig !== null || config.inCluster || config.manifests !== null;
 }
 
-export async function startClusterZone(config: KdnsConfig, log: Logger, hooks: ClusterZoneHooks): Promise<ClusterZone> {
+export async function startClusterZone(config: KdnsConfig, log: Logger, sink: ClusterSink): Promise<ClusterZone> {
   const origin = config.clusterDomain + '.';
   const state = new ClusterState({ zone: origin, ttl: config.kubernetes.ttl, podMode: config.kubernetes.pods });
   const zone = new Zone(origin);
@@ -44,19 +88,19 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, hooks: C
   zone.ready = false;
   zone.synthesizer = state.synthesizer;
 
-  const apply = (changes: RrSetChange[]): string[] => {
-    const names: string[] = [];
-    zone.onChange = (name) => names.push(name);
+  // Split each batch: names under the zone go to the zone, reverse names to the exact-match store.
+  const apply = (changes: RrSetChange[]): void => {
+    const inZone: RrSetChange[] = [];
+    const reverseChanges: RrSetChange[] = [];
     for (const change of changes) {
       const name = change.op === 'upsert' ? change.rrset.name : change.name;
-      if (isAtOrBelow(name, origin)) zone.apply(change);
-      else names.push(reverse.apply(change));
+      (isAtOrBelow(name, origin) ? inZone : reverseChanges).push(change);
     }
-    zone.onChange = null;
-    return names;
+    sink.apply(zone, reverse, inZone, reverseChanges);
   };
+  sink.adopt(zone, reverse);
   apply(state.initial());
-  state.onChange((changes) => hooks.changed(apply(changes)));
+  state.onChange(apply);
 
   const sourceLog = log.child({ component: 'kubernetes' });
   let synced = false;
@@ -67,14 +111,15 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, hooks: C
     close = () => source.close();
     whenSourceSynced = Promise.resolve();
   } else {
+    // Loaded on demand: client-node is most of kdns's start-up time, and only the live source needs it.
+    const { startKubernetesSource } = await import('./watch.js');
     const source = startKubernetesSource({ state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined });
     close = () => source.close();
     whenSourceSynced = source.whenSynced;
   }
   const whenSynced = whenSourceSynced.then(() => {
     synced = true;
-    zone.ready = true;
-    hooks.reset();
+    sink.ready(zone);
     sourceLog.info({ zone: origin, ...state.stats() }, 'cluster zone synced');
   });
   return {

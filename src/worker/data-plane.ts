@@ -1,0 +1,124 @@
+// The data-plane worker thread: a replica of the hub's zones, a Responder over it, and a packet engine
+// bound to the shared listen addresses. Started by supervisor.ts; talks only through protocol.ts messages.
+//
+// Order of life: `init` (settings) → first `snapshot` → bind → post `ready`; then `delta` batches; on
+// `close` the engine drains and the thread exits 0. It binds only after the first snapshot, so it never
+// answers REFUSED from an empty replica.
+
+import { insecurePodSynthesizer } from '../sources/kubernetes/pod-records.js';
+import { parentPort } from 'node:worker_threads';
+import { pino, type Logger } from 'pino';
+import { Responder } from '../server/responder.js';
+import { DnsCounters } from '../metrics/dns.js';
+import { createEngine, type PacketEngine } from '../engine/index.js';
+import { Forwarder } from '../forward/forwarder.js';
+import { Replica } from './replica.js';
+import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('data-plane.ts runs as a worker thread (see supervisor.ts)');
+
+function send(msg: FromWorker): void {
+  port!.postMessage(msg);
+}
+
+let init: InitMessage | null = null;
+let log: Logger | null = null;
+let responder: Responder | null = null;
+let engine: PacketEngine | null = null;
+let forwarder: Forwarder | null = null;
+let starting = false;
+let closing = false;
+
+const replica = new Replica({
+  configureZone(zone) {
+    if (init?.podRecords && zone.origin === init.podRecords.zone) zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
+  },
+  needSnapshot(version, reason) {
+    log?.warn({ version, reason }, 'replica out of step: asking for a snapshot');
+    send({ type: 'resync', version, reason });
+  },
+});
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'init':
+      onInit(msg);
+      return;
+    case 'snapshot':
+      replica.applySnapshot(msg.snapshot);
+      if (engine === null && !starting && !closing) void start(); // `ready` carries the version
+      else send({ type: 'applied', version: replica.version, lagSeconds: null });
+      return;
+    case 'delta': {
+      const { applied, lagSeconds } = replica.applyDeltas(msg.deltas);
+      if (applied > 0) send({ type: 'applied', version: replica.version, lagSeconds });
+      return;
+    }
+    case 'close':
+      void close();
+      return;
+    case 'crash':
+      // Tests: an exception escaping a handler, as a bug would; the supervisor must restart us.
+      throw new Error('crash requested by the supervisor (test)');
+  }
+});
+
+function onInit(msg: InitMessage): void {
+  init = msg;
+  // Log lines go to the main thread's logger, so there is one stream with one format.
+  log = pino({ level: msg.logLevel, base: { component: 'data-plane', worker: msg.index } }, {
+    write(line: string): void {
+      send({ type: 'log', line });
+    },
+  });
+  // No registry here: prom-client lives on the main thread.
+  forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), null);
+  responder = new Responder({
+    zones: replica.zones,
+    local: replica.local,
+    maxUdpPayload: msg.maxUdpPayload,
+    chaos: msg.chaos,
+    forwarder,
+  });
+  replica.attach(responder);
+}
+
+async function start(): Promise<void> {
+  if (init === null || responder === null || log === null) throw new Error('snapshot before init');
+  starting = true;
+  try {
+    // 'auto' falls back to the node engine when the addon is missing; the supervisor sees which in `ready`.
+    const e = createEngine(init.engine, {
+      listen: init.listen,
+      tcp: init.tcp,
+      responder,
+      log: log.child({ component: 'engine' }),
+      observer: new DnsCounters(init.counters, init.index),
+      reusePort: init.reusePort,
+    });
+    const bound = await e.start();
+    engine = e;
+    if (closing) {
+      await e.close();
+      if (forwarder !== null) await forwarder.close();
+      process.exit(0);
+    }
+    send({ type: 'ready', bound, engine: e.name, version: replica.version });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    send({ type: 'error', message: e.message, code: typeof e.code === 'string' ? e.code : null, fatal: true });
+    throw err; // ends the thread with code 1; the supervisor decides what next
+  } finally {
+    starting = false;
+  }
+}
+
+async function close(): Promise<void> {
+  if (closing) return;
+  closing = true;
+  if (starting) return; // start() sees `closing` once bound, then drains
+  if (engine !== null) await engine.close();
+  if (forwarder !== null) await forwarder.close();
+  process.exit(0);
+}

@@ -1,0 +1,77 @@
+// The hub: one delta per change with consecutive versions, the main-thread ZoneSet kept current,
+// all-or-nothing apply, and snapshots that round-trip through the packed form.
+import t from 'tap';
+import { ZoneHub } from './hub.js';
+import { packChanges, unpackChanges, unpackRrSets, type Delta } from './protocol.js';
+import { parseZone } from '../zone/zone-text.js';
+import { CLASS_IN, TYPE_A, TYPE_TXT } from '../dns/constants.js';
+import { rdataA, rdataTxt } from '../dns/rdata.js';
+import type { RrSetChange } from '../dns/types.js';
+
+const ORIGIN = 'example.test.';
+const ZONE = `
+@ 300 SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ 300 NS ns1
+ns1 300 A 192.0.2.1
+`;
+
+t.test('each operation bumps the version and emits one delta', async (t) => {
+  const hub = new ZoneHub();
+  const seen: Delta[] = [];
+  const off = hub.subscribe((d) => seen.push(d));
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), false);
+  hub.setReady(ORIGIN, true);
+  hub.apply(ORIGIN, [{ op: 'upsert', rrset: { name: 'a.example.test.', type: TYPE_A, class: CLASS_IN, ttl: 5, rdatas: [rdataA('192.0.2.5')] } }]);
+  hub.replaceLocal([]);
+  hub.removeZone(ORIGIN);
+  hub.removeZone(ORIGIN); // absent: nothing
+  t.same(seen.map((d) => [d.version, d.kind]), [[1, 'add-zone'], [2, 'ready'], [3, 'changes'], [4, 'local'], [5, 'remove-zone']]);
+  t.equal(hub.version, 5);
+  t.ok(seen.every((d) => d.at > 0));
+  off();
+  hub.addZone(ORIGIN, [], true);
+  t.equal(seen.length, 5, 'unsubscribed');
+});
+
+t.test('the main-thread ZoneSet follows, and a bad change is refused whole', async (t) => {
+  const hub = new ZoneHub();
+  const seen: Delta[] = [];
+  hub.subscribe((d) => seen.push(d));
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
+  const good: RrSetChange = { op: 'upsert', rrset: { name: 'b.example.test.', type: TYPE_A, class: CLASS_IN, ttl: 5, rdatas: [rdataA('192.0.2.6')] } };
+  const bad: RrSetChange = { op: 'delete', name: 'b.other.test.', type: TYPE_A };
+  t.throws(() => hub.apply(ORIGIN, [good, bad]), RangeError);
+  t.equal(hub.zones.get(ORIGIN)!.get('b.example.test.', TYPE_A), undefined, 'nothing applied');
+  t.equal(seen.length, 1, 'nothing published');
+  t.throws(() => hub.apply('nowhere.test.', [good]), /no zone/);
+  hub.apply(ORIGIN, [good]);
+  t.ok(hub.zones.get(ORIGIN)!.get('b.example.test.', TYPE_A));
+  t.throws(() => hub.addZone('x.test.', parseZone(ORIGIN, ZONE), true), RangeError, 'out-of-zone RRsets');
+  t.equal(hub.version, 2);
+});
+
+t.test('snapshot holds every RRset and mark, at the current version', async (t) => {
+  const hub = new ZoneHub();
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE + 'm TYPE0\n'), true);
+  const snap = hub.snapshot();
+  t.equal(snap.version, 1);
+  t.equal(snap.zones.length, 1);
+  const rrsets = unpackRrSets(snap.zones[0]!.rrsets);
+  t.same(rrsets.map((r) => `${r.name}/${r.type}`).sort(),
+    ['example.test./2', 'example.test./6', 'm.example.test./0', 'ns1.example.test./1']);
+  t.equal(snap.local.length, 2, 'one entry per local store');
+});
+
+t.test('packed changes round-trip, deletes and empty upserts included', async (t) => {
+  const changes: RrSetChange[] = [
+    { op: 'upsert', rrset: { name: 'a.', type: TYPE_TXT, class: CLASS_IN, ttl: 7, rdatas: [rdataTxt(['x']), rdataTxt(['yy'])] } },
+    { op: 'delete', name: 'b.', type: TYPE_A },
+    { op: 'upsert', rrset: { name: 'c.', type: TYPE_A, class: CLASS_IN, ttl: 2147483647, rdatas: [] } },
+  ];
+  const back = unpackChanges(structuredClone(packChanges(changes)));
+  t.same(back.map((c) => (c.op === 'upsert' ? { ...c.rrset, rdatas: c.rrset.rdatas.map((r) => r.toString('hex')) } : c)), [
+    { name: 'a.', type: TYPE_TXT, class: CLASS_IN, ttl: 7, rdatas: ['0178', '027979'] },
+    { op: 'delete', name: 'b.', type: TYPE_A },
+    { name: 'c.', type: TYPE_A, class: CLASS_IN, ttl: 2147483647, rdatas: [] },
+  ]);
+});
