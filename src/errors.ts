@@ -16,25 +16,28 @@ function located(file: string | null, line: number | null, message: string): str
   return line === null ? `${file}: ${message}` : `${file}:${line}: ${message}`;
 }
 
-/** A bad flag or config-file value. kdns exits 2 on it. */
-export class ConfigError extends KdnsError {
+/** An error about a place in a file: the message reads "file:line: what was expected". */
+export class LocatedError extends KdnsError {
   readonly file: string | null;
   readonly line: number | null;
-  constructor(file: string | null, line: number | null, message: string) {
-    super('KDNS_CONFIG_INVALID', located(file, line, message));
+  constructor(code: string, file: string | null, line: number | null, message: string) {
+    super(code, located(file, line, message));
     this.file = file;
     this.line = line;
   }
 }
 
-/** A bad line in a zone file, hosts file or other data source. kdns refuses to start on it (exit 2). */
-export class SourceError extends KdnsError {
-  readonly file: string | null;
-  readonly line: number | null;
+/** A bad flag or config-file value. kdns exits 2 on it. */
+export class ConfigError extends LocatedError {
   constructor(file: string | null, line: number | null, message: string) {
-    super('KDNS_SOURCE_INVALID', located(file, line, message));
-    this.file = file;
-    this.line = line;
+    super('KDNS_CONFIG_INVALID', file, line, message);
+  }
+}
+
+/** A bad line in a zone file, hosts file or other data source. kdns refuses to start on it (exit 2). */
+export class SourceError extends LocatedError {
+  constructor(file: string | null, line: number | null, message: string) {
+    super('KDNS_SOURCE_INVALID', file, line, message);
   }
 }
 

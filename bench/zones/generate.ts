@@ -18,6 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { prng } from '../../src/util/prng.js';
 
 export const ORIGIN = 'cluster.local';
 const TTL = 30;
@@ -33,17 +34,6 @@ interface Service {
   pods: string[]; // headless endpoint hostnames (fqdn)
 }
 
-/** A small, fast, deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ip(prefixA: number, prefixB: number, n: number): string {
   return `${prefixA}.${prefixB + (n >>> 16)}.${(n >>> 8) & 255}.${n & 255}`;

@@ -67,14 +67,7 @@ export class Replica {
   applySnapshot(s: Snapshot): void {
     if (s.version < this.versionCounter && !this.awaitingSnapshot) return;
     for (const zone of this.zones.zones()) this.zones.remove(zone.origin);
-    for (const z of s.zones) {
-      const zone = new Zone(z.origin);
-      zone.replaceAll(unpackRrSets(z.rrsets));
-      zone.ready = z.ready;
-      zone.onChange = this.collect;
-      this.events.configureZone?.(zone);
-      this.zones.add(zone);
-    }
+    for (const z of s.zones) this.zones.add(this.buildZone(z.origin, z.rrsets, z.ready));
     for (let i = 0; i < this.local.length; i++) {
       const packed = s.local[i];
       this.local[i]!.replaceAll(packed === undefined ? [] : unpackRecords(packed));
@@ -118,15 +111,20 @@ export class Replica {
     return { applied, lagSeconds: applied === 0 ? 0 : Math.max(0, nowMs() - oldest) / 1000 };
   }
 
+  /** A replica zone: its content, readiness, change reporting and code-level rules (pod records). */
+  private buildZone(origin: string, rrsets: Parameters<typeof unpackRrSets>[0], ready: boolean): Zone {
+    const zone = new Zone(origin);
+    zone.replaceAll(unpackRrSets(rrsets));
+    zone.ready = ready;
+    zone.onChange = this.collect;
+    this.events.configureZone?.(zone);
+    return zone;
+  }
+
   private applyOne(d: Delta): void {
     switch (d.kind) {
       case 'add-zone': {
-        const zone = new Zone(d.origin);
-        zone.replaceAll(unpackRrSets(d.rrsets));
-        zone.ready = d.ready;
-        zone.onChange = this.collect;
-        this.events.configureZone?.(zone);
-        this.zones.add(zone);
+        this.zones.add(this.buildZone(d.origin, d.rrsets, d.ready));
         this.flushAll = true;
         return;
       }

@@ -8,6 +8,8 @@
 // independent of the kdns parser under test.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { prng } from '../../src/util/prng.js';
+export { prng };
 
 export const NAMED_CHECKZONE_BIN = process.env.KDNS_NAMED_CHECKZONE ?? '/usr/bin/named-checkzone';
 
@@ -159,17 +161,6 @@ export function nameToWire(name: string): Buffer {
 
 // --- PRNG ------------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough to vary a corpus; the same seed gives the same corpus. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(rand: () => number, items: ReadonlyArray<T>): T {
   return items[Math.floor(rand() * items.length)];

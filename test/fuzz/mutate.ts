@@ -2,6 +2,10 @@
 // plain data (so fast-check can generate and shrink them, and the flood bench can draw them from a
 // seeded PRNG). Shared by test/fuzz/packets.test.ts and bench/fuzz-flood.ts.
 
+import { prng } from '../../src/util/prng.js';
+
+export { prng };
+
 export const NAMES = [
   'example.test', 'www.example.test', 'mail.example.test', 'alias.example.test', 'big.example.test',
   'txt.example.test', '_sip._tcp.example.test', 'x.wild.example.test', 'host.sub.example.test',
@@ -193,17 +197,6 @@ export function mutateAll(p: Buffer, ms: readonly Mutation[]): Buffer {
   return q;
 }
 
-/** A small fast PRNG (mulberry32) for the flood bench: reproducible from its seed. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Draws a query spec from `rand` (same distribution the property test uses, roughly). */
 export function randomSpec(rand: () => number, id: number): QuerySpec {
