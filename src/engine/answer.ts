@@ -6,20 +6,37 @@ import { DROP_MALFORMED, DROP_OTHER } from '../metrics/dns-counters.js';
 import { RESPOND_FORWARD, type Responder } from '../server/responder.js';
 import type { QueryObserver } from './types.js';
 
-/** Answers `query[0..len)` into `out` and reports it; returns the response length (0: send nothing). */
+/** Answers `query[0..len)` into `out` and reports it, timing this one query; returns the response length (0: send nothing). */
 export function answerQuery(
   responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, proto: number, family: number, out: Buffer,
 ): number {
   if (observer === null) return responder.respond(query, len, proto, out);
   const started = performance.now();
   const n = responder.respond(query, len, proto, out);
+  return report(responder, observer, n, proto, family, Math.round((performance.now() - started) * 1000));
+}
+
+/**
+ * The same without a clock per query, for batch engines: `micros` is the batch's measured cost per query,
+ * a whole number of microseconds. Reading the clock and passing doubles around allocate (boxed numbers),
+ * and at hundreds of thousands of queries a second that garbage is what the batch path exists to avoid.
+ */
+export function answerQueryTimed(
+  responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, proto: number, family: number, out: Buffer,
+  micros: number,
+): number {
+  const n = responder.respond(query, len, proto, out);
+  return observer === null ? n : report(responder, observer, n, proto, family, micros);
+}
+
+function report(responder: Responder, observer: QueryObserver, n: number, proto: number, family: number, micros: number): number {
   if (n === 0) {
     observer.dropped(DROP_MALFORMED);
     return 0;
   }
   observer.request(proto, family, responder.lastQtype);
   if (n === RESPOND_FORWARD) return n; // counted as answered when the forwarder replies
-  observer.response(responder.lastRcode, (performance.now() - started) / 1000);
+  observer.responseMicros(responder.lastRcode, micros);
   return n;
 }
 

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 export interface QueryObserver {
   request(proto: number, family: number, qtype: number): void;
   response(rcode: number, durationSeconds: number): void;
+  /** The same with an integer duration in microseconds (no boxed double per query). */
+  responseMicros(rcode: number, micros: number): void;
   dropped(reason: number): void;
 }
 

@@ -57,6 +57,8 @@ export const DURATION_BOUNDS: Float64Array = Float64Array.from(
   { length: 19 }, (_, k) => Number((25e-6 * 2 ** k).toPrecision(6)),
 );
 const NBOUNDS = DURATION_BOUNDS.length;
+/** The same bounds in whole microseconds, for responseMicros (25 µs doubling: exact in integers). */
+const DURATION_BOUNDS_US: Int32Array = Int32Array.from({ length: NBOUNDS }, (_, k) => 25 * 2 ** k);
 
 // Slot layout (indexes into one worker's Float64Array).
 export const REQ_OFF = 0; // [proto][family][type]
@@ -97,6 +99,19 @@ export class DnsCounters {
     while (b < NBOUNDS && durationSeconds > DURATION_BOUNDS[b]) b++;
     f[DUR_OFF + b]++;
     f[DUR_SUM] += durationSeconds;
+  }
+
+  /**
+   * The same with the duration in whole microseconds. Batch engines use this: a double passed between
+   * functions is boxed on the heap, an integer is not, so this keeps the per-query path free of garbage.
+   */
+  responseMicros(rcode: number, micros: number): void {
+    const f = this.f;
+    f[RESP_OFF + (rcode >= 0 && rcode < RCODE_SLOTS ? rcode : RCODE_SLOTS)]++;
+    let b = 0;
+    while (b < NBOUNDS && micros > DURATION_BOUNDS_US[b]!) b++;
+    f[DUR_OFF + b]++;
+    f[DUR_SUM] += micros * 1e-6;
   }
 
   dropped(reason: number): void {

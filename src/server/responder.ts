@@ -182,7 +182,8 @@ export class Responder {
     out[2] = out[2]! | ((slot.flags & FLAG_RD) >> 8); // RD is the client's
     out[3] = out[3]! | (slot.flags & FLAG_CD) | (this.recursionAvailable ? FLAG_RA : 0);
     // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
-    query.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + slot.nameLength);
+    // A byte loop, not Buffer.copy: copy() with offsets creates a Uint8Array view per call (garbage per query).
+    for (let i = HEADER_SIZE, end = HEADER_SIZE + slot.nameLength; i < end; i++) out[i] = query[i]!;
     this.lastRcode = out[3]! & 0x0f;
     if (proto === PROTO_UDP) {
       const limit = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;

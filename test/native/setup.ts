@@ -51,6 +51,9 @@ export class CountingObserver implements QueryObserver {
   response(): void {
     this.responses++;
   }
+  responseMicros(): void {
+    this.responses++;
+  }
   dropped(reason: number): void {
     this.drops.push(reason);
   }
