@@ -91,7 +91,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     cluster = await startClusterZone(config, log, directSink({
       changed: (names) => responder.invalidateNames(names),
       reset: () => responder.invalidate(),
-    }));
+    }), { registry });
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
@@ -127,7 +127,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, hubSink(hub));
+    cluster = await startClusterZone(config, log, hubSink(hub), { registry });
   }
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);

@@ -14,7 +14,8 @@ import { AnswerTable } from '../dns/answer-table.js';
 import { compileResponse } from '../dns/compile.js';
 import { wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
-import type { LookupResult } from '../dns/types.js';
+import type { LookupResult, Rr } from '../dns/types.js';
+import { chaseCname, danglingCnameTarget } from './cname-chase.js';
 import { lookup, type ZoneSet } from '../zone/index.js';
 import type { LocalNames } from './local-names.js';
 
@@ -71,6 +72,8 @@ export class Responder {
   private pendingQname = '';
   private pendingQtype = 0;
   private pendingMaxUdp = MIN_UDP_PAYLOAD;
+  /** Set when the pending forward is a CNAME chase (our CNAMEs, then the forwarder's answer for the target). */
+  private pendingChase: { cnames: Rr[]; target: string } | null = null;
   /** rcode of the last response written, for metrics. */
   lastRcode = 0;
   lastQtype = 0;
@@ -87,6 +90,14 @@ export class Responder {
    * called before the next respond(); `query` must be a copy the caller no longer touches.
    */
   forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | null> {
+    const chase = this.pendingChase;
+    if (chase !== null) {
+      this.pendingChase = null;
+      return chaseCname(this.forwarder!, query, chase.cnames, chase.target, this.pendingQtype, {
+        address, family: family === 1 ? 6 : 4, proto: proto === PROTO_TCP ? 'tcp' : 'udp',
+        maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp, maxUdpPayload: this.opts.maxUdpPayload,
+      }).catch(() => null);
+    }
     return this.forwarder!.resolve(query, this.pendingQname, this.pendingQtype, {
       address,
       family: family === 1 ? 6 : 4,
@@ -136,7 +147,7 @@ export class Responder {
     this.lastQtype = slot.qtype;
     if (status !== READ_OK) return this.respondError(query, status, out);
 
-    let compiled = slot.qclass === CLASS_IN
+    const compiled = slot.qclass === CLASS_IN
       ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
       : undefined;
     if (compiled === undefined) {
@@ -145,11 +156,20 @@ export class Responder {
       if (this.forwarder !== null && slot.qclass === CLASS_IN && this.isForwarded(qname)) {
         return this.prepareForward(query, len, qname, out);
       }
-      compiled = this.compileMiss(slot, qname);
-    } else {
-      this.stats.hits++;
+      const fresh = this.compileMiss(slot, qname);
+      if (fresh === null) return this.prepareChase();
+      return this.finish(query, fresh, proto, out);
     }
+    this.stats.hits++;
     return this.finish(query, compiled, proto, out);
+  }
+
+  private prepareChase(): number {
+    const slot = this.slot;
+    this.pendingQname = this.pendingChase!.target;
+    this.pendingQtype = slot.qtype;
+    this.pendingMaxUdp = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
+    return RESPOND_FORWARD;
   }
 
   /** Forwarded when no zone and no local store holds the name and a route or default upstream exists. */
@@ -237,10 +257,17 @@ export class Responder {
   }
 
   /** The slow path: authoritative lookup, compile, and keep the bytes when they are reusable. */
-  private compileMiss(slot: QuerySlot, qname: string): Buffer {
+  private compileMiss(slot: QuerySlot, qname: string): Buffer | null {
     const qnameLower = slot.lowerName.subarray(0, slot.nameLength);
     const deps = new Set<string>();
     const result = this.resolve(qname, slot.qtype, slot.qclass, deps);
+    if (this.forwarder !== null && slot.qclass === CLASS_IN) {
+      const target = danglingCnameTarget(result, slot.qtype);
+      if (target !== null && this.isForwarded(target)) {
+        this.pendingChase = { cnames: result.answer, target };
+        return null;
+      }
+    }
     const compiled = compileResponse(qnameLower, slot.qtype, slot.qclass, result);
     if (slot.qclass === CLASS_IN) {
       if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();

@@ -89,6 +89,7 @@ export class TestApiServer {
   private uidCounter = 0;
   private readonly historyLimit: number;
   private readonly bookmarkTimer: NodeJS.Timeout | undefined;
+  private heldLists: Array<() => void> | null = null; // see pauseLists()
 
   private constructor(opts: TestApiServerOptions) {
     this.historyLimit = opts.historyLimit ?? 1000;
@@ -196,6 +197,26 @@ export class TestApiServer {
     return n;
   }
 
+  /**
+   * Holds every list request (not watches, not GETs of one object) until resumeLists(): a control
+   * plane that is slow to answer, so tests can see a client before its first sync.
+   */
+  pauseLists(): void {
+    this.heldLists ??= [];
+  }
+
+  /** Answers the held list requests (with the state at this moment) and stops holding new ones. */
+  resumeLists(): void {
+    const held = this.heldLists ?? [];
+    this.heldLists = null;
+    for (const answer of held) answer();
+  }
+
+  /** List requests waiting for resumeLists(). */
+  get heldListCount(): number {
+    return this.heldLists?.length ?? 0;
+  }
+
   /** Forgets all history: a watch or a continue token from any older RV now gets 410 Expired. */
   compactHistory(): void {
     this.history.length = 0;
@@ -224,6 +245,7 @@ export class TestApiServer {
 
   async close(): Promise<void> {
     if (this.bookmarkTimer) clearInterval(this.bookmarkTimer);
+    this.heldLists = null;
     for (const w of [...this.watchers]) {
       this.endWatch(w);
       w.res.end();
@@ -406,6 +428,7 @@ export class TestApiServer {
       fields: parseSelector(query.fieldSelector ?? '', 'field'),
     };
     if (query.watch === 'true' || query.watch === '1') this.watch(filter, query, req, res);
+    else if (this.heldLists) this.heldLists.push(() => this.list(filter, query, res));
     else this.list(filter, query, res);
   }
 

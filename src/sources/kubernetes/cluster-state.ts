@@ -11,6 +11,7 @@ import {
   apexRrsets, DEFAULT_TTL, namespaceRrsets, podRecord, ptrRrset, serviceRecords, zoneKeyOf,
   type NamingOptions, type PodMode,
 } from './naming.js';
+import type { KindName } from './kinds.js';
 import type {
   EndpointGroup, SlimEndpoints, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService,
 } from './objects.js';
@@ -103,6 +104,14 @@ export class ClusterState {
     return {
       services: this.services.size, endpointSlices: this.sliceService.size, endpoints: this.endpoints.size,
       pods: this.pods.size, rrsets: this.current.size,
+    };
+  }
+
+  /** Objects held, by API kind (metrics). */
+  objectCounts(): Record<KindName, number> {
+    return {
+      Namespace: this.namespaceObjects.size, Service: this.services.size, EndpointSlice: this.sliceService.size,
+      Endpoints: this.endpoints.size, Pod: this.pods.size,
     };
   }
 

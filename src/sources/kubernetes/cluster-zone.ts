@@ -11,7 +11,9 @@ import type { RrSetChange } from '../../dns/types.js';
 import { isAtOrBelow } from '../../dns/name.js';
 import { Zone } from '../../zone/index.js';
 import { LocalNames } from '../../server/local-names.js';
+import type { Registry } from 'prom-client';
 import { ClusterState } from './cluster-state.js';
+import { KubernetesMetrics } from './metrics.js';
 import type { ZoneHub } from '../../worker/hub.js';
 import { startManifestsSource } from '../manifests/source.js';
 
@@ -80,7 +82,12 @@ export function clusterSourceConfigured(config: KdnsConfig): boolean {
   return config.kubeconfig !== null || config.inCluster || config.manifests !== null;
 }
 
-export async function startClusterZone(config: KdnsConfig, log: Logger, sink: ClusterSink): Promise<ClusterZone> {
+export interface ClusterZoneOptions {
+  /** Where the kdns_kubernetes_* metrics go (none without it). */
+  registry?: Registry;
+}
+
+export async function startClusterZone(config: KdnsConfig, log: Logger, sink: ClusterSink, opts: ClusterZoneOptions = {}): Promise<ClusterZone> {
   const origin = config.clusterDomain + '.';
   const state = new ClusterState({ zone: origin, ttl: config.kubernetes.ttl, podMode: config.kubernetes.pods });
   const zone = new Zone(origin);
@@ -104,6 +111,10 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
 
   const sourceLog = log.child({ component: 'kubernetes' });
   let synced = false;
+  const metrics = opts.registry === undefined ? undefined : new KubernetesMetrics(opts.registry, {
+    synced: () => synced,
+    objects: () => state.objectCounts(),
+  });
   let close: () => void;
   let whenSourceSynced: Promise<void>;
   if (config.manifests !== null) {
@@ -113,7 +124,7 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   } else {
     // Loaded on demand: client-node is most of kdns's start-up time, and only the live source needs it.
     const { startKubernetesSource } = await import('./watch.js');
-    const source = startKubernetesSource({ state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined });
+    const source = startKubernetesSource({ state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, observer: metrics });
     close = () => source.close();
     whenSourceSynced = source.whenSynced;
   }

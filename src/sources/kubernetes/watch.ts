@@ -7,6 +7,7 @@
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from './cluster-state.js';
 import { KINDS, slimRef, type KindName } from './kinds.js';
+import type { EventType, KubernetesObserver } from './metrics.js';
 
 export interface WatchLog {
   info(obj: object, msg: string): void;
@@ -19,6 +20,7 @@ export interface KubernetesSourceOptions {
   kubeconfig?: string; // file; default: in-cluster config, else the usual ~/.kube/config lookup
   kubeConfig?: KubeConfig; // already loaded (tests)
   retryMs?: number; // first restart delay after an error (default 500, doubling to 30 s)
+  observer?: KubernetesObserver; // metrics
 }
 
 export interface KubernetesSource {
@@ -36,6 +38,22 @@ function loadConfig(opts: KubernetesSourceOptions): KubeConfig {
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
+  return allowPlainHttp(kc);
+}
+
+/**
+ * client-node refuses an `http://` server unless the cluster entry says skipTLSVerify, although there
+ * is no TLS to verify; a kubeconfig written for `kubectl proxy` (http://127.0.0.1:8001) would then
+ * never sync. Mark plain-HTTP clusters so, and leave https clusters untouched.
+ */
+function allowPlainHttp(kc: KubeConfig): KubeConfig {
+  if (!kc.clusters.some((c) => c.server.startsWith('http:') && !c.skipTLSVerify)) return kc;
+  kc.loadFromOptions({
+    clusters: kc.clusters.map((c) => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
   return kc;
 }
 
@@ -54,7 +72,7 @@ function listers(kc: KubeConfig): Record<KindName, { path: string; list: ListFn 
 }
 
 export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
-  const { state, log } = opts;
+  const { state, log, observer } = opts;
   const kc = loadConfig(opts);
   const all = listers(kc);
   // Legacy Endpoints are not watched: EndpointSlices carry the same data without the 1000-address cap.
@@ -76,23 +94,35 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
       const name = o.metadata?.name ?? '';
       return { ns, name, key: `${ns}/${name}` };
     };
-    const upsert = (o: KubernetesObject): void => {
+    // The state applies each change synchronously, down to the answers the responder serves, so the
+    // time from the callback's entry to its return is the programming latency.
+    const upsert = (o: KubernetesObject, type: EventType): void => {
+      const received = performance.now();
       delay = baseDelay;
+      observer?.event(kind, type);
       const slim = handler.convert(o);
       const { ns, name, key } = keyOf(o);
       if (slim === null || typeof slim === 'string') {
-        if (typeof slim === 'string') log.warn({ kind, object: key, problem: slim }, 'object skipped');
+        if (typeof slim === 'string') {
+          log.warn({ kind, object: key, problem: slim }, 'object skipped');
+          observer?.rejected(kind);
+        }
         if (applied.delete(key)) handler.remove(state, ns, name);
+        observer?.applied(received);
         return;
       }
       const ref = slimRef(slim);
       applied.add(`${ref.ns}/${ref.name}`);
       handler.upsert(state, slim);
+      observer?.applied(received);
     };
     const remove = (o: KubernetesObject): void => {
+      const received = performance.now();
       delay = baseDelay;
+      observer?.event(kind, 'deleted');
       const { ns, name, key } = keyOf(o);
       if (applied.delete(key)) handler.remove(state, ns, name);
+      observer?.applied(received);
     };
 
     let listed = false;
@@ -102,9 +132,14 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
       listed = true;
       return result;
     });
-    informer.on('add', upsert);
-    informer.on('update', upsert);
+    informer.on('add', (o) => upsert(o, 'added'));
+    informer.on('update', (o) => upsert(o, 'modified'));
     informer.on('delete', remove);
+    // client-node says "connect" each time it (re)opens the list/watch: the first is no restart.
+    let connects = 0;
+    informer.on('connect', () => {
+      if (connects++ > 0) observer?.watchRestarted(kind);
+    });
 
     let timer: NodeJS.Timeout | undefined;
     const start = async (): Promise<void> => {
