@@ -4,6 +4,7 @@
 #   util-linux       taskset (pinning servers to core 0, load generators to core 1)
 #   dnsperf          latency percentiles and the TCP pipelined run
 #   bind9, knot, nsd the peers (only their binaries are used; the bench starts them itself)
+#   dnsmasq, unbound the forwarders bench/forward/run.ts compares kdns with (binaries only)
 #   CoreDNS          from the Go module proxy, when Go is present (skipped with a notice otherwise)
 set -euo pipefail
 COREDNS_VERSION=v1.12.4
@@ -12,11 +13,11 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 $SUDO apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  gcc libc6-dev util-linux dnsperf bind9 knot nsd
+  gcc libc6-dev util-linux dnsperf bind9 knot nsd dnsmasq unbound
 
 # The packages ship system services that would listen on port 53; the bench needs only the binaries.
 if [ -d /run/systemd/system ]; then
-  for unit in named knot nsd; do $SUDO systemctl disable --now "$unit.service" >/dev/null 2>&1 || true; done
+  for unit in named knot nsd dnsmasq unbound; do $SUDO systemctl disable --now "$unit.service" >/dev/null 2>&1 || true; done
 fi
 
 GO="$(command -v go || true)"

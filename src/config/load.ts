@@ -29,7 +29,7 @@ export function defaultConfig(): KdnsConfig {
     filterAaaa: false,
     forward: null,
     http: { host: '127.0.0.1', port: 9153 },
-    kubernetes: { ttl: 30, pods: 'insecure' },
+    kubernetes: { ttl: 30, pods: 'insecure', endpointsApi: 'endpointslices' },
     chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
     tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64 },
     maxUdpPayload: 1232,

@@ -111,6 +111,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'pod records <a-b-c-d>.<ns>.pod.<zone>: none, any dashed IP, or only IPs of existing pods',
     apply: (l, v) => { (l.kubernetes ??= {}).pods = parsePodMode(v); },
   }),
+  opt(['kubernetes', 'endpoints-api'], 'endpoints-api', {
+    arg: 'endpointslices|endpoints', defaultText: 'endpointslices',
+    help: 'watch discovery.k8s.io/v1 EndpointSlices, or legacy v1 Endpoints',
+    apply: (l, v) => {
+      if (v !== 'endpointslices' && v !== 'endpoints') throw new ValueProblem(`expected endpointslices or endpoints, got '${v}'`);
+      (l.kubernetes ??= {}).endpointsApi = v;
+    },
+  }),
   opt(['server'], null, {
     arg: '/DOMAIN/[IP[#PORT]] | IP[#PORT]', repeatable: true, defaultText: 'nameservers in --resolv-conf',
     help: 'dnsmasq syntax: /a/b/IP sends a, b and names below them to IP; /a/ never forwards a; a bare IP is a default upstream',

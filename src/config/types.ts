@@ -44,6 +44,8 @@ export interface KubernetesConfig {
   ttl: number;
   /** Pod records <a-b-c-d>.<ns>.pod.<zone>: none, any dashed IP, or only IPs of existing pods. */
   pods: PodMode;
+  /** Where endpoints come from: discovery.k8s.io/v1 EndpointSlices (default) or legacy v1 Endpoints. */
+  endpointsApi: 'endpointslices' | 'endpoints';
 }
 
 export interface KdnsConfig {

@@ -105,6 +105,8 @@ async function start(): Promise<void> {
       process.exit(0);
     }
     send({ type: 'ready', bound, engine: e.name, version: replica.version });
+    // Each worker has its own upstreams, so each probes them for loops once it listens (as runInProcess does).
+    if (forwarder !== null) void forwarder.detectLoops();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     send({ type: 'error', message: e.message, code: typeof e.code === 'string' ? e.code : null, fatal: true });

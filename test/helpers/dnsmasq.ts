@@ -45,7 +45,7 @@ export async function startDnsmasq(args: string[], probeName: string, opts: { po
 
 async function launch(port: number, args: string[], probeName: string, startTimeoutMs: number): Promise<DnsmasqHandle> {
   const child = spawn(DNSMASQ_BIN, [
-    '--keep-in-foreground', '--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    '--keep-in-foreground', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
     '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--log-queries', '--log-facility=-',
     '--user=root', '--group=root', ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });

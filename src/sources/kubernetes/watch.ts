@@ -19,7 +19,9 @@ export interface KubernetesSourceOptions {
   log: WatchLog;
   kubeconfig?: string; // file; default: in-cluster config, else the usual ~/.kube/config lookup
   kubeConfig?: KubeConfig; // already loaded (tests)
-  retryMs?: number; // first restart delay after an error (default 500, doubling to 30 s)
+  retryMs?: number;
+  /** Where endpoints come from: 'endpointslices' (default) or legacy v1 'endpoints'. */
+  endpointsApi?: 'endpointslices' | 'endpoints'; // first restart delay after an error (default 500, doubling to 30 s)
   observer?: KubernetesObserver; // metrics
 }
 
@@ -75,8 +77,10 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
   const { state, log, observer } = opts;
   const kc = loadConfig(opts);
   const all = listers(kc);
-  // Legacy Endpoints are not watched: EndpointSlices carry the same data without the 1000-address cap.
-  const kinds: KindName[] = ['Namespace', 'Service', 'EndpointSlice', ...(state.podMode === 'verified' ? ['Pod' as const] : [])];
+  // EndpointSlices by default (no 1000-address cap, dual stack); legacy v1 Endpoints only when asked for,
+  // for clusters or proxies that do not serve discovery.k8s.io/v1.
+  const endpointsKind: KindName = opts.endpointsApi === 'endpoints' ? 'Endpoints' : 'EndpointSlice';
+  const kinds: KindName[] = ['Namespace', 'Service', endpointsKind, ...(state.podMode === 'verified' ? ['Pod' as const] : [])];
   const pending = new Set<KindName>(kinds);
   let closed = false;
   let markSynced: () => void = () => undefined;
