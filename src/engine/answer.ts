@@ -41,6 +41,20 @@ function report(responder: Responder, observer: QueryObserver, n: number, proto:
 }
 
 /**
+ * For a query answerQuery handed to the forwarder: the answer written into `out` when the forwarder has
+ * it at once (cache hit, local rule; reported like any answer), else RESPOND_FORWARD and the caller goes
+ * on with forwardQuery.
+ */
+export function forwardNow(
+  responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
+  proto: number, out: Buffer,
+): number {
+  const n = responder.forwardNow(query, len, address, family, proto, out);
+  if (n !== RESPOND_FORWARD && observer !== null) observer.responseMicros(responder.lastRcode, 0);
+  return n;
+}
+
+/**
  * The slow path for a query the responder handed to the forwarder (answerQuery returned RESPOND_FORWARD):
  * copy it, resolve it asynchronously, report the outcome and hand the response to `send`. Must be called
  * right after that answerQuery, before the responder sees another query.

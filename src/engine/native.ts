@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
-import { answerQueryTimed, forwardQuery } from './answer.js';
+import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
 import { performance } from 'node:perf_hooks';
 import {
   H_BATCHES, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, META_HEADER, META_STRIDE,
@@ -113,20 +113,33 @@ class UdpPort {
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
     const n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
+      // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
+      const address = this.peerText(base);
+      const now = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
+      if (now !== RESPOND_FORWARD) {
+        meta[base + S_OUT_LEN] = now;
+        return;
+      }
       meta[base + S_OUT_LEN] = 0;
-      this.forward(i, len, family);
+      this.forward(i, len, family, address);
       return;
     }
     meta[base + S_OUT_LEN] = n;
   }
 
+  /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
+  private peerText(base: number): string {
+    const fam = this.meta[base + S_FAMILY]!;
+    const addr = Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16);
+    return fam === 6 ? ipv6Text(addr) : `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+  }
+
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(i: number, len: number, family: number): void {
+  private forward(i: number, len: number, family: number, text: string): void {
     const base = META_HEADER + i * META_STRIDE;
     const fam = this.meta[base + S_FAMILY]!;
     const port = this.meta[base + S_PORT]!;
     const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
-    const text = fam === 6 ? ipv6Text(addrCopy) : `${addrCopy[0]}.${addrCopy[1]}.${addrCopy[2]}.${addrCopy[3]}`;
     forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
       if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy);
     });

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import type net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
-import { answerQuery, forwardQuery } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
@@ -72,11 +72,15 @@ export class NodeEngine implements PacketEngine {
 
   private onUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const family = rinfo.family === 'IPv6' ? 1 : 0;
-    const n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
+    let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
-      forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
-        (response) => udp.send(response, rinfo.port, rinfo.address));
-      return;
+      const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
+      if (now === RESPOND_FORWARD) {
+        forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
+          (response) => udp.send(response, rinfo.port, rinfo.address));
+        return;
+      }
+      n = now;
     }
     if (n === 0) return;
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { DROP_TCP_LIMIT } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardQuery } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import type { QueryObserver } from './types.js';
 
 const DRAIN_DEADLINE_MS = 5000;
@@ -84,11 +84,15 @@ export class TcpConnections {
         if (pending.length - offset - 2 < size) break;
         const query = pending.subarray(offset + 2, offset + 2 + size);
         offset += 2 + size;
-        const n = answerQuery(this.opts.responder, this.opts.observer, query, size, PROTO_TCP, family, this.out);
+        let n = answerQuery(this.opts.responder, this.opts.observer, query, size, PROTO_TCP, family, this.out);
         if (n === RESPOND_FORWARD) {
-          forwarding++;
-          forwardQuery(this.opts.responder, this.opts.observer, query, size, socket.remoteAddress ?? '', family, PROTO_TCP, sendLater);
-          continue;
+          const address = socket.remoteAddress ?? '';
+          n = forwardNow(this.opts.responder, this.opts.observer, query, size, address, family, PROTO_TCP, this.out);
+          if (n === RESPOND_FORWARD) {
+            forwarding++;
+            forwardQuery(this.opts.responder, this.opts.observer, query, size, address, family, PROTO_TCP, sendLater);
+            continue;
+          }
         }
         if (n === 0) continue;
         const reply = Buffer.allocUnsafe(n + 2);

@@ -171,8 +171,40 @@ export class Forwarder {
     return localResponse(query, q, rcode, records);
   }
 
+  /**
+   * The answer when it needs no upstream (a fresh cache hit, a local rule, an ACL refusal), or null when
+   * resolve() must be called. Synchronous, so a batch engine can send cache hits in the same batch as
+   * authoritative answers instead of one promise and one syscall per hit. Never throws.
+   */
+  tryAnswerNow(query: Buffer, qnameKey: string, qtype: number, client: ForwardClient): Buffer | null {
+    try {
+      const q = readClientQuestion(query);
+      if (q === null) return null;
+      const now = this.immediate(query, q, qnameKey, qtype, client);
+      if (!Buffer.isBuffer(now)) return null;
+      this.counters.queries++;
+      return now;
+    } catch {
+      return null;
+    }
+  }
+
   private async answer(query: Buffer, q: ClientQuestion, qnameKey: string, qtype: number, client: ForwardClient): Promise<Buffer> {
     this.counters.queries++;
+    const now = this.immediate(query, q, qnameKey, qtype, client);
+    if (Buffer.isBuffer(now)) return now;
+    const { question, entry, udpLimit } = now;
+    if (entry !== undefined) return this.fromStaleEntry(entry, question, query, q, udpLimit);
+    this.counters.cacheMisses++;
+    this.metrics.cacheMisses.inc();
+    const r = await this.fetch(question);
+    return this.fromResult(r, question, query, q, udpLimit);
+  }
+
+  /** Everything decided without the network: the answer, or what the network part needs. */
+  private immediate(
+    query: Buffer, q: ClientQuestion, qnameKey: string, qtype: number, client: ForwardClient,
+  ): Buffer | { question: Question; entry: CacheEntry | undefined; udpLimit: number } {
     const udpLimit = client.proto === 'tcp' ? 65535 : Math.max(512, client.maxUdpSize);
     if (this.closed) return this.local(query, q, RCODE_SERVFAIL, 'closed');
     if (!this.acl.allows(client.address)) {
@@ -198,14 +230,8 @@ export class Forwarder {
       upstreams: rule.upstreams, tcp: client.proto === 'tcp',
     };
     const entry = this.cache.get(question.key);
-    if (entry !== undefined) {
-      if (this.cache.state(entry) === STATE_FRESH) return this.fromFreshEntry(entry, question, query, q, udpLimit);
-      return this.fromStaleEntry(entry, question, query, q, udpLimit);
-    }
-    this.counters.cacheMisses++;
-    this.metrics.cacheMisses.inc();
-    const r = await this.fetch(question);
-    return this.fromResult(r, question, query, q, udpLimit);
+    if (entry !== undefined && this.cache.state(entry) === STATE_FRESH) return this.fromFreshEntry(entry, question, query, q, udpLimit);
+    return { question, entry, udpLimit };
   }
 
   private fromFreshEntry(e: CacheEntry, question: Question, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {

@@ -47,6 +47,8 @@ export interface ForwardingPort {
   routes(qnameKey: string): boolean;
   isLoopProbe(qnameKey: string): boolean;
   loopProbeResponse(query: Buffer): Buffer | null;
+  tryAnswerNow(query: Buffer, qnameKey: string, qtype: number,
+    client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Buffer | null;
   resolve(query: Buffer, qnameKey: string, qtype: number,
     client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
 }
@@ -83,6 +85,24 @@ export class Responder {
     this.forwarder = opts.forwarder ?? null;
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
+  }
+
+  /**
+   * For the query the last respond() handed to the forwarder (RESPOND_FORWARD): its answer written into
+   * `out` when the forwarder has it without the network (fresh cache hit, local rule), so the engine can
+   * send it like any other answer; RESPOND_FORWARD when forwardPending() must be called instead.
+   */
+  forwardNow(query: Buffer, len: number, address: string, family: number, proto: number, out: Buffer): number {
+    if (this.pendingChase !== null) return RESPOND_FORWARD;
+    const response = this.forwarder!.tryAnswerNow(query.subarray(0, len), this.pendingQname, this.pendingQtype, {
+      address,
+      family: family === 1 ? 6 : 4,
+      proto: proto === PROTO_TCP ? 'tcp' : 'udp',
+      maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp,
+    });
+    if (response === null) return RESPOND_FORWARD;
+    this.lastRcode = response[3]! & 0x0f;
+    return response.copy(out, 0);
   }
 
   /**
