@@ -2,7 +2,7 @@
 // returns once every socket is bound and logs one "serving" line that tools and tests wait for.
 
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import type { KdnsConfig, ListenAddress } from './config/types.js';
 import { ConfigError, SourceError } from './errors.js';
 import { Zone, ZoneSet, rrsetFromRecords } from './zone/index.js';
@@ -19,7 +19,7 @@ import { startDataPlane } from './worker/supervisor.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
 import { KDNS_VERSION } from './config/version.js';
-import { startHttp } from './http/server.js';
+import { startHttp, type HttpDeps } from './http/server.js';
 import type { Rr } from './dns/types.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
@@ -105,7 +105,9 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const bound = await engine.start();
   if (forwarder !== null) void forwarder.detectLoops();
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log);
+  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+    flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
+  });
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
 
   return {
@@ -136,7 +138,14 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log);
+  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+    // Forwarder and cache metrics live in each worker: aggregate them into every scrape.
+    metrics: async () => {
+      const merged = Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
+      return { body: await merged.metrics(), contentType: registry.contentType };
+    },
+    flushCache: config.noForward ? undefined : () => dp.flushCaches(),
+  });
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
 
   return {
@@ -159,10 +168,11 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 
 async function startHttpIfConfigured(
   config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
+  extra: Pick<HttpDeps, 'metrics' | 'flushCache'>,
 ): Promise<{ port: number; close(): Promise<void> } | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {
-    registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }),
+    registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }), ...extra,
   });
 }
 

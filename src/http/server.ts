@@ -1,5 +1,6 @@
 // The observability endpoints: /health (the process serves), /ready (every source has synced),
-// /metrics (Prometheus text). Plain node:http: three fixed routes do not need a framework.
+// /metrics (Prometheus text), and POST /cache/flush (the forwarder caches) when forwarding is on.
+// Plain node:http: four fixed routes do not need a framework.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,10 @@ export interface HttpDeps {
   /** Names of what has not synced yet, for the /ready body (e.g. ["kubernetes"]). */
   notReady?(): string[];
   log: Logger;
+  /** The /metrics text when it is more than this registry (worker threads' metrics aggregated in). */
+  metrics?(): Promise<{ body: string; contentType: string }>;
+  /** POST /cache/flush: empties the forwarder caches; absent when kdns does not forward (404). */
+  flushCache?(): Promise<number>;
 }
 
 export interface HttpServer {
@@ -28,6 +33,16 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
+  if (path === '/cache/flush' && deps.flushCache !== undefined) {
+    if (req.method !== 'POST') {
+      send(res, 405, 'method not allowed\n', { allow: 'POST' });
+      return;
+    }
+    const flushed = await deps.flushCache();
+    deps.log.info({ flushed }, 'forwarder cache flushed');
+    send(res, 200, JSON.stringify({ flushed }) + '\n', { 'content-type': 'application/json' });
+    return;
+  }
   if (path !== '/health' && path !== '/ready' && path !== '/metrics') {
     send(res, 404, 'not found\n');
     return;
@@ -46,8 +61,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps)
       send(res, 503, pending.length > 0 ? `not ready: waiting for ${pending.join(', ')} to sync\n` : 'not ready\n');
     }
   } else {
-    const body = await deps.registry.metrics();
-    send(res, 200, body, { 'content-type': deps.registry.contentType });
+    if (deps.metrics !== undefined) {
+      const { body, contentType } = await deps.metrics();
+      send(res, 200, body, { 'content-type': contentType });
+    } else {
+      const body = await deps.registry.metrics();
+      send(res, 200, body, { 'content-type': deps.registry.contentType });
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { Responder } from '../server/responder.js';
 import { DnsCounters } from '../metrics/dns.js';
 import { createEngine, type PacketEngine } from '../engine/index.js';
 import { Forwarder } from '../forward/forwarder.js';
+import { Registry } from 'prom-client';
 import { Replica } from './replica.js';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
 
@@ -27,6 +28,8 @@ let log: Logger | null = null;
 let responder: Responder | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
+// This worker's forwarder and cache metrics; the main thread aggregates every worker's on each scrape.
+const forwardRegistry = new Registry();
 let starting = false;
 let closing = false;
 
@@ -61,8 +64,20 @@ port.on('message', (msg: ToWorker) => {
     case 'crash':
       // Tests: an exception escaping a handler, as a bug would; the supervisor must restart us.
       throw new Error('crash requested by the supervisor (test)');
+    case 'request':
+      void answerRequest(msg.id, msg.what);
+      return;
   }
 });
+
+/** Scrapes and flushes reach the worker's own forwarder (its cache and metrics live in this thread). */
+async function answerRequest(id: number, what: 'metrics' | 'flush-cache'): Promise<void> {
+  if (what === 'flush-cache') {
+    send({ type: 'reply', id, flushed: forwarder?.flushCache() ?? 0 });
+    return;
+  }
+  send({ type: 'reply', id, metrics: await forwardRegistry.getMetricsAsJSON() });
+}
 
 function onInit(msg: InitMessage): void {
   init = msg;
@@ -73,7 +88,7 @@ function onInit(msg: InitMessage): void {
     },
   });
   // No registry here: prom-client lives on the main thread.
-  forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), null);
+  forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), forwardRegistry);
   responder = new Responder({
     zones: replica.zones,
     local: replica.local,

@@ -202,7 +202,9 @@ export type ToWorker =
   /** Stop accepting, drain TCP, exit 0. */
   | { type: 'close' }
   /** Tests only: throw from the message handler, as a bug in the worker would. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** A question the worker answers with `reply` carrying the same id (scrapes, cache flushes). */
+  | { type: 'request'; id: number; what: 'metrics' | 'flush-cache' };
 
 /** Worker → main. */
 export type FromWorker =
@@ -218,4 +220,6 @@ export type FromWorker =
   /** A failure; `fatal` ones end the worker (start-up: bind errors). */
   | { type: 'error'; message: string; code: string | null; fatal: boolean }
   /** One pino JSON line, re-logged by the main thread's logger. */
-  | { type: 'log'; line: string };
+  | { type: 'log'; line: string }
+  /** The answer to a `request`: metrics as prom-client JSON, or the number of cache entries flushed. */
+  | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number };

@@ -65,6 +65,10 @@ export interface DataPlane {
    * an uncaught exception as a bug would. Either way it is restarted like any crash.
    */
   kill(index: number, how?: 'terminate' | 'throw'): Promise<void>;
+  /** Every answering worker's own metrics (forwarder, cache) as prom-client JSON, for aggregation. */
+  workerMetrics(): Promise<unknown[][]>;
+  /** Flushes every worker's forwarder cache; resolves with the entries dropped in total. */
+  flushCaches(): Promise<number>;
   /** Resolves true once every answering worker has applied hub `version`, false after `timeoutMs`. */
   synced(version: number, timeoutMs?: number): Promise<boolean>;
 }
@@ -104,6 +108,8 @@ class Supervisor implements DataPlane {
   private readonly opts: DataPlaneOptions;
   private readonly log: Logger;
   private readonly slots: Slot[] = [];
+  private requestId = 0;
+  private readonly replies = new Map<number, (reply: { metrics?: unknown[]; flushed?: number }) => void>();
   private pending: Delta[] = [];
   private flushScheduled = false;
   private unsubscribe: (() => void) | null = null;
@@ -342,7 +348,38 @@ class Supervisor implements DataPlane {
       case 'log':
         this.relog(msg.line);
         return;
+      case 'reply':
+        this.replies.get(msg.id)?.(msg);
+        return;
     }
+  }
+
+  async workerMetrics(): Promise<unknown[][]> {
+    const replies = await this.askAll('metrics');
+    return replies.map((r) => r.metrics ?? []);
+  }
+
+  async flushCaches(): Promise<number> {
+    const replies = await this.askAll('flush-cache');
+    return replies.reduce((n, r) => n + (r.flushed ?? 0), 0);
+  }
+
+  /** Asks every answering worker; a worker that does not reply within a second is left out. */
+  private askAll(what: 'metrics' | 'flush-cache'): Promise<Array<{ metrics?: unknown[]; flushed?: number }>> {
+    const asked = this.slots.filter((s) => s.state === 'ready' && s.worker !== null);
+    return Promise.all(asked.map((slot) => new Promise<{ metrics?: unknown[]; flushed?: number }>((resolve) => {
+      const id = ++this.requestId;
+      const timer = setTimeout(() => {
+        this.replies.delete(id);
+        resolve({});
+      }, 1000);
+      this.replies.set(id, (reply) => {
+        clearTimeout(timer);
+        this.replies.delete(id);
+        resolve(reply);
+      });
+      this.post(slot, { type: 'request', id, what });
+    })));
   }
 
   private onExit(slot: Slot, worker: Worker, code: number): void {
