@@ -11,7 +11,7 @@
 // Every server is started and stopped by PID; every load run is bounded in time and count.
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,9 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latency, tcpThroughput, udpThroughput, type UdpOptions } from './lib/measure.js';
 import { PEERS, type Peer, type PeerContext } from './lib/peers.js';
-import { killAllNow, stop, stopAll, tail, type Proc } from './lib/proc.js';
+import { stop, stopAll, tail, type Proc } from './lib/proc.js';
 import { markdown, svg, type PeerResult, type Results } from './lib/report.js';
 import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
+import { benchSession } from './lib/session.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -44,22 +45,8 @@ const TCP_REPS = Math.min(REPS, 3);
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
 const TCP_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9']);
-const TWO_CORES = os.availableParallelism() >= 2;
-const SERVER_PIN = TWO_CORES ? '0' : undefined;
-const LOAD_PIN = TWO_CORES ? '1' : undefined;
-
-const tmp = mkdtempSync(join(os.tmpdir(), 'kdns-bench-'));
-let cleaned = false;
-function cleanup(): void {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => { void stopAll().finally(() => { cleanup(); process.exit(130); }); });
-}
+const session = benchSession('kdns-bench-');
+const { serverPin: SERVER_PIN, loadPin: LOAD_PIN, tmp, cleanup } = session;
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

@@ -11,15 +11,16 @@
 // Every process is started and stopped by PID (bench/lib/proc.ts); every run has a time limit.
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latency, udpThroughput, type LatencyResult, type UdpOptions, type UdpResult } from '../lib/measure.js';
-import { cpuSeconds, killAllNow, probeQuery, sleep, start, stop, stopAll, tail, waitForDns, type Proc } from '../lib/proc.js';
+import { cpuSeconds, probeQuery, sleep, start, stop, stopAll, tail, waitForDns, type Proc } from '../lib/proc.js';
 import { range } from '../lib/report.js';
+import { benchSession } from '../lib/session.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ORIGIN = 'fwd.test';
@@ -38,22 +39,8 @@ const DURATION = Math.min(Math.max(Number(values.duration) || 3, 0.5), 30);
 const REPS = Math.min(Math.max(Math.round(Number(values.reps) || 3), 1), 10);
 const COLD_RATE = Math.min(Math.max(Math.round(Number(values['cold-rate']) || 300), 50), 5000);
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
-const TWO_CORES = os.availableParallelism() >= 2;
-const SERVER_PIN = TWO_CORES ? '0' : undefined;
-const LOAD_PIN = TWO_CORES ? '1' : undefined;
-
-const tmp = mkdtempSync(join(os.tmpdir(), 'kdns-fwd-bench-'));
-let cleaned = false;
-function cleanup(): void {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => { void stopAll().finally(() => { cleanup(); process.exit(130); }); });
-}
+const session = benchSession('kdns-fwd-bench-');
+const { serverPin: SERVER_PIN, loadPin: LOAD_PIN, tmp, cleanup } = session;
 
 function log(msg: string): void {
   process.stderr.write(`[bench/forward] ${msg}\n`);
