@@ -42,7 +42,22 @@ export class Acl {
   }
 
   /** True when `address` lies in one of the networks. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+  /**
+   * Checked on every forwarded query, cache hits included; a client set is small, so answers are
+   * remembered per address text (bounded: past 4096 addresses the memo starts over).
+   */
   allows(address: string): boolean {
+    const known = this.memo.get(address);
+    if (known !== undefined) return known;
+    if (this.memo.size >= 4096) this.memo.clear();
+    const verdict = this.check(address);
+    this.memo.set(address, verdict);
+    return verdict;
+  }
+
+  private readonly memo = new Map<string, boolean>();
+
+  private check(address: string): boolean {
     let addr = address;
     const pct = addr.indexOf('%');
     if (pct >= 0) addr = addr.slice(0, pct);

@@ -69,8 +69,23 @@ export class RouteTable<U> {
     }
   }
 
-  /** The rule for `key` (longest suffix), else the default rule. */
+  /**
+   * The rule for `key` (longest suffix), else the default rule. Asked several times for every forwarded
+   * query, so answers are remembered per name (the rules never change after construction; upstream health
+   * lives in the upstream objects, not here). Bounded: past 10,000 names the memo starts over.
+   */
   match(key: string): Rule<U> {
+    const known = this.memo.get(key);
+    if (known !== undefined) return known;
+    if (this.memo.size >= 10_000) this.memo.clear();
+    const rule = this.longestSuffix(key);
+    this.memo.set(key, rule);
+    return rule;
+  }
+
+  private readonly memo = new Map<string, Rule<U>>();
+
+  private longestSuffix(key: string): Rule<U> {
     let k: string | null = key;
     for (let i = 0; i < 128 && k !== null; i++) {
       const rule = this.byDomain.get(k);

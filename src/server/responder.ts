@@ -64,6 +64,8 @@ export class ResponderStats {
 export class Responder {
   private readonly slot = new QuerySlot();
   private readonly table = new AnswerTable<Buffer>();
+  /** qname → whether it is forwarded (see isForwarded). */
+  private readonly forwardedMemo = new Map<string, boolean>();
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
   private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
@@ -136,6 +138,7 @@ export class Responder {
   invalidate(): void {
     this.table.clear();
     this.dependents.clear();
+    this.forwardedMemo.clear();
   }
 
   /**
@@ -144,6 +147,7 @@ export class Responder {
    * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
    */
   invalidateNames(names: Iterable<string>): void {
+    this.forwardedMemo.clear(); // a new name in a zone or local store may stop being forwarded
     for (const name of names) {
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
@@ -192,8 +196,21 @@ export class Responder {
     return RESPOND_FORWARD;
   }
 
-  /** Forwarded when no zone and no local store holds the name and a route or default upstream exists. */
+  /**
+   * Forwarded when no zone and no local store holds the name and a route or default upstream exists.
+   * Asked for every forwarded query (cache hits included), so the verdict is remembered per name until
+   * any zone or local data changes (every invalidation clears it; bounded like the answer table).
+   */
   private isForwarded(qname: string): boolean {
+    const known = this.forwardedMemo.get(qname);
+    if (known !== undefined) return known;
+    if (this.forwardedMemo.size >= 10_000) this.forwardedMemo.clear();
+    const verdict = this.decideForwarded(qname);
+    this.forwardedMemo.set(qname, verdict);
+    return verdict;
+  }
+
+  private decideForwarded(qname: string): boolean {
     for (const local of this.opts.local) if (local.lookup(qname, 0) !== null) return false;
     if (this.opts.zones.findZone(qname) !== undefined) return false;
     return this.forwarder!.routes(qname) || this.forwarder!.isLoopProbe(qname);
