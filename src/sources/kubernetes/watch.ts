@@ -60,16 +60,44 @@ function allowPlainHttp(kc: KubeConfig): KubeConfig {
 }
 
 type ListFn = () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
+interface Page { items: KubernetesObject[]; metadata?: { resourceVersion?: string; _continue?: string } }
+type PageFn = (p: { limit: number; _continue?: string }) => Promise<Page>;
+
+/** Objects per list page, as client-go's reflector asks: bounded responses on large clusters. */
+export const LIST_PAGE_SIZE = 500;
+
+/**
+ * A full list fetched in pages of LIST_PAGE_SIZE (a consistent snapshot: every page carries the same
+ * resourceVersion, which the watch then starts from). One unpaged list of 10,000 EndpointSlices is one
+ * huge response to buffer and parse at once; pages keep each response, and the API server's work, bounded.
+ */
+function paged(fetchPage: PageFn): ListFn {
+  return async () => {
+    const items: KubernetesObject[] = [];
+    let cont: string | undefined;
+    let resourceVersion: string | undefined;
+    for (let pages = 0; pages < 100_000; pages++) {
+      const page = await fetchPage({ limit: LIST_PAGE_SIZE, _continue: cont });
+      for (const item of page.items) items.push(item);
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      cont = page.metadata?._continue || undefined;
+      if (cont === undefined) break;
+    }
+    return { items, metadata: { resourceVersion } };
+  };
+}
 
 function listers(kc: KubeConfig): Record<KindName, { path: string; list: ListFn }> {
   const core = kc.makeApiClient(CoreV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   return {
-    Namespace: { path: '/api/v1/namespaces', list: () => core.listNamespace() },
-    Service: { path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() },
-    EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() },
-    Endpoints: { path: '/api/v1/endpoints', list: () => core.listEndpointsForAllNamespaces() },
-    Pod: { path: '/api/v1/pods', list: () => core.listPodForAllNamespaces() },
+    Namespace: { path: '/api/v1/namespaces', list: paged((p) => core.listNamespace(p)) },
+    Service: { path: '/api/v1/services', list: paged((p) => core.listServiceForAllNamespaces(p)) },
+    EndpointSlice: {
+      path: '/apis/discovery.k8s.io/v1/endpointslices', list: paged((p) => discovery.listEndpointSliceForAllNamespaces(p)),
+    },
+    Endpoints: { path: '/api/v1/endpoints', list: paged((p) => core.listEndpointsForAllNamespaces(p)) },
+    Pod: { path: '/api/v1/pods', list: paged((p) => core.listPodForAllNamespaces(p)) },
   };
 }
 
