@@ -63,6 +63,8 @@ export async function startKdns(cli: string, kubeconfig: string): Promise<Starte
   const child = spawn(process.execPath, [
     cli, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--http', `127.0.0.1:${httpPort}`,
     '--no-forward', '--log-level', 'info',
+    // Extra kdns flags for a run, e.g. KDNS_BENCH_ARGS='--workers 1' to measure the in-process data plane.
+    ...(process.env.KDNS_BENCH_ARGS ?? '').split(' ').filter((a) => a !== ''),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   return {
     name: 'kdns', child, dnsPort, startedAt, startedWall, lines: collect(child),
