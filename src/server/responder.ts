@@ -6,7 +6,7 @@
 
 import {
   CLASS_CH, CLASS_IN, FLAG_AA, FLAG_CD, FLAG_RA, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
-  RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
+  RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
 import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_FORMERR, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
@@ -177,7 +177,7 @@ export class Responder {
     if (compiled === undefined) {
       this.stats.misses++;
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
-      if (this.forwarder !== null && slot.qclass === CLASS_IN && this.isForwarded(qname)) {
+      if (this.forwarder !== null && slot.qclass === CLASS_IN && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
         return this.prepareForward(query, len, qname, out);
       }
       const fresh = this.compileMiss(slot, qname);
@@ -194,6 +194,17 @@ export class Responder {
     this.pendingQtype = slot.qtype;
     this.pendingMaxUdp = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
     return RESPOND_FORWARD;
+  }
+
+  /**
+   * Reverse names while a zone (the cluster's) has not synced: the cluster's PTR names are not loaded
+   * yet, so neither "no such name" nor the forwarder's answer can be trusted: SERVFAIL, as for names in
+   * the zone itself. The readiness flip clears every cached answer.
+   */
+  private reverseUnsynced(qname: string): boolean {
+    if (!qname.endsWith('.in-addr.arpa.') && !qname.endsWith('.ip6.arpa.')) return false;
+    for (const zone of this.opts.zones.zones()) if (!zone.ready) return true;
+    return false;
   }
 
   /**
@@ -328,6 +339,7 @@ export class Responder {
     if (qtype === TYPE_AXFR || qtype === TYPE_IXFR) return refused(); // zone transfers are not offered
     if (qtype === TYPE_OPT) return { ...refused(), rcode: RCODE_FORMERR };
     if (qtype >= 128 && qtype < 255) return { ...refused(), rcode: RCODE_NOTIMP }; // MAILA/MAILB, TKEY...
+    if (this.reverseUnsynced(qname)) return { ...refused(), rcode: RCODE_SERVFAIL };
     for (const local of this.opts.local) {
       const answer = local.lookup(qname, qtype);
       if (answer !== null) return answer;

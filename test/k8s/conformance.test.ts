@@ -338,6 +338,7 @@ t.test('SERVFAIL and not ready until the first lists arrive', async (t) => {
     ['web.default.svc.cluster.local.', 'A'], ['nosuch.default.svc.cluster.local.', 'A'], ['nons.svc.cluster.local.', 'A'],
     ['_http._tcp.web.default.svc.cluster.local.', 'SRV'], ['db.default.svc.cluster.local.', 'A'], ['cluster.local.', 'SOA'],
     ['10-244-1-5.default.pod.cluster.local.', 'A'], ['dns-version.cluster.local.', 'TXT'],
+    ['20.0.96.10.in-addr.arpa.', 'PTR'], // reverse names are not loaded yet either
   ];
   for (const [q, type] of names) {
     for (const proto of ['udp', 'tcp'] as const) {
@@ -359,4 +360,5 @@ t.test('SERVFAIL and not ready until the first lists arrive', async (t) => {
   t.same((await asker.ask('web.default.svc.cluster.local.', 'A', 'tcp')).answer, [WEB_A], 'answers after sync over tcp');
   t.equal((await asker.ask('nosuch.default.svc.cluster.local.', 'A', 'udp')).rcode, 'NXDOMAIN', 'NXDOMAIN only after sync');
   t.equal((await asker.ask('db.default.svc.cluster.local.', 'A', 'tcp')).answer.length, 3, 'headless after sync');
+  t.equal((await asker.ask('20.0.96.10.in-addr.arpa.', 'PTR', 'udp')).answer.length, 1, 'PTR after sync');
 });
