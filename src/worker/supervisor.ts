@@ -323,6 +323,9 @@ class Supervisor implements DataPlane {
         slot.onReady?.(null);
         slot.onReady = null;
         if (slot.restarts > 0) this.log.info({ worker: slot.index, version: msg.version }, 'worker restarted and answering');
+        // The snapshot is shared by workers starting together; once none is starting it is only memory
+        // (tens of MiB on a large cluster), and a later restart or resync packs a fresh one anyway.
+        if (this.slots.every((s) => s.state !== 'starting' && s.state !== 'restarting')) this.cachedSnapshot = null;
         this.notifyWaiters();
         return;
       case 'applied':
