@@ -10,9 +10,7 @@
 // Writes bench/results/<timestamp>.json and .svg, prints the markdown tables and the targets.
 // Every server is started and stopped by PID; every load run is bounded in time and count.
 import { spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +20,7 @@ import { PEERS, type Peer, type PeerContext } from './lib/peers.js';
 import { stop, stopAll, tail, type Proc } from './lib/proc.js';
 import { markdown, svg, type PeerResult, type Results } from './lib/report.js';
 import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
-import { benchSession } from './lib/session.js';
+import { benchSession, freePort } from './lib/session.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -59,24 +57,6 @@ function build(name: string, src: string, extra: string[] = []): boolean {
   return r.status === 0;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1, below the ephemeral range so clients never take it. */
-async function freePort(used: Set<number>): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if (used.has(port)) continue;
-    const ok = await new Promise<boolean>((res) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => { u.close(); res(false); });
-      u.bind(port, '127.0.0.1', () => {
-        const t = net.createServer();
-        t.once('error', () => { u.close(); res(false); });
-        t.listen(port, '127.0.0.1', () => { t.close(() => { u.close(); res(true); }); });
-      });
-    });
-    if (ok) { used.add(port); return port; }
-  }
-  throw new Error('no free port found');
-}
 
 interface Running { peer: Peer; proc: Proc; port: number; workers: number; result: PeerResult }
 

@@ -12,7 +12,6 @@
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { latency, udpThroughput, type LatencyResult, type UdpOptions, type UdpResult } from '../lib/measure.js';
 import { cpuSeconds, probeQuery, sleep, start, stop, stopAll, tail, waitForDns, type Proc } from '../lib/proc.js';
 import { range } from '../lib/report.js';
-import { benchSession } from '../lib/session.js';
+import { benchSession, freePort } from '../lib/session.js';
+import { writeNamedConf } from '../lib/peers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ORIGIN = 'fwd.test';
@@ -58,24 +58,6 @@ function corednsPath(): string | undefined {
   return existsSync(p) ? p : which('coredns');
 }
 
-/** A port free for UDP and TCP on 127.0.0.1, below the ephemeral range so clients never take it. */
-async function freePort(used: Set<number>): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if (used.has(port)) continue;
-    const ok = await new Promise<boolean>((res) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => res(false));
-      u.bind(port, '127.0.0.1', () => {
-        const t = net.createServer();
-        t.once('error', () => { u.close(); res(false); });
-        t.listen(port, '127.0.0.1', () => { t.close(() => { u.close(); res(true); }); });
-      });
-    });
-    if (ok) { used.add(port); return port; }
-  }
-  throw new Error('no free port found');
-}
 
 // ---- the upstream's zone and the query files ------------------------------------------------------------
 
@@ -218,25 +200,7 @@ const FORWARDERS: Forwarder[] = [
 async function startUpstream(port: number, zone: string, dir: string): Promise<Proc> {
   const named = which('named');
   if (!named) throw new Error('named not installed (bench/setup.sh): it is the upstream');
-  const conf = join(dir, 'named.conf');
-  writeFileSync(conf, [
-    'options {',
-    `  directory "${dir}";`,
-    '  pid-file none;',
-    `  session-keyfile "${dir}/session.key";`,
-    `  managed-keys-directory "${dir}";`,
-    `  listen-on port ${port} { 127.0.0.1; };`,
-    '  listen-on-v6 { none; };',
-    '  recursion no;',
-    '  minimal-responses yes;',
-    '  notify no;',
-    '  dnssec-validation no;',
-    '  querylog no;',
-    '};',
-    'controls { };',
-    `zone "${ORIGIN}" { type primary; file "${zone}"; };`,
-    '',
-  ].join('\n'));
+  const conf = writeNamedConf(dir, port, ORIGIN, zone);
   // Unpinned: during warm runs it should be idle (its CPU is reported to show that).
   const p = start('upstream', named, ['-g', '-n', '1', '-c', conf]);
   return ready(p, () => waitForDns(p, port, ORIGIN, READY_MS));

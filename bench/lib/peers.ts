@@ -109,31 +109,37 @@ const dgramMap: Peer = {
   },
 };
 
+/** An authoritative-only named.conf serving `zoneFile` as `origin` on 127.0.0.1:port; returns its path. */
+export function writeNamedConf(dir: string, port: number, origin: string, zoneFile: string): string {
+  const conf = join(dir, 'named.conf');
+  writeFileSync(conf, [
+    'options {',
+    `  directory "${dir}";`,
+    '  pid-file none;',
+    `  session-keyfile "${dir}/session.key";`,
+    `  managed-keys-directory "${dir}";`,
+    `  listen-on port ${port} { 127.0.0.1; };`,
+    '  listen-on-v6 { none; };',
+    '  recursion no;',
+    '  minimal-responses yes;',
+    '  notify no;',
+    '  dnssec-validation no;',
+    '  querylog no;',
+    '};',
+    'controls { };',
+    `zone "${origin}" { type primary; file "${zoneFile}"; };`,
+    '',
+  ].join('\n'));
+  return conf;
+}
+
 const bind9: Peer = {
   id: 'bind9',
   label: 'BIND 9 (named)',
   multiWorker: true,
   missing: () => (which('named') ? undefined : 'named not installed (apt-get install bind9)'),
   async start(ctx) {
-    const conf = join(ctx.dir, 'named.conf');
-    writeFileSync(conf, [
-      'options {',
-      `  directory "${ctx.dir}";`,
-      '  pid-file none;',
-      `  session-keyfile "${ctx.dir}/session.key";`,
-      `  managed-keys-directory "${ctx.dir}";`,
-      `  listen-on port ${ctx.port} { 127.0.0.1; };`,
-      '  listen-on-v6 { none; };',
-      '  recursion no;',
-      '  minimal-responses yes;',
-      '  notify no;',
-      '  dnssec-validation no;',
-      '  querylog no;',
-      '};',
-      'controls { };',
-      `zone "${ctx.origin}" { type primary; file "${ctx.zone}"; };`,
-      '',
-    ].join('\n'));
+    const conf = writeNamedConf(ctx.dir, ctx.port, ctx.origin, ctx.zone);
     const p = launch(ctx, 'bind9', which('named')!, ['-g', '-n', String(ctx.workers), '-c', conf]);
     return ready(p, () => waitForDns(p, ctx.port, ctx.origin, READY_MS));
   },

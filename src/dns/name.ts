@@ -198,8 +198,3 @@ export function isAtOrBelow(key: string, ancestor: string): boolean {
 export function wildcardOf(parentKey: string): string {
   return parentKey === '.' ? '*.' : '*.' + parentKey;
 }
-
-/** Key → display form (the key already is presentation text). */
-export function keyToText(key: string): string {
-  return key;
-}

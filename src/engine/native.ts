@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
+import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
 import { performance } from 'node:perf_hooks';
 import {
@@ -21,7 +22,6 @@ export const DEFAULT_BATCH = 64;
 const IN_SLOT = 4096;
 /** The responder writes the whole compiled answer before it truncates for UDP, so a slot holds any message. */
 const OUT_SLOT = Math.ceil(RESPONSE_BUFFER_SIZE / 64) * 64;
-const BIND_ATTEMPTS = 20;
 const TCP_BACKLOG = 511;
 const LOG_EVERY = 1000;
 
@@ -222,33 +222,32 @@ export class NativeEngine implements PacketEngine {
   private async listen(host: string, port: number): Promise<Listener> {
     const reusePort = this.opts.reusePort === true;
     const b = this.binding;
-    for (let attempt = 0; ; attempt++) {
-      const udp = b.createUdpSocket(host, port, reusePort);
-      let tcp;
-      try {
-        tcp = b.createTcpListener(host, udp.port, reusePort, TCP_BACKLOG);
-      } catch (err) {
-        b.closeFd(udp.fd);
-        if (port !== 0 || attempt + 1 >= BIND_ATTEMPTS || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-        continue;
-      }
-      let server: net.Server;
-      try {
-        server = await this.serveTcp(tcp.fd);
-      } catch (err) {
-        b.closeFd(udp.fd); // the TCP fd belongs to the server, which closed it
-        throw err;
-      }
-      const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding);
-      try {
-        port_.handle = b.udpStart(udp.fd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch);
-      } catch (err) {
-        b.closeFd(udp.fd);
-        server.close();
-        throw err;
-      }
-      return { udp: port_, tcp: server, bound: { address: host, port: udp.port } };
+    const pair = await bindUdpThenTcp(
+      port,
+      (p) => {
+        const udp = b.createUdpSocket(host, p, reusePort);
+        return { socket: udp.fd, port: udp.port };
+      },
+      (p) => b.createTcpListener(host, p, reusePort, TCP_BACKLOG),
+      (fd) => b.closeFd(fd),
+    );
+    const udpFd = pair.udp;
+    let server: net.Server;
+    try {
+      server = await this.serveTcp(pair.tcp.fd);
+    } catch (err) {
+      b.closeFd(udpFd); // the TCP fd belongs to the server, which closed it
+      throw err;
     }
+    const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding);
+    try {
+      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch);
+    } catch (err) {
+      b.closeFd(udpFd);
+      server.close();
+      throw err;
+    }
+    return { udp: port_, tcp: server, bound: { address: host, port: pair.port } };
   }
 
   private serveTcp(fd: number): Promise<net.Server> {

@@ -6,11 +6,11 @@ import dgram from 'node:dgram';
 import type net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
+import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
-const BIND_ATTEMPTS = 20;
 
 interface Pair {
   udp: dgram.Socket;
@@ -39,22 +39,18 @@ export class NodeEngine implements PacketEngine {
     return this.pairs.map((p) => p.bound);
   }
 
-  /** UDP first, then TCP on the port UDP got (an ephemeral UDP port may be taken for TCP: try again). */
+  /** UDP first, then TCP on the port UDP got (see bind-pair.ts). */
   private async bindPair(host: string, port: number): Promise<Pair> {
-    let lastError: unknown = null;
-    for (let attempt = 0; attempt < (port === 0 ? BIND_ATTEMPTS : 1); attempt++) {
-      const udp = await this.bindUdp(host, port);
-      const udpPort = udp.address().port;
-      try {
-        const tcp = await this.bindTcp(host, udpPort);
-        return { udp, tcp, bound: { address: host, port: udpPort } };
-      } catch (err) {
-        lastError = err;
-        udp.close();
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
-      }
-    }
-    throw lastError;
+    const bound = await bindUdpThenTcp(
+      port,
+      async (p) => {
+        const socket = await this.bindUdp(host, p);
+        return { socket, port: socket.address().port };
+      },
+      (p) => this.bindTcp(host, p),
+      (udp) => udp.close(),
+    );
+    return { udp: bound.udp, tcp: bound.tcp, bound: { address: host, port: bound.port } };
   }
 
   private bindUdp(host: string, port: number): Promise<dgram.Socket> {

@@ -5,13 +5,13 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_AA, FLAG_CD, FLAG_RA, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
+  CLASS_CH, CLASS_IN, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
-import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_FORMERR, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
+import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
 import { AnswerTable } from '../dns/answer-table.js';
-import { compileResponse } from '../dns/compile.js';
+import { compileResponse, writeEmptyResponse } from '../dns/compile.js';
 import { wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
 import type { LookupResult, Rr } from '../dns/types.js';
@@ -53,14 +53,6 @@ export interface ForwardingPort {
     client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
 }
 
-/** Counters the responder keeps itself; cheap integer fields, read by the metrics collector. */
-export class ResponderStats {
-  hits = 0;
-  misses = 0;
-  dropped = 0;
-  formerr = 0;
-}
-
 export class Responder {
   private readonly slot = new QuerySlot();
   private readonly table = new AnswerTable<Buffer>();
@@ -69,7 +61,6 @@ export class Responder {
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
   private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
-  readonly stats = new ResponderStats();
   private readonly forwarder: ForwardingPort | null;
   private readonly recursionAvailable: boolean;
   // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
@@ -156,11 +147,6 @@ export class Responder {
     }
   }
 
-  /** Compiled answers currently held (for metrics and tests). */
-  get cachedAnswers(): number {
-    return this.table.size;
-  }
-
   /**
    * Answers `query[0..len)` into `out`; returns the response length, or 0 to send nothing.
    * `maxSize` is the transport's hard limit (65535 for TCP); UDP limits come from the query's EDNS.
@@ -175,7 +161,6 @@ export class Responder {
       ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
       : undefined;
     if (compiled === undefined) {
-      this.stats.misses++;
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
       if (this.forwarder !== null && slot.qclass === CLASS_IN && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
         return this.prepareForward(query, len, qname, out);
@@ -184,16 +169,25 @@ export class Responder {
       if (fresh === null) return this.prepareChase();
       return this.finish(query, fresh, proto, out);
     }
-    this.stats.hits++;
     return this.finish(query, compiled, proto, out);
   }
 
   private prepareChase(): number {
-    const slot = this.slot;
-    this.pendingQname = this.pendingChase!.target;
-    this.pendingQtype = slot.qtype;
-    this.pendingMaxUdp = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
+    return this.setPending(this.pendingChase!.target);
+  }
+
+  /** Remembers what forwardPending()/forwardNow() need about the query respond() is handing off. */
+  private setPending(qname: string): number {
+    this.pendingQname = qname;
+    this.pendingQtype = this.slot.qtype;
+    this.pendingMaxUdp = this.udpLimit();
     return RESPOND_FORWARD;
+  }
+
+  /** The client's UDP size limit: its EDNS size clamped to [512, our maximum]; 512 without EDNS. */
+  private udpLimit(): number {
+    const slot = this.slot;
+    return slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
   }
 
   /**
@@ -228,7 +222,6 @@ export class Responder {
   }
 
   private prepareForward(query: Buffer, len: number, qname: string, out: Buffer): number {
-    const slot = this.slot;
     if (this.forwarder!.isLoopProbe(qname)) {
       // Our own loop probe came back through an upstream: answer with the marker the sender looks for.
       const marker = this.forwarder!.loopProbeResponse(query.subarray(0, len));
@@ -236,10 +229,7 @@ export class Responder {
       this.lastRcode = marker[3]! & 0x0f;
       return marker.copy(out, 0);
     }
-    this.pendingQname = qname;
-    this.pendingQtype = slot.qtype;
-    this.pendingMaxUdp = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
-    return RESPOND_FORWARD;
+    return this.setPending(qname);
   }
 
   /** Copies a compiled answer, patches it for this client, truncates for UDP. */
@@ -256,8 +246,7 @@ export class Responder {
     for (let i = HEADER_SIZE, end = HEADER_SIZE + slot.nameLength; i < end; i++) out[i] = query[i]!;
     this.lastRcode = out[3]! & 0x0f;
     if (proto === PROTO_UDP) {
-      const limit = slot.hasOpt ? Math.min(Math.max(slot.udpSize, MIN_UDP_PAYLOAD), this.opts.maxUdpPayload) : MIN_UDP_PAYLOAD;
-      const room = limit - (slot.hasOpt ? OPT_SIZE : 0);
+      const room = this.udpLimit() - (slot.hasOpt ? OPT_SIZE : 0);
       if (n > room) n = this.fit(out, n, room);
     }
     if (slot.hasOpt) n = this.appendOpt(out, n, 0);
@@ -367,24 +356,15 @@ export class Responder {
   /** FORMERR, NOTIMP, BADVERS or silence for a query the reader did not accept. */
   private respondError(query: Buffer, status: number, out: Buffer): number {
     const slot = this.slot;
-    if (status === READ_DROP) {
-      this.stats.dropped++;
-      return 0;
-    }
+    if (status === READ_DROP) return 0;
     let rcode = RCODE_FORMERR;
     if (status === READ_NOTIMP) rcode = RCODE_NOTIMP;
     else if (status === READ_BADVERS) rcode = RCODE_BADVERS;
-    else this.stats.formerr++;
+    // The client's opcode, RD and CD; AA off; low 4 bits of the rcode here, the rest in the OPT.
+    const echoLength = slot.nameLength > 0 && slot.questionEnd > 0 ? slot.nameLength : 0;
+    let n = writeEmptyResponse(out, query, HEADER_SIZE, echoLength, slot.qtype, slot.qclass, rcode,
+      slot.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD));
     out.writeUInt16BE(slot.id, 0);
-    // QR, the client's opcode and RD; AA off; low 4 bits of the rcode here, the rest in the OPT.
-    out.writeUInt16BE(FLAG_QR | (slot.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | (rcode & 0x0f), 2);
-    const echo = slot.nameLength > 0 && slot.questionEnd > 0 ? 1 : 0;
-    out.writeUInt16BE(echo, 4);
-    out.writeUInt16BE(0, 6);
-    out.writeUInt16BE(0, 8);
-    out.writeUInt16BE(0, 10);
-    let n = HEADER_SIZE;
-    if (echo === 1) n += query.copy(out, n, HEADER_SIZE, HEADER_SIZE + slot.nameLength + 4);
     // An OPT goes back when the query's OPT was understood (BADVERS must carry one, RFC 6891 §7).
     if (slot.hasOpt && (status === READ_BADVERS || status === READ_NOTIMP)) n = this.appendOpt(out, n, rcode >> 4);
     this.lastRcode = rcode;
@@ -413,6 +393,3 @@ interface TableKey {
 function refused(): LookupResult {
   return { rcode: RCODE_REFUSED, aa: false, answer: [], authority: [], additional: [] };
 }
-
-// Re-exported for engines that need the flag bits when they build their own errors.
-export { FLAG_AA };
