@@ -15,6 +15,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "answer_cache_napi.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +35,7 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 1
+#define KDNS_ABI_VERSION 2
 
 // meta (Int32Array): a header, then one record per slot.
 #define META_HEADER 16
@@ -50,8 +52,9 @@
 #define H_WAKEUPS 8      // poll wake-ups
 #define H_RX_ERRORS 9    // receive errors other than EAGAIN
 #define H_OUT_INVALID 10 // slots whose out length was negative or larger than an output slot
+#define H_NATIVE 11      // queries answered from the answer cache, without JavaScript
 // slot fields
-#define S_IN_LEN 0  // bytes received in the slot; 0 when the datagram was truncated (dropped)
+#define S_IN_LEN 0  // bytes received in the slot; 0 when the datagram was truncated (dropped), -1 answered in C
 #define S_OUT_LEN 1 // bytes of answer JavaScript wrote to the output slot; 0 sends nothing
 #define S_FAMILY 2  // 4 or 6
 #define S_PORT 3    // peer port, host order
@@ -72,7 +75,8 @@ typedef struct udp_engine {
   size_t in_slot, out_slot;
   uint8_t *in, *out;
   int32_t *meta;
-  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref;
+  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref;
+  answer_cache *cache; // NULL: every datagram goes to JavaScript
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
@@ -362,6 +366,18 @@ static int is_full(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
+// Answers that did not leave: in meta for JavaScript, and in the packet counters when the cache has them
+// (then JavaScript does not count them again).
+static void count_tx_dropped(udp_engine *e, unsigned k) {
+  e->meta[H_TX_DROPPED] += (int32_t)k;
+  if (e->cache != NULL) answer_cache_count_send_drops(e->cache, k);
+}
+
+static void count_tx_error(udp_engine *e) {
+  e->meta[H_TX_ERRORS]++;
+  if (e->cache != NULL) answer_cache_count_send_drops(e->cache, 1);
+}
+
 /** Sends the answers JavaScript wrote for slots [0, n). */
 static void send_batch(udp_engine *e, unsigned n) {
 #if KDNS_HAVE_MMSG
@@ -397,10 +413,10 @@ static void send_batch(udp_engine *e, unsigned n) {
     }
     if (r < 0 && errno == EINTR && ++eintr < MAX_EINTR) continue;
     if (r < 0 && is_full(errno)) {
-      e->meta[H_TX_DROPPED] += (int32_t)(m - done);
+      count_tx_dropped(e, m - done);
       break;
     }
-    e->meta[H_TX_ERRORS]++; // the first remaining message cannot be sent (EMSGSIZE, EACCES...): skip it
+    count_tx_error(e); // the first remaining message cannot be sent (EMSGSIZE, EACCES...): skip it
     done++;
   }
 #else
@@ -422,11 +438,11 @@ static void send_batch(udp_engine *e, unsigned n) {
     } else if (is_full(errno)) {
       for (unsigned j = i; j < n; j++) {
         int32_t l = e->meta[META_HEADER + j * META_STRIDE + S_OUT_LEN];
-        if (l > 0 && (size_t)l <= e->out_slot) e->meta[H_TX_DROPPED]++;
+        if (l > 0 && (size_t)l <= e->out_slot) count_tx_dropped(e, 1);
       }
       break;
     } else {
-      e->meta[H_TX_ERRORS]++;
+      count_tx_error(e);
     }
   }
 #endif
@@ -458,6 +474,30 @@ static int call_js(udp_engine *e, unsigned n) {
   return ok;
 }
 
+/**
+ * Answers what it can of slots [0, n) from the answer cache: those get OUT_LEN set and IN_LEN -1.
+ * Returns how many slots are left for JavaScript.
+ */
+static unsigned answer_natively(udp_engine *e, unsigned n) {
+  uint64_t started = uv_hrtime();
+  unsigned answered = 0;
+  for (unsigned i = 0; i < n; i++) {
+    int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
+    if (m[S_IN_LEN] <= 0) continue;
+    size_t len = answer_cache_answer_udp(e->cache, e->in + (size_t)i * e->in_slot, (size_t)m[S_IN_LEN],
+                                         e->out + (size_t)i * e->out_slot, e->out_slot, m[S_FAMILY] == 6);
+    if (len == 0) continue;
+    m[S_OUT_LEN] = (int32_t)len;
+    m[S_IN_LEN] = -1;
+    answered++;
+  }
+  if (answered > 0) {
+    answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
+    e->meta[H_NATIVE] += (int32_t)answered;
+  }
+  return n - answered;
+}
+
 static void on_readable(uv_poll_t *poll, int status, int events) {
   udp_engine *e = (udp_engine *)poll->data;
   if (e->stopped) return;
@@ -469,11 +509,14 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   for (int round = 0; round < MAX_ROUNDS; round++) {
     unsigned n = recv_batch(e);
     if (n == 0) break;
-    e->meta[H_COUNT] = (int32_t)n;
-    e->meta[H_BATCHES]++;
-    if (!call_js(e, n)) break;
-    // udpStop may have run inside the callback; the fd is then closed and the answers are not sent.
-    if (e->stopped) break;
+    unsigned for_js = e->cache != NULL ? answer_natively(e, n) : n;
+    if (for_js > 0) {
+      e->meta[H_COUNT] = (int32_t)n;
+      e->meta[H_BATCHES]++;
+      if (!call_js(e, n)) break;
+      // udpStop may have run inside the callback; the fd is then closed and the answers are not sent.
+      if (e->stopped) break;
+    }
     send_batch(e, n);
     if (n < e->batch) break; // the socket is (very likely) empty: skip the recvmmsg that says EAGAIN
   }
@@ -490,6 +533,7 @@ static void on_closed(uv_handle_t *h) {
   napi_delete_reference(env, e->out_ref);
   napi_delete_reference(env, e->meta_ref);
   napi_delete_reference(env, e->cb_ref);
+  if (e->cache_ref != NULL) napi_delete_reference(env, e->cache_ref);
   napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
@@ -537,10 +581,10 @@ static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-// udpStart(fd, batchSize, inBuf, outBuf, meta, callback) → handle
+// udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?) → handle
 static napi_value udp_start(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  size_t argc = 6;
+  napi_value argv[7];
+  size_t argc = 7;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int fd = -1, batch = 0;
   uint8_t *in = NULL, *out = NULL;
@@ -564,6 +608,14 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_valuetype cb_type;
   napi_typeof(env, argv[5], &cb_type);
   if (cb_type != napi_function) return throw_type(env, "callback must be a function");
+  answer_cache *cache = NULL;
+  if (argc >= 7) {
+    napi_valuetype cache_type;
+    napi_typeof(env, argv[6], &cache_type);
+    if (cache_type != napi_undefined && cache_type != napi_null && (cache = cache_from_value(env, argv[6])) == NULL) {
+      return throw_type(env, "cache must come from cacheCreate");
+    }
+  }
   size_t in_slot = in_len / (size_t)batch, out_slot = out_len / (size_t)batch;
   if (in_slot < 512 || out_slot < 512) return throw_type(env, "inBuf and outBuf need at least 512 bytes per slot");
   if (meta_len < (size_t)(META_HEADER + batch * META_STRIDE)) return throw_type(env, "meta is too short for batchSize");
@@ -579,6 +631,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   e->in_slot = in_slot;
   e->out_slot = out_slot;
   e->meta = (int32_t *)meta_data;
+  e->cache = cache;
   e->peers = calloc((size_t)batch, sizeof *e->peers);
   e->peer_lens = calloc((size_t)batch, sizeof *e->peer_lens);
   int alloc_ok = e->peers != NULL && e->peer_lens != NULL;
@@ -623,6 +676,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[3], 1, &e->out_ref);
   napi_create_reference(env, argv[4], 1, &e->meta_ref);
   napi_create_reference(env, argv[5], 1, &e->cb_ref);
+  if (cache != NULL) napi_create_reference(env, argv[6], 1, &e->cache_ref); // the cache outlives the engine
   napi_create_object(env, &resource);
   napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &e->actx);
@@ -704,8 +758,8 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
     e->meta[H_TX_PACKETS]++;
   } else {
     result = -errno;
-    if (is_full(errno)) e->meta[H_TX_DROPPED]++;
-    else e->meta[H_TX_ERRORS]++;
+    if (is_full(errno)) count_tx_dropped(e, 1);
+    else count_tx_error(e);
   }
   napi_create_int32(env, result, &r);
   return r;
@@ -741,6 +795,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "udpStop", udp_stop);
   set_fn(env, exports, "udpSendTo", udp_send_to);
   set_fn(env, exports, "liveEngines", live_engines_fn);
+  register_cache_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
   set_int(env, abi, "version", KDNS_ABI_VERSION);

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const META_HEADER = 16;
 export const META_STRIDE = 8;
 // header fields (counters wrap at 2^32: read them with `>>> 0`)
@@ -21,8 +21,12 @@ export const H_BATCHES = 7;
 export const H_WAKEUPS = 8;
 export const H_RX_ERRORS = 9;
 export const H_OUT_INVALID = 10;
+/** Queries answered from the native answer cache, without a JavaScript call. */
+export const H_NATIVE = 11;
 // slot fields, at META_HEADER + slot * META_STRIDE
+/** Bytes received; 0: too long for a slot (dropped); IN_LEN_ANSWERED: answered in C, nothing to do. */
 export const S_IN_LEN = 0;
+export const IN_LEN_ANSWERED = -1;
 export const S_OUT_LEN = 1;
 export const S_FAMILY = 2;
 export const S_PORT = 3;
@@ -35,6 +39,8 @@ export interface BoundFd {
 
 /** Opaque handle of a running UDP batch engine. */
 export type UdpHandle = { readonly __kdnsUdpHandle: unique symbol };
+/** Opaque handle of a native answer cache (native/answer_cache.c). */
+export type CacheHandle = { readonly __kdnsCacheHandle: unique symbol };
 
 export interface NativeBinding {
   /** A bound, non-blocking UDP socket (IPV6_V6ONLY for v6). Throws a system error (`code` = errno name). */
@@ -43,12 +49,27 @@ export interface NativeBinding {
   createTcpListener(host: string, port: number, reusePort: boolean, backlog: number): BoundFd;
   /** Closes an fd never handed to udpStart or net. Returns 0 or -errno. */
   closeFd(fd: number): number;
-  /** Polls `fd` on this thread's loop; `callback(count)` runs once per received batch. Owns `fd` from now on. */
-  udpStart(fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void): UdpHandle;
+  /**
+   * Polls `fd` on this thread's loop; `callback(count)` runs once per received batch that has a datagram
+   * the cache did not answer. Owns `fd` from now on.
+   */
+  udpStart(
+    fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void,
+    cache?: CacheHandle | null,
+  ): UdpHandle;
   /** Stops polling and closes the fd (synchronously). Idempotent. */
   udpStop(handle: UdpHandle): void;
   /** One datagram outside the batch (an answer computed later). Returns 0 or -errno. */
   udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer): number;
+  /** An empty answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT. */
+  cacheCreate(recursionAvailable: boolean, maxUdpPayload: number): CacheHandle;
+  /** Stores a copy of the answer template (ID 0, no OPT) for the lower-case wire name and qtype (class IN). */
+  cacheSet(cache: CacheHandle, name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
+  cacheDelete(cache: CacheHandle, name: Buffer, nameLength: number, qtype: number): boolean;
+  cacheClear(cache: CacheHandle): void;
+  cacheStats(cache: CacheHandle): { entries: number; bytes: number };
+  /** Counts the cache's answers (and the engine's unsent answers) in `values`, laid out as `plan` says. */
+  cacheSetCounters(cache: CacheHandle, values: Float64Array, plan: Int32Array): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

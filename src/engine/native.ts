@@ -10,9 +10,10 @@ import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
 import { performance } from 'node:perf_hooks';
 import {
-  H_BATCHES, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, META_HEADER, META_STRIDE,
-  S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
+  H_BATCHES, H_NATIVE, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, IN_LEN_ANSWERED, META_HEADER,
+  META_STRIDE, S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
 } from './native-binding.js';
+import { NativeAnswerCache } from './native-cache.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
@@ -32,6 +33,11 @@ export interface NativeEngineOptions extends EngineOptions {
   batchSize?: number;
   /** The addon; loaded with loadNative() when omitted. */
   binding?: NativeBinding;
+  /**
+   * Answer UDP table hits in C from a copy of the responder's compiled answers (NativeAnswerCache).
+   * Default true; false sends every datagram through JavaScript (for comparison and diagnosis).
+   */
+  answerCache?: boolean;
 }
 
 /** Counters of every UDP socket of an engine (the addon's meta header, summed). */
@@ -42,6 +48,8 @@ export interface NativeUdpStats {
   txErrors: number;
   rxTruncated: number;
   batches: number;
+  /** Queries answered by the native answer cache, without JavaScript. */
+  nativeAnswers: number;
 }
 
 /** One UDP socket: its buffers, the views the responder writes through, and the batch callback. */
@@ -63,9 +71,14 @@ class UdpPort {
 
   private readonly binding: NativeBinding;
   private perQueryMicros = 0;
+  /** The addon counts unsent answers into the observer's counters itself (an answer cache with counters). */
+  private readonly nativeCounted: boolean;
 
-  constructor(batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding) {
+  constructor(
+    batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
+  ) {
     this.binding = binding;
+    this.nativeCounted = nativeCounted;
     this.responder = responder;
     this.observer = observer;
     this.log = log;
@@ -81,7 +94,7 @@ class UdpPort {
   }
 
   private batch(count: number): void {
-    if (this.observer !== null) this.reportSendDrops(this.observer);
+    if (this.observer !== null && !this.nativeCounted) this.reportSendDrops(this.observer);
     const started = performance.now();
     let i = 0;
     // The try sits outside the per-packet loop; a throw (a bug: the responder does not throw) costs that
@@ -104,6 +117,7 @@ class UdpPort {
     const meta = this.meta;
     const base = META_HEADER + i * META_STRIDE;
     const len = meta[base + S_IN_LEN]!;
+    if (len === IN_LEN_ANSWERED) return; // the answer cache did it; OUT_LEN is set
     if (len === 0) {
       // Larger than a slot (the addon truncated it): not a query we can read.
       meta[base + S_OUT_LEN] = 0;
@@ -176,6 +190,7 @@ export class NativeEngine implements PacketEngine {
   private readonly batchSize: number;
   private readonly listeners: Listener[] = [];
   private readonly tcp: TcpConnections;
+  private cache: NativeAnswerCache | null = null;
 
   constructor(opts: NativeEngineOptions) {
     const binding = opts.binding ?? loadNative();
@@ -195,7 +210,9 @@ export class NativeEngine implements PacketEngine {
   }
 
   get udpStats(): NativeUdpStats {
-    const s: NativeUdpStats = { rxPackets: 0, txPackets: 0, txDropped: 0, txErrors: 0, rxTruncated: 0, batches: 0 };
+    const s: NativeUdpStats = {
+      rxPackets: 0, txPackets: 0, txDropped: 0, txErrors: 0, rxTruncated: 0, batches: 0, nativeAnswers: 0,
+    };
     for (const { udp } of this.listeners) {
       const m = udp.meta;
       s.rxPackets += m[H_RX_PACKETS]! >>> 0;
@@ -204,11 +221,20 @@ export class NativeEngine implements PacketEngine {
       s.txErrors += m[H_TX_ERRORS]! >>> 0;
       s.rxTruncated += m[H_RX_TRUNCATED]! >>> 0;
       s.batches += m[H_BATCHES]! >>> 0;
+      s.nativeAnswers += m[H_NATIVE]! >>> 0;
     }
     return s;
   }
 
+  /** Entries and bytes of the native answer cache (null when the engine runs without one). */
+  get answerCacheStats(): { entries: number; bytes: number } | null {
+    return this.cache?.stats ?? null;
+  }
+
   async start(): Promise<BoundAddress[]> {
+    if (this.opts.answerCache !== false) {
+      this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
+    }
     try {
       for (const addr of this.opts.listen) this.listeners.push(await this.listen(addr.host, addr.port));
     } catch (err) {
@@ -239,9 +265,11 @@ export class NativeEngine implements PacketEngine {
       b.closeFd(udpFd); // the TCP fd belongs to the server, which closed it
       throw err;
     }
-    const port_ = new UdpPort(this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding);
+    const port_ = new UdpPort(
+      this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
+    );
     try {
-      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch);
+      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle);
     } catch (err) {
       b.closeFd(udpFd);
       server.close();
@@ -267,6 +295,8 @@ export class NativeEngine implements PacketEngine {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
+    if (this.cache !== null) this.opts.responder.removeMirror(this.cache);
+    this.cache = null;
     await this.tcp.close(this.listeners.map((l) => l.tcp));
   }
 }

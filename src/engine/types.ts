@@ -4,6 +4,7 @@
 import type { ListenAddress, TcpConfig } from '../config/types.js';
 import type { Responder } from '../server/responder.js';
 import type { Logger } from 'pino';
+import type { NativeCounters } from '../metrics/dns-counters.js';
 
 /** What the metrics layer needs from an engine, per answered query; no allocation. */
 export interface QueryObserver {
@@ -12,6 +13,11 @@ export interface QueryObserver {
   /** The same with an integer duration in microseconds (no boxed double per query). */
   responseMicros(rcode: number, micros: number): void;
   dropped(reason: number): void;
+  /**
+   * Where the native engine may count the queries it answers without JavaScript. An observer without it
+   * sees every query, so the native engine then answers nothing in C.
+   */
+  nativeCounters?(): NativeCounters;
 }
 
 export interface EngineOptions {

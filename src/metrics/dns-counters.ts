@@ -117,6 +117,24 @@ export class DnsCounters {
   dropped(reason: number): void {
     this.f[DROP_OFF + (reason >= 0 && reason < DROP_SLOTS ? reason : DROP_OTHER)]++;
   }
+
+  /**
+   * This slot and its layout, for the native answer cache, which counts the queries it answers in C
+   * straight into the slot (same thread, one writer). The plan's order is read by native/answer_cache_napi.c.
+   */
+  nativeCounters(): NativeCounters {
+    const plan = new Int32Array(9 + NBOUNDS + TYPE_TABLE_SIZE);
+    plan.set([REQ_OFF, NTYPES, RESP_OFF, RCODE_SLOTS, DUR_OFF, NBOUNDS, DUR_SUM, DROP_OFF + DROP_SEND_ERROR, TYPE_TABLE_SIZE]);
+    plan.set(DURATION_BOUNDS_US, 9);
+    plan.set(TYPE_BUCKET, 9 + NBOUNDS);
+    return { values: this.f, plan };
+  }
+}
+
+/** A counter slot as the native engine writes it (see DnsCounters.nativeCounters). */
+export interface NativeCounters {
+  values: Float64Array;
+  plan: Int32Array;
 }
 
 /** The slots added up (scrape time only; allocates). */

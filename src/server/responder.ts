@@ -53,6 +53,16 @@ export interface ForwardingPort {
     client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
 }
 
+/**
+ * A copy of the responder's compiled UDP answers kept elsewhere (the native engine's answer cache), told of
+ * every change to the table so it never answers what the responder would no longer say.
+ */
+export interface AnswerMirror {
+  set(name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
+  delete(name: Buffer, nameLength: number, qtype: number): void;
+  clear(): void;
+}
+
 export class Responder {
   private readonly slot = new QuerySlot();
   private readonly table = new AnswerTable<Buffer>();
@@ -62,7 +72,9 @@ export class Responder {
   private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
   private readonly forwarder: ForwardingPort | null;
-  private readonly recursionAvailable: boolean;
+  /** RA in every answer: kdns forwards, so it is the client's recursive resolver. */
+  readonly recursionAvailable: boolean;
+  private readonly mirrors: AnswerMirror[] = [];
   // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
   private pendingQname = '';
   private pendingQtype = 0;
@@ -119,6 +131,28 @@ export class Responder {
     });
   }
 
+  /** Our EDNS UDP payload size, advertised in every OPT we send. */
+  get maxUdpPayload(): number {
+    return this.opts.maxUdpPayload;
+  }
+
+  /**
+   * Keeps `mirror` equal to the table of compiled class-IN answers from now on (it starts with a copy).
+   * The mirror must answer exactly as finish() would for an answer that needs no truncation.
+   */
+  addMirror(mirror: AnswerMirror): void {
+    mirror.clear();
+    this.table.forEach((name, qtype, qclass, answer) => {
+      if (qclass === CLASS_IN) mirror.set(name, name.length, qtype, answer);
+    });
+    this.mirrors.push(mirror);
+  }
+
+  removeMirror(mirror: AnswerMirror): void {
+    const i = this.mirrors.indexOf(mirror);
+    if (i >= 0) this.mirrors.splice(i, 1);
+  }
+
   /** Adds an exact-match store consulted after the existing ones (e.g. cluster reverse names). */
   addLocal(local: LocalNames): void {
     this.opts.local.push(local);
@@ -130,6 +164,7 @@ export class Responder {
     this.table.clear();
     this.dependents.clear();
     this.forwardedMemo.clear();
+    for (const m of this.mirrors) m.clear();
   }
 
   /**
@@ -143,7 +178,10 @@ export class Responder {
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
       this.dependents.delete(name);
-      for (const e of entries) this.table.delete(e.name, e.name.length, e.hash, e.qtype, e.qclass);
+      for (const e of entries) {
+        this.table.delete(e.name, e.name.length, e.hash, e.qtype, e.qclass);
+        for (const m of this.mirrors) m.delete(e.name, e.name.length, e.qtype);
+      }
     }
   }
 
@@ -311,6 +349,7 @@ export class Responder {
     if (slot.qclass === CLASS_IN) {
       if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);
+      for (const m of this.mirrors) m.set(slot.lowerName, slot.nameLength, slot.qtype, compiled);
       const key: TableKey = { name: Buffer.from(qnameLower), hash: slot.hash, qtype: slot.qtype, qclass: slot.qclass };
       deps.add(qname); // local data and refusals depend on the name itself
       for (const dep of deps) {

@@ -28,6 +28,11 @@ export function nativeOrFail(t: Test): NativeBinding | null {
 }
 
 export function makeResponder(): Responder {
+  return makeZoneResponder().responder;
+}
+
+/** The same, with its zone, whose changes reach the responder as in src/main.ts (invalidateNames). */
+export function makeZoneResponder(): { responder: Responder; zone: Zone } {
   const parsed = loadZoneFile(`${FIXTURES}example.zone`);
   const zone = new Zone(parsed.origin);
   zone.replaceAll(rrsetFromRecords(parsed.records));
@@ -35,7 +40,9 @@ export function makeResponder(): Responder {
   zones.add(zone);
   const local = new LocalNames();
   local.replaceAll(loadHostsFile(`${FIXTURES}hosts`, 60));
-  return new Responder({ zones, local: [local], maxUdpPayload: 1232, chaos: { versionBind: 'kdns-test', idServer: null } });
+  const responder = new Responder({ zones, local: [local], maxUdpPayload: 1232, chaos: { versionBind: 'kdns-test', idServer: null } });
+  zone.onChange = (name) => responder.invalidateNames([name]);
+  return { responder, zone };
 }
 
 export const quietLog: Logger = pino({ level: 'silent' });
@@ -150,4 +157,45 @@ export const RD = 0x0100;
 export function query(id: number, name: string, type: number, edns: Buffer | null = null, cls = 1): Buffer {
   const q = question(name, type, cls);
   return edns === null ? message(id, RD, [1, 0, 0, 0], q) : message(id, RD, [1, 0, 0, 1], Buffer.concat([q, edns]));
+}
+
+export const A = 1, NS = 2, SOA = 6, MX = 15, TXT = 16, AAAA = 28, SRV = 33, OPT = 41, AXFR = 252, ANY = 255, CAA = 257;
+export const DO = 0x8000;
+
+/** About 50 queries: answers, NODATA, NXDOMAIN, referral, wildcard, CNAME, hosts, EDNS, TC and errors. */
+export function cases(): { label: string; packet: Buffer }[] {
+  const out: { label: string; packet: Buffer }[] = [];
+  let id = 0x2000;
+  const add = (label: string, packet: Buffer): void => { out.push({ label, packet }); };
+  const names = [
+    'example.test', 'www.example.test', 'WwW.ExAmPlE.tEsT', 'mail.example.test', 'ns2.example.test', 'txt.example.test',
+    '_sip._tcp.example.test', 'alias.example.test', 'dangling.example.test', 'foo.wild.example.test',
+    'x.sub.example.test', 'nope.example.test', 'db.hosts.test', 'outside.invalid',
+  ];
+  for (const name of names) {
+    for (const type of [A, AAAA, MX]) add(`${name} ${type}`, query(id++, name, type));
+  }
+  add('apex SOA', query(id++, 'example.test', SOA));
+  add('apex NS +edns', query(id++, 'example.test', NS, opt(1232)));
+  add('apex ANY', query(id++, 'example.test', ANY));
+  add('apex CAA +do', query(id++, 'example.test', CAA, opt(4096, 0, DO)));
+  add('SRV +edns 512', query(id++, '_sip._tcp.example.test', SRV, opt(512)));
+  add('TXT +do', query(id++, 'txt.example.test', TXT, opt(1232, 0, DO)));
+  add('big A no EDNS (TC at 512)', query(id++, 'big.example.test', A));
+  add('big A EDNS 1232 (TC)', query(id++, 'big.example.test', A, opt(1232)));
+  add('big A EDNS 4096 (clamped, TC)', query(id++, 'big.example.test', A, opt(4096, 0, DO)));
+  add('big MX NODATA', query(id++, 'big.example.test', MX, opt(1232)));
+  add('CHAOS version.bind', query(id++, 'version.bind', TXT, null, 3));
+  add('CHAOS id.server (refused)', query(id++, 'id.server', TXT, null, 3));
+  add('AXFR refused', query(id++, 'example.test', AXFR));
+  add('qtype OPT: FORMERR', query(id++, 'example.test', OPT));
+  add('QDCOUNT 0: FORMERR', message(id++, RD, [0, 0, 0, 0], Buffer.alloc(0)));
+  add('QDCOUNT 2: FORMERR', message(id++, RD, [2, 0, 0, 0], Buffer.concat([question('a.example.test', A), question('b.example.test', A)])));
+  add('trailing bytes: FORMERR', message(id++, RD, [1, 0, 0, 0], Buffer.concat([question('www.example.test', A), Buffer.from([1, 2, 3])])));
+  add('two OPTs: FORMERR', message(id++, RD, [1, 0, 0, 2], Buffer.concat([question('www.example.test', A), opt(1232), opt(1232)])));
+  add('opcode STATUS: NOTIMP', message(id++, RD | (2 << 11), [1, 0, 0, 0], question('www.example.test', A)));
+  add('EDNS version 1: BADVERS', query(id++, 'www.example.test', A, opt(1232, 1)));
+  add('QR set: dropped', message(id++, 0x8000 | RD, [1, 0, 0, 0], question('www.example.test', A)));
+  add('truncated header: dropped', Buffer.from([0x30, 0x01, 0x01]));
+  return out;
 }

@@ -1,0 +1,297 @@
+// The native answer cache. The responder (src/server/responder.ts) compiles every answer it serves into a
+// template once and keeps it in its AnswerTable; this is a copy of that table in C memory, kept in step by
+// the responder (set on compile, delete when a name the answer depended on changes, clear on any wholesale
+// invalidation). The UDP batch engine asks it first: a plain query whose answer is here is copied, patched
+// (ID, RD, CD, RA, the client's spelling of the name, our OPT) and counted without a JavaScript call.
+// Anything else (a miss, a message that needs truncation, an unusual query, a forwarded name) is left to
+// JavaScript untouched, so this file only has to be right about the common case, and exactly as strict.
+
+#include "answer_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER 12
+#define MAX_NAME 255
+#define MAX_LABEL 63
+#define TYPE_OPT 41
+#define OPT_SIZE 11
+#define MIN_UDP 512
+#define INITIAL_CAPACITY 64 // power of two
+
+typedef struct entry {
+  uint32_t hash;
+  uint16_t qtype;
+  uint8_t name_len;
+  uint8_t rcode;
+  uint32_t answer_len;
+  uint8_t bytes[]; // name_len bytes of lower-case wire name, then the answer template
+} entry;
+
+struct answer_cache {
+  entry **slots; // open addressing, linear probing; NULL = empty
+  uint32_t mask;
+  uint32_t count;
+  size_t bytes;
+  uint8_t ra; // 0x80 when the responder sets RA (it forwards), else 0
+  unsigned max_udp;
+  counter_plan counters;
+};
+
+static uint32_t fnv1a_step(uint32_t h, uint8_t c) {
+  return (h ^ c) * 0x01000193u;
+}
+
+// FNV-1a's low bits are weak for similar short names; the MurmurHash3 finaliser spreads them (as in JS).
+static uint32_t home_slot(uint32_t h, uint32_t mask) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h & mask;
+}
+
+static uint32_t hash_name(const uint8_t *name, unsigned len) {
+  uint32_t h = 0x811c9dc5u;
+  for (unsigned i = 0; i < len; i++) h = fnv1a_step(h, name[i]);
+  return h;
+}
+
+answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload) {
+  answer_cache *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->slots = calloc(INITIAL_CAPACITY, sizeof *c->slots);
+  if (c->slots == NULL) {
+    free(c);
+    return NULL;
+  }
+  c->mask = INITIAL_CAPACITY - 1;
+  c->ra = recursion_available ? 0x80 : 0;
+  c->max_udp = max_udp_payload;
+  return c;
+}
+
+static void free_entries(answer_cache *c) {
+  for (uint32_t i = 0; i <= c->mask; i++) free(c->slots[i]);
+  c->count = 0;
+  c->bytes = 0;
+}
+
+void answer_cache_free(answer_cache *c) {
+  if (c == NULL) return;
+  free_entries(c);
+  free(c->slots);
+  free(c);
+}
+
+/** Slot of (name, qtype), or -1. */
+static long find(const answer_cache *c, const uint8_t *name, unsigned name_len, uint32_t hash, unsigned qtype) {
+  uint32_t i = home_slot(hash, c->mask);
+  // Bounded: the load stays at most one half, so the run ends at an empty slot.
+  for (entry *e; (e = c->slots[i]) != NULL; i = (i + 1) & c->mask) {
+    if (e->hash == hash && e->qtype == qtype && e->name_len == name_len && memcmp(e->bytes, name, name_len) == 0) {
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+static int grow(answer_cache *c) {
+  uint32_t capacity = (c->mask + 1) * 2;
+  entry **slots = calloc(capacity, sizeof *slots);
+  if (slots == NULL) return -1;
+  for (uint32_t k = 0; k <= c->mask; k++) {
+    entry *e = c->slots[k];
+    if (e == NULL) continue;
+    uint32_t i = home_slot(e->hash, capacity - 1);
+    while (slots[i] != NULL) i = (i + 1) & (capacity - 1);
+    slots[i] = e;
+  }
+  free(c->slots);
+  c->slots = slots;
+  c->mask = capacity - 1;
+  return 0;
+}
+
+int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, const uint8_t *answer,
+                     size_t answer_len) {
+  entry *e = malloc(sizeof *e + name_len + answer_len);
+  if (e == NULL) return -1;
+  e->hash = hash_name(name, name_len);
+  e->qtype = (uint16_t)qtype;
+  e->name_len = (uint8_t)name_len;
+  e->rcode = answer[3] & 0x0f;
+  e->answer_len = (uint32_t)answer_len;
+  memcpy(e->bytes, name, name_len);
+  memcpy(e->bytes + name_len, answer, answer_len);
+  long found = find(c, name, name_len, e->hash, qtype);
+  if (found >= 0) {
+    entry *old = c->slots[found];
+    c->bytes -= old->name_len + old->answer_len;
+    free(old);
+    c->slots[found] = e;
+  } else {
+    if ((c->count + 1) * 2 > c->mask + 1 && grow(c) < 0) {
+      free(e);
+      return -1;
+    }
+    uint32_t i = home_slot(e->hash, c->mask);
+    while (c->slots[i] != NULL) i = (i + 1) & c->mask;
+    c->slots[i] = e;
+    c->count++;
+  }
+  c->bytes += name_len + answer_len;
+  return 0;
+}
+
+int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype) {
+  long found = find(c, name, name_len, hash_name(name, name_len), qtype);
+  if (found < 0) return 0;
+  uint32_t hole = (uint32_t)found;
+  c->bytes -= c->slots[hole]->name_len + c->slots[hole]->answer_len;
+  free(c->slots[hole]);
+  c->count--;
+  // Backward-shift deletion (Knuth 6.4, algorithm R): later entries of the run move up, no tombstones.
+  for (uint32_t j = hole;;) {
+    j = (j + 1) & c->mask;
+    entry *e = c->slots[j];
+    if (e == NULL) break;
+    uint32_t home = home_slot(e->hash, c->mask);
+    int stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    c->slots[hole] = e;
+    hole = j;
+  }
+  c->slots[hole] = NULL;
+  return 1;
+}
+
+void answer_cache_clear(answer_cache *c) {
+  free_entries(c);
+  memset(c->slots, 0, (size_t)(c->mask + 1) * sizeof *c->slots);
+}
+
+size_t answer_cache_count(const answer_cache *c) {
+  return c->count;
+}
+
+size_t answer_cache_bytes(const answer_cache *c) {
+  return c->bytes + (size_t)(c->mask + 1) * sizeof *c->slots;
+}
+
+void answer_cache_set_counters(answer_cache *c, const counter_plan *plan) {
+  c->counters = *plan;
+}
+
+counter_plan *answer_cache_counters(answer_cache *c) {
+  return &c->counters;
+}
+
+/** Whether the EDNS options in q[p..end) are (code, length, data) triples that fill it exactly. */
+static int options_well_formed(const uint8_t *q, size_t p, size_t end) {
+  while (p < end) {
+    if (p + 4 > end) return 0;
+    p += 4 + (size_t)((q[p + 2] << 8) | q[p + 3]);
+  }
+  return p == end;
+}
+
+static void count_answer(counter_plan *k, unsigned qtype, int family_v6, unsigned rcode) {
+  if (k->f == NULL) return;
+  unsigned bucket = qtype < k->type_table ? k->type_bucket[qtype] : k->ntypes - 1;
+  k->f[k->req_off + (unsigned)family_v6 * k->ntypes + bucket] += 1; // proto UDP is 0
+  k->f[k->resp_off + rcode] += 1;
+}
+
+size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6) {
+  if (c->count == 0 || len < HEADER + 5) return 0;
+  // A standard query (QR 0, opcode QUERY), one question, nothing else but perhaps one OPT.
+  if ((q[2] & 0xf8) != 0 || q[4] != 0 || q[5] != 1 || (q[6] | q[7] | q[8] | q[9] | q[10]) != 0 || q[11] > 1) return 0;
+  uint8_t name[MAX_NAME];
+  unsigned n = 0;
+  uint32_t hash = 0x811c9dc5u;
+  size_t pos = HEADER;
+  // Bounded: every turn consumes a label and n is capped at MAX_NAME. No compression in a question.
+  for (;;) {
+    if (pos >= len) return 0;
+    unsigned label = q[pos];
+    if (label > MAX_LABEL || n + label + 1 > MAX_NAME || pos + 1 + label > len) return 0;
+    for (size_t p = pos, end = pos + 1 + label; p < end; p++) {
+      uint8_t ch = q[p];
+      if (ch >= 'A' && ch <= 'Z') ch += 0x20;
+      name[n++] = ch;
+      hash = fnv1a_step(hash, ch);
+    }
+    pos += 1 + label;
+    if (label == 0) break;
+  }
+  if (pos + 4 > len) return 0;
+  unsigned qtype = (unsigned)((q[pos] << 8) | q[pos + 1]);
+  if (q[pos + 2] != 0 || q[pos + 3] != 1) return 0; // class IN only
+  pos += 4;
+  int has_opt = 0;
+  unsigned limit = MIN_UDP;
+  uint8_t do_bit = 0;
+  if (q[11] == 1) {
+    // The OPT: root owner, EDNS version 0, well-formed options, the last bytes of the message.
+    if (pos + OPT_SIZE > len || q[pos] != 0 || q[pos + 1] != 0 || q[pos + 2] != TYPE_OPT || q[pos + 6] != 0) return 0;
+    size_t rd = pos + OPT_SIZE;
+    if (rd + (size_t)((q[pos + 9] << 8) | q[pos + 10]) != len || !options_well_formed(q, rd, len)) return 0;
+    unsigned udp = (unsigned)((q[pos + 3] << 8) | q[pos + 4]);
+    has_opt = 1;
+    limit = udp < MIN_UDP ? MIN_UDP : udp;
+    if (limit > c->max_udp) limit = c->max_udp;
+    do_bit = q[pos + 7] & 0x80;
+  } else if (pos != len) {
+    return 0;
+  }
+  long slot = find(c, name, n, hash, qtype);
+  if (slot < 0) return 0;
+  const entry *e = c->slots[slot];
+  size_t m = e->answer_len;
+  size_t room = has_opt ? (limit > OPT_SIZE ? limit - OPT_SIZE : 0) : limit;
+  if (m > room || m + OPT_SIZE > out_cap) return 0; // truncation is JavaScript's job
+  memcpy(out, e->bytes + n, m);
+  out[0] = q[0];
+  out[1] = q[1];
+  out[2] |= q[2] & 0x01;             // RD is the client's
+  out[3] |= (q[3] & 0x10) | c->ra; // CD too; RA is ours
+  memcpy(out + HEADER, q + HEADER, n); // the client's spelling of the name
+  if (has_opt) {
+    uint8_t *o = out + m;
+    o[0] = 0;
+    o[1] = 0;
+    o[2] = TYPE_OPT;
+    o[3] = (uint8_t)(c->max_udp >> 8);
+    o[4] = (uint8_t)c->max_udp;
+    o[5] = 0; // extended rcode
+    o[6] = 0; // version
+    o[7] = do_bit; // echo DO (RFC 3225), clear the rest
+    o[8] = 0;
+    o[9] = 0;
+    o[10] = 0;
+    unsigned ar = (unsigned)((out[10] << 8) | out[11]) + 1;
+    out[10] = (uint8_t)(ar >> 8);
+    out[11] = (uint8_t)ar;
+    m += OPT_SIZE;
+  }
+  count_answer(&c->counters, qtype, family_v6, e->rcode);
+  return m;
+}
+
+void answer_cache_count_duration(answer_cache *c, unsigned answered, uint64_t nanos) {
+  counter_plan *k = &c->counters;
+  if (k->f == NULL || answered == 0) return;
+  // Like the JS path: the batch's cost per query, in whole microseconds, decides the bucket.
+  int64_t micros = (int64_t)((nanos / answered + 500) / 1000);
+  unsigned b = 0;
+  while (b < k->nbounds && micros > k->bounds_us[b]) b++;
+  k->f[k->dur_off + b] += answered;
+  k->f[k->dur_sum] += (double)nanos * 1e-9;
+}
+
+void answer_cache_count_send_drops(answer_cache *c, unsigned dropped) {
+  counter_plan *k = &c->counters;
+  if (k->f != NULL) k->f[k->drop_send] += dropped;
+}

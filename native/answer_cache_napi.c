@@ -1,0 +1,234 @@
+// Node-API glue for the native answer cache (answer_cache.c): create, set, delete, clear, stats, counters.
+// The ABI is in README.md ("The answer cache"). Every call must come from the thread that created the cache.
+
+#include "answer_cache_napi.h"
+
+#include <stdlib.h>
+
+typedef struct cache_box {
+  answer_cache *cache;
+  napi_ref counters_ref; // the Float64Array the counters point into, kept alive with the cache
+} cache_box;
+
+static napi_value throw_arg(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", msg);
+  return NULL;
+}
+
+static void on_cache_finalized(napi_env env, void *data, void *hint) {
+  (void)hint;
+  cache_box *box = (cache_box *)data;
+  if (box->counters_ref != NULL) napi_delete_reference(env, box->counters_ref);
+  answer_cache_free(box->cache);
+  free(box);
+}
+
+static cache_box *box_of(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void *data = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok) {
+    return NULL;
+  }
+  // Externals of other kinds (a UDP handle) carry a different struct: the tag tells them apart.
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, &CACHE_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  return (cache_box *)data;
+}
+
+answer_cache *cache_from_value(napi_env env, napi_value v) {
+  cache_box *box = box_of(env, v);
+  return box == NULL ? NULL : box->cache;
+}
+
+// cacheCreate(recursionAvailable: boolean, maxUdpPayload: number) → cache
+static napi_value cache_create(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  bool ra = false;
+  int32_t max_udp = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_bool(env, argv[0], &ra) != napi_ok || napi_get_value_int32(env, argv[1], &max_udp) != napi_ok ||
+      max_udp < 512 || max_udp > 65535) {
+    return throw_arg(env, "cacheCreate(recursionAvailable: boolean, maxUdpPayload: 512-65535)");
+  }
+  cache_box *box = calloc(1, sizeof *box);
+  if (box == NULL || (box->cache = answer_cache_new(ra, (unsigned)max_udp)) == NULL) {
+    free(box);
+    napi_throw_error(env, "ENOMEM", "cacheCreate: out of memory");
+    return NULL;
+  }
+  napi_value handle;
+  napi_create_external(env, box, on_cache_finalized, NULL, &handle);
+  napi_type_tag_object(env, handle, &CACHE_TAG);
+  return handle;
+}
+
+/** Reads (cache, name: Buffer, nameLength, qtype) from argv; returns 0 after throwing. */
+static int name_args(napi_env env, napi_value *argv, size_t argc, cache_box **box, uint8_t **name, unsigned *name_len,
+                     unsigned *qtype) {
+  void *data = NULL;
+  size_t buf_len = 0;
+  int32_t len = 0, type = 0;
+  bool is_buf = false;
+  *box = argc >= 4 ? box_of(env, argv[0]) : NULL;
+  if (*box == NULL || napi_is_buffer(env, argv[1], &is_buf) != napi_ok || !is_buf ||
+      napi_get_buffer_info(env, argv[1], &data, &buf_len) != napi_ok || napi_get_value_int32(env, argv[2], &len) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &type) != napi_ok || len < 1 || len > 255 || (size_t)len > buf_len || type < 0 ||
+      type > 65535) {
+    throw_arg(env, "expected (cache, name: Buffer, nameLength 1-255, qtype 0-65535, ...)");
+    return 0;
+  }
+  *name = (uint8_t *)data;
+  *name_len = (unsigned)len;
+  *qtype = (unsigned)type;
+  return 1;
+}
+
+// cacheSet(cache, name, nameLength, qtype, answer: Buffer): the answer template (ID 0, no OPT) for the name.
+static napi_value cache_set(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = 5;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cache_box *box;
+  uint8_t *name, *answer = NULL;
+  unsigned name_len, qtype;
+  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype)) return NULL;
+  void *data = NULL;
+  size_t answer_len = 0;
+  bool is_buf = false;
+  if (argc < 5 || napi_is_buffer(env, argv[4], &is_buf) != napi_ok || !is_buf ||
+      napi_get_buffer_info(env, argv[4], &data, &answer_len) != napi_ok) {
+    return throw_arg(env, "cacheSet(cache, name, nameLength, qtype, answer: Buffer)");
+  }
+  answer = (uint8_t *)data;
+  // A template starts with a header and the question; anything shorter or longer than a message is a bug.
+  if (answer_len < 12 + (size_t)name_len + 4 || answer_len > 65535) {
+    return throw_arg(env, "cacheSet: answer must be a DNS message with the question (16+ bytes, at most 65535)");
+  }
+  if (answer_cache_set(box->cache, name, name_len, qtype, answer, answer_len) < 0) {
+    napi_throw_error(env, "ENOMEM", "cacheSet: out of memory");
+  }
+  return NULL;
+}
+
+// cacheDelete(cache, name, nameLength, qtype) → boolean
+static napi_value cache_delete(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cache_box *box;
+  uint8_t *name;
+  unsigned name_len, qtype;
+  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype)) return NULL;
+  napi_value r;
+  napi_get_boolean(env, answer_cache_delete(box->cache, name, name_len, qtype) == 1, &r);
+  return r;
+}
+
+static cache_box *only_cache_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
+  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
+  cache_box *box = *argc >= 1 ? box_of(env, argv[0]) : NULL;
+  if (box == NULL) throw_arg(env, "expected a cache from cacheCreate");
+  return box;
+}
+
+// cacheClear(cache)
+static napi_value cache_clear(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  cache_box *box = only_cache_arg(env, info, argv, &argc);
+  if (box != NULL) answer_cache_clear(box->cache);
+  return NULL;
+}
+
+// cacheStats(cache) → { entries, bytes }
+static napi_value cache_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  cache_box *box = only_cache_arg(env, info, argv, &argc);
+  if (box == NULL) return NULL;
+  napi_value obj, entries, bytes;
+  napi_create_object(env, &obj);
+  napi_create_double(env, (double)answer_cache_count(box->cache), &entries);
+  napi_create_double(env, (double)answer_cache_bytes(box->cache), &bytes);
+  napi_set_named_property(env, obj, "entries", entries);
+  napi_set_named_property(env, obj, "bytes", bytes);
+  return obj;
+}
+
+// Plan layout (Int32Array), written by DnsCounters.nativePlan() in src/metrics/dns-counters.ts:
+enum {
+  P_REQ_OFF, P_NTYPES, P_RESP_OFF, P_RCODE_SLOTS, P_DUR_OFF, P_NBOUNDS, P_DUR_SUM, P_DROP_SEND, P_TYPE_TABLE, P_FIXED
+};
+
+/** Fills *k from (values: Float64Array, plan: Int32Array); every index checked against values. */
+static int read_plan(napi_env env, napi_value values, napi_value plan_v, counter_plan *k) {
+  napi_typedarray_type t1, t2;
+  size_t f_len = 0, p_len = 0;
+  void *f = NULL, *p = NULL;
+  bool ta1 = false, ta2 = false;
+  napi_is_typedarray(env, values, &ta1);
+  napi_is_typedarray(env, plan_v, &ta2);
+  if (!ta1 || !ta2 || napi_get_typedarray_info(env, values, &t1, &f_len, &f, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, plan_v, &t2, &p_len, &p, NULL, NULL) != napi_ok || t1 != napi_float64_array ||
+      t2 != napi_int32_array || p_len < P_FIXED) {
+    return 0;
+  }
+  const int32_t *plan = (const int32_t *)p;
+  for (int i = 0; i < P_FIXED; i++) if (plan[i] < 0) return 0;
+  uint32_t ntypes = (uint32_t)plan[P_NTYPES], nbounds = (uint32_t)plan[P_NBOUNDS], table = (uint32_t)plan[P_TYPE_TABLE];
+  if (ntypes < 1 || nbounds > 32 || table > 260 || p_len < P_FIXED + nbounds + table) return 0;
+  if ((size_t)plan[P_REQ_OFF] + 2 * ntypes > f_len || (size_t)plan[P_RESP_OFF] + 16 > f_len ||
+      (size_t)plan[P_RCODE_SLOTS] < 16 || (size_t)plan[P_DUR_OFF] + nbounds + 1 > f_len ||
+      (size_t)plan[P_DUR_SUM] >= f_len || (size_t)plan[P_DROP_SEND] >= f_len) {
+    return 0;
+  }
+  k->f = (double *)f;
+  k->f_len = f_len;
+  k->req_off = (uint32_t)plan[P_REQ_OFF];
+  k->ntypes = ntypes;
+  k->resp_off = (uint32_t)plan[P_RESP_OFF];
+  k->dur_off = (uint32_t)plan[P_DUR_OFF];
+  k->nbounds = nbounds;
+  k->dur_sum = (uint32_t)plan[P_DUR_SUM];
+  k->drop_send = (uint32_t)plan[P_DROP_SEND];
+  k->type_table = table;
+  for (uint32_t i = 0; i < nbounds; i++) k->bounds_us[i] = plan[P_FIXED + i];
+  for (uint32_t i = 0; i < table; i++) {
+    int32_t b = plan[P_FIXED + nbounds + i];
+    if (b < 0 || (uint32_t)b >= ntypes) return 0;
+    k->type_bucket[i] = (uint8_t)b;
+  }
+  return 1;
+}
+
+// cacheSetCounters(cache, values: Float64Array, plan: Int32Array): where answered queries are counted.
+static napi_value cache_set_counters(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  cache_box *box = only_cache_arg(env, info, argv, &argc);
+  if (box == NULL) return NULL;
+  counter_plan plan = {0};
+  if (argc < 3 || !read_plan(env, argv[1], argv[2], &plan)) {
+    return throw_arg(env, "cacheSetCounters(cache, values: Float64Array, plan: Int32Array as DnsCounters.nativePlan())");
+  }
+  if (box->counters_ref != NULL) napi_delete_reference(env, box->counters_ref);
+  napi_create_reference(env, argv[1], 1, &box->counters_ref);
+  answer_cache_set_counters(box->cache, &plan);
+  return NULL;
+}
+
+static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, obj, name, f);
+}
+
+void register_cache_api(napi_env env, napi_value exports) {
+  set_fn(env, exports, "cacheCreate", cache_create);
+  set_fn(env, exports, "cacheSet", cache_set);
+  set_fn(env, exports, "cacheDelete", cache_delete);
+  set_fn(env, exports, "cacheClear", cache_clear);
+  set_fn(env, exports, "cacheStats", cache_stats);
+  set_fn(env, exports, "cacheSetCounters", cache_set_counters);
+}
