@@ -11,6 +11,15 @@ import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
+/**
+ * dgram passes the destination of every send through a lookup, by default dns.lookup, which even for an
+ * IP literal defers the send to the next tick. Every destination here is the address a query came from,
+ * so it is already an address: hand it straight back, and the send happens now.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: null, address: string, family: number) => void): void {
+  // dgram passes the socket's family as a number (its typings say options: it never sends those).
+  callback(null, address, typeof family === 'number' ? family : isIPv6(address) ? 6 : 4);
+}
 
 interface Pair {
   udp: dgram.Socket;
@@ -55,7 +64,7 @@ export class NodeEngine implements PacketEngine {
 
   private bindUdp(host: string, port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const udp = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) });
+      const udp = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host), lookup: literalLookup });
       udp.once('error', reject);
       udp.bind({ address: host, port, exclusive: true }, () => {
         udp.removeListener('error', reject);
@@ -82,8 +91,8 @@ export class NodeEngine implements PacketEngine {
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
     const reply = Buffer.allocUnsafe(n);
-    this.out.copy(reply, 0, 0, n);
-    udp.send(reply, 0, n, rinfo.port, rinfo.address);
+    reply.set(this.out.subarray(0, n));
+    udp.send(reply, rinfo.port, rinfo.address); // no offset/length: those make dgram slice the buffer again
   }
 
   private bindTcp(host: string, port: number): Promise<net.Server> {
