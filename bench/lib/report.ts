@@ -7,7 +7,9 @@ export interface PeerResult {
   status: 'ok' | 'not available' | 'failed' | 'n/a';
   reason?: string;
   udp: UdpResult[];
+  /** The median of each field over latencyReps. */
   latency?: LatencyResult;
+  latencyReps?: LatencyResult[];
   tcp: TcpResult[];
 }
 
@@ -53,9 +55,17 @@ function statusText(p: PeerResult): string {
   return p.status === 'ok' ? '' : `${p.status}${p.reason ? ': ' + p.reason.slice(0, 120).replace(/\|/g, '/') : ''}`;
 }
 
+/** Each field's median over interleaved latency runs (p99 of the median run would hide nothing better). */
+export function combineLatency(reps: LatencyResult[]): LatencyResult {
+  const med = (f: (l: LatencyResult) => number): number => range(reps.map(f))?.median ?? NaN;
+  return { qps: med((l) => l.qps), lost: med((l) => l.lost), p50: med((l) => l.p50), p99: med((l) => l.p99), p999: med((l) => l.p999) };
+}
+
 /** p50 / p99 / p999; flagged when the server did not keep up with the fixed rate (then it is queueing). */
-function latencyText(l: LatencyResult, rate: number): string {
-  const text = `${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.p999.toFixed(0)}`;
+function latencyText(l: LatencyResult, rate: number, reps: LatencyResult[] | undefined): string {
+  const p99 = range((reps ?? []).map((x) => x.p99));
+  const spread = p99 !== undefined && p99.n > 1 ? ` (p99 ${p99.min.toFixed(0)}–${p99.max.toFixed(0)})` : '';
+  const text = `${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.p999.toFixed(0)}${spread}`;
   // dnsperf counts queries still in flight at its time limit as lost, so a few lost are not a failure.
   if (l.qps < 0.95 * rate) return `${text} (overloaded: ${k(l.qps)} qps, ${l.lost} lost)`;
   return l.lost > 0 ? `${text} (${l.lost} lost)` : text;
@@ -93,7 +103,7 @@ export function oneWorkerTable(r: Results): string {
     const cpu = range(p.udp.map((u) => u.cpuUsPerQuery));
     const ceilCpu = range(find(r.oneWorker, 'ceiling')?.udp.map((u) => u.cpuUsPerQuery) ?? []);
     const cpuText = cpu ? cpu.median.toFixed(2) + (ceilCpu && p.id !== 'ceiling' ? ` (${((100 * ceilCpu.median) / cpu.median).toFixed(0)}%)` : '') : '—';
-    const lat = p.latency ? latencyText(p.latency, Number(r.options.latencyRate)) : '—';
+    const lat = p.latency ? latencyText(p.latency, Number(r.options.latencyRate), p.latencyReps) : '—';
     const pctCeil = q && ceil ? ((100 * q.median) / ceil.median).toFixed(0) + '%' : '—';
     lines.push(`| ${p.label} | ${fmtRange(q)} | ${cpuText} | ${ratio(q, bind)} | ${ratio(q, knot)} | ${pctCeil} | ${lat} | ${fmtRange(tcpQps(p))} | ${answerMix(p)} |`);
   }

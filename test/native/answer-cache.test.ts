@@ -225,6 +225,37 @@ function defineTests(b: NativeBinding): void {
     t.ok(p.cached.udpStats.nativeAnswers > 100, `${p.cached.udpStats.nativeAnswers} answered in C`);
   });
 
+  t.test('mutated queries: the C copy is exactly as strict as JavaScript', async (t) => {
+    const p = await startPair(t, b);
+    const seeds = [...cases().map((c) => c.packet), ...moreCases()].filter((s) => s.length >= 12);
+    await compare(p, seeds, 0x100); // both tables now hold every seed's answer
+    // Up to 3 bytes changed anywhere after the ID (QR kept clear: a response is dropped unanswered, which
+    // would only slow the test down), and perhaps cut short after the header.
+    const arbMutation = fc.record({
+      seed: fc.nat(seeds.length - 1),
+      edits: fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+      cut: fc.option(fc.nat()),
+    });
+    let failures: string[] = [];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(arbMutation, async (m) => {
+        const seed = seeds[m.seed]!;
+        let packet = Buffer.from(seed);
+        for (const e of m.edits) {
+          const at = 2 + (e.at % (packet.length - 2));
+          packet[at] = at === 2 ? e.value & 0x7f : e.value;
+        }
+        if (m.cut !== null) packet = packet.subarray(0, 12 + (m.cut % (packet.length - 11)));
+        const { diffs } = await compare(p, [packet, packet], 0x9000 + (run++ % 0x3000) * 2);
+        failures = failures.concat(diffs);
+        return diffs.length === 0;
+      }),
+      { numRuns: 300, seed: 112026 },
+    );
+    t.same(failures, [], '300 mutated queries, each asked twice of both engines');
+  });
+
   t.test('cache functions check their arguments', async (t) => {
     const cache = b.cacheCreate(false, 1232);
     const name = Buffer.from([3, 0x77, 0x77, 0x77, 0]);
