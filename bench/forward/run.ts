@@ -5,7 +5,8 @@
 // repetitions, server CPU µs per answer, and the upstream's CPU during the run to show the cache was
 // warm), then cold-path latency with dnsperf on core 1 over names no server has seen (each name once).
 //
-//   npx tsc -p . && node dist/bench/forward/run.js [--duration S] [--reps N] [--only kdns,dnsmasq,...]
+//   npx tsc -p . && node dist/bench/forward/run.js [--duration S] [--reps N] [--only kdns,dnsmasq,...] [--no-write]
+//   (npm run bench runs it too, after the cluster-name mixes)
 //
 // Writes bench/results/forward-<timestamp>.json and prints a markdown table with ratios to dnsmasq.
 // Every process is started and stopped by PID (bench/lib/proc.ts); every run has a time limit.
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     'cold-rate': { type: 'string', default: '300' },
     only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
   },
 });
 const DURATION = Math.min(Math.max(Number(values.duration) || 3, 0.5), 30);
@@ -383,11 +385,12 @@ async function main(): Promise<void> {
       `timeout ${UDP.timeoutMs} ms, warm mix ${NAMES} A + ${NAMES / 8} AAAA (NODATA) + ${NAMES / 8} NXDOMAIN, seconds=${Math.round((Date.now() - started) / 1000)}`,
   };
   const md = markdown(date, results, meta);
+  process.stdout.write(md);
+  if (values['no-write']) return;
   const outDir = join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `forward-${date.replace(/:/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date, ...meta, results }, null, 2) + '\n');
-  process.stdout.write(md);
   log(`wrote ${file}`);
 }
 
