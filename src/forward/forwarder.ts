@@ -22,7 +22,7 @@ import {
   buildUpstreamQuery, indexResponse, localResponse, questionEndOf, readClientQuestion, writeClientResponse,
   type ClientQuestion, type IndexedResponse, type LocalRecord,
 } from './message.js';
-import { ForwardMetrics } from './metrics.js';
+import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
 import { RouteTable } from './routes.js';
 import { Upstream } from './upstream.js';
@@ -51,9 +51,6 @@ export class Forwarder {
   private readonly opts: ForwardOptions;
   private readonly log: Logger;
   private readonly metrics: ForwardMetrics;
-  private readonly hitSuccess: { inc(): void };
-  private readonly hitDenial: { inc(): void };
-  private readonly hitServfail: { inc(): void };
   private readonly cache: ForwardCache;
   private readonly acl: Acl;
   private readonly table: RouteTable<Upstream>;
@@ -75,9 +72,6 @@ export class Forwarder {
     this.now = clock;
     this.cache = new ForwardCache(opts.cache, clock);
     this.metrics = new ForwardMetrics(registry, this.cache);
-    this.hitSuccess = this.metrics.cacheHits.labels('success');
-    this.hitDenial = this.metrics.cacheHits.labels('denial');
-    this.hitServfail = this.metrics.cacheHits.labels('servfail');
     this.cache.onEvict = () => this.metrics.cacheEvictions.inc();
     this.acl = new Acl(opts.allowNetworks);
     let defaults: ListenAddress[] = opts.defaultUpstreams;
@@ -242,8 +236,7 @@ export class Forwarder {
 
   private fromFreshEntry(e: CacheEntry, question: Question, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
     this.counters.cacheHits++;
-    // Children bound once: labels() hashes its arguments on every call, too slow for every cache hit.
-    (e.kind === KIND_SERVFAIL ? this.hitServfail : e.kind === KIND_NEGATIVE ? this.hitDenial : this.hitSuccess).inc();
+    this.metrics.pendingHits[e.kind === KIND_SERVFAIL ? HIT_SERVFAIL : e.kind === KIND_NEGATIVE ? HIT_DENIAL : HIT_SUCCESS]++;
     if (e.kind === KIND_SERVFAIL) {
       this.counters.servfail++;
       return localResponse(query, q, RCODE_SERVFAIL);

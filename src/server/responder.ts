@@ -68,6 +68,11 @@ export class Responder {
   private readonly table = new AnswerTable<Buffer>();
   /** qname → whether it is forwarded (see isForwarded). */
   private readonly forwardedMemo = new Map<string, boolean>();
+  /**
+   * Lower-case wire qname → its key, for names respond() handed to the forwarder: the next query for the
+   * name skips the key conversion and the verdict (cleared with forwardedMemo; class IN only).
+   */
+  private readonly forwardedKeys = new AnswerTable<string>();
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
   private readonly dependents = new Map<string, Set<TableKey>>();
   private readonly opts: ResponderOptions;
@@ -107,7 +112,8 @@ export class Responder {
     });
     if (response === null) return RESPOND_FORWARD;
     this.lastRcode = response[3]! & 0x0f;
-    return response.copy(out, 0);
+    out.set(response, 0); // TypedArray#set: Buffer#copy runs argument checks in JS on every hit
+    return response.length;
   }
 
   /**
@@ -163,7 +169,7 @@ export class Responder {
   invalidate(): void {
     this.table.clear();
     this.dependents.clear();
-    this.forwardedMemo.clear();
+    this.forgetForwarded();
     for (const m of this.mirrors) m.clear();
   }
 
@@ -173,7 +179,7 @@ export class Responder {
    * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
    */
   invalidateNames(names: Iterable<string>): void {
-    this.forwardedMemo.clear(); // a new name in a zone or local store may stop being forwarded
+    this.forgetForwarded(); // a new name in a zone or local store may stop being forwarded
     for (const name of names) {
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
@@ -183,6 +189,11 @@ export class Responder {
         for (const m of this.mirrors) m.delete(e.name, e.name.length, e.qtype);
       }
     }
+  }
+
+  private forgetForwarded(): void {
+    this.forwardedMemo.clear();
+    if (this.forwardedKeys.size > 0) this.forwardedKeys.clear();
   }
 
   /**
@@ -199,8 +210,15 @@ export class Responder {
       ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
       : undefined;
     if (compiled === undefined) {
+      const forwarding = this.forwarder !== null && slot.qclass === CLASS_IN;
+      if (forwarding) {
+        const known = this.forwardedKeys.get(slot.lowerName, slot.nameLength, slot.hash, 0, 0);
+        if (known !== undefined) return this.prepareForward(query, len, known, out);
+      }
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
-      if (this.forwarder !== null && slot.qclass === CLASS_IN && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
+      if (forwarding && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
+        if (this.forwardedKeys.size >= 10_000) this.forwardedKeys.clear();
+        this.forwardedKeys.set(slot.lowerName, slot.nameLength, slot.hash, 0, 0, qname);
         return this.prepareForward(query, len, qname, out);
       }
       const fresh = this.compileMiss(slot, qname);
