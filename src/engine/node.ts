@@ -6,20 +6,11 @@ import dgram from 'node:dgram';
 import type net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
+import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
-
-/**
- * dgram passes the destination of every send through a lookup, by default dns.lookup, which even for an
- * IP literal defers the send to the next tick. Every destination here is the address a query came from,
- * so it is already an address: hand it straight back, and the send happens now.
- */
-function literalLookup(address: string, family: unknown, callback: (err: null, address: string, family: number) => void): void {
-  // dgram passes the socket's family as a number (its typings say options: it never sends those).
-  callback(null, address, typeof family === 'number' ? family : isIPv6(address) ? 6 : 4);
-}
 
 interface Pair {
   udp: dgram.Socket;

@@ -14,6 +14,7 @@ import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
 import { buildUpstreamQuery, matchesQuery, questionEndOf } from './message.js';
 import type { ForwardMetrics } from './metrics.js';
 import { TcpChannel } from './tcp-channel.js';
+import { literalLookup } from '../util/literal-lookup.js';
 
 /** A usable answer (any rcode), or why there is none. */
 export type UpstreamOutcome = Buffer | 'timeout' | 'error' | 'busy';
@@ -185,7 +186,8 @@ export function udpExchange(
   host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>,
 ): Promise<UpstreamOutcome> {
   return new Promise((resolve) => {
-    const sock = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    // Upstreams are IP literals (the config refuses names), so connect needs no dns.lookup tick.
+    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
     const qEnd = questionEndOf(msg);
     let done = false;
     const finish = (r: UpstreamOutcome): void => {
