@@ -67,21 +67,26 @@ interface Pair {
   client: Client;
 }
 
+/** Starts the engines and a client, all closed when `t` ends; returns the engines' ports and the client. */
+async function serve(t: Test, ...engines: NativeEngine[]): Promise<{ ports: number[]; client: Client }> {
+  const ports: number[] = [];
+  for (const e of engines) ports.push((await e.start())[0]!.port);
+  const client = new Client();
+  await client.bind();
+  t.teardown(async () => {
+    client.close();
+    for (const e of engines) await e.close();
+  });
+  return { ports, client };
+}
+
 async function startPair(t: Test, b: NativeBinding): Promise<Pair> {
   const c1 = counters();
   const c2 = counters();
   const cached = new NativeEngine({ ...engineOptions('127.0.0.1', c1.counters), binding: b });
   const plain = new NativeEngine({ ...engineOptions('127.0.0.1', c2.counters), binding: b, answerCache: false });
-  const [ca] = await cached.start();
-  const [pa] = await plain.start();
-  const client = new Client();
-  await client.bind();
-  t.teardown(async () => {
-    client.close();
-    await cached.close();
-    await plain.close();
-  });
-  return { cached, plain, cachedPort: ca!.port, plainPort: pa!.port, cachedSab: c1.sab, plainSab: c2.sab, client };
+  const { ports, client } = await serve(t, cached, plain);
+  return { cached, plain, cachedPort: ports[0]!, plainPort: ports[1]!, cachedSab: c1.sab, plainSab: c2.sab, client };
 }
 
 /** Sends each packet to both engines (one at a time, so batches stay small) and lists the differences. */
@@ -137,14 +142,8 @@ function defineTests(b: NativeBinding): void {
     const { responder, zone } = makeZoneResponder();
     const c = counters();
     const engine = new NativeEngine({ ...engineOptions('127.0.0.1', c.counters), responder, binding: b });
-    const [addr] = await engine.start();
-    const client = new Client();
-    await client.bind();
-    t.teardown(async () => {
-      client.close();
-      await engine.close();
-    });
-    const ask = async (id: number): Promise<Buffer> => (await client.one(addr!.port, query(id, 'www.example.test', A)))!;
+    const { ports: [port], client } = await serve(t, engine);
+    const ask = async (id: number): Promise<Buffer> => (await client.one(port!, query(id, 'www.example.test', A)))!;
     const first = await ask(1);
     const before = engine.udpStats.nativeAnswers;
     const second = await ask(2);
@@ -178,14 +177,8 @@ function defineTests(b: NativeBinding): void {
       dropped(): void {},
     };
     const engine = new NativeEngine({ ...engineOptions('127.0.0.1', observer), binding: b });
-    const [addr] = await engine.start();
-    const client = new Client();
-    await client.bind();
-    t.teardown(async () => {
-      client.close();
-      await engine.close();
-    });
-    for (let i = 0; i < 5; i++) await client.one(addr!.port, query(i + 1, 'www.example.test', A));
+    const { ports: [port], client } = await serve(t, engine);
+    for (let i = 0; i < 5; i++) await client.one(port!, query(i + 1, 'www.example.test', A));
     t.equal(seen.requests, 5, 'the observer saw all five');
     t.equal(engine.udpStats.nativeAnswers, 0);
     t.equal(engine.answerCacheStats, null);
