@@ -21,9 +21,11 @@
 
 typedef struct entry {
   uint32_t hash;
-  uint16_t qtype;
+  uint32_t type_key; // qtype | variant << 16
+  uint64_t deadline_ns; // 0: never expires
   uint8_t name_len;
   uint8_t rcode;
+  uint8_t kind; // hit counter, or 255
   uint32_t answer_len;
   uint8_t bytes[]; // name_len bytes of lower-case wire name, then the answer template
 } entry;
@@ -34,8 +36,14 @@ struct answer_cache {
   uint32_t count;
   size_t bytes;
   uint8_t ra; // 0x80 when the responder sets RA (it forwards), else 0
-  unsigned max_udp;
+  unsigned max_udp;  // the client's EDNS size is clamped to this
+  unsigned opt_udp;  // and this goes in our OPT
   counter_plan counters;
+  // Forwarded answers only (answer_cache_make_forwarded):
+  int forwarded;
+  acl_rule acl[ACL_MAX];
+  unsigned nacl;
+  double *hit_counts;
 };
 
 static uint32_t fnv1a_step(uint32_t h, uint8_t c) {
@@ -69,7 +77,46 @@ answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload
   c->mask = INITIAL_CAPACITY - 1;
   c->ra = recursion_available ? 0x80 : 0;
   c->max_udp = max_udp_payload;
+  c->opt_udp = max_udp_payload;
   return c;
+}
+
+void answer_cache_make_forwarded(answer_cache *c, unsigned advertised_udp, const acl_rule *rules, unsigned nrules,
+                                 double *hit_counts) {
+  c->forwarded = 1;
+  c->ra = 0x80;
+  c->opt_udp = advertised_udp;
+  c->nacl = nrules < ACL_MAX ? nrules : ACL_MAX;
+  memcpy(c->acl, rules, c->nacl * sizeof *rules);
+  c->hit_counts = hit_counts;
+}
+
+unsigned answer_cache_variant(int dnssec_ok, int checking_disabled, int authentic_data) {
+  return (dnssec_ok ? 4u : 0u) | (checking_disabled ? 2u : 0u) | (dnssec_ok || authentic_data ? 1u : 0u);
+}
+
+/** Whether the first `bits` bits of a and b are equal. */
+static int prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits) {
+  unsigned whole = bits / 8, rest = bits % 8;
+  if (memcmp(a, b, whole) != 0) return 0;
+  if (rest == 0) return 1;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+/** The access list, as src/forward/acl.ts decides it: an IPv4-mapped IPv6 peer counts as IPv4. */
+static int acl_allows(const answer_cache *c, const uint8_t *peer16, int family_v6) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const uint8_t *addr = peer16;
+  uint8_t family = family_v6 ? 6 : 4;
+  if (family_v6 && memcmp(peer16, mapped, 12) == 0) {
+    addr = peer16 + 12;
+    family = 4;
+  }
+  for (unsigned i = 0; i < c->nacl; i++) {
+    if (c->acl[i].family == family && prefix_equal(c->acl[i].addr, addr, c->acl[i].prefix)) return 1;
+  }
+  return 0;
 }
 
 static void free_entries(answer_cache *c) {
@@ -85,12 +132,12 @@ void answer_cache_free(answer_cache *c) {
   free(c);
 }
 
-/** Slot of (name, qtype), or -1. */
-static long find(const answer_cache *c, const uint8_t *name, unsigned name_len, uint32_t hash, unsigned qtype) {
+/** Slot of (name, type_key), or -1. */
+static long find(const answer_cache *c, const uint8_t *name, unsigned name_len, uint32_t hash, uint32_t type_key) {
   uint32_t i = home_slot(hash, c->mask);
   // Bounded: the load stays at most one half, so the run ends at an empty slot.
   for (entry *e; (e = c->slots[i]) != NULL; i = (i + 1) & c->mask) {
-    if (e->hash == hash && e->qtype == qtype && e->name_len == name_len && memcmp(e->bytes, name, name_len) == 0) {
+    if (e->hash == hash && e->type_key == type_key && e->name_len == name_len && memcmp(e->bytes, name, name_len) == 0) {
       return (long)i;
     }
   }
@@ -114,18 +161,20 @@ static int grow(answer_cache *c) {
   return 0;
 }
 
-int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, const uint8_t *answer,
-                     size_t answer_len) {
+int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant,
+                     const uint8_t *answer, size_t answer_len, uint64_t deadline_ns, unsigned kind) {
   entry *e = malloc(sizeof *e + name_len + answer_len);
   if (e == NULL) return -1;
   e->hash = hash_name(name, name_len);
-  e->qtype = (uint16_t)qtype;
+  e->type_key = (uint32_t)qtype | (uint32_t)variant << 16;
+  e->deadline_ns = deadline_ns;
   e->name_len = (uint8_t)name_len;
   e->rcode = answer[3] & 0x0f;
+  e->kind = kind < HIT_KINDS ? (uint8_t)kind : 255;
   e->answer_len = (uint32_t)answer_len;
   memcpy(e->bytes, name, name_len);
   memcpy(e->bytes + name_len, answer, answer_len);
-  long found = find(c, name, name_len, e->hash, qtype);
+  long found = find(c, name, name_len, e->hash, e->type_key);
   if (found >= 0) {
     entry *old = c->slots[found];
     c->bytes -= old->name_len + old->answer_len;
@@ -145,10 +194,9 @@ int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, un
   return 0;
 }
 
-int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype) {
-  long found = find(c, name, name_len, hash_name(name, name_len), qtype);
-  if (found < 0) return 0;
-  uint32_t hole = (uint32_t)found;
+/** Frees the entry in `slot` and closes the gap. */
+static void remove_at(answer_cache *c, uint32_t slot) {
+  uint32_t hole = slot;
   c->bytes -= c->slots[hole]->name_len + c->slots[hole]->answer_len;
   free(c->slots[hole]);
   c->count--;
@@ -164,6 +212,12 @@ int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len,
     hole = j;
   }
   c->slots[hole] = NULL;
+}
+
+int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant) {
+  long found = find(c, name, name_len, hash_name(name, name_len), (uint32_t)qtype | (uint32_t)variant << 16);
+  if (found < 0) return 0;
+  remove_at(c, (uint32_t)found);
   return 1;
 }
 
@@ -204,7 +258,8 @@ static void count_answer(counter_plan *k, unsigned qtype, int family_v6, unsigne
   k->f[k->resp_off + rcode] += 1;
 }
 
-size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6) {
+size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6,
+                               const uint8_t *peer16, uint64_t now_ns) {
   if (c->count == 0 || len < HEADER + 5) return 0;
   // A standard query (QR 0, opcode QUERY), one question, nothing else but perhaps one OPT.
   if ((q[2] & 0xf8) != 0 || q[4] != 0 || q[5] != 1 || (q[6] | q[7] | q[8] | q[9] | q[10]) != 0 || q[11] > 1) return 0;
@@ -246,9 +301,16 @@ size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, ui
   } else if (pos != len) {
     return 0;
   }
-  long slot = find(c, name, n, hash, qtype);
+  uint32_t type_key = qtype;
+  if (c->forwarded) type_key |= answer_cache_variant(do_bit != 0, (q[3] & 0x10) != 0, (q[3] & 0x20) != 0) << 16;
+  long slot = find(c, name, n, hash, type_key);
   if (slot < 0) return 0;
   const entry *e = c->slots[slot];
+  if (e->deadline_ns != 0 && now_ns >= e->deadline_ns) {
+    remove_at(c, (uint32_t)slot); // JavaScript answers, and installs the next one if it may
+    return 0;
+  }
+  if (c->forwarded && !acl_allows(c, peer16, family_v6)) return 0; // refused, in JavaScript
   size_t m = e->answer_len;
   size_t room = has_opt ? (limit > OPT_SIZE ? limit - OPT_SIZE : 0) : limit;
   if (m > room || m + OPT_SIZE > out_cap) return 0; // truncation is JavaScript's job
@@ -263,8 +325,8 @@ size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, ui
     o[0] = 0;
     o[1] = 0;
     o[2] = TYPE_OPT;
-    o[3] = (uint8_t)(c->max_udp >> 8);
-    o[4] = (uint8_t)c->max_udp;
+    o[3] = (uint8_t)(c->opt_udp >> 8);
+    o[4] = (uint8_t)c->opt_udp;
     o[5] = 0; // extended rcode
     o[6] = 0; // version
     o[7] = do_bit; // echo DO (RFC 3225), clear the rest
@@ -277,6 +339,7 @@ size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, ui
     m += OPT_SIZE;
   }
   count_answer(&c->counters, qtype, family_v6, e->rcode);
+  if (c->hit_counts != NULL && e->kind < HIT_KINDS) c->hit_counts[e->kind] += 1;
   return m;
 }
 

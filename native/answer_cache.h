@@ -24,14 +24,39 @@ typedef struct counter_plan {
   uint32_t type_table;
 } counter_plan;
 
+/** One network of an access list: family 4 or 6, prefix length, address in network order. */
+typedef struct acl_rule {
+  uint8_t family;
+  uint8_t prefix;
+  uint8_t addr[16];
+} acl_rule;
+
+#define ACL_MAX 256
+#define HIT_KINDS 3
+
 answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload);
 void answer_cache_free(answer_cache *c);
 
-/** Inserts or replaces the answer for (lower-case wire name, qtype). Returns 0, or -1 when out of memory. */
-int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, const uint8_t *answer,
-                     size_t answer_len);
+/**
+ * Makes this a cache of forwarded answers: entries are keyed by qtype and the query's DO, CD and AD bits
+ * (answer_cache_variant), expire, are served only to clients the access list allows, and count their hits
+ * by kind into hit_counts[kind]. `advertised_udp` goes in the OPT (the forwarder's, not the zone's).
+ */
+void answer_cache_make_forwarded(answer_cache *c, unsigned advertised_udp, const acl_rule *rules, unsigned nrules,
+                                 double *hit_counts);
+
+/** The variant key bits of a forwarded answer: DO << 2 | CD << 1 | (DO or AD). */
+unsigned answer_cache_variant(int dnssec_ok, int checking_disabled, int authentic_data);
+
+/**
+ * Inserts or replaces the answer for (lower-case wire name, qtype, variant). `deadline_ns` (uv_hrtime
+ * clock; 0 = never) ends its use; `kind` (< HIT_KINDS, or 255) is the hit counter it feeds.
+ * Returns 0, or -1 when out of memory.
+ */
+int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant,
+                     const uint8_t *answer, size_t answer_len, uint64_t deadline_ns, unsigned kind);
 /** Returns 1 when the entry was there. */
-int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype);
+int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant);
 void answer_cache_clear(answer_cache *c);
 size_t answer_cache_count(const answer_cache *c);
 size_t answer_cache_bytes(const answer_cache *c);
@@ -42,10 +67,12 @@ counter_plan *answer_cache_counters(answer_cache *c);
 
 /**
  * Answers the query q[0..len) into out (room for out_cap bytes) when it is a plain standard query whose
- * answer is cached and fits the client's UDP size: returns the answer's length and counts the query.
+ * answer is cached (and, for forwarded answers, not expired and the peer `peer16` — 16 address bytes, IPv4
+ * in the first 4 — is allowed) and fits the client's UDP size: returns the answer's length and counts it.
  * Returns 0 for everything else, which JavaScript then answers (misses, errors, truncation, odd queries).
  */
-size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6);
+size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6,
+                               const uint8_t *peer16, uint64_t now_ns);
 
 /** Adds `answered` responses that took `nanos` in all to the duration histogram. */
 void answer_cache_count_duration(answer_cache *c, unsigned answered, uint64_t nanos);

@@ -4,10 +4,13 @@
 #include "answer_cache_napi.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
 typedef struct cache_box {
   answer_cache *cache;
   napi_ref counters_ref; // the Float64Array the counters point into, kept alive with the cache
+  napi_ref hits_ref;     // the Float64Array forwarded hits are counted in
 } cache_box;
 
 static napi_value throw_arg(napi_env env, const char *msg) {
@@ -19,6 +22,7 @@ static void on_cache_finalized(napi_env env, void *data, void *hint) {
   (void)hint;
   cache_box *box = (cache_box *)data;
   if (box->counters_ref != NULL) napi_delete_reference(env, box->counters_ref);
+  if (box->hits_ref != NULL) napi_delete_reference(env, box->hits_ref);
   answer_cache_free(box->cache);
   free(box);
 }
@@ -34,6 +38,8 @@ static cache_box *box_of(napi_env env, napi_value v) {
   if (napi_check_object_type_tag(env, v, &CACHE_TAG, &tagged) != napi_ok || !tagged) return NULL;
   return (cache_box *)data;
 }
+
+static cache_box *only_cache_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc);
 
 answer_cache *cache_from_value(napi_env env, napi_value v) {
   cache_box *box = box_of(env, v);
@@ -84,10 +90,25 @@ static int name_args(napi_env env, napi_value *argv, size_t argc, cache_box **bo
   return 1;
 }
 
-// cacheSet(cache, name, nameLength, qtype, answer: Buffer): the answer template (ID 0, no OPT) for the name.
+/** An optional non-negative integer argument (default when absent or undefined); 0 after throwing. */
+static int optional_uint(napi_env env, napi_value *argv, size_t argc, size_t i, double max, double fallback, double *out) {
+  *out = fallback;
+  if (argc <= i) return 1;
+  napi_valuetype t;
+  napi_typeof(env, argv[i], &t);
+  if (t == napi_undefined) return 1;
+  if (t != napi_number || napi_get_value_double(env, argv[i], out) != napi_ok || !(*out >= 0 && *out <= max)) {
+    throw_arg(env, "cacheSet: variant 0-7, validMs 0-86400000 and kind 0-255 are optional numbers");
+    return 0;
+  }
+  return 1;
+}
+
+// cacheSet(cache, name, nameLength, qtype, answer: Buffer, variant = 0, validMs = 0 (forever), kind = 255):
+// the answer template (ID 0, RD and CD clear, no OPT) for the name.
 static napi_value cache_set(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  size_t argc = 5;
+  napi_value argv[8];
+  size_t argc = 8;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cache_box *box;
   uint8_t *name, *answer = NULL;
@@ -98,31 +119,73 @@ static napi_value cache_set(napi_env env, napi_callback_info info) {
   bool is_buf = false;
   if (argc < 5 || napi_is_buffer(env, argv[4], &is_buf) != napi_ok || !is_buf ||
       napi_get_buffer_info(env, argv[4], &data, &answer_len) != napi_ok) {
-    return throw_arg(env, "cacheSet(cache, name, nameLength, qtype, answer: Buffer)");
+    return throw_arg(env, "cacheSet(cache, name, nameLength, qtype, answer: Buffer, variant?, validMs?, kind?)");
   }
   answer = (uint8_t *)data;
   // A template starts with a header and the question; anything shorter or longer than a message is a bug.
   if (answer_len < 12 + (size_t)name_len + 4 || answer_len > 65535) {
     return throw_arg(env, "cacheSet: answer must be a DNS message with the question (16+ bytes, at most 65535)");
   }
-  if (answer_cache_set(box->cache, name, name_len, qtype, answer, answer_len) < 0) {
+  double variant, valid_ms, kind;
+  if (!optional_uint(env, argv, argc, 5, 7, 0, &variant) || !optional_uint(env, argv, argc, 6, 86400000, 0, &valid_ms) ||
+      !optional_uint(env, argv, argc, 7, 255, 255, &kind)) {
+    return NULL;
+  }
+  uint64_t deadline = valid_ms > 0 ? uv_hrtime() + (uint64_t)(valid_ms * 1e6) : 0;
+  if (answer_cache_set(box->cache, name, name_len, qtype, (unsigned)variant, answer, answer_len, deadline, (unsigned)kind) < 0) {
     napi_throw_error(env, "ENOMEM", "cacheSet: out of memory");
   }
   return NULL;
 }
 
-// cacheDelete(cache, name, nameLength, qtype) → boolean
+// cacheDelete(cache, name, nameLength, qtype, variant = 0) → boolean
 static napi_value cache_delete(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  size_t argc = 4;
+  napi_value argv[5];
+  size_t argc = 5;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cache_box *box;
   uint8_t *name;
   unsigned name_len, qtype;
-  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype)) return NULL;
+  double variant;
+  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype) || !optional_uint(env, argv, argc, 4, 7, 0, &variant)) return NULL;
   napi_value r;
-  napi_get_boolean(env, answer_cache_delete(box->cache, name, name_len, qtype) == 1, &r);
+  napi_get_boolean(env, answer_cache_delete(box->cache, name, name_len, qtype, (unsigned)variant) == 1, &r);
   return r;
+}
+
+// cacheMakeForwarded(cache, advertisedUdp, acl: Buffer of 18-byte rules, hits: Float64Array(3)): see
+// answer_cache_make_forwarded. A rule is family (4|6), prefix length, 16 address bytes (IPv4 in the first 4).
+static napi_value cache_make_forwarded(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  cache_box *box = only_cache_arg(env, info, argv, &argc);
+  if (box == NULL) return NULL;
+  int32_t udp = 0;
+  void *acl = NULL, *hits = NULL;
+  size_t acl_len = 0, hits_len = 0;
+  bool is_buf = false, is_ta = false;
+  napi_typedarray_type ta;
+  if (argc >= 4) napi_is_typedarray(env, argv[3], &is_ta);
+  if (argc < 4 || napi_get_value_int32(env, argv[1], &udp) != napi_ok || udp < 512 || udp > 65535 ||
+      napi_is_buffer(env, argv[2], &is_buf) != napi_ok || !is_buf || napi_get_buffer_info(env, argv[2], &acl, &acl_len) != napi_ok ||
+      acl_len % 18 != 0 || acl_len / 18 > ACL_MAX || !is_ta ||
+      napi_get_typedarray_info(env, argv[3], &ta, &hits_len, &hits, NULL, NULL) != napi_ok || ta != napi_float64_array ||
+      hits_len < HIT_KINDS) {
+    return throw_arg(env, "cacheMakeForwarded(cache, advertisedUdp 512-65535, acl: Buffer of 18-byte rules (at most 256), hits: Float64Array(3))");
+  }
+  acl_rule rules[ACL_MAX];
+  const uint8_t *a = (const uint8_t *)acl;
+  unsigned n = (unsigned)(acl_len / 18);
+  for (unsigned i = 0; i < n; i++, a += 18) {
+    if ((a[0] != 4 && a[0] != 6) || a[1] > (a[0] == 4 ? 32 : 128)) return throw_arg(env, "cacheMakeForwarded: a rule is family 4|6, a prefix length that fits, 16 bytes");
+    rules[i].family = a[0];
+    rules[i].prefix = a[1];
+    memcpy(rules[i].addr, a + 2, 16);
+  }
+  if (box->hits_ref != NULL) napi_delete_reference(env, box->hits_ref);
+  napi_create_reference(env, argv[3], 1, &box->hits_ref);
+  answer_cache_make_forwarded(box->cache, (unsigned)udp, rules, n, (double *)hits);
+  return NULL;
 }
 
 static cache_box *only_cache_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
@@ -231,4 +294,5 @@ void register_cache_api(napi_env env, napi_value exports) {
   set_fn(env, exports, "cacheClear", cache_clear);
   set_fn(env, exports, "cacheStats", cache_stats);
   set_fn(env, exports, "cacheSetCounters", cache_set_counters);
+  set_fn(env, exports, "cacheMakeForwarded", cache_make_forwarded);
 }

@@ -75,8 +75,9 @@ typedef struct udp_engine {
   size_t in_slot, out_slot;
   uint8_t *in, *out;
   int32_t *meta;
-  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref;
-  answer_cache *cache; // NULL: every datagram goes to JavaScript
+  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref, fwd_ref;
+  answer_cache *cache; // compiled authoritative answers; NULL: every datagram goes to JavaScript
+  answer_cache *fwd;   // forwarded answers (expiring, access-listed); NULL: none
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
@@ -484,8 +485,12 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
   for (unsigned i = 0; i < n; i++) {
     int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
     if (m[S_IN_LEN] <= 0) continue;
-    size_t len = answer_cache_answer_udp(e->cache, e->in + (size_t)i * e->in_slot, (size_t)m[S_IN_LEN],
-                                         e->out + (size_t)i * e->out_slot, e->out_slot, m[S_FAMILY] == 6);
+    const uint8_t *q = e->in + (size_t)i * e->in_slot;
+    uint8_t *out = e->out + (size_t)i * e->out_slot;
+    const uint8_t *peer = (const uint8_t *)&m[S_ADDR];
+    int v6 = m[S_FAMILY] == 6;
+    size_t len = answer_cache_answer_udp(e->cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    if (len == 0 && e->fwd != NULL) len = answer_cache_answer_udp(e->fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
     m[S_IN_LEN] = -1;
@@ -534,6 +539,7 @@ static void on_closed(uv_handle_t *h) {
   napi_delete_reference(env, e->meta_ref);
   napi_delete_reference(env, e->cb_ref);
   if (e->cache_ref != NULL) napi_delete_reference(env, e->cache_ref);
+  if (e->fwd_ref != NULL) napi_delete_reference(env, e->fwd_ref);
   napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
@@ -581,10 +587,10 @@ static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-// udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?) → handle
+// udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?, forwardedCache?) → handle
 static napi_value udp_start(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  size_t argc = 7;
+  napi_value argv[8];
+  size_t argc = 8;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int fd = -1, batch = 0;
   uint8_t *in = NULL, *out = NULL;
@@ -608,14 +614,17 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_valuetype cb_type;
   napi_typeof(env, argv[5], &cb_type);
   if (cb_type != napi_function) return throw_type(env, "callback must be a function");
-  answer_cache *cache = NULL;
-  if (argc >= 7) {
-    napi_valuetype cache_type;
-    napi_typeof(env, argv[6], &cache_type);
-    if (cache_type != napi_undefined && cache_type != napi_null && (cache = cache_from_value(env, argv[6])) == NULL) {
+  answer_cache *caches[2] = {NULL, NULL}; // argv[6], argv[7]
+  for (size_t k = 0; k < 2; k++) {
+    if (argc <= 6 + k) break;
+    napi_valuetype t;
+    napi_typeof(env, argv[6 + k], &t);
+    if (t != napi_undefined && t != napi_null && (caches[k] = cache_from_value(env, argv[6 + k])) == NULL) {
       return throw_type(env, "cache must come from cacheCreate");
     }
   }
+  answer_cache *cache = caches[0];
+  if (cache == NULL && caches[1] != NULL) return throw_type(env, "a forwarded cache needs the answer cache too");
   size_t in_slot = in_len / (size_t)batch, out_slot = out_len / (size_t)batch;
   if (in_slot < 512 || out_slot < 512) return throw_type(env, "inBuf and outBuf need at least 512 bytes per slot");
   if (meta_len < (size_t)(META_HEADER + batch * META_STRIDE)) return throw_type(env, "meta is too short for batchSize");
@@ -632,6 +641,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   e->out_slot = out_slot;
   e->meta = (int32_t *)meta_data;
   e->cache = cache;
+  e->fwd = caches[1];
   e->peers = calloc((size_t)batch, sizeof *e->peers);
   e->peer_lens = calloc((size_t)batch, sizeof *e->peer_lens);
   int alloc_ok = e->peers != NULL && e->peer_lens != NULL;
@@ -676,7 +686,8 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[3], 1, &e->out_ref);
   napi_create_reference(env, argv[4], 1, &e->meta_ref);
   napi_create_reference(env, argv[5], 1, &e->cb_ref);
-  if (cache != NULL) napi_create_reference(env, argv[6], 1, &e->cache_ref); // the cache outlives the engine
+  if (cache != NULL) napi_create_reference(env, argv[6], 1, &e->cache_ref); // the caches outlive the engine
+  if (e->fwd != NULL) napi_create_reference(env, argv[7], 1, &e->fwd_ref);
   napi_create_object(env, &resource);
   napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &e->actx);

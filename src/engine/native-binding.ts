@@ -55,7 +55,7 @@ export interface NativeBinding {
    */
   udpStart(
     fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void,
-    cache?: CacheHandle | null,
+    cache?: CacheHandle | null, forwardedCache?: CacheHandle | null,
   ): UdpHandle;
   /** Stops polling and closes the fd (synchronously). Idempotent. */
   udpStop(handle: UdpHandle): void;
@@ -63,9 +63,21 @@ export interface NativeBinding {
   udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer): number;
   /** An empty answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT. */
   cacheCreate(recursionAvailable: boolean, maxUdpPayload: number): CacheHandle;
-  /** Stores a copy of the answer template (ID 0, no OPT) for the lower-case wire name and qtype (class IN). */
-  cacheSet(cache: CacheHandle, name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
-  cacheDelete(cache: CacheHandle, name: Buffer, nameLength: number, qtype: number): boolean;
+  /**
+   * Stores a copy of the answer template (ID 0, RD and CD clear, no OPT) for the lower-case wire name, qtype
+   * (class IN) and flag variant (forwarded caches: forwardVariant), used for `validMs` (0: until deleted);
+   * each use counts one hit of `kind` in a forwarded cache's hit counts.
+   */
+  cacheSet(
+    cache: CacheHandle, name: Buffer, nameLength: number, qtype: number, answer: Buffer, variant?: number, validMs?: number, kind?: number,
+  ): void;
+  cacheDelete(cache: CacheHandle, name: Buffer, nameLength: number, qtype: number, variant?: number): boolean;
+  /**
+   * Makes a cache one of forwarded answers: keyed by flag variant too, entries expire, served only to peers
+   * in `acl` (18-byte rules: family, prefix, 16 address bytes), our OPT says `advertisedUdp`, and every use
+   * adds 1 to hits[kind].
+   */
+  cacheMakeForwarded(cache: CacheHandle, advertisedUdp: number, acl: Buffer, hits: Float64Array): void;
   cacheClear(cache: CacheHandle): void;
   cacheStats(cache: CacheHandle): { entries: number; bytes: number };
   /** Counts the cache's answers (and the engine's unsent answers) in `values`, laid out as `plan` says. */

@@ -8,11 +8,14 @@ import type { QueryObserver } from './types.js';
 
 export class NativeAnswerCache implements AnswerMirror {
   readonly handle: CacheHandle;
+  /** Forwarded answers the forwarder said may be reused for a while (null without a forwarder). */
+  readonly forwardedHandle: CacheHandle | null;
   private readonly binding: NativeBinding;
 
-  private constructor(binding: NativeBinding, handle: CacheHandle) {
+  private constructor(binding: NativeBinding, handle: CacheHandle, forwardedHandle: CacheHandle | null) {
     this.binding = binding;
     this.handle = handle;
+    this.forwardedHandle = forwardedHandle;
   }
 
   /**
@@ -25,8 +28,17 @@ export class NativeAnswerCache implements AnswerMirror {
       if (observer.nativeCounters === undefined) return null;
       counters = observer.nativeCounters();
     }
-    const cache = new NativeAnswerCache(binding, binding.cacheCreate(responder.recursionAvailable, responder.maxUdpPayload));
-    if (counters !== null) binding.cacheSetCounters(cache.handle, counters.values, counters.plan);
+    const reuse = responder.forwardReuseSetup();
+    let forwarded: CacheHandle | null = null;
+    if (reuse !== null) {
+      forwarded = binding.cacheCreate(true, responder.maxUdpPayload);
+      binding.cacheMakeForwarded(forwarded, reuse.advertisedUdp, reuse.acl, reuse.hits);
+    }
+    const cache = new NativeAnswerCache(binding, binding.cacheCreate(responder.recursionAvailable, responder.maxUdpPayload), forwarded);
+    if (counters !== null) {
+      binding.cacheSetCounters(cache.handle, counters.values, counters.plan);
+      if (forwarded !== null) binding.cacheSetCounters(forwarded, counters.values, counters.plan);
+    }
     responder.addMirror(cache);
     return cache;
   }
@@ -43,7 +55,17 @@ export class NativeAnswerCache implements AnswerMirror {
     this.binding.cacheClear(this.handle);
   }
 
-  get stats(): { entries: number; bytes: number } {
-    return this.binding.cacheStats(this.handle);
+  setForwarded(name: Buffer, nameLength: number, qtype: number, variant: number, answer: Buffer, validMs: number, kind: number): void {
+    if (this.forwardedHandle !== null) this.binding.cacheSet(this.forwardedHandle, name, nameLength, qtype, answer, variant, validMs, kind);
+  }
+
+  clearForwarded(): void {
+    if (this.forwardedHandle !== null) this.binding.cacheClear(this.forwardedHandle);
+  }
+
+  get stats(): { entries: number; bytes: number; forwarded: number } {
+    const s = this.binding.cacheStats(this.handle);
+    const forwarded = this.forwardedHandle === null ? 0 : this.binding.cacheStats(this.forwardedHandle).entries;
+    return { ...s, forwarded };
   }
 }

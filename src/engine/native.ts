@@ -227,7 +227,7 @@ export class NativeEngine implements PacketEngine {
   }
 
   /** Entries and bytes of the native answer cache (null when the engine runs without one). */
-  get answerCacheStats(): { entries: number; bytes: number } | null {
+  get answerCacheStats(): { entries: number; bytes: number; forwarded: number } | null {
     return this.cache?.stats ?? null;
   }
 
@@ -269,7 +269,7 @@ export class NativeEngine implements PacketEngine {
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
     );
     try {
-      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle);
+      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
     } catch (err) {
       b.closeFd(udpFd);
       server.close();

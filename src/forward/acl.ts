@@ -3,6 +3,7 @@
 // REFUSED for names kdns is not authoritative for. Node's BlockList does the prefix matching.
 
 import { BlockList, isIP } from 'node:net';
+import { ipv6Bytes, rdataA } from '../dns/rdata.js';
 
 export interface Cidr {
   address: string;
@@ -29,6 +30,7 @@ export function parseCidr(text: string): Cidr | null {
 
 export class Acl {
   private readonly list = new BlockList();
+  private readonly cidrs: Cidr[] = [];
   readonly empty: boolean;
 
   /** Throws on a malformed CIDR: options were validated before, so that is a programming error. */
@@ -37,8 +39,23 @@ export class Acl {
       const c = parseCidr(text);
       if (c === null) throw new Error(`bad CIDR '${text}'`);
       this.list.addSubnet(c.address, c.prefix, c.family);
+      this.cidrs.push(c);
     }
     this.empty = cidrs.length === 0;
+  }
+
+  /**
+   * The networks as 18-byte records (family 4|6, prefix length, 16 address bytes, IPv4 in the first 4),
+   * for the native forwarded-answer cache, which checks peers by their address bytes.
+   */
+  wireRules(): Buffer {
+    const out = Buffer.alloc(18 * this.cidrs.length);
+    this.cidrs.forEach((c, i) => {
+      out[18 * i] = c.family === 'ipv4' ? 4 : 6;
+      out[18 * i + 1] = c.prefix;
+      (c.family === 'ipv4' ? rdataA(c.address) : ipv6Bytes(c.address)).copy(out, 18 * i + 2);
+    });
+    return out;
   }
 
   /** True when `address` lies in one of the networks. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */

@@ -133,6 +133,18 @@ export class ForwardCache {
     return e.storedAt + e.lifetime * 1000 - this.now();
   }
 
+  /**
+   * Milliseconds from now during which an answer built from `e` now stays the same bytes: until its TTLs
+   * next tick down (whole seconds since storedAt, as currentTtls counts), it stops being fresh, or `until`
+   * (a clock ms, e.g. the start of a prefetch window) comes. 0 when it is not fresh.
+   */
+  steadyMs(e: CacheEntry, until = Infinity): number {
+    const now = this.now();
+    const age = now - e.storedAt;
+    const nextTick = (Math.floor(age / 1000) + 1) * 1000 - age;
+    return Math.max(0, Math.min(nextTick, e.storedAt + e.lifetime * 1000 - now, until - now));
+  }
+
   /** TTLs to send now: each stored TTL minus the whole seconds elapsed, or staleTtl for a stale entry. */
   currentTtls(e: CacheEntry): number[] {
     const out = new Array<number>(e.ttls.length);

@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
-  FLAG_CD, RCODE_NXDOMAIN, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_TXT, CLASS_IN,
+  EDNS_ADVERTISED_UDP, FLAG_CD, RCODE_NXDOMAIN, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_TXT, CLASS_IN,
 } from '../dns/constants.js';
 import type { ListenAddress } from '../config/types.js';
 import { keyToWire } from '../dns/name.js';
@@ -19,7 +19,7 @@ import {
 } from './cache.js';
 import { carriesLoopMarker, isLoopProbeName, loopProbeAnswer, newLoopProbeName } from './loop-guard.js';
 import {
-  buildUpstreamQuery, indexResponse, localResponse, questionEndOf, readClientQuestion, writeClientResponse,
+  buildUpstreamQuery, indexResponse, localResponse, OPT_SIZE, questionEndOf, readClientQuestion, writeClientResponse,
   type ClientQuestion, type IndexedResponse, type LocalRecord,
 } from './message.js';
 import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
@@ -47,6 +47,8 @@ interface Question {
   tcp: boolean;
 }
 
+const REUSE_MARGIN_MS = 2;
+
 export class Forwarder {
   private readonly opts: ForwardOptions;
   private readonly log: Logger;
@@ -60,6 +62,14 @@ export class Forwarder {
   private readonly now: () => number;
   private rotation = 0;
   private closed = false;
+  /** What tryAnswerNow's last answer may be reused for (see reuse); reset on every call. */
+  private reuseMs = 0;
+  private reuseKind = 0;
+  /**
+   * Called when answers handed out for reuse must be forgotten at once (cache flushed, an upstream
+   * disabled): the responder sets it to clear its forwarded mirrors.
+   */
+  onReuseInvalid: (() => void) | null = null;
   private readonly counters = {
     queries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0, prefetches: 0, coalesced: 0,
     refused: 0, localAnswers: 0, servfail: 0, loopProbesSeen: 0,
@@ -146,6 +156,7 @@ export class Forwarder {
   private disableForLoop(up: Upstream): void {
     if (up.disabled) return;
     up.disable();
+    this.onReuseInvalid?.(); // its routes now answer SERVFAIL, not from the cache
     this.metrics.loopsDetected.labels(up.name).inc();
     this.log.error({ upstream: up.name },
       'forwarding loop: a probe sent to this upstream came back to kdns; upstream disabled (if it comes from resolv.conf, point kdns at the real resolver, e.g. /run/systemd/resolve/resolv.conf)');
@@ -177,6 +188,7 @@ export class Forwarder {
    * authoritative answers instead of one promise and one syscall per hit. Never throws.
    */
   tryAnswerNow(query: Buffer, qnameKey: string, qtype: number, client: ForwardClient): Buffer | null {
+    this.reuseMs = 0;
     try {
       const q = readClientQuestion(query);
       if (q === null) return null;
@@ -243,7 +255,39 @@ export class Forwarder {
     }
     e.hits++;
     this.maybePrefetch(e, question);
+    this.noteReuse(e, q, udpLimit);
     return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
+  }
+
+  /**
+   * How long the fresh-hit answer being built stays exactly right for the same question and flags (DO, CD,
+   * AD), from any client the access list allows: until its TTLs tick, it goes stale, or the prefetch window
+   * opens (a hit must then reach maybePrefetch). Not for answers that are truncated or carry an extended
+   * rcode. A couple of milliseconds are kept back so a copy never outlives the second it was made for.
+   */
+  private noteReuse(e: CacheEntry, q: ClientQuestion, udpLimit: number): void {
+    if (e.extRcodeHi !== 0 || e.msg.length + (q.hasOpt ? OPT_SIZE : 0) > udpLimit) return;
+    const p = this.opts.cache.prefetch;
+    const prefetchAt = p.minHits > 0 && e.lifetime >= 2
+      ? e.storedAt + e.lifetime * 1000 - e.lifetime * 10 * p.beforeExpiryPercent
+      : Infinity;
+    const ms = this.cache.steadyMs(e, prefetchAt) - REUSE_MARGIN_MS;
+    if (ms <= 0) return;
+    this.reuseMs = ms;
+    this.reuseKind = e.kind === KIND_NEGATIVE ? HIT_DENIAL : HIT_SUCCESS;
+  }
+
+  /**
+   * For the answer the last tryAnswerNow returned: how many milliseconds it may be reused for (0: not at
+   * all) and the kdns_cache_hits_total kind (HIT_*) each reuse counts as.
+   */
+  reuse(): { ms: number; kind: number } {
+    return { ms: this.reuseMs, kind: this.reuseKind };
+  }
+
+  /** What a native copy of reusable answers needs: the access list as address rules, our OPT size, the hit counts. */
+  reuseSetup(): { acl: Buffer; advertisedUdp: number; hits: Float64Array } {
+    return { acl: this.acl.wireRules(), advertisedUdp: EDNS_ADVERTISED_UDP, hits: this.metrics.pendingHits };
   }
 
   /** Popular entries are refreshed in the background when little of their TTL is left. */
@@ -395,6 +439,7 @@ export class Forwarder {
   /** Drops every cached answer; returns how many there were. */
   flushCache(): number {
     const n = this.cache.clear();
+    this.onReuseInvalid?.();
     this.log.info({ entries: n }, 'cache flushed');
     return n;
   }
@@ -413,6 +458,7 @@ export class Forwarder {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.onReuseInvalid?.();
     for (const up of this.byAddress.values()) up.close();
     await Promise.allSettled([...this.inflight.values()]);
     this.cache.clear();

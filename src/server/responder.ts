@@ -5,7 +5,7 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
+  CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
@@ -51,6 +51,12 @@ export interface ForwardingPort {
     client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Buffer | null;
   resolve(query: Buffer, qnameKey: string, qtype: number,
     client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
+  /** How long tryAnswerNow's last answer stays right for the same question and flags (ms, 0: not reusable). */
+  reuse?(): { ms: number; kind: number };
+  /** What a native copy of reusable answers needs (access list rules, OPT size, hit counters). */
+  reuseSetup?(): { acl: Buffer; advertisedUdp: number; hits: Float64Array };
+  /** Set by the responder: called when reusable answers handed out must be forgotten. */
+  onReuseInvalid?: (() => void) | null;
 }
 
 /**
@@ -61,6 +67,17 @@ export interface AnswerMirror {
   set(name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
   delete(name: Buffer, nameLength: number, qtype: number): void;
   clear(): void;
+  /**
+   * A forwarded answer that stays right for `validMs` for queries with this name, qtype and flag variant
+   * (forwardVariant); `answer` has ID 0, RD and CD clear and no OPT; each reuse counts as a `kind` hit.
+   */
+  setForwarded?(name: Buffer, nameLength: number, qtype: number, variant: number, answer: Buffer, validMs: number, kind: number): void;
+  clearForwarded?(): void;
+}
+
+/** The flag variant a forwarded answer depends on: DO << 2 | CD << 1 | (DO or AD) (native/answer_cache.c). */
+export function forwardVariant(dnssecOk: boolean, checkingDisabled: boolean, authenticData: boolean): number {
+  return (dnssecOk ? 4 : 0) | (checkingDisabled ? 2 : 0) | (dnssecOk || authenticData ? 1 : 0);
 }
 
 export class Responder {
@@ -95,6 +112,9 @@ export class Responder {
     this.forwarder = opts.forwarder ?? null;
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
+    if (this.forwarder !== null && this.forwarder.onReuseInvalid !== undefined) {
+      this.forwarder.onReuseInvalid = () => this.clearForwardedMirrors();
+    }
   }
 
   /**
@@ -113,7 +133,29 @@ export class Responder {
     if (response === null) return RESPOND_FORWARD;
     this.lastRcode = response[3]! & 0x0f;
     out.set(response, 0); // TypedArray#set: Buffer#copy runs argument checks in JS on every hit
+    if (proto === PROTO_UDP && this.mirrors.length > 0) this.mirrorForwarded(response);
     return response.length;
+  }
+
+  /** Hands a reusable forwarded answer (see ForwardingPort.reuse) to the mirrors that take them. */
+  private mirrorForwarded(response: Buffer): void {
+    const reuse = this.forwarder!.reuse?.();
+    if (reuse === undefined || reuse.ms <= 0) return;
+    const slot = this.slot;
+    const template = Buffer.from(response.subarray(0, slot.hasOpt ? response.length - OPT_SIZE : response.length));
+    template.writeUInt16BE(0, 0); // ID
+    template[2] = template[2]! & ~(FLAG_RD >> 8); // RD and CD are the client's, patched in per query
+    template[3] = template[3]! & ~FLAG_CD;
+    if (slot.hasOpt) template.writeUInt16BE(template.readUInt16BE(10) - 1, 10); // our OPT, appended per query
+    const dnssecOk = slot.hasOpt && (slot.ednsFlags & EDNS_DO) !== 0;
+    const variant = forwardVariant(dnssecOk, (slot.flags & FLAG_CD) !== 0, (slot.flags & FLAG_AD) !== 0);
+    for (const m of this.mirrors) {
+      m.setForwarded?.(slot.lowerName, slot.nameLength, slot.qtype, variant, template, reuse.ms, reuse.kind);
+    }
+  }
+
+  private clearForwardedMirrors(): void {
+    for (const m of this.mirrors) m.clearForwarded?.();
   }
 
   /**
@@ -135,6 +177,11 @@ export class Responder {
       proto: proto === PROTO_TCP ? 'tcp' : 'udp',
       maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp,
     });
+  }
+
+  /** What a mirror of reusable forwarded answers needs; null without a forwarder that offers reuse. */
+  forwardReuseSetup(): { acl: Buffer; advertisedUdp: number; hits: Float64Array } | null {
+    return this.forwarder?.reuseSetup?.() ?? null;
   }
 
   /** Our EDNS UDP payload size, advertised in every OPT we send. */
@@ -194,6 +241,7 @@ export class Responder {
   private forgetForwarded(): void {
     this.forwardedMemo.clear();
     if (this.forwardedKeys.size > 0) this.forwardedKeys.clear();
+    this.clearForwardedMirrors();
   }
 
   /**
