@@ -8,13 +8,12 @@
 
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
 import { buildUpstreamQuery, matchesQuery, questionEndOf } from './message.js';
 import type { ForwardMetrics } from './metrics.js';
 import { TcpChannel } from './tcp-channel.js';
-import { literalLookup } from '../util/literal-lookup.js';
+import { closeQuietly, openSocket, ReadySockets } from './ready-sockets.js';
 
 /** A usable answer (any rcode), or why there is none. */
 export type UpstreamOutcome = Buffer | 'timeout' | 'error' | 'busy';
@@ -28,6 +27,8 @@ export interface UpstreamSettings {
 }
 
 const ROOT_WIRE = Buffer.from([0]);
+/** Sockets kept open ahead of queries per upstream; the first query fills the pool (no fds held before). */
+const READY_SOCKETS = 4;
 
 export class Upstream {
   readonly host: string;
@@ -42,6 +43,8 @@ export class Upstream {
   requests = 0;
   failures = 0;
   private tcp: TcpChannel | null = null;
+  /** UDP sockets opened ahead, one per query (ready-sockets.ts). */
+  private readonly readySockets: ReadySockets;
   /** Cancels for UDP exchanges in progress, so close() ends them at once instead of at their timeouts. */
   private readonly live = new Set<() => void>();
   private probeTimer: NodeJS.Timeout | null = null;
@@ -57,6 +60,7 @@ export class Upstream {
     this.settings = settings;
     this.metrics = metrics;
     this.log = log;
+    this.readySockets = new ReadySockets(host, port, READY_SOCKETS);
     metrics.healthy.labels(this.name).set(1);
   }
 
@@ -78,7 +82,9 @@ export class Upstream {
     const started = performance.now();
     let result: UpstreamOutcome;
     try {
-      result = useTcp ? await this.viaTcp(msg, timeoutMs) : await udpExchange(this.host, this.port, msg, timeoutMs, this.live);
+      result = useTcp
+        ? await this.viaTcp(msg, timeoutMs)
+        : await udpExchange(this.host, this.port, msg, timeoutMs, this.live, this.readySockets.take());
     } finally {
       this.inFlight--;
     }
@@ -162,6 +168,7 @@ export class Upstream {
     this.stopProbing();
     this.tcp?.shutdown();
     this.tcp = null;
+    this.readySockets.close();
     for (const cancel of [...this.live]) cancel();
   }
 }
@@ -179,15 +186,15 @@ function rcodeLabel(rcode: number): string {
 }
 
 /**
- * One UDP exchange on a fresh connected socket. Resolves with the first datagram that matches `msg`
- * (ID and question), 'timeout', or 'error' (ICMP unreachable, send failure).
+ * One UDP exchange on a fresh connected socket (`ready`: one opened ahead for this query, else opened
+ * here). Resolves with the first datagram that matches `msg` (ID and question), 'timeout', or 'error'
+ * (ICMP unreachable, send failure). The socket is closed when it resolves.
  */
 export function udpExchange(
-  host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>,
+  host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>, ready: dgram.Socket | null = null,
 ): Promise<UpstreamOutcome> {
   return new Promise((resolve) => {
-    // Upstreams are IP literals (the config refuses names), so connect needs no dns.lookup tick.
-    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    const sock = ready ?? openSocket(host);
     const qEnd = questionEndOf(msg);
     let done = false;
     const finish = (r: UpstreamOutcome): void => {
@@ -195,7 +202,7 @@ export function udpExchange(
       done = true;
       clearTimeout(timer);
       live?.delete(cancel);
-      try { sock.close(); } catch { /* already closed */ }
+      closeQuietly(sock);
       resolve(r);
     };
     const cancel = (): void => finish('error');
@@ -207,10 +214,12 @@ export function udpExchange(
       if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;
       if (matchesQuery(data, msg, qEnd)) finish(data);
     });
-    sock.connect(port, host, () => {
+    const send = (): void => {
       if (done) return;
       sock.send(msg, (err) => { if (err) finish('error'); });
-    });
+    };
+    if (ready !== null) send();
+    else sock.connect(port, host, send);
   });
 }
 

@@ -1,0 +1,61 @@
+import t from 'tap';
+import dgram from 'node:dgram';
+import { ReadySockets } from './ready-sockets.js';
+import { udpExchange } from './upstream.js';
+import { buildUpstreamQuery } from './message.js';
+import { keyToWire } from '../dns/name.js';
+
+/** An upstream that answers every query by echoing it with QR set, and records the source ports. */
+async function echoServer(): Promise<{ port: number; ports: number[]; close(): void }> {
+  const sock = dgram.createSocket('udp4');
+  const ports: number[] = [];
+  sock.on('message', (msg, rinfo) => {
+    ports.push(rinfo.port);
+    const reply = Buffer.from(msg);
+    reply[2] = reply[2]! | 0x80;
+    sock.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  return { port: sock.address().port, ports, close: () => sock.close() };
+}
+
+const until = async (cond: () => boolean): Promise<boolean> => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  return cond();
+};
+
+t.test('the pool fills after the first take, hands out connected sockets once each, and closes', async (t) => {
+  const server = await echoServer();
+  t.teardown(() => server.close());
+  const pool = new ReadySockets('127.0.0.1', server.port, 3);
+  t.equal(pool.take(), null, 'empty at first: the caller opens its own');
+  t.ok(await until(() => pool.size === 3), 'then 3 ready');
+  const a = pool.take()!;
+  const b = pool.take()!;
+  t.equal(a.remoteAddress().port, server.port, 'connected to the upstream');
+  t.not(a.address().port, b.address().port, 'each its own source port');
+  t.ok(await until(() => pool.size === 3), 'refilled');
+  a.close();
+  b.close();
+  pool.close();
+  t.equal(pool.size, 0, 'closed: nothing held');
+  t.equal(pool.take(), null);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(pool.size, 0, 'and not refilled after close');
+});
+
+t.test('every query through the pool leaves from a new source port (RFC 5452)', async (t) => {
+  const server = await echoServer();
+  t.teardown(() => server.close());
+  const pool = new ReadySockets('127.0.0.1', server.port, 4);
+  t.teardown(() => pool.close());
+  for (let i = 0; i < 40; i++) {
+    const msg = buildUpstreamQuery(1000 + i, keyToWire(`q${i}.example.`), 1, 1, false, false);
+    const r = await udpExchange('127.0.0.1', server.port, msg, 1000, undefined, pool.take());
+    t.ok(Buffer.isBuffer(r), `answer ${i}`);
+  }
+  t.equal(server.ports.length, 40);
+  // The kernel picks each port at random and may pick a closed one again: allow a rare repeat.
+  t.ok(new Set(server.ports).size >= 37, `40 queries from ${new Set(server.ports).size} different source ports`);
+  t.ok(server.ports.every((p, i) => i === 0 || p !== server.ports[i - 1]), 'never the same socket twice in a row');
+});

@@ -1,0 +1,87 @@
+// Connected UDP sockets to one upstream, opened before they are needed. Each is used for exactly one query
+// and then closed, so every query still leaves from a fresh random source port (RFC 5452); what moves off
+// the query's path is the socket set-up (create, bind, connect, register with the event loop), which on
+// loopback costs about as much as the round trip itself. When the pool is empty a query opens its own.
+
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { literalLookup } from '../util/literal-lookup.js';
+
+export class ReadySockets {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly target: number;
+  private readonly ready: dgram.Socket[] = [];
+  private opening = 0;
+  private closed = false;
+  private refillScheduled = false;
+
+  /** `target` sockets are kept ready (0 disables the pool). */
+  constructor(host: string, port: number, target: number) {
+    this.host = host;
+    this.port = port;
+    this.target = target;
+  }
+
+  /** A connected socket nobody has used, or null (the caller opens its own). Starts replacing it. */
+  take(): dgram.Socket | null {
+    const sock = this.ready.pop() ?? null;
+    if (sock !== null) sock.ref();
+    // After this query's send, not before it: opening a socket is the cost the pool exists to hide.
+    if (!this.refillScheduled) {
+      this.refillScheduled = true;
+      setImmediate(() => {
+        this.refillScheduled = false;
+        this.refill();
+      });
+    }
+    return sock;
+  }
+
+  /** Keeps `target` sockets ready or opening; each opens asynchronously, off any query's path. */
+  refill(): void {
+    while (!this.closed && this.ready.length + this.opening < this.target) this.open();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const sock of this.ready.splice(0)) closeQuietly(sock);
+  }
+
+  get size(): number {
+    return this.ready.length;
+  }
+
+  private open(): void {
+    this.opening++;
+    const sock = openSocket(this.host);
+    sock.unref(); // an idle ready socket must not keep the process alive
+    let connected = false;
+    sock.once('error', () => {
+      if (!connected) {
+        this.opening--; // it never became ready; the next take() opens another
+        closeQuietly(sock);
+        return;
+      }
+      const i = this.ready.indexOf(sock);
+      if (i < 0) return; // taken: the query's own handler deals with it
+      this.ready.splice(i, 1);
+      closeQuietly(sock);
+    });
+    sock.connect(this.port, this.host, () => {
+      connected = true;
+      this.opening--;
+      if (this.closed) closeQuietly(sock);
+      else this.ready.push(sock);
+    });
+  }
+}
+
+/** A UDP socket for an upstream address (IP literals only: the config refuses names). */
+export function openSocket(host: string): dgram.Socket {
+  return dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+}
+
+export function closeQuietly(sock: dgram.Socket): void {
+  try { sock.close(); } catch { /* already closed */ }
+}
