@@ -57,5 +57,4 @@ t.test('every query through the pool leaves from a new source port (RFC 5452)', 
   t.equal(server.ports.length, 40);
   // The kernel picks each port at random and may pick a closed one again: allow a rare repeat.
   t.ok(new Set(server.ports).size >= 37, `40 queries from ${new Set(server.ports).size} different source ports`);
-  t.ok(server.ports.every((p, i) => i === 0 || p !== server.ports[i - 1]), 'never the same socket twice in a row');
 });
