@@ -1,6 +1,6 @@
 // One upstream server: how a query gets there and back, and whether the server is usable.
-// UDP uses a fresh connected socket per query: the kernel picks a random source port and drops datagrams
-// from any other address or port, and with a random ID that makes blind spoofing a 32-bit guess
+// UDP uses a fresh connected socket per query (opened just ahead of need, ready-sockets.ts): the kernel
+// picks a random source port and drops datagrams from any other address or port, and with a random ID that makes blind spoofing a 32-bit guess
 // (RFC 5452). Answers are also matched on ID and question; anything else is ignored, not fatal.
 // TCP goes over one reused, pipelined connection. Health is passive (down after N consecutive failures)
 // with an active probe (`. NS`) that brings a down server back. In-flight queries are capped: past the
