@@ -226,8 +226,12 @@ export class Responder {
    * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
    */
   invalidateNames(names: Iterable<string>): void {
-    this.forgetForwarded(); // a new name in a zone or local store may stop being forwarded
+    // Whether a name is forwarded depends on the zones' origins (a change there calls invalidate()) and on
+    // the local stores, whose names lie outside every zone (cluster PTRs, hosts entries). So only a changed
+    // name outside every zone can turn a forwarded name local; a busy cluster zone keeps the memos.
+    let outsideZones = false;
     for (const name of names) {
+      if (!outsideZones && this.opts.zones.findZone(name) === undefined) outsideZones = true;
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
       this.dependents.delete(name);
@@ -236,6 +240,7 @@ export class Responder {
         for (const m of this.mirrors) m.delete(e.name, e.name.length, e.qtype);
       }
     }
+    if (outsideZones) this.forgetForwarded();
   }
 
   private forgetForwarded(): void {

@@ -1,0 +1,92 @@
+// The responder's forwarded-name memos and reusable forwarded answers: handed to mirrors with the right
+// template and variant, and forgotten only when a change could make a forwarded name local.
+import t from 'tap';
+import { Responder, forwardVariant, type AnswerMirror, type ForwardingPort, RESPOND_FORWARD, PROTO_UDP } from './responder.js';
+import { LocalNames } from './local-names.js';
+import { Zone, ZoneSet } from '../zone/index.js';
+import { rdataA, rdataName, rdataSoa } from '../dns/rdata.js';
+
+function wireQuery(name: string, flags: number, opt: Buffer | null): Buffer {
+  const labels = name.split('.').filter((l) => l.length > 0);
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const header = Buffer.from([0x12, 0x34, flags >> 8, flags & 0xff, 0, 1, 0, 0, 0, 0, 0, opt === null ? 0 : 1]);
+  return Buffer.concat([header, qname, Buffer.from([0, 1, 0, 1]), opt ?? Buffer.alloc(0)]);
+}
+
+const OPT_DO = Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+
+function setup(): { responder: Responder; mirror: RecordingMirror } {
+  const zone = new Zone('example.test.');
+  zone.replaceAll([
+    { name: 'example.test.', type: 6, class: 1, ttl: 60, rdatas: [rdataSoa({
+      mname: 'ns.example.test.', rname: 'h.example.test.', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1,
+    })] },
+    { name: 'example.test.', type: 2, class: 1, ttl: 60, rdatas: [rdataName('ns.example.test.')] },
+    { name: 'www.example.test.', type: 1, class: 1, ttl: 60, rdatas: [rdataA('192.0.2.1')] },
+  ]);
+  const zones = new ZoneSet();
+  zones.add(zone);
+  const forwarder: ForwardingPort = {
+    routes: () => true,
+    isLoopProbe: () => false,
+    loopProbeResponse: () => null,
+    // The client's query as the answer, QR and RA set, plus our OPT when it had one: enough to check the template.
+    tryAnswerNow: (query) => {
+      const r = Buffer.from(query);
+      r[2] = r[2]! | 0x80;
+      r[3] = r[3]! | 0x80;
+      return r;
+    },
+    resolve: async () => null,
+    reuse: () => ({ ms: 500, kind: 1 }),
+    reuseSetup: () => ({ acl: Buffer.alloc(0), advertisedUdp: 1232, hits: new Float64Array(3) }),
+    onReuseInvalid: null,
+  };
+  const responder = new Responder({ zones, local: [new LocalNames()], maxUdpPayload: 1232, chaos: { versionBind: null, idServer: null }, forwarder });
+  const mirror = new RecordingMirror();
+  responder.addMirror(mirror);
+  return { responder, mirror };
+}
+
+class RecordingMirror implements AnswerMirror {
+  forwarded: { qtype: number; variant: number; answer: Buffer; validMs: number; kind: number }[] = [];
+  forwardedClears = 0;
+  set(): void {}
+  delete(): void {}
+  clear(): void {}
+  setForwarded(_n: Buffer, _l: number, qtype: number, variant: number, answer: Buffer, validMs: number, kind: number): void {
+    this.forwarded.push({ qtype, variant, answer: Buffer.from(answer), validMs, kind });
+  }
+  clearForwarded(): void {
+    this.forwardedClears++;
+  }
+}
+
+t.test('a reusable forwarded answer reaches the mirrors as a template: ID 0, RD and CD clear, no OPT', async (t) => {
+  const { responder, mirror } = setup();
+  const out = Buffer.alloc(65535 + 64);
+  const query = wireQuery('Ext.Other.', 0x0110 /* RD, CD */, OPT_DO);
+  t.equal(responder.respond(query, query.length, PROTO_UDP, out), RESPOND_FORWARD);
+  const n = responder.forwardNow(query, query.length, '127.0.0.1', 0, PROTO_UDP, out);
+  t.equal(n, query.length, 'the answer went out');
+  t.equal(mirror.forwarded.length, 1);
+  const f = mirror.forwarded[0]!;
+  t.equal(f.variant, forwardVariant(true, true, false), 'DO and CD in the variant');
+  t.equal(f.validMs, 500);
+  t.equal(f.kind, 1);
+  t.equal(f.answer.length, query.length - OPT_DO.length, 'OPT cut off');
+  t.equal(f.answer.readUInt16BE(0), 0, 'ID 0');
+  t.equal(f.answer[2]! & 0x01, 0, 'RD clear');
+  t.equal(f.answer[3]! & 0x10, 0, 'CD clear');
+  t.equal(f.answer.readUInt16BE(10), 0, 'ARCOUNT without the OPT');
+});
+
+t.test('only a change outside every zone forgets what is forwarded', async (t) => {
+  const { responder, mirror } = setup();
+  responder.invalidateNames(['www.example.test.', 'new.example.test.']);
+  t.equal(mirror.forwardedClears, 0, 'names inside a zone cannot make a forwarded name local');
+  responder.invalidateNames(['1.2.0.192.in-addr.arpa.']);
+  t.equal(mirror.forwardedClears, 1, 'a reverse name (a local store) can');
+  responder.invalidate();
+  t.equal(mirror.forwardedClears, 2, 'and so can any wholesale change');
+});
