@@ -10,9 +10,9 @@ import {
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
 import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
-import { AnswerTable } from '../dns/answer-table.js';
+import { AnswerTable, hashName } from '../dns/answer-table.js';
 import { compileResponse, writeEmptyResponse } from '../dns/compile.js';
-import { wireToKey } from '../dns/name.js';
+import { keyToWire, wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
 import type { LookupResult, Rr } from '../dns/types.js';
 import { chaseCname, danglingCnameTarget } from './cname-chase.js';
@@ -91,7 +91,7 @@ export class Responder {
    */
   private readonly forwardedKeys = new AnswerTable<string>();
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
-  private readonly dependents = new Map<string, Set<TableKey>>();
+  private readonly dependents = new Map<string, Set<string>>();
   private readonly opts: ResponderOptions;
   private readonly forwarder: ForwardingPort | null;
   /** RA in every answer: kdns forwards, so it is the client's recursive resolver. */
@@ -235,9 +235,13 @@ export class Responder {
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
       this.dependents.delete(name);
-      for (const e of entries) {
-        this.table.delete(e.name, e.name.length, e.hash, e.qtype, e.qclass);
-        for (const m of this.mirrors) m.delete(e.name, e.name.length, e.qtype);
+      for (const entry of entries) {
+        // Entries are remembered as text (see compileMiss); the wire name is rebuilt here, off the hot path.
+        const space = entry.indexOf(' ');
+        const qtype = Number(entry.slice(0, space));
+        const wire = keyToWire(entry.slice(space + 1));
+        this.table.delete(wire, wire.length, hashName(wire, 0, wire.length), qtype, CLASS_IN);
+        for (const m of this.mirrors) m.delete(wire, wire.length, qtype);
       }
     }
     if (outsideZones) this.forgetForwarded();
@@ -421,7 +425,9 @@ export class Responder {
       if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);
       for (const m of this.mirrors) m.set(slot.lowerName, slot.nameLength, slot.qtype, compiled);
-      const key: TableKey = { name: Buffer.from(qnameLower), hash: slot.hash, qtype: slot.qtype, qclass: slot.qclass };
+      // "qtype qname": a string, not an object holding a copy of the name bytes, since every miss makes one
+      // (a flood of random names makes hundreds of thousands) and invalidation is rare by comparison.
+      const key = slot.qtype + ' ' + qname;
       deps.add(qname); // local data and refusals depend on the name itself
       for (const dep of deps) {
         const set = this.dependents.get(dep);
@@ -491,13 +497,6 @@ function skipRecord(buf: Buffer, pos: number): number {
     pos += 1 + len;
   }
   return pos + 10 + buf.readUInt16BE(pos + 8);
-}
-
-interface TableKey {
-  name: Buffer;
-  hash: number;
-  qtype: number;
-  qclass: number;
 }
 
 function refused(): LookupResult {
