@@ -102,10 +102,13 @@ export class MessageWriter {
     const end = wireNameEnd(src, start, src.length);
     if (end < 0) return false;
     let p = start;
+    // The whole name folded once; each suffix key is a slice of it (bytes map 1:1 to latin1 characters),
+    // not a new string built per suffix.
+    const folded = compress ? foldedSuffix(src, start, end) : '';
     // Bounded by the labels of a name of at most 255 bytes.
     while (src[p] !== 0) {
       if (compress) {
-        const key = foldedSuffix(src, p, end);
+        const key = p === start ? folded : folded.slice(p - start);
         const target = this.targets.get(key);
         if (target !== undefined) {
           if (this.offset + 2 > MAX_MESSAGE) return false;

@@ -1,5 +1,6 @@
 // The responder's forwarded-name memos and reusable forwarded answers: handed to mirrors with the right
-// template and variant, and forgotten only when a change could make a forwarded name local.
+// template and variant, and forgotten only when a change could make a forwarded name local; and a zone
+// change drops exactly the compiled answers that depended on the changed name, from the mirrors too.
 import t from 'tap';
 import { Responder, forwardVariant, type AnswerMirror, type ForwardingPort, RESPOND_FORWARD, PROTO_UDP } from './responder.js';
 import { LocalNames } from './local-names.js';
@@ -49,10 +50,13 @@ function setup(): { responder: Responder; mirror: RecordingMirror } {
 }
 
 class RecordingMirror implements AnswerMirror {
+  deleted: string[] = [];
   forwarded: { qtype: number; variant: number; answer: Buffer; validMs: number; kind: number }[] = [];
   forwardedClears = 0;
   set(): void {}
-  delete(): void {}
+  delete(name: Buffer, nameLength: number, qtype: number): void {
+    this.deleted.push(`${qtype} ${name.subarray(0, nameLength).toString('hex')}`);
+  }
   clear(): void {}
   setForwarded(_n: Buffer, _l: number, qtype: number, variant: number, answer: Buffer, validMs: number, kind: number): void {
     this.forwarded.push({ qtype, variant, answer: Buffer.from(answer), validMs, kind });
@@ -89,4 +93,28 @@ t.test('only a change outside every zone forgets what is forwarded', async (t) =
   t.equal(mirror.forwardedClears, 1, 'a reverse name (a local store) can');
   responder.invalidate();
   t.equal(mirror.forwardedClears, 2, 'and so can any wholesale change');
+});
+
+t.test('a changed name drops exactly the answers that depended on it, one or several', async (t) => {
+  const { responder, mirror } = setup();
+  const out = Buffer.alloc(65535 + 64);
+  const ask = (name: string, qtype: number): void => {
+    const q = wireQuery(name, 0x0100, null);
+    q.writeUInt16BE(qtype, q.length - 4);
+    responder.respond(q, q.length, PROTO_UDP, out);
+  };
+  ask('www.example.test.', 1);
+  ask('www.example.test.', 28); // NODATA: a second answer depending on www
+  ask('nope.example.test.', 1); // NXDOMAIN: depends on nope (alone) and on what the lookup walked
+  const wire = (name: string): string => Buffer.concat([
+    ...name.split('.').filter((l) => l).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0]),
+  ]).toString('hex');
+  responder.invalidateNames(['www.example.test.']);
+  t.same(mirror.deleted.sort(), [`1 ${wire('www.example.test.')}`, `28 ${wire('www.example.test.')}`].sort(), 'both www answers');
+  mirror.deleted = [];
+  responder.invalidateNames(['nope.example.test.']);
+  t.same(mirror.deleted, [`1 ${wire('nope.example.test.')}`], 'the NXDOMAIN answer for nope');
+  mirror.deleted = [];
+  responder.invalidateNames(['www.example.test.']);
+  t.same(mirror.deleted, [], 'nothing left that depended on www');
 });

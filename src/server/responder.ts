@@ -91,7 +91,9 @@ export class Responder {
    */
   private readonly forwardedKeys = new AnswerTable<string>();
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
-  private readonly dependents = new Map<string, Set<string>>();
+  // One entry is kept as the string itself (most names are depended on by one answer, and a flood of random
+  // names makes one per query); a second turns it into a Set.
+  private readonly dependents = new Map<string, string | Set<string>>();
   private readonly opts: ResponderOptions;
   private readonly forwarder: ForwardingPort | null;
   /** RA in every answer: kdns forwards, so it is the client's recursive resolver. */
@@ -235,16 +237,20 @@ export class Responder {
       const entries = this.dependents.get(name);
       if (entries === undefined) continue;
       this.dependents.delete(name);
-      for (const entry of entries) {
-        // Entries are remembered as text (see compileMiss); the wire name is rebuilt here, off the hot path.
-        const space = entry.indexOf(' ');
-        const qtype = Number(entry.slice(0, space));
-        const wire = keyToWire(entry.slice(space + 1));
-        this.table.delete(wire, wire.length, hashName(wire, 0, wire.length), qtype, CLASS_IN);
-        for (const m of this.mirrors) m.delete(wire, wire.length, qtype);
-      }
+      if (typeof entries === 'string') this.dropEntry(entries);
+      else for (const entry of entries) this.dropEntry(entry);
     }
     if (outsideZones) this.forgetForwarded();
+  }
+
+  /** Drops one compiled answer, remembered as "qtype qname" (see compileMiss), from the table and mirrors. */
+  private dropEntry(entry: string): void {
+    // The wire name is rebuilt here, off the hot path.
+    const space = entry.indexOf(' ');
+    const qtype = Number(entry.slice(0, space));
+    const wire = keyToWire(entry.slice(space + 1));
+    this.table.delete(wire, wire.length, hashName(wire, 0, wire.length), qtype, CLASS_IN);
+    for (const m of this.mirrors) m.delete(wire, wire.length, qtype);
   }
 
   private forgetForwarded(): void {
@@ -430,9 +436,11 @@ export class Responder {
       const key = slot.qtype + ' ' + qname;
       deps.add(qname); // local data and refusals depend on the name itself
       for (const dep of deps) {
-        const set = this.dependents.get(dep);
-        if (set === undefined) this.dependents.set(dep, new Set([key]));
-        else set.add(key);
+        const known = this.dependents.get(dep);
+        if (known === undefined) this.dependents.set(dep, key);
+        else if (typeof known === 'string') {
+          if (known !== key) this.dependents.set(dep, new Set([known, key]));
+        } else known.add(key);
       }
     }
     return compiled;
