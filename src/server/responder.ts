@@ -6,7 +6,7 @@
 
 import {
   CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
-  RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
+  RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
 import { QuerySlot, readQuery, READ_BADVERS, READ_DROP, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
@@ -31,6 +31,7 @@ const OPT_SIZE = 11;
 // Compiled answers are kept until the zone changes. A flood of random names must not grow the table
 // without bound, so past this many entries it starts over (misses are still answered correctly).
 const MAX_TABLE_ENTRIES = 200_000;
+const NX_SEEN_SLOTS = 1 << 14; // power of two
 
 export interface ResponderOptions {
   zones: ZoneSet;
@@ -99,6 +100,7 @@ export class Responder {
   /** RA in every answer: kdns forwards, so it is the client's recursive resolver. */
   readonly recursionAvailable: boolean;
   private readonly mirrors: AnswerMirror[] = [];
+  private readonly nxSeen = new Uint32Array(NX_SEEN_SLOTS);
   // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
   private pendingQname = '';
   private pendingQtype = 0;
@@ -184,6 +186,19 @@ export class Responder {
   /** What a mirror of reusable forwarded answers needs; null without a forwarder that offers reuse. */
   forwardReuseSetup(): { acl: Buffer; advertisedUdp: number; hits: Float64Array } | null {
     return this.forwarder?.reuseSetup?.() ?? null;
+  }
+
+  /**
+   * Whether (name hash, qtype) was seen here recently, remembering it if not: a direct-mapped table of
+   * 16,384 fingerprints. A collision only makes a one-off name cached, and a forgotten one costs one more
+   * compile, so nothing here can give a wrong answer.
+   */
+  private askedBefore(hash: number, qtype: number): boolean {
+    const print = ((hash ^ Math.imul(qtype, 0x9e3779b1)) | 1) >>> 0; // never 0, the empty mark
+    const i = (print ^ (print >>> 14)) & (NX_SEEN_SLOTS - 1);
+    if (this.nxSeen[i] === print) return true;
+    this.nxSeen[i] = print;
+    return false;
   }
 
   /** Our EDNS UDP payload size, advertised in every OPT we send. */
@@ -427,6 +442,9 @@ export class Responder {
       }
     }
     const compiled = compileResponse(qnameLower, slot.qtype, slot.qclass, result);
+    // A name that does not exist is cached only when asked again: a flood of random names (one query each)
+    // then neither churns the table, which would evict the real names' answers, nor pays for inserts.
+    if (result.rcode === RCODE_NXDOMAIN && !this.askedBefore(slot.hash, slot.qtype)) return compiled;
     if (slot.qclass === CLASS_IN) {
       if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);

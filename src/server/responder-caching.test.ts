@@ -1,6 +1,7 @@
-// The responder's forwarded-name memos and reusable forwarded answers: handed to mirrors with the right
-// template and variant, and forgotten only when a change could make a forwarded name local; and a zone
-// change drops exactly the compiled answers that depended on the changed name, from the mirrors too.
+// What the responder keeps, and when it lets go: reusable forwarded answers handed to mirrors as templates
+// with their flag variant, forwarded-name memos forgotten only when a change could make a forwarded name
+// local, compiled answers dropped exactly when a name they depended on changes, and nonexistent names
+// cached only from their second query.
 import t from 'tap';
 import { Responder, forwardVariant, type AnswerMirror, type ForwardingPort, RESPOND_FORWARD, PROTO_UDP } from './responder.js';
 import { LocalNames } from './local-names.js';
@@ -51,9 +52,12 @@ function setup(): { responder: Responder; mirror: RecordingMirror } {
 
 class RecordingMirror implements AnswerMirror {
   deleted: string[] = [];
+  sets: string[] = [];
   forwarded: { qtype: number; variant: number; answer: Buffer; validMs: number; kind: number }[] = [];
   forwardedClears = 0;
-  set(): void {}
+  set(name: Buffer, nameLength: number, qtype: number): void {
+    this.sets.push(`${qtype} ${name.subarray(0, nameLength).toString('hex')}`);
+  }
   delete(name: Buffer, nameLength: number, qtype: number): void {
     this.deleted.push(`${qtype} ${name.subarray(0, nameLength).toString('hex')}`);
   }
@@ -105,7 +109,8 @@ t.test('a changed name drops exactly the answers that depended on it, one or sev
   };
   ask('www.example.test.', 1);
   ask('www.example.test.', 28); // NODATA: a second answer depending on www
-  ask('nope.example.test.', 1); // NXDOMAIN: depends on nope (alone) and on what the lookup walked
+  ask('nope.example.test.', 1); // NXDOMAIN: cached from the second time it is asked
+  ask('nope.example.test.', 1); // now it depends on nope (alone) and on what the lookup walked
   const wire = (name: string): string => Buffer.concat([
     ...name.split('.').filter((l) => l).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0]),
   ]).toString('hex');
@@ -117,4 +122,22 @@ t.test('a changed name drops exactly the answers that depended on it, one or sev
   mirror.deleted = [];
   responder.invalidateNames(['www.example.test.']);
   t.same(mirror.deleted, [], 'nothing left that depended on www');
+});
+
+t.test('a nonexistent name is cached only when asked a second time', async (t) => {
+  const { responder, mirror } = setup();
+  const out = Buffer.alloc(65535 + 64);
+  const ask = (name: string): number => {
+    const q = wireQuery(name, 0x0100, null);
+    responder.respond(q, q.length, PROTO_UDP, out);
+    return out[3]! & 0x0f;
+  };
+  t.equal(ask('once.example.test.'), 3, 'NXDOMAIN');
+  t.equal(mirror.sets.length, 0, 'not cached after one query');
+  t.equal(ask('once.example.test.'), 3, 'NXDOMAIN again');
+  t.equal(mirror.sets.length, 1, 'cached on the second');
+  t.equal(ask('www.example.test.'), 0);
+  t.equal(mirror.sets.length, 2, 'an existing name is cached at once');
+  for (let i = 0; i < 1000; i++) ask(`r${i}.example.test.`);
+  t.equal(mirror.sets.length, 2, 'a thousand one-off names leave the cache alone');
 });
