@@ -140,4 +140,8 @@ t.test('a nonexistent name is cached only when asked a second time', async (t) =
   t.equal(mirror.sets.length, 2, 'an existing name is cached at once');
   for (let i = 0; i < 1000; i++) ask(`r${i}.example.test.`);
   t.equal(mirror.sets.length, 2, 'a thousand one-off names leave the cache alone');
+  // Asked again, after each other: every one is remembered (names sharing a slot must not evict each
+  // other for ever, as they did in a direct-mapped table), so all thousand are cached now.
+  for (let i = 0; i < 1000; i++) ask(`r${i}.example.test.`);
+  t.equal(mirror.sets.length, 1002, 'all thousand cached on their second query');
 });

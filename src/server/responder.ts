@@ -31,7 +31,7 @@ const OPT_SIZE = 11;
 // Compiled answers are kept until the zone changes. A flood of random names must not grow the table
 // without bound, so past this many entries it starts over (misses are still answered correctly).
 const MAX_TABLE_ENTRIES = 200_000;
-const NX_SEEN_SLOTS = 1 << 14; // power of two
+const NX_SEEN_SLOTS = 1 << 16; // power of two: 16,384 buckets of 4, 256 KiB
 
 export interface ResponderOptions {
   zones: ZoneSet;
@@ -101,6 +101,7 @@ export class Responder {
   readonly recursionAvailable: boolean;
   private readonly mirrors: AnswerMirror[] = [];
   private readonly nxSeen = new Uint32Array(NX_SEEN_SLOTS);
+  private nxNextWay = 0;
   // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
   private pendingQname = '';
   private pendingQtype = 0;
@@ -189,15 +190,22 @@ export class Responder {
   }
 
   /**
-   * Whether (name hash, qtype) was seen here recently, remembering it if not: a direct-mapped table of
-   * 16,384 fingerprints. A collision only makes a one-off name cached, and a forgotten one costs one more
-   * compile, so nothing here can give a wrong answer.
+   * Whether (name hash, qtype) was seen here recently, remembering it if not: fingerprints in 4-way buckets,
+   * a new one going to an empty way or else to the next way in turn. (A direct-mapped table let two names
+   * that share a slot evict each other forever, so neither was ever cached.) A collision only makes a
+   * one-off name cached, and a forgotten one costs one more compile: nothing here can give a wrong answer.
    */
   private askedBefore(hash: number, qtype: number): boolean {
     const print = ((hash ^ Math.imul(qtype, 0x9e3779b1)) | 1) >>> 0; // never 0, the empty mark
-    const i = (print ^ (print >>> 14)) & (NX_SEEN_SLOTS - 1);
-    if (this.nxSeen[i] === print) return true;
-    this.nxSeen[i] = print;
+    const seen = this.nxSeen;
+    const base = ((print ^ (print >>> 15)) & (NX_SEEN_SLOTS / 4 - 1)) * 4;
+    let empty = -1;
+    for (let w = 0; w < 4; w++) {
+      const v = seen[base + w];
+      if (v === print) return true;
+      if (v === 0 && empty < 0) empty = w;
+    }
+    seen[base + (empty >= 0 ? empty : this.nxNextWay++ & 3)] = print;
     return false;
   }
 
