@@ -4,6 +4,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import { ipv6Bytes, rdataA } from '../dns/rdata.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 export interface Cidr {
   address: string;
@@ -64,15 +65,10 @@ export class Acl {
    * remembered per address text (bounded: past 4096 addresses the memo starts over).
    */
   allows(address: string): boolean {
-    const known = this.memo.get(address);
-    if (known !== undefined) return known;
-    if (this.memo.size >= 4096) this.memo.clear();
-    const verdict = this.check(address);
-    this.memo.set(address, verdict);
-    return verdict;
+    return this.memo.get(address);
   }
 
-  private readonly memo = new Map<string, boolean>();
+  private readonly memo = new BoundedMemo<string, boolean>(4096, (address) => this.check(address));
 
   private check(address: string): boolean {
     let addr = address;

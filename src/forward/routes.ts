@@ -7,6 +7,7 @@ import type { ListenAddress, UpstreamRoute } from '../config/types.js';
 import { parentOf } from '../dns/name.js';
 import { rdataA, rdataAAAA } from '../dns/rdata.js';
 import type { AddressRule } from './options.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 /** Forward to these upstreams (an empty list answers SERVFAIL: every server configured was refused). */
 export interface ForwardRule<U> {
@@ -75,15 +76,10 @@ export class RouteTable<U> {
    * lives in the upstream objects, not here). Bounded: past 10,000 names the memo starts over.
    */
   match(key: string): Rule<U> {
-    const known = this.memo.get(key);
-    if (known !== undefined) return known;
-    if (this.memo.size >= 10_000) this.memo.clear();
-    const rule = this.longestSuffix(key);
-    this.memo.set(key, rule);
-    return rule;
+    return this.memo.get(key);
   }
 
-  private readonly memo = new Map<string, Rule<U>>();
+  private readonly memo = new BoundedMemo<string, Rule<U>>(10_000, (key) => this.longestSuffix(key));
 
   private longestSuffix(key: string): Rule<U> {
     let k: string | null = key;

@@ -16,6 +16,7 @@ import { keyToWire, wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
 import type { LookupResult, Rr } from '../dns/types.js';
 import { chaseCname, danglingCnameTarget } from './cname-chase.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 import { lookup, type ZoneSet } from '../zone/index.js';
 import type { LocalNames } from './local-names.js';
 
@@ -31,6 +32,8 @@ const OPT_SIZE = 11;
 // Compiled answers are kept until the zone changes. A flood of random names must not grow the table
 // without bound, so past this many entries it starts over (misses are still answered correctly).
 const MAX_TABLE_ENTRIES = 200_000;
+/** Names whose forwarding verdict is remembered (both memos below), before they start over. */
+const FORWARDED_MEMO_LIMIT = 10_000;
 const NX_SEEN_SLOTS = 1 << 16; // power of two: 16,384 buckets of 4, 256 KiB
 
 export interface ResponderOptions {
@@ -85,7 +88,7 @@ export class Responder {
   private readonly slot = new QuerySlot();
   private readonly table = new AnswerTable<Buffer>();
   /** qname → whether it is forwarded (see isForwarded). */
-  private readonly forwardedMemo = new Map<string, boolean>();
+  private readonly forwardedMemo = new BoundedMemo<string, boolean>(FORWARDED_MEMO_LIMIT, (qname) => this.decideForwarded(qname));
   /**
    * Lower-case wire qname → its key, for names respond() handed to the forwarder: the next query for the
    * name skips the key conversion and the verdict (cleared with forwardedMemo; class IN only).
@@ -303,7 +306,7 @@ export class Responder {
       }
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
       if (forwarding && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
-        if (this.forwardedKeys.size >= 10_000) this.forwardedKeys.clear();
+        if (this.forwardedKeys.size >= FORWARDED_MEMO_LIMIT) this.forwardedKeys.clear();
         this.forwardedKeys.set(slot.lowerName, slot.nameLength, slot.hash, 0, 0, qname);
         return this.prepareForward(query, len, qname, out);
       }
@@ -349,12 +352,7 @@ export class Responder {
    * any zone or local data changes (every invalidation clears it; bounded like the answer table).
    */
   private isForwarded(qname: string): boolean {
-    const known = this.forwardedMemo.get(qname);
-    if (known !== undefined) return known;
-    if (this.forwardedMemo.size >= 10_000) this.forwardedMemo.clear();
-    const verdict = this.decideForwarded(qname);
-    this.forwardedMemo.set(qname, verdict);
-    return verdict;
+    return this.forwardedMemo.get(qname);
   }
 
   private decideForwarded(qname: string): boolean {
