@@ -21,6 +21,9 @@ import { createRegistry } from './metrics/registry.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp, type HttpDeps } from './http/server.js';
 import type { Rr } from './dns/types.js';
+import { BearerAuth } from './http/auth.js';
+import { dynamicApi, startDynamicZones } from './dynamic/setup.js';
+import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
 export interface RunningServer {
@@ -61,6 +64,7 @@ export function forwardOptions(config: KdnsConfig, listen: ListenAddress[]): For
 
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
   const { zones, local, hostRecords } = loadStaticSources(config, log);
+  const auth = BearerAuth.fromFile(config.apiTokenFile);
   const registry = createRegistry();
   // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
   // rule must cross threads: verified pod records read a pod index that lives on the main thread.
@@ -70,12 +74,14 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
     threads = false;
   }
   return threads
-    ? runThreaded(config, log, registry, zones, hostRecords)
-    : runInProcess(config, log, registry, zones, local);
+    ? runThreaded(config, log, registry, zones, hostRecords, auth)
+    : runInProcess(config, log, registry, zones, local, auth);
 }
 
 /** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
-async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, local: LocalNames): Promise<RunningServer> {
+async function runInProcess(
+  config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, local: LocalNames, auth: BearerAuth,
+): Promise<RunningServer> {
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
   registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
@@ -95,6 +101,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
+  const dynamic = startDynamicZones(config, log, zones, directWriter(zones, (names) => responder.invalidateNames(names)));
   const engine: PacketEngine = createEngine(config.engine, {
     listen: config.listen,
     tcp: config.tcp,
@@ -107,6 +114,8 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
+    auth,
+    api: dynamicApi(dynamic, auth),
   });
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
 
@@ -123,7 +132,9 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
 }
 
 /** N data-plane threads with zone replicas fed by the hub (src/worker). */
-async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, hostRecords: Rr[]): Promise<RunningServer> {
+async function runThreaded(
+  config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, hostRecords: Rr[], auth: BearerAuth,
+): Promise<RunningServer> {
   const hub = new ZoneHub(zones);
   hub.replaceLocal(hostRecords);
   let cluster: ClusterZone | null = null;
@@ -131,6 +142,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     refuseClusterZoneClash(config, zones);
     cluster = await startClusterZone(config, log, hubSink(hub), { registry });
   }
+  const dynamic = startDynamicZones(config, log, zones, hubWriter(hub));
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
@@ -145,6 +157,8 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       return { body: await merged.metrics(), contentType: registry.contentType };
     },
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
+    auth,
+    api: dynamicApi(dynamic, auth),
   });
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
 
@@ -168,7 +182,7 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 
 async function startHttpIfConfigured(
   config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
-  extra: Pick<HttpDeps, 'metrics' | 'flushCache'>,
+  extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>,
 ): Promise<{ port: number; close(): Promise<void> } | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {

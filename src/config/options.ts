@@ -81,6 +81,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'TTL of records from hosts files',
     apply: (l, v) => { l.hostsTtl = parseIntIn(v, 0, 2_147_483_647); },
   }),
+  opt(['dynamic-zones'], 'dynamic-zone', {
+    arg: 'ZONE', repeatable: true, defaultText: 'none',
+    help: 'a zone whose records are written at run time through the REST API (/api/v1), saved under --state-dir',
+    apply: (l, v) => { (l.dynamicZones ??= []).push(parseDomain(v)); },
+  }),
+  opt(['state-dir'], null, {
+    arg: 'DIR', defaultText: 'none (dynamic zones in memory only)',
+    help: 'where kdns keeps state across restarts (dynamic zones)',
+    apply: (l, v, ctx) => { l.stateDir = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['api-token-file'], null, {
+    arg: 'FILE', defaultText: 'none (writes refused with 403)',
+    help: 'bearer token (first line) that API writes and POST /cache/flush must present',
+    apply: (l, v, ctx) => { l.apiTokenFile = rebase(parseNonEmpty(v), ctx); },
+  }),
   opt(['kubeconfig'], null, {
     arg: 'FILE', defaultText: 'none',
     help: 'watch the cluster this kubeconfig points at',

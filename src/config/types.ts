@@ -57,6 +57,12 @@ export interface KdnsConfig {
   zoneFiles: { file: string; origin: string | null }[];
   hosts: string[];
   hostsTtl: number;
+  /** Zones written at run time (keys, "example.com."). */
+  dynamicZones: string[];
+  /** Where state survives restarts; null: nowhere. */
+  stateDir: string | null;
+  /** File holding the bearer token for state-changing HTTP requests; null: they are refused. */
+  apiTokenFile: string | null;
   kubeconfig: string | null;
   inCluster: boolean;
   manifests: string | null;

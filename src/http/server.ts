@@ -1,12 +1,14 @@
 // The observability endpoints: /health (the process serves), /ready (every source has synced),
-// /metrics (Prometheus text), and POST /cache/flush (the forwarder caches) when forwarding is on.
-// Plain node:http: four fixed routes do not need a framework.
+// /metrics (Prometheus text), POST /cache/flush (the forwarder caches, for a caller with the API token)
+// when forwarding is on, and whatever `api` handles (/api/v1). Plain node:http: a handful of fixed
+// routes do not need a framework.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
+import type { BearerAuth } from './auth.js';
 
 export interface HttpDeps {
   registry: Registry;
@@ -19,6 +21,10 @@ export interface HttpDeps {
   metrics?(): Promise<{ body: string; contentType: string }>;
   /** POST /cache/flush: empties the forwarder caches; absent when kdns does not forward (404). */
   flushCache?(): Promise<number>;
+  /** Who may change state (cache flush, API writes); absent: nobody (403). */
+  auth?: BearerAuth;
+  /** More routes (the /api/v1 REST API): true when it handled the request. */
+  api?(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -32,10 +38,21 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0];
+  const url = new URL(req.url ?? '/', 'http://kdns.invalid');
+  if (deps.api !== undefined && await deps.api(req, res, url)) return;
+  const path = url.pathname;
   if (path === '/cache/flush' && deps.flushCache !== undefined) {
     if (req.method !== 'POST') {
       send(res, 405, 'method not allowed\n', { allow: 'POST' });
+      return;
+    }
+    const verdict = deps.auth?.check(req) ?? 403;
+    if (verdict === 403) {
+      send(res, 403, 'forbidden: start kdns with --api-token-file to allow cache flushes\n');
+      return;
+    }
+    if (verdict === 401) {
+      send(res, 401, 'expected the header Authorization: Bearer <token from --api-token-file>\n', { 'www-authenticate': 'Bearer realm="kdns"' });
       return;
     }
     const flushed = await deps.flushCache();

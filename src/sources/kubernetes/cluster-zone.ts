@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import { ClusterState } from './cluster-state.js';
 import { KubernetesMetrics } from './metrics.js';
 import type { ZoneHub } from '../../worker/hub.js';
+import { applyCollectingNames } from '../../worker/zone-writer.js';
 import { startManifestsSource } from '../manifests/source.js';
 
 export interface ClusterZone {
@@ -45,13 +46,7 @@ export function directSink(hooks: { changed(names: string[]): void; reset(): voi
   return {
     adopt() {},
     apply(zone, reverse, inZone, reverseChanges) {
-      const names: string[] = [];
-      zone.onChange = (name) => names.push(name);
-      try {
-        for (const change of inZone) zone.apply(change);
-      } finally {
-        zone.onChange = null;
-      }
+      const names = applyCollectingNames(zone, inZone);
       for (const change of reverseChanges) names.push(reverse.apply(change));
       hooks.changed(names);
     },
