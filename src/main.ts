@@ -15,14 +15,14 @@ import type { BoundAddress, PacketEngine } from './engine/types.js';
 import { Forwarder } from './forward/forwarder.js';
 import { defaultForwardOptions, forwardOptionsFor, parseAddressRule, type ForwardOptions } from './forward/options.js';
 import { ZoneHub } from './worker/hub.js';
-import { startDataPlane } from './worker/supervisor.js';
+import { startDataPlane, type DataPlane } from './worker/supervisor.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp, type HttpDeps } from './http/server.js';
 import type { Rr } from './dns/types.js';
 import { BearerAuth } from './http/auth.js';
-import { dynamicApi, startDynamicZones } from './dynamic/setup.js';
+import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
@@ -88,8 +88,12 @@ async function runInProcess(
 
   const forward = forwardOptions(config, config.listen);
   const forwarder = forward === null ? null : new Forwarder(forward, log.child({ component: 'forward' }), registry);
+  // The writer calls the responder only on changes, after it exists.
+  const dynamic = startDynamicZones(config, log, {
+    served: zones, writer: directWriter(zones, (names) => responder.invalidateNames(names)), auth,
+  });
   const responder = new Responder({
-    zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder,
+    zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder, updates: dynamic.updates,
   });
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
@@ -101,7 +105,6 @@ async function runInProcess(
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
-  const dynamic = startDynamicZones(config, log, zones, directWriter(zones, (names) => responder.invalidateNames(names)));
   const engine: PacketEngine = createEngine(config.engine, {
     listen: config.listen,
     tcp: config.tcp,
@@ -115,7 +118,7 @@ async function runInProcess(
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
-    api: dynamicApi(dynamic, auth),
+    api: dynamic.api,
   });
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
 
@@ -142,12 +145,16 @@ async function runThreaded(
     refuseClusterZoneClash(config, zones);
     cluster = await startClusterZone(config, log, hubSink(hub), { registry });
   }
-  const dynamic = startDynamicZones(config, log, zones, hubWriter(hub));
+  let dp: DataPlane | null = null;
+  const dynamic = startDynamicZones(config, log, {
+    served: zones, writer: hubWriter(hub), auth, settled: () => dp?.synced(hub.version, 2000) ?? Promise.resolve(),
+  });
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
-  const dp = await startDataPlane({
+  dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
+    updates: dynamic.updates,
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
@@ -158,7 +165,7 @@ async function runThreaded(
     },
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
     auth,
-    api: dynamicApi(dynamic, auth),
+    api: dynamic.api,
   });
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
 

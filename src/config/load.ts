@@ -20,6 +20,7 @@ export function defaultConfig(): KdnsConfig {
     dynamicZones: [],
     stateDir: null,
     apiTokenFile: null,
+    tsigKeys: [],
     kubeconfig: null,
     inCluster: false,
     manifests: null,

@@ -10,6 +10,7 @@ import {
 } from './values.js';
 import { ValueProblem } from './values.js';
 import { parseAddressRule } from '../forward/options.js';
+import { parseTsigKey } from '../dynamic/tsig.js';
 
 /** Where a value came from: paths in a config file are relative to that file's directory. */
 export interface ValueContext {
@@ -95,6 +96,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'FILE', defaultText: 'none (writes refused with 403)',
     help: 'bearer token (first line) that API writes and POST /cache/flush must present',
     apply: (l, v, ctx) => { l.apiTokenFile = rebase(parseNonEmpty(v), ctx); },
+  }),
+  opt(['tsig-keys'], 'tsig-key', {
+    arg: 'NAME:ALGORITHM:BASE64SECRET', repeatable: true, defaultText: 'none (RFC 2136 updates refused)',
+    help: 'a TSIG key (hmac-sha256, hmac-sha512, hmac-sha1, hmac-md5...) that may sign RFC 2136 updates of dynamic zones',
+    apply: (l, v) => {
+      try {
+        (l.tsigKeys ??= []).push(parseTsigKey(v));
+      } catch (e) {
+        throw new ValueProblem((e as Error).message);
+      }
+    },
   }),
   opt(['kubeconfig'], null, {
     arg: 'FILE', defaultText: 'none',

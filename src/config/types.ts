@@ -35,6 +35,7 @@ export interface TcpConfig {
 }
 
 import type { ForwardOptions } from '../forward/options.js';
+import type { TsigKey } from '../dynamic/tsig.js';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
@@ -63,6 +64,8 @@ export interface KdnsConfig {
   stateDir: string | null;
   /** File holding the bearer token for state-changing HTTP requests; null: they are refused. */
   apiTokenFile: string | null;
+  /** Keys that may sign RFC 2136 updates of dynamic zones. */
+  tsigKeys: TsigKey[];
   kubeconfig: string | null;
   inCluster: boolean;
   manifests: string | null;

@@ -18,6 +18,7 @@ export const OPCODE_SHIFT = 11;
 export const RCODE_MASK = 0x000f;
 
 export const OPCODE_QUERY = 0;
+export const OPCODE_UPDATE = 5;
 
 export const RCODE_NOERROR = 0;
 export const RCODE_FORMERR = 1;
@@ -25,6 +26,15 @@ export const RCODE_SERVFAIL = 2;
 export const RCODE_NXDOMAIN = 3;
 export const RCODE_NOTIMP = 4;
 export const RCODE_REFUSED = 5;
+// RFC 2136 (UPDATE) and RFC 8945 (TSIG) rcodes.
+export const RCODE_YXDOMAIN = 6;
+export const RCODE_YXRRSET = 7;
+export const RCODE_NXRRSET = 8;
+export const RCODE_NOTAUTH = 9;
+export const RCODE_NOTZONE = 10;
+export const TSIG_BADSIG = 16;
+export const TSIG_BADKEY = 17;
+export const TSIG_BADTIME = 18;
 export const RCODE_BADVERS = 16; // extended: upper 8 bits travel in the OPT TTL
 
 export const CLASS_IN = 1;
@@ -56,6 +66,7 @@ export const TYPE_AXFR = 252;
 export const TYPE_MAILB = 253;
 export const TYPE_MAILA = 254;
 export const TYPE_ANY = 255;
+export const TYPE_TSIG = 250;
 export const TYPE_CAA = 257;
 
 // EDNS(0)

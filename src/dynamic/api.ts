@@ -14,6 +14,8 @@ const MAX_BODY = 64 * 1024;
 export interface ApiDeps {
   zones: DynamicZones;
   auth: BearerAuth;
+  /** Resolves once every worker serves the latest change: a 200 means "answered everywhere". */
+  settled?: () => Promise<unknown>;
 }
 
 /** Handles a request under /api/v1/; false when the path is not the API's. */
@@ -62,8 +64,10 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
   if (method === 'PUT') {
     const rrset = parseRecordInput(zone, name, type, await readJson(req));
     const record = deps.zones.put(zone, rrset, source);
+    await deps.settled?.();
     sendJson(res, 200, { zone, serial: deps.zones.serial(zone), ...record });
   } else if (deps.zones.delete(zone, name, type, source)) {
+    await deps.settled?.();
     res.writeHead(204).end();
   } else {
     throw new RecordProblem(404, 'name', `${name} has no ${parts[4]!.toUpperCase()} record`);

@@ -31,12 +31,14 @@ export interface DynamicZonesOptions {
 export interface ChangeSource {
   via: string;
   client: string;
+  /** The TSIG key that signed an RFC 2136 update. */
+  key?: string;
 }
 
 interface DynamicZone {
   zone: Zone;
   serial: number;
-  /** The operator's RRsets by "name type" (the SOA is not among them). */
+  /** The operator's RRsets by "name type" (the SOA is not among them); replaced whole on each change. */
   rrsets: Map<string, RrSet>;
   file: string | null;
 }
@@ -85,28 +87,62 @@ export class DynamicZones {
   put(origin: string, rrset: RrSet, source: ChangeSource): RecordJson {
     const dz = this.require(origin);
     this.checkCnameRule(dz, rrset);
-    const key = rrsetKey(rrset.name, rrset.type);
-    const before = dz.rrsets.get(key);
-    dz.rrsets.set(key, rrset);
-    this.commit(dz, { op: 'upsert', rrset }, () => {
-      if (before === undefined) dz.rrsets.delete(key);
-      else dz.rrsets.set(key, before);
-    });
-    const record = formatRecord(rrset);
-    this.audit(origin, 'put', record, source);
-    return record;
+    const next = new Map(dz.rrsets);
+    next.set(rrsetKey(rrset.name, rrset.type), rrset);
+    this.replaceRrsets(origin, next, source);
+    return formatRecord(rrset);
   }
 
   /** Deletes the RRset (name, type); false when there was none. */
   delete(origin: string, name: string, type: number, source: ChangeSource): boolean {
     const dz = this.require(origin);
-    const key = rrsetKey(name, type);
-    const before = dz.rrsets.get(key);
-    if (before === undefined) return false;
-    dz.rrsets.delete(key);
-    this.commit(dz, { op: 'delete', name, type }, () => dz.rrsets.set(key, before));
-    this.audit(origin, 'delete', formatRecord(before), source);
+    const next = new Map(dz.rrsets);
+    if (!next.delete(rrsetKey(name, type))) return false;
+    this.replaceRrsets(origin, next, source);
     return true;
+  }
+
+  /** A copy of the zone's RRsets by "name type" (without the SOA), for a writer to change and hand back. */
+  rrsetsOf(origin: string): Map<string, RrSet> {
+    return new Map(this.require(origin).rrsets);
+  }
+
+  /**
+   * Makes the zone hold exactly `next` (plus its SOA): saved first, then served with the next serial, as
+   * one change; nothing happens when `next` equals what the zone holds. Throws RecordProblem 500 when the
+   * state cannot be saved (the zone is then unchanged).
+   */
+  replaceRrsets(origin: string, next: Map<string, RrSet>, source: ChangeSource): void {
+    const dz = this.require(origin);
+    const changes: RrSetChange[] = [];
+    const audit: [string, RrSet][] = [];
+    for (const [key, rrset] of next) {
+      const before = dz.rrsets.get(key);
+      if (before !== undefined && sameRrset(before, rrset)) continue;
+      changes.push({ op: 'upsert', rrset });
+      audit.push(['put', rrset]);
+    }
+    for (const [key, before] of dz.rrsets) {
+      if (next.has(key)) continue;
+      changes.push({ op: 'delete', name: before.name, type: before.type });
+      audit.push(['delete', before]);
+    }
+    if (changes.length === 0) return;
+    const serial = (dz.serial + 1) >>> 0;
+    if (dz.file !== null) {
+      try {
+        writeZoneState(dz.file, origin, { serial, rrsets: [...next.values()] });
+      } catch (e) {
+        this.opts.log.error({ component: 'dynamic', err: e, file: dz.file }, 'cannot save dynamic zone; change refused');
+        throw new RecordProblem(500, null, `cannot save the zone's state: ${(e as Error).message}`);
+      }
+    }
+    dz.rrsets = next;
+    dz.serial = serial;
+    this.opts.writer.apply(dz.zone, [...changes, { op: 'upsert', rrset: soaOf(origin, serial) }]);
+    for (const [action, rrset] of audit) {
+      this.opts.log.info({ component: 'dynamic', audit: true, action, zone: origin, ...formatRecord(rrset), serial, ...source }, `record ${action}`);
+    }
   }
 
   private require(origin: string): DynamicZone {
@@ -125,32 +161,14 @@ export class DynamicZones {
       throw new RecordProblem(409, 'type', `${rrset.name} has a CNAME; no other data may stand beside it`);
     }
   }
-
-  /** Saves the new state (before anyone can see it), then serves it with the next serial. */
-  private commit(dz: DynamicZone, change: RrSetChange, undo: () => void): void {
-    const serial = (dz.serial + 1) >>> 0;
-    if (dz.file !== null) {
-      try {
-        writeZoneState(dz.file, dz.zone.origin, { serial, rrsets: [...dz.rrsets.values()] });
-      } catch (e) {
-        undo();
-        this.opts.log.error({ component: 'dynamic', err: e, file: dz.file }, 'cannot save dynamic zone; change refused');
-        throw new RecordProblem(500, null, `cannot save the zone's state: ${(e as Error).message}`);
-      }
-    }
-    dz.serial = serial;
-    this.opts.writer.apply(dz.zone, [change, { op: 'upsert', rrset: soaOf(dz.zone.origin, serial) }]);
-  }
-
-  private audit(origin: string, action: string, record: RecordJson, source: ChangeSource): void {
-    this.opts.log.info({
-      component: 'dynamic', audit: true, action, zone: origin, ...record, serial: this.zones.get(origin)!.serial, ...source,
-    }, `record ${action}`);
-  }
 }
 
 function rrsetKey(name: string, type: number): string {
   return `${name} ${type}`;
+}
+
+function sameRrset(a: RrSet, b: RrSet): boolean {
+  return a.ttl === b.ttl && a.rdatas.length === b.rdatas.length && a.rdatas.every((d, i) => d.equals(b.rdatas[i]!));
 }
 
 /** Seconds since 1970 fit a serial until 2106; RFC 1982 arithmetic carries on past that. */

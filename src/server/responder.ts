@@ -5,7 +5,7 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK,
+  CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, OPCODE_UPDATE,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
@@ -44,6 +44,13 @@ export interface ResponderOptions {
   chaos: { versionBind: string | null; idServer: string | null };
   /** Answers names outside every zone and local store (src/forward); null = REFUSED for them. */
   forwarder?: ForwardingPort | null;
+  /** Takes RFC 2136 UPDATE messages (src/dynamic, on the main thread); null = NOTIMP for them. */
+  updates?: UpdatePort | null;
+}
+
+/** Where UPDATE messages go: the whole message in, the whole response (or null: silence) out. */
+export interface UpdatePort {
+  handle(message: Buffer, client: string): Promise<Buffer | null>;
 }
 
 /** What the responder needs from the forwarder (src/forward/forwarder.ts implements it). */
@@ -109,6 +116,8 @@ export class Responder {
   private pendingQname = '';
   private pendingQtype = 0;
   private pendingMaxUdp = MIN_UDP_PAYLOAD;
+  /** Set when the message respond() handed off is an UPDATE (it goes to `updates`, not the forwarder). */
+  private pendingUpdate = false;
   /** Set when the pending forward is a CNAME chase (our CNAMEs, then the forwarder's answer for the target). */
   private pendingChase: { cnames: Rr[]; target: string } | null = null;
   /** rcode of the last response written, for metrics. */
@@ -131,7 +140,7 @@ export class Responder {
    * send it like any other answer; RESPOND_FORWARD when forwardPending() must be called instead.
    */
   forwardNow(query: Buffer, len: number, address: string, family: number, proto: number, out: Buffer): number {
-    if (this.pendingChase !== null) return RESPOND_FORWARD;
+    if (this.pendingChase !== null || this.pendingUpdate) return RESPOND_FORWARD;
     const response = this.forwarder!.tryAnswerNow(query.subarray(0, len), this.pendingQname, this.pendingQtype, {
       address,
       family: family === 1 ? 6 : 4,
@@ -171,6 +180,10 @@ export class Responder {
    * called before the next respond(); `query` must be a copy the caller no longer touches.
    */
   forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | null> {
+    if (this.pendingUpdate) {
+      this.pendingUpdate = false;
+      return this.opts.updates!.handle(query, address).catch(() => null);
+    }
     const chase = this.pendingChase;
     if (chase !== null) {
       this.pendingChase = null;
@@ -505,6 +518,10 @@ export class Responder {
   private respondError(query: Buffer, status: number, out: Buffer): number {
     const slot = this.slot;
     if (status === READ_DROP) return 0;
+    if (status === READ_NOTIMP && slot.opcode === OPCODE_UPDATE && this.opts.updates != null) {
+      this.pendingUpdate = true; // the engine hands the message over with forwardPending
+      return RESPOND_FORWARD;
+    }
     let rcode = RCODE_FORMERR;
     if (status === READ_NOTIMP) rcode = RCODE_NOTIMP;
     else if (status === READ_BADVERS) rcode = RCODE_BADVERS;

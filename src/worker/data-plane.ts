@@ -8,7 +8,7 @@
 import { insecurePodSynthesizer } from '../sources/kubernetes/pod-records.js';
 import { parentPort } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import { Responder } from '../server/responder.js';
+import { Responder, type UpdatePort } from '../server/responder.js';
 import { DnsCounters } from '../metrics/dns.js';
 import { createEngine, type PacketEngine } from '../engine/index.js';
 import { Forwarder } from '../forward/forwarder.js';
@@ -67,8 +67,28 @@ port.on('message', (msg: ToWorker) => {
     case 'request':
       void answerRequest(msg.id, msg.what);
       return;
+    case 'update-reply': {
+      const done = pendingUpdates.get(msg.id);
+      pendingUpdates.delete(msg.id);
+      done?.(msg.response === null ? null : Buffer.from(msg.response));
+      return;
+    }
   }
 });
+
+// RFC 2136 UPDATEs change the dynamic zones, which the main thread owns: hand each one over and answer
+// with what comes back (the change itself reaches this replica as a delta, like any other).
+const pendingUpdates = new Map<number, (response: Buffer | null) => void>();
+let nextUpdateId = 0;
+const mainThreadUpdates: UpdatePort = {
+  handle(message, client) {
+    return new Promise((resolve) => {
+      const id = ++nextUpdateId;
+      pendingUpdates.set(id, resolve);
+      send({ type: 'update', id, message, client });
+    });
+  },
+};
 
 /** Scrapes and flushes reach the worker's own forwarder (its cache and metrics live in this thread). */
 async function answerRequest(id: number, what: 'metrics' | 'flush-cache'): Promise<void> {
@@ -95,6 +115,7 @@ function onInit(msg: InitMessage): void {
     maxUdpPayload: msg.maxUdpPayload,
     chaos: msg.chaos,
     forwarder,
+    updates: msg.updates ? mainThreadUpdates : null,
   });
   replica.attach(responder);
 }

@@ -191,6 +191,8 @@ export interface InitMessage {
   forward: ForwardOptions | null;
   /** Insecure-mode pod records for the cluster zone, synthesized in the worker; null: none. */
   podRecords: PodRecordSettings | null;
+  /** RFC 2136 UPDATE messages go to the main thread (`update` → `update-reply`); false: NOTIMP. */
+  updates: boolean;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -204,7 +206,9 @@ export type ToWorker =
   /** Tests only: throw from the message handler, as a bug in the worker would. */
   | { type: 'crash' }
   /** A question the worker answers with `reply` carrying the same id (scrapes, cache flushes). */
-  | { type: 'request'; id: number; what: 'metrics' | 'flush-cache' };
+  | { type: 'request'; id: number; what: 'metrics' | 'flush-cache' }
+  /** The main thread's response to the worker's `update` with this id (null: send nothing). */
+  | { type: 'update-reply'; id: number; response: Uint8Array | null };
 
 /** Worker → main. */
 export type FromWorker =
@@ -222,4 +226,6 @@ export type FromWorker =
   /** One pino JSON line, re-logged by the main thread's logger. */
   | { type: 'log'; line: string }
   /** The answer to a `request`: metrics as prom-client JSON, or the number of cache entries flushed. */
-  | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number };
+  | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number }
+  /** An RFC 2136 UPDATE message from `client`, for the dynamic zones the main thread owns. */
+  | { type: 'update'; id: number; message: Uint8Array; client: string };

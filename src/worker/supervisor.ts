@@ -12,6 +12,7 @@ import type { ForwardOptions } from '../forward/options.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, FromWorker, Snapshot, ToWorker } from './protocol.js';
+import type { UpdatePort } from '../server/responder.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** The engine drains TCP for up to 5 s; after this the thread is terminated. */
@@ -35,6 +36,8 @@ export interface DataPlaneOptions {
   distinctPorts?: boolean;
   /** Options of the per-worker forwarder (forwardOptionsFor(config, ...)); absent or null: no forwarding. */
   forward?: ForwardOptions | null;
+  /** Where workers send RFC 2136 UPDATE messages (the dynamic zones); absent: they answer NOTIMP. */
+  updates?: UpdatePort | null;
   /** First restart delay; doubles on each failure before a worker gets ready again. */
 
   restartDelayMs?: number;
@@ -299,6 +302,7 @@ class Supervisor implements DataPlane {
       // Pod records are a rule, not data: the worker rebuilds it (insecure mode only; verified stays in-process).
       podRecords: config.kubernetes.pods === 'insecure' && clusterConfigured(config)
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
+      updates: this.opts.updates != null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
@@ -353,6 +357,15 @@ class Supervisor implements DataPlane {
         return;
       case 'reply':
         this.replies.get(msg.id)?.(msg);
+        return;
+      case 'update':
+        void this.opts.updates?.handle(Buffer.from(msg.message), msg.client).catch((err: unknown) => {
+          this.log.error({ worker: slot.index, err }, 'UPDATE failed');
+          return null;
+        }).then((response) => {
+          // The worker may have been replaced meanwhile; its client then simply times out and retries.
+          if (slot.worker === worker) worker.postMessage({ type: 'update-reply', id: msg.id, response: response ?? null } satisfies ToWorker);
+        });
         return;
     }
   }
