@@ -22,6 +22,7 @@ import { KDNS_VERSION } from './config/version.js';
 import { startHttp, type HttpDeps } from './http/server.js';
 import type { Rr } from './dns/types.js';
 import { BearerAuth } from './http/auth.js';
+import { claimListenAddresses } from './takeover/port-claim.js';
 import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
@@ -65,6 +66,24 @@ export function forwardOptions(config: KdnsConfig, listen: ListenAddress[]): For
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
   const { zones, local, hostRecords } = loadStaticSources(config, log);
   const auth = BearerAuth.fromFile(config.apiTokenFile);
+  // Before any socket is bound: a second kdns on the same port must not take a share of the traffic.
+  const claim = await claimListenAddresses(config.listen);
+  const server = await serve(config, log, zones, local, hostRecords, auth).catch(async (e: unknown) => {
+    await claim.release();
+    throw e;
+  });
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      await claim.release();
+    },
+  };
+}
+
+async function serve(
+  config: KdnsConfig, log: Logger, zones: ZoneSet, local: LocalNames, hostRecords: Rr[], auth: BearerAuth,
+): Promise<RunningServer> {
   const registry = createRegistry();
   // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
   // rule must cross threads: verified pod records read a pod index that lives on the main thread.
