@@ -724,6 +724,17 @@ static napi_value udp_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// udpPause(handle): stops reading (no more batches) but keeps the fd open, so udpSendTo still sends the
+// answers computed later (on shutdown: forwarded queries in flight). udpStop closes it. Idempotent.
+static napi_value udp_pause(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  if (!e->stopped) uv_poll_stop(&e->poll);
+  return NULL;
+}
+
 // udpSendTo(handle, buf, length, family, port, addr16) → 0 or -errno. For answers computed after their batch
 // (the slot's peer is gone by then, so the caller keeps family, port and the 16 address bytes from meta).
 static napi_value udp_send_to(napi_env env, napi_callback_info info) {
@@ -803,6 +814,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "createTcpListener", create_tcp_listener);
   set_fn(env, exports, "closeFd", close_fd);
   set_fn(env, exports, "udpStart", udp_start);
+  set_fn(env, exports, "udpPause", udp_pause);
   set_fn(env, exports, "udpStop", udp_stop);
   set_fn(env, exports, "udpSendTo", udp_send_to);
   set_fn(env, exports, "liveEngines", live_engines_fn);

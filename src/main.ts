@@ -127,6 +127,7 @@ async function runInProcess(
   const engine: PacketEngine = createEngine(config.engine, {
     listen: config.listen,
     tcp: config.tcp,
+    shutdownGraceMs: config.shutdownGraceMs,
     responder,
     log: log.child({ component: 'engine' }),
     observer: counters,
@@ -143,7 +144,7 @@ async function runInProcess(
 
   return {
     async close(): Promise<void> {
-      log.info('shutting down: draining TCP connections');
+      log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       await engine.close();
       await forwarder?.close();
@@ -190,7 +191,7 @@ async function runThreaded(
 
   return {
     async close(): Promise<void> {
-      log.info('shutting down: draining TCP connections');
+      log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       await dp.close();
       if (http !== null) await http.close();

@@ -24,8 +24,9 @@ resolv-conf: /etc/resolv.conf
 no-forward: false
 http: 0.0.0.0:9153
 chaos: {version-bind: none, id-server: kdns-0}
-tcp: {idle-timeout: 10s, max-connections: 100, max-queries-in-flight: 16}
+tcp: {idle-timeout: 10s, max-connections: 100, max-queries-in-flight: 16, message-timeout: 2s}
 max-udp-payload: 1232
+shutdown-grace: 8s
 log-level: warn
 `, {
     listen: [{ host: '127.0.0.1', port: 5353 }, { host: '::1', port: 5353 }],
@@ -45,8 +46,9 @@ log-level: warn
     noForward: false,
     http: { host: '0.0.0.0', port: 9153 },
     chaos: { versionBind: null, idServer: 'kdns-0' },
-    tcp: { idleTimeoutMs: 10000, maxConnections: 100, maxQueriesInFlightPerConnection: 16 },
+    tcp: { idleTimeoutMs: 10000, maxConnections: 100, maxQueriesInFlightPerConnection: 16, messageTimeoutMs: 2000 },
     maxUdpPayload: 1232,
+    shutdownGraceMs: 8000,
     logLevel: 'warn',
   }],
   ['http null disables', 'http: null\n', { http: null }],

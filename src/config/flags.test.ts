@@ -41,6 +41,8 @@ const good: [string, string[], object][] = [
   ['chaos value may start with one dash', ['--chaos-id-server', '-x-'], { chaos: { idServer: '-x-' } }],
   ['tcp', ['--tcp-idle-timeout', '1.5s', '--tcp-max-connections', '10', '--tcp-max-queries-in-flight=8'],
     { tcp: { idleTimeoutMs: 1500, maxConnections: 10, maxQueriesInFlightPerConnection: 8 } }],
+  ['tcp message timeout', ['--tcp-message-timeout', '750ms'], { tcp: { messageTimeoutMs: 750 } }],
+  ['shutdown grace', ['--shutdown-grace=2s'], { shutdownGraceMs: 2000 }],
   ['payload and log level', ['--max-udp-payload', '4096', '--log-level', 'debug'], { maxUdpPayload: 4096, logLevel: 'debug' }],
   ['hosts ttl', ['--hosts-ttl', '0'], { hostsTtl: 0 }],
 ];

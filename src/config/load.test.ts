@@ -24,8 +24,9 @@ t.test('defaults', async (t) => {
   t.equal(c.chaos.versionBind, `kdns ${KDNS_VERSION}`);
   t.match(KDNS_VERSION, /^\d+\.\d+\.\d+/);
   t.type(c.chaos.idServer, 'string');
-  t.strictSame(c.tcp, { idleTimeoutMs: 10000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64 });
+  t.strictSame(c.tcp, { idleTimeoutMs: 10000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 });
   t.equal(c.maxUdpPayload, 1232);
+  t.equal(c.shutdownGraceMs, 5000);
   t.equal(c.hostsTtl, 60);
   t.equal(c.resolvConf, '/etc/resolv.conf');
   t.equal(c.logLevel, 'info');
@@ -45,7 +46,7 @@ t.test('flags override the file, per setting and per nested field', async (t) =>
   t.equal(c.configFile, file);
   t.strictSame(c.listen, [{ host: '0.0.0.0', port: 53 }], 'file beats default');
   t.equal(c.workers, 5, 'flag beats file');
-  t.strictSame(c.tcp, { idleTimeoutMs: 3000, maxConnections: 7, maxQueriesInFlightPerConnection: 64 });
+  t.strictSame(c.tcp, { idleTimeoutMs: 3000, maxConnections: 7, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 });
   t.equal(c.chaos.idServer, 'from-file');
   t.equal(c.chaos.versionBind, `kdns ${KDNS_VERSION}`);
   t.strictSame(c.defaultUpstreams, [{ host: '1.1.1.1', port: 53 }], '--server replaces the file list');

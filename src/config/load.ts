@@ -35,8 +35,9 @@ export function defaultConfig(): KdnsConfig {
     http: { host: '127.0.0.1', port: 9153 },
     kubernetes: { ttl: 30, pods: 'insecure', endpointsApi: 'endpointslices' },
     chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
-    tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64 },
+    tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 },
     maxUdpPayload: 1232,
+    shutdownGraceMs: 5000,
     logLevel: 'info',
   };
 }

@@ -208,18 +208,28 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['tcp', 'max-connections'], null, {
     arg: 'N', defaultText: '1000',
-    help: 'TCP connections per worker; more are closed at once',
+    help: 'TCP connections per worker; at the cap the longest-idle one is closed for a new one',
     apply: (l, v) => { (l.tcp ??= {}).maxConnections = parseIntIn(v, 1, 1_000_000); },
   }),
   opt(['tcp', 'max-queries-in-flight'], null, {
     arg: 'N', defaultText: '64',
-    help: 'pipelined queries one TCP connection may have unanswered',
+    help: 'forwarded queries one TCP connection may have unanswered; kdns reads no more until one is answered',
     apply: (l, v) => { (l.tcp ??= {}).maxQueriesInFlightPerConnection = parseIntIn(v, 1, 65535); },
+  }),
+  opt(['tcp', 'message-timeout'], null, {
+    arg: 'DURATION', defaultText: '3s',
+    help: 'a whole TCP message must arrive within this long of its first byte, else the connection is closed',
+    apply: (l, v) => { (l.tcp ??= {}).messageTimeoutMs = parseDurationMs(v); },
   }),
   opt(['max-udp-payload'], null, {
     arg: 'BYTES', defaultText: '1232',
     help: 'EDNS UDP size we advertise and the cap on UDP responses',
     apply: (l, v) => { l.maxUdpPayload = parseIntIn(v, 512, 65535); },
+  }),
+  opt(['shutdown-grace'], null, {
+    arg: 'DURATION', defaultText: '5s',
+    help: 'on SIGTERM/SIGINT, stop reading and answer what was received (forwarded queries too) for up to this long',
+    apply: (l, v) => { l.shutdownGraceMs = parseDurationMs(v); },
   }),
   opt(['log-level'], null, {
     arg: 'LEVEL', defaultText: 'info',

@@ -29,9 +29,14 @@ export interface ChaosConfig {
 }
 
 export interface TcpConfig {
+  /** A connection with no traffic this long is closed (its slot freed). */
   idleTimeoutMs: number;
+  /** Per worker; at the cap the longest-idle connection is closed to admit a new one (RFC 7766 §6.2.3). */
   maxConnections: number;
+  /** Forwarded queries one connection may have unanswered; at this many kdns stops reading it until one is answered. */
   maxQueriesInFlightPerConnection: number;
+  /** A whole message must arrive within this long of its first byte; a slower one closes the connection. */
+  messageTimeoutMs: number;
 }
 
 import type { ForwardOptions } from '../forward/options.js';
@@ -87,6 +92,8 @@ export interface KdnsConfig {
   tcp: TcpConfig;
   /** What we advertise in OPT and the cap on UDP responses. */
   maxUdpPayload: number;
+  /** On SIGTERM/SIGINT: how long queries already received (forwarded ones too) may take to be answered. */
+  shutdownGraceMs: number;
   logLevel: LogLevel;
 }
 

@@ -57,20 +57,21 @@ export function forwardNow(
 /**
  * The slow path for a query the responder handed to the forwarder (answerQuery returned RESPOND_FORWARD):
  * copy it, resolve it asynchronously, report the outcome and hand the response to `send`. Must be called
- * right after that answerQuery, before the responder sees another query.
+ * right after that answerQuery, before the responder sees another query. The promise settles (never
+ * rejects) once the response was handed to `send` or dropped: engines count it to drain on shutdown.
  */
 export function forwardQuery(
   responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
   proto: number, send: (response: Buffer) => void,
-): void {
+): Promise<void> {
   const started = performance.now();
   const copy = Buffer.from(query.subarray(0, len));
-  responder.forwardPending(copy, address, family, proto).then((response) => {
+  return responder.forwardPending(copy, address, family, proto).then((response) => {
     if (response === null) {
       observer?.dropped(DROP_OTHER);
       return;
     }
     observer?.response(response[3]! & 0x0f, (performance.now() - started) / 1000);
     send(response);
-  }, () => observer?.dropped(DROP_OTHER));
+  }).catch(() => observer?.dropped(DROP_OTHER));
 }

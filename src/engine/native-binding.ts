@@ -57,6 +57,8 @@ export interface NativeBinding {
     fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void,
     cache?: CacheHandle | null, forwardedCache?: CacheHandle | null,
   ): UdpHandle;
+  /** Stops polling but keeps the fd, so udpSendTo still works (shutdown: answers still owed). Idempotent. */
+  udpPause(handle: UdpHandle): void;
   /** Stops polling and closes the fd (synchronously). Idempotent. */
   udpStop(handle: UdpHandle): void;
   /** One datagram outside the batch (an answer computed later). Returns 0 or -errno. */

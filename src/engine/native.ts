@@ -14,6 +14,7 @@ import {
   META_STRIDE, S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
 } from './native-binding.js';
 import { NativeAnswerCache } from './native-cache.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, InFlight, settleWithin } from './in-flight.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
@@ -73,11 +74,15 @@ class UdpPort {
   private perQueryMicros = 0;
   /** The addon counts unsent answers into the observer's counters itself (an answer cache with counters). */
   private readonly nativeCounted: boolean;
+  /** The engine's forwarded queries still owed an answer (waited for on shutdown). */
+  private readonly forwards: InFlight;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
+    forwards: InFlight,
   ) {
     this.binding = binding;
+    this.forwards = forwards;
     this.nativeCounted = nativeCounted;
     this.responder = responder;
     this.observer = observer;
@@ -154,9 +159,9 @@ class UdpPort {
     const fam = this.meta[base + S_FAMILY]!;
     const port = this.meta[base + S_PORT]!;
     const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
-    forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
+    this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
       if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy);
-    });
+    }));
   }
 
   /** Answers the kernel refused in earlier batches (the addon counts them after the JS call returns). */
@@ -190,6 +195,7 @@ export class NativeEngine implements PacketEngine {
   private readonly batchSize: number;
   private readonly listeners: Listener[] = [];
   private readonly tcp: TcpConnections;
+  private readonly udpForwards = new InFlight();
   private cache: NativeAnswerCache | null = null;
 
   constructor(opts: NativeEngineOptions) {
@@ -267,6 +273,7 @@ export class NativeEngine implements PacketEngine {
     }
     const port_ = new UdpPort(
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
+      this.udpForwards,
     );
     try {
       port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
@@ -291,12 +298,20 @@ export class NativeEngine implements PacketEngine {
   }
 
   async close(): Promise<void> {
+    // Stop reading first (UDP queues stay unread, no new TCP connections), keeping the UDP fds for the
+    // forwarded answers still owed; every socket closes once they are sent or the grace period is over.
+    for (const l of this.listeners) if (l.udp.handle !== null) this.binding.udpPause(l.udp.handle);
+    this.tcp.stopReading(this.listeners.map((l) => l.tcp));
+    const owed = Promise.all([this.udpForwards.settled(), this.tcp.settled()]);
+    if (!(await settleWithin(owed, this.opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS))) {
+      this.opts.log.warn({ udpForwards: this.udpForwards.size, tcpConnections: this.tcp.size }, 'shutdown grace period over: closing with answers still owed');
+    }
     for (const l of this.listeners) {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
     if (this.cache !== null) this.opts.responder.removeMirror(this.cache);
     this.cache = null;
-    await this.tcp.close(this.listeners.map((l) => l.tcp));
+    this.tcp.destroyAll();
   }
 }

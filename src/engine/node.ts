@@ -9,6 +9,7 @@ import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/resp
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQuery, forwardNow, forwardQuery } from './answer.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, InFlight, settleWithin } from './in-flight.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
@@ -24,6 +25,9 @@ export class NodeEngine implements PacketEngine {
   private readonly pairs: Pair[] = [];
   private readonly out = Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE);
   private readonly tcp: TcpConnections;
+  private readonly udpForwards = new InFlight();
+  /** Shutting down: datagrams still arriving are dropped (Node 20's dgram cannot stop reading a socket). */
+  private closing = false;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -67,13 +71,14 @@ export class NodeEngine implements PacketEngine {
   }
 
   private onUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closing) return;
     const family = rinfo.family === 'IPv6' ? 1 : 0;
     let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
-        forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
-          (response) => udp.send(response, rinfo.port, rinfo.address));
+        this.udpForwards.track(forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
+          (response) => udp.send(response, rinfo.port, rinfo.address)));
         return;
       }
       n = now;
@@ -99,7 +104,15 @@ export class NodeEngine implements PacketEngine {
   }
 
   async close(): Promise<void> {
+    // Stop taking queries (no new TCP connections, UDP datagrams ignored), answer what is owed within the
+    // grace period, then close every socket.
+    this.closing = true;
+    this.tcp.stopReading(this.pairs.map((p) => p.tcp));
+    const owed = Promise.all([this.udpForwards.settled(), this.tcp.settled()]);
+    if (!(await settleWithin(owed, this.opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS))) {
+      this.opts.log.warn({ udpForwards: this.udpForwards.size, tcpConnections: this.tcp.size }, 'shutdown grace period over: closing with answers still owed');
+    }
     for (const p of this.pairs) p.udp.close();
-    await this.tcp.close(this.pairs.map((p) => p.tcp));
+    this.tcp.destroyAll();
   }
 }

@@ -13,6 +13,8 @@ export interface QueryObserver {
   /** The same with an integer duration in microseconds (no boxed double per query). */
   responseMicros(rcode: number, micros: number): void;
   dropped(reason: number): void;
+  /** A TCP connection kdns closed itself (TCP_CLOSED_* in src/metrics/dns-counters.ts). */
+  tcpClosed(reason: number): void;
   /**
    * Where the native engine may count the queries it answers without JavaScript. An observer without it
    * sees every query, so the native engine then answers nothing in C.
@@ -23,6 +25,8 @@ export interface QueryObserver {
 export interface EngineOptions {
   listen: ListenAddress[];
   tcp: TcpConfig;
+  /** How long close() waits for queries already received to be answered (forwarded ones too); default 5 s. */
+  shutdownGraceMs?: number;
   responder: Responder;
   log: Logger;
   observer: QueryObserver | null;
@@ -37,7 +41,10 @@ export interface PacketEngine {
   readonly name: string;
   /** Binds every listen address (UDP and TCP on the same port) and starts answering. */
   start(): Promise<BoundAddress[]>;
-  /** Stops accepting, lets TCP connections finish what they were sent, then closes them. */
+  /**
+   * Stops reading (UDP and TCP; no new TCP connections), answers what was already received, forwarded
+   * queries included, for up to the shutdown grace period, then closes every socket.
+   */
   close(): Promise<void>;
   /** Open TCP connections, for metrics and tests. */
   readonly tcpConnections: number;

@@ -7,7 +7,7 @@ import type { Metric, Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import {
   DROP_OFF, DROP_OTHER, DROP_REASONS, DUR_OFF, DUR_SUM, DURATION_BOUNDS, RCODE_LABELS, REQ_OFF, RESP_OFF,
-  SLOT_DOUBLES, sumSlots, TYPE_BUCKETS, TYPE_LABELS,
+  SLOT_DOUBLES, sumSlots, TCP_CLOSED_OFF, TCP_CLOSED_REASONS, TYPE_BUCKETS, TYPE_LABELS,
 } from './dns-counters.js';
 
 interface Sample {
@@ -94,6 +94,15 @@ export function registerDnsMetrics(
       if (value > 0) {
         out.push({ value, labels: { reason: DROP_REASONS[r] ?? (r === DROP_OTHER ? 'other' : `reason-${r}`) } });
       }
+    }
+    return out;
+  });
+
+  add('kdns_tcp_connections_closed_total', 'TCP connections kdns closed itself, by reason (idle, deadline, evicted).', 'counter', (t) => {
+    const out: Sample[] = [];
+    for (let r = 0; r < TCP_CLOSED_REASONS.length; r++) {
+      const value = t[TCP_CLOSED_OFF + r];
+      if (value > 0) out.push({ value, labels: { reason: TCP_CLOSED_REASONS[r] } });
     }
     return out;
   });

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { TYPE_A, TYPE_AAAA, TYPE_CAA, TYPE_DS, TYPE_SRV } from '../dns/constants.js';
 import {
   DnsCounters, DROP_MALFORMED, DROP_QR_SET, DURATION_BOUNDS, FAMILY_V4, FAMILY_V6, PROTO_TCP, PROTO_UDP, SLOT_BYTES,
+  TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE,
 } from './dns-counters.js';
 import { registerDnsMetrics, serverLabel } from './dns-collector.js';
 import { createRegistry } from './registry.js';
@@ -38,6 +39,10 @@ t.test('slots of several workers are summed at scrape time', async (t) => {
   w1.dropped(DROP_MALFORMED);
   w1.dropped(DROP_QR_SET);
   w1.dropped(99);
+  w0.tcpClosed(TCP_CLOSED_IDLE);
+  w1.tcpClosed(TCP_CLOSED_IDLE);
+  w1.tcpClosed(TCP_CLOSED_EVICTED);
+  w1.tcpClosed(99); // not counted
 
   const registry = new Registry();
   registerDnsMetrics(registry, sab, 2, { server: serverLabel([{ host: '127.0.0.1', port: 5353 }, { host: '::1', port: 53 }]) });
@@ -66,6 +71,9 @@ t.test('slots of several workers are summed at scrape time', async (t) => {
   t.ok(line(text, 'kdns_dns_dropped_total{reason="malformed"} 2'));
   t.ok(line(text, 'kdns_dns_dropped_total{reason="qr-set"} 1'));
   t.ok(line(text, 'kdns_dns_dropped_total{reason="other"} 1'));
+  t.ok(line(text, 'kdns_tcp_connections_closed_total{reason="idle"} 2'));
+  t.ok(line(text, 'kdns_tcp_connections_closed_total{reason="evicted"} 1'));
+  t.notOk(line(text, `kdns_tcp_connections_closed_total{reason="deadline"}`), 'no zero series');
 
   w0.request(PROTO_UDP, FAMILY_V4, TYPE_A);
   const again = await registry.metrics();

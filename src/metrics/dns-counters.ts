@@ -30,6 +30,12 @@ export const DROP_REASONS: readonly string[] = [
 ];
 const DROP_SLOTS = 16;
 
+/** Why kdns closed a TCP connection itself. Names are the `reason` label of kdns_tcp_connections_closed_total. */
+export const TCP_CLOSED_IDLE = 0; // no traffic for tcp.idle-timeout
+export const TCP_CLOSED_DEADLINE = 1; // a message did not arrive whole within tcp.message-timeout
+export const TCP_CLOSED_EVICTED = 2; // the longest-idle connection, closed at tcp.max-connections for a new one
+export const TCP_CLOSED_REASONS: readonly string[] = ['idle', 'deadline', 'evicted'];
+
 /** The qtype buckets of the `type` label; everything else counts as "other" (bounded cardinality). */
 export const TYPE_LABELS: readonly string[] = [
   'A', 'AAAA', 'NS', 'PTR', 'SRV', 'CNAME', 'SOA', 'TXT', 'MX', 'CAA', 'ANY', 'AXFR', 'IXFR', 'HTTPS', 'SVCB', 'other',
@@ -66,7 +72,8 @@ export const RESP_OFF = REQ_OFF + 2 * 2 * NTYPES; // [rcode], last = other
 export const DUR_OFF = RESP_OFF + RCODE_SLOTS + 1; // [bucket] per bound, then +Inf
 export const DUR_SUM = DUR_OFF + NBOUNDS + 1;
 export const DROP_OFF = DUR_SUM + 1;
-const USED = DROP_OFF + DROP_SLOTS;
+export const TCP_CLOSED_OFF = DROP_OFF + DROP_SLOTS; // [reason]
+const USED = TCP_CLOSED_OFF + TCP_CLOSED_REASONS.length;
 export const SLOT_DOUBLES = Math.ceil(USED / 8) * 8; // 8 doubles = one 64-byte cache line
 export const SLOT_BYTES = SLOT_DOUBLES * 8;
 
@@ -116,6 +123,11 @@ export class DnsCounters {
 
   dropped(reason: number): void {
     this.f[DROP_OFF + (reason >= 0 && reason < DROP_SLOTS ? reason : DROP_OTHER)]++;
+  }
+
+  /** A TCP connection kdns closed itself, by TCP_CLOSED_* reason (an unknown reason is not counted). */
+  tcpClosed(reason: number): void {
+    if (reason >= 0 && reason < TCP_CLOSED_REASONS.length) this.f[TCP_CLOSED_OFF + reason]++;
   }
 
   /**

@@ -2,7 +2,8 @@
 // bound to the shared listen addresses. Started by supervisor.ts; talks only through protocol.ts messages.
 //
 // Order of life: `init` (settings) → first `snapshot` → bind → post `ready`; then `delta` batches; on
-// `close` the engine drains and the thread exits 0. It binds only after the first snapshot, so it never
+// `close` the engine stops reading, answers what it received (forwarded queries too, within the shutdown
+// grace period), and the thread exits 0. It binds only after the first snapshot, so it never
 // answers REFUSED from an empty replica.
 
 import { insecurePodSynthesizer } from '../sources/kubernetes/pod-records.js';
@@ -128,6 +129,7 @@ async function start(): Promise<void> {
     const e = createEngine(init.engine, {
       listen: init.listen,
       tcp: init.tcp,
+      shutdownGraceMs: init.shutdownGraceMs,
       responder,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),

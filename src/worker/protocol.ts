@@ -180,6 +180,8 @@ export interface InitMessage {
   index: number;
   listen: ListenAddress[];
   tcp: TcpConfig;
+  /** How long `close` may take to answer the queries already received (EngineOptions.shutdownGraceMs). */
+  shutdownGraceMs: number;
   maxUdpPayload: number;
   chaos: ChaosConfig;
   engine: EngineName;
@@ -201,7 +203,7 @@ export type ToWorker =
   | { type: 'snapshot'; snapshot: Snapshot }
   /** Every delta emitted within one event-loop turn, in version order. */
   | { type: 'delta'; deltas: Delta[] }
-  /** Stop accepting, drain TCP, exit 0. */
+  /** Stop reading, answer what was received (within the shutdown grace period), exit 0. */
   | { type: 'close' }
   /** Tests only: throw from the message handler, as a bug in the worker would. */
   | { type: 'crash' }

@@ -15,8 +15,8 @@ import type { Delta, FromWorker, Snapshot, ToWorker } from './protocol.js';
 import type { UpdatePort } from '../server/responder.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
-/** The engine drains TCP for up to 5 s; after this the thread is terminated. */
-const CLOSE_DEADLINE_MS = 7000;
+/** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
+const CLOSE_MARGIN_MS = 2000;
 const RESTART_DELAY_MS = 100;
 const RESTART_DELAY_MAX_MS = 5000;
 
@@ -251,7 +251,7 @@ class Supervisor implements DataPlane {
     this.post(slot, { type: 'close' });
     let deadline: NodeJS.Timeout | null = null;
     const late = new Promise<'late'>((resolve) => {
-      deadline = setTimeout(() => resolve('late'), CLOSE_DEADLINE_MS);
+      deadline = setTimeout(() => resolve('late'), this.opts.config.shutdownGraceMs + CLOSE_MARGIN_MS);
     });
     if ((await Promise.race([exited, late])) === 'late') {
       this.log.warn({ worker: slot.index }, 'worker did not drain in time: terminating it');
@@ -292,6 +292,7 @@ class Supervisor implements DataPlane {
       index: slot.index,
       listen: slot.listen,
       tcp: config.tcp,
+      shutdownGraceMs: config.shutdownGraceMs,
       maxUdpPayload: config.maxUdpPayload,
       chaos: config.chaos,
       engine: config.engine,

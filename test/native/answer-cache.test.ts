@@ -175,6 +175,7 @@ function defineTests(b: NativeBinding): void {
       response(): void {},
       responseMicros(): void {},
       dropped(): void {},
+      tcpClosed(): void {},
     };
     const engine = new NativeEngine({ ...engineOptions('127.0.0.1', observer), binding: b });
     const { ports: [port], client } = await serve(t, engine);

@@ -64,12 +64,13 @@ export class CountingObserver implements QueryObserver {
   dropped(reason: number): void {
     this.drops.push(reason);
   }
+  tcpClosed(): void {}
 }
 
 export function engineOptions(host = '127.0.0.1', observer: QueryObserver | null = null): EngineOptions {
   return {
     listen: [{ host, port: 0 }],
-    tcp: { idleTimeoutMs: 2000, maxConnections: 64, maxQueriesInFlightPerConnection: 16 },
+    tcp: { idleTimeoutMs: 2000, maxConnections: 64, maxQueriesInFlightPerConnection: 16, messageTimeoutMs: 2000 },
     responder: makeResponder(),
     log: quietLog,
     observer,

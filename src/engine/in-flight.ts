@@ -1,0 +1,43 @@
+// Work an engine still owes its clients (forwarded queries), counted so a shutdown can wait for it, and
+// the one bounded wait a shutdown does.
+
+/** How long an engine's close() waits for answers owed when EngineOptions.shutdownGraceMs is not given. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+
+/** Counts promises still running; `settled()` resolves when none is. */
+export class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+  private readonly done = (): void => {
+    if (--this.count > 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  };
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** `work` must not reject (forwardQuery's promise never does); it is counted until it settles. */
+  track(work: Promise<unknown>): void {
+    this.count++;
+    work.then(this.done, this.done);
+  }
+
+  settled(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** Waits for `work` at most `ms` milliseconds; true when it finished in time. The timer never outlives the wait. */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
