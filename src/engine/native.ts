@@ -14,7 +14,7 @@ import {
   META_STRIDE, S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
 } from './native-binding.js';
 import { NativeAnswerCache } from './native-cache.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS, InFlight, settleWithin } from './in-flight.js';
+import { answerOwed, InFlight } from './in-flight.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
@@ -302,10 +302,7 @@ export class NativeEngine implements PacketEngine {
     // forwarded answers still owed; every socket closes once they are sent or the grace period is over.
     for (const l of this.listeners) if (l.udp.handle !== null) this.binding.udpPause(l.udp.handle);
     this.tcp.stopReading(this.listeners.map((l) => l.tcp));
-    const owed = Promise.all([this.udpForwards.settled(), this.tcp.settled()]);
-    if (!(await settleWithin(owed, this.opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS))) {
-      this.opts.log.warn({ udpForwards: this.udpForwards.size, tcpConnections: this.tcp.size }, 'shutdown grace period over: closing with answers still owed');
-    }
+    await answerOwed(this.opts, this.udpForwards, this.tcp);
     for (const l of this.listeners) {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;

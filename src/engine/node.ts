@@ -9,7 +9,7 @@ import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/resp
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQuery, forwardNow, forwardQuery } from './answer.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS, InFlight, settleWithin } from './in-flight.js';
+import { answerOwed, InFlight } from './in-flight.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
@@ -108,10 +108,7 @@ export class NodeEngine implements PacketEngine {
     // grace period, then close every socket.
     this.closing = true;
     this.tcp.stopReading(this.pairs.map((p) => p.tcp));
-    const owed = Promise.all([this.udpForwards.settled(), this.tcp.settled()]);
-    if (!(await settleWithin(owed, this.opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS))) {
-      this.opts.log.warn({ udpForwards: this.udpForwards.size, tcpConnections: this.tcp.size }, 'shutdown grace period over: closing with answers still owed');
-    }
+    await answerOwed(this.opts, this.udpForwards, this.tcp);
     for (const p of this.pairs) p.udp.close();
     this.tcp.destroyAll();
   }
