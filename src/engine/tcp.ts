@@ -16,7 +16,6 @@
 // connection (`stopReading`), then `settled()` says when all are done.
 
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
