@@ -46,14 +46,13 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
     return answer;
   };
 
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  const { udp, tcp } = await bindBoth();
   const port = udp.address().port;
   udp.on('message', (msg, rinfo) => {
     void relay(msg).then((answer) => { if (answer !== null) udp.send(answer, rinfo.port, rinfo.address); });
   });
   const sockets = new Set<net.Socket>();
-  const tcp = net.createServer((socket) => {
+  tcp.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -72,10 +71,6 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
         });
       }
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
   });
 
   return {
@@ -100,6 +95,22 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   };
+}
+
+/** A UDP socket on an ephemeral loopback port and a TCP server on the same port (retried: TCP may find it taken). */
+async function bindBoth(): Promise<{ udp: dgram.Socket; tcp: net.Server }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(udp.address().port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return { udp, tcp };
+    udp.close();
+    if (attempt === 4) throw new Error('relay: no port free for both UDP and TCP in 5 tries');
+  }
 }
 
 function askUpstream(port: number, msg: Buffer): Promise<Buffer | null> {
