@@ -184,12 +184,18 @@ async function main(): Promise<void> {
   const tcpSeconds = Math.max(15, Math.ceil(SEND_SECONDS));
   const tcpRun = values['no-tcp'] ? Promise.resolve(null) : tcpAbuse(port, tcpSeconds);
   log(`sending ${COUNT} datagrams at ${RATE}/s (about ${Math.round(SEND_SECONDS)} s)${values['no-tcp'] ? '' : `, TCP abuse for ${tcpSeconds} s`}`);
+  const progress = setInterval(() => {
+    const last = observer.samples.at(-1);
+    const c = prober.stats.map((x) => `${x.label}/${x.transport} ${x.right}/${x.asked}`).join(', ');
+    if (last) log(`t=${last.t}s RSS ${(last.rssKiB / 1024).toFixed(0)} MiB, kernel drops ${last.drops}; control right/asked: ${c}`);
+  }, 10_000);
   const flood = await run(rawgen, [
     '--port', String(port), '--corpus', corpusFile, '--count', String(COUNT), '--rate', String(RATE),
     '--max-seconds', String(maxSeconds), '--sources', String(SOURCES), '--seed', String(SEED),
     '--samples', samplesFile, '--sample-every', String(Math.max(1, Math.floor(COUNT / 50_000))),
   ], (maxSeconds + 30) * 1000);
-  if (flood.code !== 0) throw new Error(`rawgen failed (${flood.code}): ${flood.stderr.trim()}`);
+  if (flood.code !== 0) { clearInterval(progress); throw new Error(`rawgen failed (${flood.code}): ${flood.stderr.trim()}`); }
+  clearInterval(progress);
   const raw = JSON.parse(flood.stdout.trim().split('\n').pop()!) as RawgenResult;
   log(`flood done: ${raw.sent} sent, ${raw.responses} responses in ${raw.seconds.toFixed(0)} s`);
   const tcp = await tcpRun;
@@ -201,9 +207,10 @@ async function main(): Promise<void> {
 
   const metricsText = await scrape(httpPort);
   const metrics: Record<string, number> = {};
+  // Every kdns counter and gauge at the end, per label set (histograms left out).
   for (const line of (metricsText ?? '').split('\n')) {
-    const m = /^(kdns_[a-z0-9_]+)(?:\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && Number.isFinite(Number(m[2]))) metrics[m[1]!] = (metrics[m[1]!] ?? 0) + Number(m[2]);
+    const m = /^(kdns_[a-z0-9_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m && !/_(bucket|sum|count)$/.test(m[1]!.split('{')[0]!) && Number.isFinite(Number(m[2]))) metrics[m[1]!] = Number(m[2]);
   }
   const drops = udpDrops(kdns.proc.pid, port);
   const samples = checkSamples(samplesFile);
