@@ -85,6 +85,12 @@ export class Observer {
   readonly samples: Sample[] = [];
   peakRssKiB = 0;
   hwmKiB = 0;
+  /**
+   * The drop counters only grow, but a read of /proc/net/udp can miss a socket: the kernel walks the table
+   * in pages, and the forwarder opens and closes a socket per upstream query meanwhile. So the largest
+   * total seen is the count.
+   */
+  maxDrops = 0;
   private readonly t0 = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
@@ -93,10 +99,10 @@ export class Observer {
   sample(): void {
     const m = memoryKiB(this.pid);
     if (!m) return;
-    const d = udpDrops(this.pid, this.port);
+    this.maxDrops = Math.max(this.maxDrops, udpDrops(this.pid, this.port).drops);
     this.peakRssKiB = Math.max(this.peakRssKiB, m.rss);
     this.hwmKiB = Math.max(this.hwmKiB, m.hwm);
-    this.samples.push({ t: Math.round((Date.now() - this.t0) / 1000), rssKiB: m.rss, drops: d.drops });
+    this.samples.push({ t: Math.round((Date.now() - this.t0) / 1000), rssKiB: m.rss, drops: this.maxDrops });
   }
 
   start(): void {

@@ -6,7 +6,7 @@ export interface CategoryResult { name: string; sent: number; responses: number;
 export interface RawgenResult {
   sent: number; seconds: number; sendRate: number; sendErrors: number; bytesSent: number; responses: number;
   bytesReceived: number; maxResponse: number; truncated: number; answeredQr1: number; badShort: number;
-  badQr0: number; badRcode: number; sampled: number; sources: number; rcodes: number[];
+  badQr0: number; badRcode: number; sampled: number; unmatched: number; sources: number; rcodes: number[];
   categories: Array<{ sent: number; responses: number; bytesOut: number; bytesIn: number }>;
   badSamples: string[];
 }
@@ -84,8 +84,12 @@ function tcpFindings(t: TcpSummary): string[] {
   kept(t.drip, 'one-byte-per-second drip connections');
   kept(t.hugePrefix, 'connections that sent a 65535 length prefix and stopped');
   const hc = t.halfClosed;
-  if (hc.clusterAnswered < hc.clusterAsked) out.push(`${hc.clusterAsked - hc.clusterAnswered} of ${hc.clusterAsked} cluster queries on half-closed TCP connections were not answered`);
-  if (hc.forwardedAnswered < hc.forwardedAsked) out.push(`${hc.forwardedAsked - hc.forwardedAnswered} of ${hc.forwardedAsked} forwarded queries on half-closed TCP connections were not answered`);
+  const missing = (hc.clusterAsked - hc.clusterAnswered) + (hc.forwardedAsked - hc.forwardedAnswered);
+  if (missing > 0) {
+    out.push(`${missing} queries on half-closed TCP connections were not answered (cluster ${hc.clusterAsked - hc.clusterAnswered} of ` +
+      `${hc.clusterAsked}, forwarded ${hc.forwardedAsked - hc.forwardedAnswered} of ${hc.forwardedAsked}): ${hc.closedShort} connections ` +
+      `closed by the server first, ${hc.timedOut} not answered within 5 s`);
+  }
   if (hc.wrong > 0) out.push(`${hc.wrong} wrong answers on half-closed TCP connections`);
   if (t.garbage.badResponses > 0) out.push(`${t.garbage.badResponses} malformed TCP responses to pipelined garbage`);
   return out;
@@ -95,7 +99,7 @@ type Held = { wanted: number; opened: number; connectErrors: number; closedBySer
 
 interface TcpSummary {
   idle: Held; drip: Held; hugePrefix: Held; seconds: number; rounds: number;
-  halfClosed: { asked: number; answered: number; clusterAsked: number; clusterAnswered: number; forwardedAsked: number; forwardedAnswered: number; wrong: number; connectErrors: number };
+  halfClosed: { asked: number; answered: number; clusterAsked: number; clusterAnswered: number; forwardedAsked: number; forwardedAnswered: number; wrong: number; connectErrors: number; closedShort: number; timedOut: number };
   garbage: { connections: number; bytesSent: number; responses: number; badResponses: number; closedByServer: number; connectErrors: number };
   churn: { attempted: number; connected: number; connectErrors: number };
 }
@@ -115,7 +119,8 @@ function tcpTable(tcp: Record<string, unknown>): string[] {
     '',
     `${t.rounds} rounds, every 5 s: half-closed connections with a cluster and a forwarded query pending answered ` +
       `${hc.clusterAnswered}/${hc.clusterAsked} cluster and ${hc.forwardedAnswered}/${hc.forwardedAsked} forwarded (${hc.wrong} wrong, ` +
-      `${hc.connectErrors} connect errors); pipelined garbage: ${g.connections} connections, ${n(g.bytesSent)} bytes, ` +
+      `${hc.connectErrors} connect errors; of the connections missing an answer, ${hc.closedShort} were closed by the server, ` +
+      `${hc.timedOut} still open after 5 s); pipelined garbage: ${g.connections} connections, ${n(g.bytesSent)} bytes, ` +
       `${g.responses} responses (${g.badResponses} malformed), ${g.closedByServer} closed by the server; connect-and-reset churn: ` +
       `${t.churn.connected}/${t.churn.attempted} connected (${t.churn.connectErrors} errors).`,
   ];
@@ -133,7 +138,7 @@ export function markdown(r: CampaignResult): string {
     '| what | result |', '|---|---|',
     `| server | ${r.server.exited ? `**exited** (code ${r.server.exitCode}, signal ${r.server.signal})` : 'still running at the end'}; CPU ${r.server.cpuSeconds} s during the attack; worker restarts ${r.server.workerRestarts ?? 'n/a'}; log lines warn ${r.server.logLevels.warn ?? 0}, error ${r.server.logLevels.error ?? 0}, fatal ${r.server.logLevels.fatal ?? 0} |`,
     `| UDP datagrams | ${n(u.sent)} sent in ${u.seconds.toFixed(0)} s (${n(Math.round(u.sendRate))}/s) from ${u.sources} source addresses in 127.0.0.0/8, ${n(u.sendErrors)} send errors |`,
-    `| responses | ${n(u.responses)} (${pct(u.responses, u.sent)}), TC ${n(u.truncated)}, largest ${u.maxResponse} bytes, bytes out ÷ in ${(u.bytesReceived / Math.max(1, u.bytesSent)).toFixed(2)} |`,
+    `| responses | ${n(u.responses)} (${pct(u.responses, u.sent)}; ${n(u.unmatched)} came back more than 2 s after their datagram and are not counted per category), TC ${n(u.truncated)}, largest ${u.maxResponse} bytes, bytes out ÷ in ${(u.bytesReceived / Math.max(1, u.bytesSent)).toFixed(2)} |`,
     `| bad responses | header: ${u.badShort + u.badQr0 + u.badRcode}; QR=1 answered: ${u.answeredQr1}; strict parse of ${n(u.samplesChecked)} sampled: ${u.samplesMalformed} malformed |`,
     `| kernel drops (server's UDP sockets) | ${n(r.drops.kernel)} (${pct(r.drops.kernel, u.sent)} of sent) on ${r.drops.sockets} sockets; kdns_udp_receive_drops_total ${r.drops.metric ?? 'not exported'} |`,
     `| memory (VmRSS) | start ${mib(r.memory.rssStartKiB)} MiB, peak ${mib(r.memory.rssPeakKiB)} MiB (VmHWM ${mib(r.memory.hwmKiB)}), end ${mib(r.memory.rssEndKiB)} MiB |`,

@@ -119,7 +119,8 @@ async function dripLoop(socks: net.Socket[], msg: Buffer): Promise<void> {
 
 // ---- rounds ---------------------------------------------------------------------------------------------
 
-const halfClosed = { asked: 0, answered: 0, clusterAsked: 0, clusterAnswered: 0, forwardedAsked: 0, forwardedAnswered: 0, wrong: 0, connectErrors: 0 };
+// closedShort: the server closed the connection before answering both; timedOut: still open, not answered within 5 s.
+const halfClosed = { asked: 0, answered: 0, clusterAsked: 0, clusterAnswered: 0, forwardedAsked: 0, forwardedAnswered: 0, wrong: 0, connectErrors: 0, closedShort: 0, timedOut: 0 };
 const garbage = { connections: 0, bytesSent: 0, responses: 0, badResponses: 0, closedByServer: 0, connectErrors: 0 };
 const churn = { attempted: 0, connected: 0, connectErrors: 0 };
 
@@ -165,8 +166,9 @@ async function halfCloseRound(n: number, clusterQ: Buffer, forwardedQ: Buffer): 
     const b = Buffer.from(forwardedQ);
     a.writeUInt16BE(2 * i + 1, 0);
     b.writeUInt16BE(2 * i + 2, 0);
-    const r = await exchange(Buffer.concat([frame(a), frame(b)]), true, 3000);
+    const r = await exchange(Buffer.concat([frame(a), frame(b)]), true, 5000);
     if (!r) { halfClosed.connectErrors++; return; }
+    if (r.messages.length < 2) { if (r.closedByServer) halfClosed.closedShort++; else halfClosed.timedOut++; }
     halfClosed.asked += 2;
     halfClosed.clusterAsked++;
     halfClosed.forwardedAsked++;

@@ -15,7 +15,8 @@
  * on Linux), so the server sees many "clients" the way it would see spoofed sources. Sending is paced: a
  * batch of B with sendmmsg, then ppoll until the next batch is due, reading whatever came back. Responses
  * are checked lightly here (length >= 12, QR set, header rcode 0-5) and counted per category of the
- * datagram that carried their ID; an answer to a datagram that had QR=1 is counted as an error; every
+ * datagram that carried their ID (when it was sent less than 2 s before; older ones are counted as
+ * "unmatched"); an answer to a datagram that had QR=1 is counted as an error; every
  * M-th response (and every bad one) is appended to --samples as u16 length + bytes, for a full parse by
  * the caller.
  *
@@ -43,6 +44,9 @@
 #define PKT_MAX 65535
 #define RESP_MAX 65536
 #define BAD_SAMPLES 10
+/* A response is matched to the datagram that last used its ID only when it comes back within this long:
+ * IDs repeat on a socket every 65,536 sends, and a stale answer must not be blamed on a newer datagram. */
+#define MATCH_MS 2000
 
 typedef struct {
   uint32_t off; /* into the corpus bytes */
@@ -54,8 +58,9 @@ typedef struct {
 typedef struct {
   int fd;
   uint16_t next_id;
-  uint8_t qr[65536];  /* 1 when the last datagram sent with this ID had QR=1 */
-  uint8_t cat[65536]; /* category of the last datagram sent with this ID */
+  uint8_t qr[65536];        /* 1 when the last datagram sent with this ID had QR=1 */
+  uint8_t cat[65536];       /* category of the last datagram sent with this ID */
+  uint32_t sent_ms[65536];  /* when it was sent, ms since the start (+1; 0 = never) */
 } sock_t;
 
 static uint8_t *corpus;
@@ -206,7 +211,7 @@ int main(int argc, char **argv) {
   }
 
   uint64_t sent = 0, send_errors = 0, bytes_sent = 0, responses = 0, bytes_received = 0, truncated = 0;
-  uint64_t bad_short = 0, bad_qr0 = 0, bad_rcode = 0, answered_qr1 = 0, sampled = 0, max_response = 0;
+  uint64_t bad_short = 0, bad_qr0 = 0, bad_rcode = 0, answered_qr1 = 0, sampled = 0, max_response = 0, unmatched = 0;
   uint64_t rcodes[16] = {0}, cat_sent[MAX_CATEGORIES] = {0}, cat_resp[MAX_CATEGORIES] = {0};
   uint64_t cat_bytes_in[MAX_CATEGORIES] = {0}, cat_bytes_out[MAX_CATEGORIES] = {0};
   uint8_t bad_buf[BAD_SAMPLES][80];
@@ -226,7 +231,8 @@ int main(int argc, char **argv) {
     }
     if (stopped_at && now >= drain_end) break;
     uint64_t due = start + (uint64_t)((double)sent * 1e9 / rate);
-    if (!stopped_at && now >= due) {
+    int sending = !stopped_at && now >= due;
+    if (sending) {
       sock_t *sk = &socks[si];
       si = (si + 1) % nsock;
       uint64_t left = count - sent;
@@ -256,23 +262,27 @@ int main(int argc, char **argv) {
         if (p == bigout) { k++; break; }
       }
       int m = sendmmsg(sk->fd, smsg, k, 0);
+      uint32_t sent_ms = (uint32_t)((now_ns() - start) / 1000000ull) + 1;
       if (m < 0) { send_errors += k; m = 0; } /* ECONNREFUSED after an ICMP, ENOBUFS: counted, not retried */
       else if ((unsigned)m < k) send_errors += k - (unsigned)m;
       for (unsigned i = 0; i < k; i++) {
         if (i < (unsigned)m) {
           sk->qr[ids[i]] = qr[i];
           sk->cat[ids[i]] = cat[i];
+          sk->sent_ms[ids[i]] = sent_ms;
           bytes_sent += siov[i].iov_len;
           cat_bytes_out[cat[i]] += siov[i].iov_len;
         }
         cat_sent[cat[i]]++;
       }
       sent += k;
-      continue;
     }
-    /* Read what is there; wait (at most until the next batch is due) only when nothing was. */
+    /* Read what is there (after every batch too: a sender behind its pace must still read); wait, at
+     * most until the next batch is due, only when nothing was there and nothing is due. */
+    struct timespec zero = {0, 0};
     int got = 0;
-    for (int s = 0; s < nsock; s++) {
+    if (ppoll(pfds, (nfds_t)nsock, &zero, NULL) > 0) for (int s = 0; s < nsock; s++) {
+      if (!(pfds[s].revents & POLLIN)) continue;
       sock_t *sk = &socks[s];
       int r = recvmmsg(sk->fd, rmsg, (unsigned)batch, MSG_DONTWAIT, NULL);
       if (r <= 0) continue;
@@ -287,11 +297,14 @@ int main(int argc, char **argv) {
         if (len < 12) { bad_short++; bad = 1; }
         else {
           uint16_t id = (uint16_t)((p[0] << 8) | p[1]);
-          cat_resp[sk->cat[id]]++;
-          cat_bytes_in[sk->cat[id]] += len;
+          uint32_t now_ms = (uint32_t)((now_ns() - start) / 1000000ull) + 1;
+          if (sk->sent_ms[id] != 0 && now_ms - sk->sent_ms[id] <= MATCH_MS) {
+            cat_resp[sk->cat[id]]++;
+            cat_bytes_in[sk->cat[id]] += len;
+            if (sk->qr[id]) answered_qr1++;
+          } else unmatched++;
           if (!(p[2] & 0x80)) { bad_qr0++; bad = 1; }
           if ((p[3] & 0x0f) > 5) { bad_rcode++; bad = 1; }
-          if (sk->qr[id]) answered_qr1++;
           rcodes[p[3] & 0x0f]++;
           if (p[2] & 0x02) truncated++;
         }
@@ -308,7 +321,7 @@ int main(int argc, char **argv) {
         }
       }
     }
-    if (got) continue;
+    if (got || sending) continue;
     now = now_ns();
     uint64_t until = stopped_at ? drain_end : start + (uint64_t)((double)sent * 1e9 / rate);
     if (until > now) {
@@ -324,12 +337,12 @@ int main(int argc, char **argv) {
   if (period <= 0) period = 1e-9;
   printf("{\"sent\":%llu,\"seconds\":%.3f,\"sendRate\":%.0f,\"sendErrors\":%llu,\"bytesSent\":%llu,\"responses\":%llu,"
          "\"bytesReceived\":%llu,\"maxResponse\":%llu,\"truncated\":%llu,\"answeredQr1\":%llu,\"badShort\":%llu,"
-         "\"badQr0\":%llu,\"badRcode\":%llu,\"sampled\":%llu,\"sources\":%d,\"rcodes\":[",
+         "\"badQr0\":%llu,\"badRcode\":%llu,\"sampled\":%llu,\"unmatched\":%llu,\"sources\":%d,\"rcodes\":[",
          (unsigned long long)sent, period, (double)sent / period, (unsigned long long)send_errors,
          (unsigned long long)bytes_sent, (unsigned long long)responses, (unsigned long long)bytes_received,
          (unsigned long long)max_response, (unsigned long long)truncated, (unsigned long long)answered_qr1,
          (unsigned long long)bad_short, (unsigned long long)bad_qr0, (unsigned long long)bad_rcode,
-         (unsigned long long)sampled, nsock);
+         (unsigned long long)sampled, (unsigned long long)unmatched, nsock);
   for (int i = 0; i < 16; i++) printf("%s%llu", i ? "," : "", (unsigned long long)rcodes[i]);
   printf("],\"categories\":[");
   for (int i = 0; i < MAX_CATEGORIES; i++) {
