@@ -6,6 +6,18 @@ import net from 'node:net';
 import { check, frame } from '../../test/wire/clients.js';
 import { query } from './corpus.js';
 
+/** Calls `onMessage` with each DNS message of a TCP stream (2-byte length prefix each). */
+export function onMessages(s: net.Socket, onMessage: (m: Buffer) => void): void {
+  let stream = Buffer.alloc(0);
+  s.on('data', (d: Buffer) => {
+    stream = Buffer.concat([stream, d]);
+    while (stream.length >= 2 && stream.length >= 2 + stream.readUInt16BE(0)) {
+      onMessage(stream.subarray(2, 2 + stream.readUInt16BE(0)));
+      stream = stream.subarray(2 + stream.readUInt16BE(0));
+    }
+  });
+}
+
 export interface ControlTarget {
   label: string; // e.g. "cluster" or "forwarded"
   name: string;
@@ -55,14 +67,10 @@ function udpAsk(sock: dgram.Socket, port: number, q: Buffer, id: number): Promis
 function tcpAsk(port: number, q: Buffer): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    let stream = Buffer.alloc(0);
     const done = (m: Buffer | null): void => { clearTimeout(timer); s.destroy(); resolve(m); };
     const timer = setTimeout(() => done(null), TIMEOUT_MS);
     s.on('connect', () => s.write(frame(q)));
-    s.on('data', (d) => {
-      stream = Buffer.concat([stream, d]);
-      if (stream.length >= 2 && stream.length >= 2 + stream.readUInt16BE(0)) done(stream.subarray(2, 2 + stream.readUInt16BE(0)));
-    });
+    onMessages(s, done);
     s.on('error', () => { /* the close resolves */ });
     s.on('close', () => done(null));
   });

@@ -31,13 +31,17 @@ function socketInodes(pid: number): Set<string> {
 export interface UdpSocketDrops {
   sockets: number; // the process's UDP sockets bound to the port
   drops: number; // their kernel drop counters, summed
-  rxQueueBytes: number; // bytes waiting in their receive queues now
 }
 
-/** Kernel drops of the UDP sockets `pid` has bound to local `port` (IPv4 and IPv6 tables). */
-export function udpDrops(pid: number, port: number): UdpSocketDrops {
+/**
+ * Kernel drop counters of the UDP sockets `pid` has bound to local `port` (IPv4 and IPv6 tables), by
+ * socket inode. One read of /proc/net/udp can miss a socket or list it twice (the kernel walks the table
+ * in pages while the forwarder opens and closes a socket per upstream query), hence the map: a caller
+ * merges reads per inode, keeping the largest value (the counters only grow).
+ */
+export function udpDropsByInode(pid: number, port: number): Map<string, number> {
   const inodes = socketInodes(pid);
-  const r: UdpSocketDrops = { sockets: 0, drops: 0, rxQueueBytes: 0 };
+  const out = new Map<string, number>();
   const portHex = port.toString(16).toUpperCase().padStart(4, '0');
   for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
     let text: string;
@@ -46,12 +50,10 @@ export function udpDrops(pid: number, port: number): UdpSocketDrops {
       // sl local rem st tx_queue:rx_queue tr:tm retrnsmt uid timeout inode ref pointer drops
       const f = line.trim().split(/\s+/);
       if (f.length < 13 || !f[1]!.endsWith(`:${portHex}`) || !inodes.has(f[9]!)) continue;
-      r.sockets++;
-      r.drops += Number(f[12]);
-      r.rxQueueBytes += parseInt(f[4]!.split(':')[1] ?? '0', 16);
+      out.set(f[9]!, Math.max(out.get(f[9]!) ?? 0, Number(f[12])));
     }
   }
-  return r;
+  return out;
 }
 
 /** The sum of every sample of `name` in Prometheus text (labels ignored), or null when absent. */
@@ -85,12 +87,8 @@ export class Observer {
   readonly samples: Sample[] = [];
   peakRssKiB = 0;
   hwmKiB = 0;
-  /**
-   * The drop counters only grow, but a read of /proc/net/udp can miss a socket: the kernel walks the table
-   * in pages, and the forwarder opens and closes a socket per upstream query meanwhile. So the largest
-   * total seen is the count.
-   */
-  maxDrops = 0;
+  /** The largest drop counter seen per socket inode (see udpDropsByInode). */
+  private readonly drops = new Map<string, number>();
   private readonly t0 = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
@@ -99,10 +97,16 @@ export class Observer {
   sample(): void {
     const m = memoryKiB(this.pid);
     if (!m) return;
-    this.maxDrops = Math.max(this.maxDrops, udpDrops(this.pid, this.port).drops);
+    for (const [inode, n] of udpDropsByInode(this.pid, this.port)) this.drops.set(inode, Math.max(this.drops.get(inode) ?? 0, n));
     this.peakRssKiB = Math.max(this.peakRssKiB, m.rss);
     this.hwmKiB = Math.max(this.hwmKiB, m.hwm);
-    this.samples.push({ t: Math.round((Date.now() - this.t0) / 1000), rssKiB: m.rss, drops: this.maxDrops });
+    this.samples.push({ t: Math.round((Date.now() - this.t0) / 1000), rssKiB: m.rss, drops: this.udpDrops().drops });
+  }
+
+  udpDrops(): UdpSocketDrops {
+    let drops = 0;
+    for (const n of this.drops.values()) drops += n;
+    return { sockets: this.drops.size, drops };
   }
 
   start(): void {

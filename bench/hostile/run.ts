@@ -23,7 +23,7 @@ import { cpuSeconds, run, start, stop, stopAll, tail, waitForDns, waitForOutput,
 import { benchSession, freePort } from '../lib/session.js';
 import { ControlProber, type ControlTarget } from './control.js';
 import { CATEGORIES, buildCorpus, encodeCorpus, type CorpusNames } from './corpus.js';
-import { Observer, metricSum, scrape, udpDrops } from './observe.js';
+import { Observer, metricSum, scrape } from './observe.js';
 import { findings, markdown, quantile, type CampaignResult, type RawgenResult } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -204,6 +204,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 3000));
   await prober.stop();
   observer.stop();
+  const drops = observer.udpDrops();
 
   const metricsText = await scrape(httpPort);
   const metrics: Record<string, number> = {};
@@ -212,7 +213,6 @@ async function main(): Promise<void> {
     const m = /^(kdns_[a-z0-9_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (m && !/_(bucket|sum|count)$/.test(m[1]!.split('{')[0]!) && Number.isFinite(Number(m[2]))) metrics[m[1]!] = Number(m[2]);
   }
-  const drops = udpDrops(kdns.proc.pid, port);
   const samples = checkSamples(samplesFile);
   const serverExited = kdns.proc.exited;
   await stop(kdns.proc);
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
       samplesChecked: samples.checked, samplesMalformed: samples.malformed, malformedSamples: samples.examples,
     },
     drops: {
-      kernel: Math.max(observer.maxDrops, drops.drops),
+      kernel: drops.drops,
       sockets: drops.sockets,
       metric: metricsText ? metricSum(metricsText, 'kdns_udp_receive_drops_total') : null,
     },

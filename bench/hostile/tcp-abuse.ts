@@ -6,12 +6,13 @@
 //   node dist/bench/hostile/tcp-abuse.js --port P --seconds S --cluster-name N --forwarded-name N
 //        [--idle 2500] [--drip 50] [--huge 100] [--half-closed 40] [--garbage 10] [--churn 200]
 //
-// Idle, drip and huge-prefix connections are opened once and held until the end (or until the server
-// closes them: how many it closed, and after how long, is the finding). Half-close, garbage and churn come
+// Idle, drip and huge-prefix connections are opened once and held until the end, ignoring the server's
+// FIN (how many the server closed, and after how long, is the finding). Half-close, garbage and churn come
 // in rounds every 5 s.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { check, frame } from '../../test/wire/clients.js';
+import { onMessages } from './control.js';
 import { query } from './corpus.js';
 
 const { values } = parseArgs({
@@ -57,13 +58,23 @@ function held(wanted: number): Held {
 const live = new Set<net.Socket>();
 let ending = false;
 
-/** Connects; resolves with the socket, or null on error or after 3 s. Counts answers and server closes in `h`. */
+/**
+ * Connects; resolves with the socket, or null on error or after 3 s. The client is hostile: it ignores the
+ * server's FIN (allowHalfOpen) and keeps its own side open, as a client holding slots would. Counts answers
+ * and the server's FIN or reset in `h`.
+ */
 function open(h: Held): Promise<net.Socket | null> {
   return new Promise((resolve) => {
-    const s = net.connect(PORT, HOST);
+    const s = net.connect({ port: PORT, host: HOST, allowHalfOpen: true });
     const timer = setTimeout(() => { s.destroy(); h.connectErrors++; resolve(null); }, 3000);
     let t0 = 0;
-    let stream = Buffer.alloc(0);
+    let closed = false;
+    const serverClosed = (): void => {
+      if (closed || ending) return;
+      closed = true;
+      h.closedByServer++;
+      h.lifetimes.push(Number(((Date.now() - t0) / 1000).toFixed(1)));
+    };
     s.on('connect', () => {
       clearTimeout(timer);
       t0 = Date.now();
@@ -71,21 +82,13 @@ function open(h: Held): Promise<net.Socket | null> {
       live.add(s);
       resolve(s);
     });
-    s.on('data', (d) => {
-      stream = Buffer.concat([stream, d]);
-      while (stream.length >= 2 && stream.length >= 2 + stream.readUInt16BE(0)) {
-        h.answers++;
-        stream = stream.subarray(2 + stream.readUInt16BE(0));
-      }
-    });
+    onMessages(s, () => { h.answers++; });
     s.on('error', () => { /* a reset shows as close */ });
+    s.on('end', serverClosed);
     s.on('close', () => {
       live.delete(s);
       if (t0 === 0) { clearTimeout(timer); h.connectErrors++; resolve(null); return; }
-      if (!ending) {
-        h.closedByServer++;
-        h.lifetimes.push(Number(((Date.now() - t0) / 1000).toFixed(1)));
-      }
+      serverClosed();
     });
   });
 }
@@ -129,7 +132,6 @@ function exchange(data: Buffer, halfClose: boolean, waitMs: number): Promise<{ m
   return new Promise((resolve) => {
     const s = net.connect(PORT, HOST);
     const messages: Buffer[] = [];
-    let stream = Buffer.alloc(0);
     let connected = false;
     let closedByServer = false;
     const finish = (): void => {
@@ -142,13 +144,7 @@ function exchange(data: Buffer, halfClose: boolean, waitMs: number): Promise<{ m
       connected = true;
       if (halfClose) s.end(data); else s.write(data);
     });
-    s.on('data', (d) => {
-      stream = Buffer.concat([stream, d]);
-      while (stream.length >= 2 && stream.length >= 2 + stream.readUInt16BE(0)) {
-        messages.push(stream.subarray(2, 2 + stream.readUInt16BE(0)));
-        stream = stream.subarray(2 + stream.readUInt16BE(0));
-      }
-    });
+    onMessages(s, (m) => messages.push(m));
     s.on('error', () => { /* shows as close */ });
     s.on('end', () => { closedByServer = true; });
     s.on('close', () => { closedByServer = true; finish(); });
