@@ -87,8 +87,8 @@ function tcpFindings(t: TcpSummary): string[] {
   const missing = (hc.clusterAsked - hc.clusterAnswered) + (hc.forwardedAsked - hc.forwardedAnswered);
   if (missing > 0) {
     out.push(`${missing} queries on half-closed TCP connections were not answered (cluster ${hc.clusterAsked - hc.clusterAnswered} of ` +
-      `${hc.clusterAsked}, forwarded ${hc.forwardedAsked - hc.forwardedAnswered} of ${hc.forwardedAsked}): ${hc.closedShort} connections ` +
-      `closed by the server first, ${hc.timedOut} not answered within 5 s`);
+      `${hc.clusterAsked}, forwarded ${hc.forwardedAsked - hc.forwardedAnswered} of ${hc.forwardedAsked}): ${hc.closedEmpty} connections ` +
+      `closed by the server without any answer, ${hc.closedShort} after some, ${hc.timedOut} not answered within 5 s`);
   }
   if (hc.wrong > 0) out.push(`${hc.wrong} wrong answers on half-closed TCP connections`);
   if (t.garbage.badResponses > 0) out.push(`${t.garbage.badResponses} malformed TCP responses to pipelined garbage`);
@@ -99,7 +99,7 @@ type Held = { wanted: number; opened: number; connectErrors: number; closedBySer
 
 interface TcpSummary {
   idle: Held; drip: Held; hugePrefix: Held; seconds: number; rounds: number;
-  halfClosed: { asked: number; answered: number; clusterAsked: number; clusterAnswered: number; forwardedAsked: number; forwardedAnswered: number; wrong: number; connectErrors: number; closedShort: number; timedOut: number };
+  halfClosed: { asked: number; answered: number; clusterAsked: number; clusterAnswered: number; forwardedAsked: number; forwardedAnswered: number; wrong: number; connectErrors: number; closedEmpty: number; closedShort: number; timedOut: number };
   garbage: { connections: number; bytesSent: number; responses: number; badResponses: number; closedByServer: number; connectErrors: number };
   churn: { attempted: number; connected: number; connectErrors: number };
 }
@@ -119,8 +119,8 @@ function tcpTable(tcp: Record<string, unknown>): string[] {
     '',
     `${t.rounds} rounds, every 5 s: half-closed connections with a cluster and a forwarded query pending answered ` +
       `${hc.clusterAnswered}/${hc.clusterAsked} cluster and ${hc.forwardedAnswered}/${hc.forwardedAsked} forwarded (${hc.wrong} wrong, ` +
-      `${hc.connectErrors} connect errors; of the connections missing an answer, ${hc.closedShort} were closed by the server, ` +
-      `${hc.timedOut} still open after 5 s); pipelined garbage: ${g.connections} connections, ${n(g.bytesSent)} bytes, ` +
+      `${hc.connectErrors} connect errors; of the connections missing an answer, ${hc.closedEmpty} were closed by the server without ` +
+      `any answer, ${hc.closedShort} after some, ${hc.timedOut} were still open after 5 s); pipelined garbage: ${g.connections} connections, ${n(g.bytesSent)} bytes, ` +
       `${g.responses} responses (${g.badResponses} malformed), ${g.closedByServer} closed by the server; connect-and-reset churn: ` +
       `${t.churn.connected}/${t.churn.attempted} connected (${t.churn.connectErrors} errors).`,
   ];

@@ -122,8 +122,13 @@ async function dripLoop(socks: net.Socket[], msg: Buffer): Promise<void> {
 
 // ---- rounds ---------------------------------------------------------------------------------------------
 
-// closedShort: the server closed the connection before answering both; timedOut: still open, not answered within 5 s.
-const halfClosed = { asked: 0, answered: 0, clusterAsked: 0, clusterAnswered: 0, forwardedAsked: 0, forwardedAnswered: 0, wrong: 0, connectErrors: 0, closedShort: 0, timedOut: 0 };
+// Of the connections missing an answer: closedEmpty, the server closed without answering anything (e.g. over its
+// connection cap); closedShort, it closed after some answers (e.g. the cluster one, not the forwarded one);
+// timedOut, still open and not answered within 5 s.
+const halfClosed = {
+  asked: 0, answered: 0, clusterAsked: 0, clusterAnswered: 0, forwardedAsked: 0, forwardedAnswered: 0, wrong: 0, connectErrors: 0,
+  closedEmpty: 0, closedShort: 0, timedOut: 0,
+};
 const garbage = { connections: 0, bytesSent: 0, responses: 0, badResponses: 0, closedByServer: 0, connectErrors: 0 };
 const churn = { attempted: 0, connected: 0, connectErrors: 0 };
 
@@ -164,7 +169,11 @@ async function halfCloseRound(n: number, clusterQ: Buffer, forwardedQ: Buffer): 
     b.writeUInt16BE(2 * i + 2, 0);
     const r = await exchange(Buffer.concat([frame(a), frame(b)]), true, 5000);
     if (!r) { halfClosed.connectErrors++; return; }
-    if (r.messages.length < 2) { if (r.closedByServer) halfClosed.closedShort++; else halfClosed.timedOut++; }
+    if (r.messages.length < 2) {
+      if (!r.closedByServer) halfClosed.timedOut++;
+      else if (r.messages.length === 0) halfClosed.closedEmpty++;
+      else halfClosed.closedShort++;
+    }
     halfClosed.asked += 2;
     halfClosed.clusterAsked++;
     halfClosed.forwardedAsked++;
