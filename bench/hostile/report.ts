@@ -68,9 +68,11 @@ function controlTable(r: CampaignResult): string[] {
 }
 
 function categoryTable(r: CampaignResult): string[] {
-  const lines = ['| category | sent | answered | bytes out ÷ in |', '|---|---|---|---|'];
+  // Amplification per answer: the mean answer size over the mean datagram size (drops do not change it).
+  const lines = ['| category | sent | answered | answer bytes ÷ query bytes |', '|---|---|---|---|'];
   for (const c of r.udp.byCategory) {
-    lines.push(`| ${c.name} | ${n(c.sent)} | ${pct(c.responses, c.sent)} | ${c.bytesOut > 0 ? (c.bytesIn / c.bytesOut).toFixed(2) : '—'} |`);
+    const amp = c.responses > 0 && c.bytesOut > 0 ? ((c.bytesIn / c.responses) / (c.bytesOut / c.sent)).toFixed(2) : '—';
+    lines.push(`| ${c.name} | ${n(c.sent)} | ${pct(c.responses, c.sent)} | ${amp} |`);
   }
   return lines;
 }
@@ -138,7 +140,7 @@ export function markdown(r: CampaignResult): string {
     '| what | result |', '|---|---|',
     `| server | ${r.server.exited ? `**exited** (code ${r.server.exitCode}, signal ${r.server.signal})` : 'still running at the end'}; CPU ${r.server.cpuSeconds} s during the attack; worker restarts ${r.server.workerRestarts ?? 'n/a'}; log lines warn ${r.server.logLevels.warn ?? 0}, error ${r.server.logLevels.error ?? 0}, fatal ${r.server.logLevels.fatal ?? 0} |`,
     `| UDP datagrams | ${n(u.sent)} sent in ${u.seconds.toFixed(0)} s (${n(Math.round(u.sendRate))}/s) from ${u.sources} source addresses in 127.0.0.0/8, ${n(u.sendErrors)} send errors |`,
-    `| responses | ${n(u.responses)} (${pct(u.responses, u.sent)}; ${n(u.unmatched)} came back more than 2 s after their datagram and are not counted per category), TC ${n(u.truncated)}, largest ${u.maxResponse} bytes, bytes out ÷ in ${(u.bytesReceived / Math.max(1, u.bytesSent)).toFixed(2)} |`,
+    `| responses | ${n(u.responses)} (${pct(u.responses, u.sent)}; ${n(u.unmatched)} came back more than 2 s after their datagram and are not counted per category), TC ${n(u.truncated)}, largest ${u.maxResponse} bytes, mean answer ÷ mean datagram ${((u.bytesReceived / Math.max(1, u.responses)) / (u.bytesSent / Math.max(1, u.sent))).toFixed(2)} |`,
     `| bad responses | header: ${u.badShort + u.badQr0 + u.badRcode}; QR=1 answered: ${u.answeredQr1}; strict parse of ${n(u.samplesChecked)} sampled: ${u.samplesMalformed} malformed |`,
     `| kernel drops (server's UDP sockets) | ${n(r.drops.kernel)} (${pct(r.drops.kernel, u.sent)} of sent) on ${r.drops.sockets} sockets; kdns_udp_receive_drops_total ${r.drops.metric ?? 'not exported'} |`,
     `| memory (VmRSS) | start ${mib(r.memory.rssStartKiB)} MiB, peak ${mib(r.memory.rssPeakKiB)} MiB (VmHWM ${mib(r.memory.hwmKiB)}), end ${mib(r.memory.rssEndKiB)} MiB |`,

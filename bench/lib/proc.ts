@@ -15,6 +15,8 @@ export interface Proc {
 }
 
 const running = new Set<Proc>();
+/** PIDs of the run() commands still going (load generators), so that a signal stops them too. */
+const commands = new Set<number>();
 
 export function start(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,6 +61,9 @@ export async function stopAll(): Promise<void> {
 export function killAllNow(): void {
   for (const p of running) {
     try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  for (const pid of commands) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   }
 }
 
@@ -151,6 +156,8 @@ export function cpuSeconds(pid: number): number {
 export function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) commands.add(child.pid);
+    child.on('exit', () => { if (child.pid !== undefined) commands.delete(child.pid); });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => { if (out.length < 100_000) out.push(c); });
