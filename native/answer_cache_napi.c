@@ -166,8 +166,8 @@ static napi_value cache_set(napi_env env, napi_callback_info info) {
   }
   uint64_t now = uv_hrtime();
   uint64_t deadline = valid_ms > 0 ? now + (uint64_t)(valid_ms * 1e6) : 0;
-  // Each insert frees what expired in the next few slots: a pass over the table every capacity / 8
-  // inserts, so expired answers go even when their names are never asked again.
+  // Each insert frees what expired in the next few slots: a pass over the table at most every
+  // (capacity + expired entries) / 8 inserts, so expired answers go even when their names are never asked again.
   answer_cache_sweep(box->cache, now, SWEEP_SLOTS_PER_SET);
   if (answer_cache_set(box->cache, name, name_len, qtype, (unsigned)variant, answer, answer_len, deadline, (unsigned)kind) < 0) {
     napi_throw_error(env, "ENOMEM", "cacheSet: out of memory");
