@@ -30,7 +30,7 @@ let log: Logger | null = null;
 let responder: Responder | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
-// This worker's forwarder and cache metrics; the main thread aggregates every worker's on each scrape.
+// This worker's forwarder, cache and engine metrics; the main thread aggregates every worker's on each scrape.
 const forwardRegistry = new Registry();
 registerEngineMetrics(forwardRegistry, { engine: () => engine });
 let starting = false;
