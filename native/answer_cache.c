@@ -39,12 +39,19 @@ struct answer_cache {
   unsigned max_udp;  // the client's EDNS size is clamped to this
   unsigned opt_udp;  // and this goes in our OPT
   counter_plan counters;
+  // Hard bounds (answer_cache_set_limits): an insert past either evicts at the sweep cursor first.
+  uint32_t max_entries;
+  size_t max_bytes; // names + templates, as answer_cache_bytes counts them (without the slot array)
+  uint32_t cursor;  // next slot the sweep looks at; eviction takes the first entry from here
   // Forwarded answers only (answer_cache_make_forwarded):
   int forwarded;
   acl_rule acl[ACL_MAX];
   unsigned nacl;
   double *hit_counts;
 };
+
+static void remove_at(answer_cache *c, uint32_t slot);
+static void evict_one(answer_cache *c);
 
 static uint32_t fnv1a_step(uint32_t h, uint8_t c) {
   return (h ^ c) * 0x01000193u;
@@ -78,7 +85,14 @@ answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload
   c->ra = recursion_available ? 0x80 : 0;
   c->max_udp = max_udp_payload;
   c->opt_udp = max_udp_payload;
+  c->max_entries = ANSWER_CACHE_DEFAULT_ENTRIES;
+  c->max_bytes = ANSWER_CACHE_DEFAULT_BYTES;
   return c;
+}
+
+void answer_cache_set_limits(answer_cache *c, uint32_t max_entries, size_t max_bytes) {
+  c->max_entries = max_entries > 0 ? max_entries : 1;
+  c->max_bytes = max_bytes;
 }
 
 void answer_cache_make_forwarded(answer_cache *c, unsigned advertised_udp, const acl_rule *rules, unsigned nrules,
@@ -158,6 +172,7 @@ static int grow(answer_cache *c) {
   free(c->slots);
   c->slots = slots;
   c->mask = capacity - 1;
+  c->cursor &= c->mask;
   return 0;
 }
 
@@ -175,23 +190,38 @@ int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, un
   memcpy(e->bytes, name, name_len);
   memcpy(e->bytes + name_len, answer, answer_len);
   long found = find(c, name, name_len, e->hash, e->type_key);
-  if (found >= 0) {
-    entry *old = c->slots[found];
-    c->bytes -= old->name_len + old->answer_len;
-    free(old);
-    c->slots[found] = e;
-  } else {
-    if ((c->count + 1) * 2 > c->mask + 1 && grow(c) < 0) {
-      free(e);
-      return -1;
-    }
-    uint32_t i = home_slot(e->hash, c->mask);
-    while (c->slots[i] != NULL) i = (i + 1) & c->mask;
-    c->slots[i] = e;
-    c->count++;
+  if (found >= 0) remove_at(c, (uint32_t)found); // a replacement is a removal and an insert
+  size_t size = name_len + answer_len;
+  if (size > c->max_bytes) {
+    free(e); // larger than the whole table may be: JavaScript answers it
+    return 0;
   }
-  c->bytes += name_len + answer_len;
+  while (c->count > 0 && (c->count + 1 > c->max_entries || c->bytes + size > c->max_bytes)) evict_one(c);
+  if ((c->count + 1) * 2 > c->mask + 1 && grow(c) < 0) {
+    free(e);
+    return -1;
+  }
+  uint32_t i = home_slot(e->hash, c->mask);
+  while (c->slots[i] != NULL) i = (i + 1) & c->mask;
+  c->slots[i] = e;
+  c->count++;
+  c->bytes += size;
   return 0;
+}
+
+/** Removes the first entry at or after the cursor (the table is not empty). */
+static void evict_one(answer_cache *c) {
+  while (c->slots[c->cursor] == NULL) c->cursor = (c->cursor + 1) & c->mask; // ends: count > 0
+  remove_at(c, c->cursor); // an entry of the run may shift into the cursor's slot: it goes next
+}
+
+void answer_cache_sweep(answer_cache *c, uint64_t now_ns, unsigned slots) {
+  // Bounded by `slots`. A removal keeps the cursor where it is: the next entry of the run shifts into it.
+  for (unsigned k = 0; k < slots && c->count > 0; k++) {
+    const entry *e = c->slots[c->cursor];
+    if (e != NULL && e->deadline_ns != 0 && now_ns >= e->deadline_ns) remove_at(c, c->cursor);
+    else c->cursor = (c->cursor + 1) & c->mask;
+  }
 }
 
 /** Frees the entry in `slot` and closes the gap. */

@@ -34,7 +34,23 @@ typedef struct acl_rule {
 #define ACL_MAX 256
 #define HIT_KINDS 3
 
+// Bounds of a new cache until answer_cache_set_limits: far above what the responder keeps (it clears its
+// table at 200,000 answers), so the C copy is never the smaller one by default.
+#define ANSWER_CACHE_DEFAULT_ENTRIES 262144u
+#define ANSWER_CACHE_DEFAULT_BYTES ((size_t)256 << 20)
+
 answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload);
+/**
+ * Hard bounds: at most `max_entries` entries and `max_bytes` bytes of names and templates. An insert that
+ * would pass either first removes entries (expired or not) from the sweep cursor on; an answer larger
+ * than `max_bytes` is not stored.
+ */
+void answer_cache_set_limits(answer_cache *c, uint32_t max_entries, size_t max_bytes);
+/**
+ * Looks at the next `slots` slots from the sweep cursor and frees the entries whose deadline has passed,
+ * so expired answers do not wait for their own name to be asked again. Called before every insert.
+ */
+void answer_cache_sweep(answer_cache *c, uint64_t now_ns, unsigned slots);
 void answer_cache_free(answer_cache *c);
 
 /**

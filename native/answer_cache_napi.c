@@ -7,6 +7,8 @@
 #include <string.h>
 #include <uv.h>
 
+#define SWEEP_SLOTS_PER_SET 8
+
 typedef struct cache_box {
   answer_cache *cache;
   napi_ref counters_ref; // the Float64Array the counters point into, kept alive with the cache
@@ -25,6 +27,18 @@ static void on_cache_finalized(napi_env env, void *data, void *hint) {
   if (box->hits_ref != NULL) napi_delete_reference(env, box->hits_ref);
   answer_cache_free(box->cache);
   free(box);
+}
+
+/**
+ * Points *ref at v (strongly), releasing what it held. Returns 0, changing nothing, when Node-API refuses:
+ * the caller must then not let C write into memory that nothing keeps alive.
+ */
+static int replace_reference(napi_env env, napi_ref *ref, napi_value v) {
+  napi_ref made = NULL;
+  if (napi_create_reference(env, v, 1, &made) != napi_ok) return 0;
+  if (*ref != NULL) napi_delete_reference(env, *ref);
+  *ref = made;
+  return 1;
 }
 
 static cache_box *box_of(napi_env env, napi_value v) {
@@ -46,26 +60,43 @@ answer_cache *cache_from_value(napi_env env, napi_value v) {
   return box == NULL ? NULL : box->cache;
 }
 
-// cacheCreate(recursionAvailable: boolean, maxUdpPayload: number) → cache
+static int optional_uint(napi_env env, napi_value *argv, size_t argc, size_t i, double max, double fallback, double *out,
+                         const char *usage);
+
+// cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?, maxBytes?) → cache
 static napi_value cache_create(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  size_t argc = 2;
+  napi_value argv[4];
+  size_t argc = 4;
   bool ra = false;
   int32_t max_udp = 0;
+  double max_entries, max_bytes;
+  static const char usage[] =
+      "cacheCreate(recursionAvailable: boolean, maxUdpPayload: 512-65535, maxEntries?: 1-16777216, maxBytes?: 1-2^40)";
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2 || napi_get_value_bool(env, argv[0], &ra) != napi_ok || napi_get_value_int32(env, argv[1], &max_udp) != napi_ok ||
       max_udp < 512 || max_udp > 65535) {
-    return throw_arg(env, "cacheCreate(recursionAvailable: boolean, maxUdpPayload: 512-65535)");
+    return throw_arg(env, usage);
   }
+  if (!optional_uint(env, argv, argc, 2, 16777216, ANSWER_CACHE_DEFAULT_ENTRIES, &max_entries, usage) ||
+      !optional_uint(env, argv, argc, 3, 1099511627776.0, (double)ANSWER_CACHE_DEFAULT_BYTES, &max_bytes, usage)) {
+    return NULL;
+  }
+  if (max_entries < 1 || max_bytes < 1) return throw_arg(env, usage);
   cache_box *box = calloc(1, sizeof *box);
   if (box == NULL || (box->cache = answer_cache_new(ra, (unsigned)max_udp)) == NULL) {
     free(box);
     napi_throw_error(env, "ENOMEM", "cacheCreate: out of memory");
     return NULL;
   }
+  answer_cache_set_limits(box->cache, (uint32_t)max_entries, (size_t)max_bytes);
   napi_value handle;
-  napi_create_external(env, box, on_cache_finalized, NULL, &handle);
-  napi_type_tag_object(env, handle, &CACHE_TAG);
+  if (napi_create_external(env, box, on_cache_finalized, NULL, &handle) != napi_ok) {
+    answer_cache_free(box->cache);
+    free(box);
+    return throw_arg(env, "cacheCreate: cannot create the handle");
+  }
+  // Untagged, box_of refuses it everywhere: the finalizer still frees it.
+  if (napi_type_tag_object(env, handle, &CACHE_TAG) != napi_ok) return throw_arg(env, "cacheCreate: cannot tag the handle");
   return handle;
 }
 
@@ -90,15 +121,16 @@ static int name_args(napi_env env, napi_value *argv, size_t argc, cache_box **bo
   return 1;
 }
 
-/** An optional non-negative integer argument (default when absent or undefined); 0 after throwing. */
-static int optional_uint(napi_env env, napi_value *argv, size_t argc, size_t i, double max, double fallback, double *out) {
+/** An optional non-negative integer argument (default when absent or undefined); 0 after throwing `usage`. */
+static int optional_uint(napi_env env, napi_value *argv, size_t argc, size_t i, double max, double fallback, double *out,
+                         const char *usage) {
   *out = fallback;
   if (argc <= i) return 1;
   napi_valuetype t;
   napi_typeof(env, argv[i], &t);
   if (t == napi_undefined) return 1;
   if (t != napi_number || napi_get_value_double(env, argv[i], out) != napi_ok || !(*out >= 0 && *out <= max)) {
-    throw_arg(env, "cacheSet: variant 0-7, validMs 0-86400000 and kind 0-255 are optional numbers");
+    throw_arg(env, usage);
     return 0;
   }
   return 1;
@@ -127,11 +159,16 @@ static napi_value cache_set(napi_env env, napi_callback_info info) {
     return throw_arg(env, "cacheSet: answer must be a DNS message with the question (16+ bytes, at most 65535)");
   }
   double variant, valid_ms, kind;
-  if (!optional_uint(env, argv, argc, 5, 7, 0, &variant) || !optional_uint(env, argv, argc, 6, 86400000, 0, &valid_ms) ||
-      !optional_uint(env, argv, argc, 7, 255, 255, &kind)) {
+  static const char usage[] = "cacheSet: variant 0-7, validMs 0-86400000 and kind 0-255 are optional numbers";
+  if (!optional_uint(env, argv, argc, 5, 7, 0, &variant, usage) || !optional_uint(env, argv, argc, 6, 86400000, 0, &valid_ms, usage) ||
+      !optional_uint(env, argv, argc, 7, 255, 255, &kind, usage)) {
     return NULL;
   }
-  uint64_t deadline = valid_ms > 0 ? uv_hrtime() + (uint64_t)(valid_ms * 1e6) : 0;
+  uint64_t now = uv_hrtime();
+  uint64_t deadline = valid_ms > 0 ? now + (uint64_t)(valid_ms * 1e6) : 0;
+  // Each insert frees what expired in the next few slots: a pass over the table at most every
+  // (capacity + expired entries) / 8 inserts, so expired answers go even when their names are never asked again.
+  answer_cache_sweep(box->cache, now, SWEEP_SLOTS_PER_SET);
   if (answer_cache_set(box->cache, name, name_len, qtype, (unsigned)variant, answer, answer_len, deadline, (unsigned)kind) < 0) {
     napi_throw_error(env, "ENOMEM", "cacheSet: out of memory");
   }
@@ -147,7 +184,10 @@ static napi_value cache_delete(napi_env env, napi_callback_info info) {
   uint8_t *name;
   unsigned name_len, qtype;
   double variant;
-  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype) || !optional_uint(env, argv, argc, 4, 7, 0, &variant)) return NULL;
+  if (!name_args(env, argv, argc, &box, &name, &name_len, &qtype) ||
+      !optional_uint(env, argv, argc, 4, 7, 0, &variant, "cacheDelete: variant 0-7 is an optional number")) {
+    return NULL;
+  }
   napi_value r;
   napi_get_boolean(env, answer_cache_delete(box->cache, name, name_len, qtype, (unsigned)variant) == 1, &r);
   return r;
@@ -182,8 +222,7 @@ static napi_value cache_make_forwarded(napi_env env, napi_callback_info info) {
     rules[i].prefix = a[1];
     memcpy(rules[i].addr, a + 2, 16);
   }
-  if (box->hits_ref != NULL) napi_delete_reference(env, box->hits_ref);
-  napi_create_reference(env, argv[3], 1, &box->hits_ref);
+  if (!replace_reference(env, &box->hits_ref, argv[3])) return throw_arg(env, "cacheMakeForwarded: cannot keep the hit counts");
   answer_cache_make_forwarded(box->cache, (unsigned)udp, rules, n, (double *)hits);
   return NULL;
 }
@@ -275,8 +314,7 @@ static napi_value cache_set_counters(napi_env env, napi_callback_info info) {
   if (argc < 3 || !read_plan(env, argv[1], argv[2], &plan)) {
     return throw_arg(env, "cacheSetCounters(cache, values: Float64Array, plan: Int32Array as DnsCounters.nativePlan())");
   }
-  if (box->counters_ref != NULL) napi_delete_reference(env, box->counters_ref);
-  napi_create_reference(env, argv[1], 1, &box->counters_ref);
+  if (!replace_reference(env, &box->counters_ref, argv[1])) return throw_arg(env, "cacheSetCounters: cannot keep the counters");
   answer_cache_set_counters(box->cache, &plan);
   return NULL;
 }

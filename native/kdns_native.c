@@ -35,11 +35,14 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 2
+#define KDNS_ABI_VERSION 3
 
-// meta (Int32Array): a header, then one record per slot.
+// meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
+// uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
+// the slot fields int32_t (IN_LEN may be -1); both views alias the same memory, which C allows for the
+// signed and unsigned variants of one type.
 #define META_HEADER 16
-#define META_STRIDE 8
+#define META_STRIDE 9
 // header fields
 #define H_ABI 0          // KDNS_ABI_VERSION, written by udpStart
 #define H_COUNT 1        // datagrams in the batch being handed to JavaScript
@@ -59,8 +62,12 @@
 #define S_FAMILY 2  // 4 or 6
 #define S_PORT 3    // peer port, host order
 #define S_ADDR 4    // 4 int32 = 16 bytes: the peer address in network order (IPv4 uses the first 4)
+#define S_SCOPE 8   // IPv6 scope id (interface index) of a link-local peer; 0 otherwise
 
 #define MAX_BATCH 1024
+
+// Marks udpStart handles: udpStop(cache) or any other external must throw, not be read as an engine.
+static const napi_type_tag UDP_TAG = {0x6b646e7375647068ULL, 0x616e646c65763031ULL};
 #define MAX_ROUNDS 16
 #define MAX_EINTR 8
 
@@ -74,7 +81,8 @@ typedef struct udp_engine {
   unsigned batch;
   size_t in_slot, out_slot;
   uint8_t *in, *out;
-  int32_t *meta;
+  int32_t *meta;      // slot fields
+  uint32_t *counters; // the same memory: header counters
   napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref, fwd_ref;
   answer_cache *cache; // compiled authoritative answers; NULL: every datagram goes to JavaScript
   answer_cache *fwd;   // forwarded answers (expiring, access-listed); NULL: none
@@ -92,9 +100,11 @@ typedef struct udp_engine {
 // Errors: like Node's own system errors (code = errno name, errno, syscall), so callers can match on code.
 
 static napi_value throw_errno(napi_env env, const char *syscall, const char *host, int port, int err) {
-  char msg[256];
-  const char *name = uv_err_name(-err);
-  snprintf(msg, sizeof msg, "%s %s %s:%d: %s", syscall, name, host, port, strerror(err));
+  char msg[256], text[128], name[64];
+  uv_err_name_r(-err, name, sizeof name); // uv_err_name allocates (and leaks) for an unknown code
+  // Worker threads bind concurrently: strerror's buffer is shared, uv_strerror_r writes into ours.
+  uv_strerror_r(-err, text, sizeof text);
+  snprintf(msg, sizeof msg, "%s %s %s:%d: %s", syscall, name, host, port, text);
   napi_value jmsg, jcode, error, jerrno, jsyscall;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jcode);
@@ -219,21 +229,52 @@ static int socket_args(napi_env env, napi_value *argv, size_t argc, char *host, 
   return 1;
 }
 
-// createUdpSocket(host, port, reusePort) → { fd, port }
+/**
+ * Asks for a receive buffer of `bytes`: SO_RCVBUFFORCE when we may (CAP_NET_ADMIN, e.g. root), which ignores
+ * net.core.rmem_max, else SO_RCVBUF, which the kernel caps at rmem_max. Returns what the kernel then reports
+ * (it doubles the request to cover its bookkeeping), or -1.
+ */
+static int raise_receive_buffer(int fd, int bytes) {
+#ifdef SO_RCVBUFFORCE
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
+#endif
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); // capped, never refused for size
+  int got = 0;
+  socklen_t got_len = sizeof got;
+  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &got_len) == 0 ? got : -1;
+}
+
+// createUdpSocket(host, port, reusePort, receiveBuffer = 0) → { fd, port, receiveBuffer }: receiveBuffer > 0
+// raises SO_RCVBUF (raise_receive_buffer); the result's receiveBuffer is the kernel's SO_RCVBUF either way.
 static napi_value create_udp_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  size_t argc = 3;
+  napi_value argv[4];
+  size_t argc = 4;
   char host[64];
-  int port = 0, reuse = 0, err = 0;
+  int port = 0, reuse = 0, err = 0, rcvbuf = 0;
   const char *syscall = "";
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (!socket_args(env, argv, argc, host, sizeof host, &port, &reuse)) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc >= 4 && (napi_typeof(env, argv[3], &t) != napi_ok ||
+                    (t != napi_undefined && (napi_get_value_int32(env, argv[3], &rcvbuf) != napi_ok || rcvbuf < 0)))) {
+    return throw_type(env, "receiveBuffer must be a byte count 0-2147483647");
+  }
   any_addr addr;
   socklen_t len = parse_addr(host, port, &addr);
   if (len == 0) return throw_type(env, "host must be an IPv4 or IPv6 address");
   int fd = open_bound(SOCK_DGRAM, &addr, len, reuse, &err, &syscall);
   if (fd < 0) return throw_errno(env, syscall, host, port, err);
-  return fd_result(env, fd, bound_port(fd));
+  int got = 0;
+  if (rcvbuf > 0) {
+    got = raise_receive_buffer(fd, rcvbuf);
+  } else {
+    socklen_t got_len = sizeof got;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &got_len) < 0) got = -1;
+  }
+  napi_value result = fd_result(env, fd, bound_port(fd)), jgot;
+  napi_create_int32(env, got, &jgot);
+  napi_set_named_property(env, result, "receiveBuffer", jgot);
+  return result;
 }
 
 // createTcpListener(host, port, reusePort, backlog) → { fd, port }; the fd is listening and non-blocking.
@@ -298,11 +339,13 @@ static void export_peer(udp_engine *e, unsigned i) {
     m[S_FAMILY] = 6;
     m[S_PORT] = ntohs(a->v6.sin6_port);
     memcpy(&m[S_ADDR], &a->v6.sin6_addr, 16);
+    m[S_SCOPE] = (int32_t)a->v6.sin6_scope_id; // answers to fe80::/10 peers need the interface back
   } else {
     m[S_FAMILY] = 4;
     m[S_PORT] = ntohs(a->v4.sin_port);
     memset(&m[S_ADDR], 0, 16);
     memcpy(&m[S_ADDR], &a->v4.sin_addr, 4);
+    m[S_SCOPE] = 0;
   }
 }
 
@@ -320,7 +363,7 @@ static unsigned recv_batch(udp_engine *e) {
     if (r >= 0 || errno != EINTR) break;
   }
   if (r < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) e->meta[H_RX_ERRORS]++;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) e->counters[H_RX_ERRORS]++;
     return 0;
   }
   n = (unsigned)r;
@@ -329,7 +372,7 @@ static unsigned recv_batch(udp_engine *e) {
     e->peer_lens[i] = e->rmsgs[i].msg_hdr.msg_namelen;
     if (e->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
       m[S_IN_LEN] = 0;
-      e->meta[H_RX_TRUNCATED]++;
+      e->counters[H_RX_TRUNCATED]++;
     } else {
       m[S_IN_LEN] = (int32_t)e->rmsgs[i].msg_len;
     }
@@ -341,14 +384,14 @@ static unsigned recv_batch(udp_engine *e) {
                          (struct sockaddr *)&e->peers[n], &alen);
     if (r < 0) {
       if (errno == EINTR) continue; // bounded: a signal per call cannot repeat forever in practice
-      if (errno != EAGAIN && errno != EWOULDBLOCK) e->meta[H_RX_ERRORS]++;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) e->counters[H_RX_ERRORS]++;
       break;
     }
     int32_t *m = e->meta + META_HEADER + n * META_STRIDE;
     e->peer_lens[n] = alen;
     if ((size_t)r > e->in_slot) {
       m[S_IN_LEN] = 0;
-      e->meta[H_RX_TRUNCATED]++;
+      e->counters[H_RX_TRUNCATED]++;
     } else {
       m[S_IN_LEN] = (int32_t)r;
     }
@@ -359,7 +402,7 @@ static unsigned recv_batch(udp_engine *e) {
     export_peer(e, i);
     e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN] = 0;
   }
-  e->meta[H_RX_PACKETS] += (int32_t)n;
+  e->counters[H_RX_PACKETS] += n;
   return n;
 }
 
@@ -370,12 +413,12 @@ static int is_full(int err) {
 // Answers that did not leave: in meta for JavaScript, and in the packet counters when the cache has them
 // (then JavaScript does not count them again).
 static void count_tx_dropped(udp_engine *e, unsigned k) {
-  e->meta[H_TX_DROPPED] += (int32_t)k;
+  e->counters[H_TX_DROPPED] += k;
   if (e->cache != NULL) answer_cache_count_send_drops(e->cache, k);
 }
 
 static void count_tx_error(udp_engine *e) {
-  e->meta[H_TX_ERRORS]++;
+  e->counters[H_TX_ERRORS]++;
   if (e->cache != NULL) answer_cache_count_send_drops(e->cache, 1);
 }
 
@@ -387,7 +430,7 @@ static void send_batch(udp_engine *e, unsigned n) {
     int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
     if (len == 0) continue;
     if (len < 0 || (size_t)len > e->out_slot) {
-      e->meta[H_OUT_INVALID]++;
+      e->counters[H_OUT_INVALID]++;
       continue;
     }
     e->siov[m].iov_base = e->out + (size_t)i * e->out_slot;
@@ -409,7 +452,7 @@ static void send_batch(udp_engine *e, unsigned n) {
     int r = sendmmsg(e->fd, e->smsgs + done, m - done, MSG_DONTWAIT);
     if (r > 0) {
       done += (unsigned)r;
-      e->meta[H_TX_PACKETS] += r;
+      e->counters[H_TX_PACKETS] += (uint32_t)r;
       continue;
     }
     if (r < 0 && errno == EINTR && ++eintr < MAX_EINTR) continue;
@@ -425,7 +468,7 @@ static void send_batch(udp_engine *e, unsigned n) {
     int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
     if (len == 0) continue;
     if (len < 0 || (size_t)len > e->out_slot) {
-      e->meta[H_OUT_INVALID]++;
+      e->counters[H_OUT_INVALID]++;
       continue;
     }
     ssize_t r;
@@ -435,7 +478,7 @@ static void send_batch(udp_engine *e, unsigned n) {
                  (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
     } while (r < 0 && errno == EINTR && ++eintr < MAX_EINTR);
     if (r >= 0) {
-      e->meta[H_TX_PACKETS]++;
+      e->counters[H_TX_PACKETS]++;
     } else if (is_full(errno)) {
       for (unsigned j = i; j < n; j++) {
         int32_t l = e->meta[META_HEADER + j * META_STRIDE + S_OUT_LEN];
@@ -455,11 +498,12 @@ static int call_js(udp_engine *e, unsigned n) {
   napi_handle_scope scope;
   int ok = 1;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
-  napi_value cb, recv, argv[1], result;
-  napi_get_reference_value(env, e->cb_ref, &cb);
-  napi_get_global(env, &recv);
-  napi_create_uint32(env, n, &argv[0]);
-  napi_status st = napi_make_callback(env, e->actx, recv, cb, 1, argv, &result);
+  napi_value cb = NULL, recv, argv[1], result;
+  napi_status st = napi_get_reference_value(env, e->cb_ref, &cb);
+  if (st == napi_ok && cb == NULL) st = napi_generic_failure; // cannot happen: the reference is strong
+  if (st == napi_ok) st = napi_get_global(env, &recv);
+  if (st == napi_ok) st = napi_create_uint32(env, n, &argv[0]);
+  if (st == napi_ok) st = napi_make_callback(env, e->actx, recv, cb, 1, argv, &result);
   if (st != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -498,7 +542,7 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
   }
   if (answered > 0) {
     answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
-    e->meta[H_NATIVE] += (int32_t)answered;
+    e->counters[H_NATIVE] += answered;
   }
   return n - answered;
 }
@@ -506,9 +550,9 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
 static void on_readable(uv_poll_t *poll, int status, int events) {
   udp_engine *e = (udp_engine *)poll->data;
   if (e->stopped) return;
-  e->meta[H_WAKEUPS]++;
+  e->counters[H_WAKEUPS]++;
   if (status < 0 || !(events & UV_READABLE)) {
-    e->meta[H_RX_ERRORS]++;
+    e->counters[H_RX_ERRORS]++;
     return;
   }
   for (int round = 0; round < MAX_ROUNDS; round++) {
@@ -516,8 +560,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     if (n == 0) break;
     unsigned for_js = e->cache != NULL ? answer_natively(e, n) : n;
     if (for_js > 0) {
-      e->meta[H_COUNT] = (int32_t)n;
-      e->meta[H_BATCHES]++;
+      e->counters[H_COUNT] = n;
+      e->counters[H_BATCHES]++;
       if (!call_js(e, n)) break;
       // udpStop may have run inside the callback; the fd is then closed and the answers are not sent.
       if (e->stopped) break;
@@ -527,6 +571,11 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   }
 }
 
+/** The close callback of a poll handle whose engine never got a JavaScript handle: nothing else owns it. */
+static void on_never_started(uv_handle_t *h) {
+  engine_free((udp_engine *)h->data);
+}
+
 static void maybe_free(udp_engine *e) {
   if (e->closed && e->finalized) engine_free(e);
 }
@@ -534,13 +583,12 @@ static void maybe_free(udp_engine *e) {
 static void on_closed(uv_handle_t *h) {
   udp_engine *e = (udp_engine *)h->data;
   napi_env env = e->env;
-  napi_delete_reference(env, e->in_ref);
-  napi_delete_reference(env, e->out_ref);
-  napi_delete_reference(env, e->meta_ref);
-  napi_delete_reference(env, e->cb_ref);
-  if (e->cache_ref != NULL) napi_delete_reference(env, e->cache_ref);
-  if (e->fwd_ref != NULL) napi_delete_reference(env, e->fwd_ref);
-  napi_async_destroy(env, e->actx);
+  // A start that failed half way made only some of these.
+  napi_ref refs[] = {e->in_ref, e->out_ref, e->meta_ref, e->cb_ref, e->cache_ref, e->fwd_ref};
+  for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+    if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
+  }
+  if (e->actx != NULL) napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
   e->closed = 1;
@@ -640,6 +688,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   e->in_slot = in_slot;
   e->out_slot = out_slot;
   e->meta = (int32_t *)meta_data;
+  e->counters = (uint32_t *)meta_data;
   e->cache = cache;
   e->fwd = caches[1];
   e->peers = calloc((size_t)batch, sizeof *e->peers);
@@ -676,22 +725,33 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
     return throw_errno(env, "uv_poll_init", "-", fd, -rc);
   }
   e->poll.data = e;
-  memset(e->meta, 0, META_HEADER * sizeof(int32_t));
-  e->meta[H_ABI] = KDNS_ABI_VERSION;
+  memset(e->counters, 0, META_HEADER * sizeof(uint32_t));
+  e->counters[H_ABI] = KDNS_ABI_VERSION;
 
+  // Every step below can fail (a pending exception, a dying environment): a half-made engine must not
+  // poll, so any failure stops it again (on_closed releases what was made) and throws.
   napi_value handle, resource, name;
-  napi_create_external(env, e, on_handle_finalized, NULL, &handle);
-  napi_create_reference(env, handle, 1, &e->self_ref); // a running engine is never collected
-  napi_create_reference(env, argv[2], 1, &e->in_ref);   // the buffers must outlive the poll handle
-  napi_create_reference(env, argv[3], 1, &e->out_ref);
-  napi_create_reference(env, argv[4], 1, &e->meta_ref);
-  napi_create_reference(env, argv[5], 1, &e->cb_ref);
-  if (cache != NULL) napi_create_reference(env, argv[6], 1, &e->cache_ref); // the caches outlive the engine
-  if (e->fwd != NULL) napi_create_reference(env, argv[7], 1, &e->fwd_ref);
-  napi_create_object(env, &resource);
-  napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &e->actx);
-  napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup);
+  if (napi_create_external(env, e, on_handle_finalized, NULL, &handle) != napi_ok) {
+    uv_close((uv_handle_t *)&e->poll, on_never_started);
+    return throw_type(env, "udpStart: cannot create the handle");
+  }
+  int made = napi_type_tag_object(env, handle, &UDP_TAG) == napi_ok &&
+             napi_create_reference(env, handle, 1, &e->self_ref) == napi_ok && // a running engine is never collected
+             napi_create_reference(env, argv[2], 1, &e->in_ref) == napi_ok &&   // the buffers outlive the poll handle
+             napi_create_reference(env, argv[3], 1, &e->out_ref) == napi_ok &&
+             napi_create_reference(env, argv[4], 1, &e->meta_ref) == napi_ok &&
+             napi_create_reference(env, argv[5], 1, &e->cb_ref) == napi_ok &&
+             (cache == NULL || napi_create_reference(env, argv[6], 1, &e->cache_ref) == napi_ok) && // caches too
+             (e->fwd == NULL || napi_create_reference(env, argv[7], 1, &e->fwd_ref) == napi_ok) &&
+             napi_create_object(env, &resource) == napi_ok &&
+             napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+             napi_async_init(env, resource, name, &e->actx) == napi_ok;
+  if (made) made = napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup) == napi_ok;
+  if (!made) {
+    e->fd = -1; // the fd stays the caller's, as after every other failure
+    engine_stop(e);
+    return throw_type(env, "udpStart: Node-API refused a reference (is the environment shutting down?)");
+  }
   rc = uv_poll_start(&e->poll, UV_READABLE, on_readable);
   if (rc != 0) {
     int err = -rc;
@@ -703,10 +763,13 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
 }
 
 static udp_engine *handle_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
   napi_valuetype t;
   void *data = NULL;
-  if (*argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
+  bool tagged = false;
+  // The tag tells our handles from other externals (a cache from cacheCreate carries another struct).
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
+      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, argv[0], &UDP_TAG, &tagged) != napi_ok || !tagged ||
       napi_get_value_external(env, argv[0], &data) != napi_ok) {
     throw_type(env, "expected a handle from udpStart");
     return NULL;
@@ -735,11 +798,12 @@ static napi_value udp_pause(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// udpSendTo(handle, buf, length, family, port, addr16) → 0 or -errno. For answers computed after their batch
-// (the slot's peer is gone by then, so the caller keeps family, port and the 16 address bytes from meta).
+// udpSendTo(handle, buf, length, family, port, addr16, scope = 0) → 0 or -errno. For answers computed after
+// their batch (the slot's peer is gone by then, so the caller keeps family, port, the 16 address bytes and
+// the IPv6 scope id from meta).
 static napi_value udp_send_to(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  size_t argc = 6;
+  napi_value argv[7];
+  size_t argc = 7;
   udp_engine *e = handle_arg(env, info, argv, &argc);
   if (e == NULL) return NULL;
   uint8_t *buf = NULL, *addr = NULL;
@@ -749,7 +813,13 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[3], &family) != napi_ok || napi_get_value_int32(env, argv[4], &port) != napi_ok ||
       !get_buffer(env, argv[5], &addr, &addr_len) || addr_len < 16 || len < 0 || (size_t)len > buf_len ||
       (family != 4 && family != 6) || port < 0 || port > 65535) {
-    return throw_type(env, "udpSendTo(handle, buf, length, family 4|6, port, addr: Buffer(16))");
+    return throw_type(env, "udpSendTo(handle, buf, length, family 4|6, port, addr: Buffer(16), scope?)");
+  }
+  uint32_t scope = 0;
+  napi_valuetype scope_type = napi_undefined;
+  if (argc >= 7 && (napi_typeof(env, argv[6], &scope_type) != napi_ok ||
+                    (scope_type != napi_undefined && napi_get_value_uint32(env, argv[6], &scope) != napi_ok))) {
+    return throw_type(env, "udpSendTo: scope must be an interface index");
   }
   napi_value r;
   if (e->stopped) {
@@ -763,6 +833,7 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
     a.v6.sin6_family = AF_INET6;
     a.v6.sin6_port = htons((uint16_t)port);
     memcpy(&a.v6.sin6_addr, addr, 16);
+    a.v6.sin6_scope_id = scope; // a link-local peer is reachable only through its interface
     alen = sizeof a.v6;
   } else {
     a.v4.sin_family = AF_INET;
@@ -777,7 +848,7 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
   } while (sent < 0 && errno == EINTR && ++eintr < MAX_EINTR);
   int result = 0;
   if (sent >= 0) {
-    e->meta[H_TX_PACKETS]++;
+    e->counters[H_TX_PACKETS]++;
   } else {
     result = -errno;
     if (is_full(errno)) count_tx_dropped(e, 1);

@@ -18,6 +18,7 @@ import { ZoneHub } from './worker/hub.js';
 import { startDataPlane, type DataPlane } from './worker/supervisor.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
+import { registerEngineMetrics } from './metrics/engine-metrics.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp, type HttpDeps } from './http/server.js';
 import type { Rr } from './dns/types.js';
@@ -131,8 +132,10 @@ async function runInProcess(
     responder,
     log: log.child({ component: 'engine' }),
     observer: counters,
+    udpReceiveBuffer: config.udpBuffer,
   });
   const bound = await engine.start();
+  registerEngineMetrics(registry, { engine: () => engine });
   if (forwarder !== null) void forwarder.detectLoops();
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {

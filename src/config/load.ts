@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { parseConfigFile } from './file.js';
 import { parseFlags } from './flags.js';
 import type { ConfigLayer, KdnsConfig } from './types.js';
+import { DEFAULT_UDP_BUFFER } from './options.js';
 import { KDNS_VERSION } from './version.js';
 
 export function defaultConfig(): KdnsConfig {
@@ -38,6 +39,7 @@ export function defaultConfig(): KdnsConfig {
     tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 },
     maxUdpPayload: 1232,
     shutdownGraceMs: 5000,
+    udpBuffer: DEFAULT_UDP_BUFFER,
     logLevel: 'info',
   };
 }

@@ -94,6 +94,8 @@ export interface KdnsConfig {
   maxUdpPayload: number;
   /** On SIGTERM/SIGINT: how long queries already received (forwarded ones too) may take to be answered. */
   shutdownGraceMs: number;
+  /** SO_RCVBUF asked for on every UDP listening socket, in bytes; 0 keeps the kernel's default. */
+  udpBuffer: number;
   logLevel: LogLevel;
 }
 

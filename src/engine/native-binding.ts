@@ -6,10 +6,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const META_HEADER = 16;
-export const META_STRIDE = 8;
-// header fields (counters wrap at 2^32: read them with `>>> 0`)
+export const META_STRIDE = 9;
+// header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)
 export const H_ABI = 0;
 export const H_COUNT = 1;
 export const H_RX_PACKETS = 2;
@@ -31,10 +31,17 @@ export const S_OUT_LEN = 1;
 export const S_FAMILY = 2;
 export const S_PORT = 3;
 export const S_ADDR = 4;
+/** IPv6 scope id (interface index) of a link-local peer, 0 otherwise; udpSendTo needs it back. */
+export const S_SCOPE = 8;
 
 export interface BoundFd {
   fd: number;
   port: number;
+}
+
+export interface BoundUdpFd extends BoundFd {
+  /** SO_RCVBUF as the kernel reports it (twice what it grants as payload room), -1 if unknown. */
+  receiveBuffer: number;
 }
 
 /** Opaque handle of a running UDP batch engine. */
@@ -43,8 +50,11 @@ export type UdpHandle = { readonly __kdnsUdpHandle: unique symbol };
 export type CacheHandle = { readonly __kdnsCacheHandle: unique symbol };
 
 export interface NativeBinding {
-  /** A bound, non-blocking UDP socket (IPV6_V6ONLY for v6). Throws a system error (`code` = errno name). */
-  createUdpSocket(host: string, port: number, reusePort: boolean): BoundFd;
+  /**
+   * A bound, non-blocking UDP socket (IPV6_V6ONLY for v6). `receiveBuffer` > 0 asks for that SO_RCVBUF
+   * (SO_RCVBUFFORCE when permitted, else capped by net.core.rmem_max). Throws a system error (`code` = errno name).
+   */
+  createUdpSocket(host: string, port: number, reusePort: boolean, receiveBuffer?: number): BoundUdpFd;
   /** A bound, listening, non-blocking TCP socket for `net.Server#listen({ fd })`. */
   createTcpListener(host: string, port: number, reusePort: boolean, backlog: number): BoundFd;
   /** Closes an fd never handed to udpStart or net. Returns 0 or -errno. */
@@ -61,10 +71,13 @@ export interface NativeBinding {
   udpPause(handle: UdpHandle): void;
   /** Stops polling and closes the fd (synchronously). Idempotent. */
   udpStop(handle: UdpHandle): void;
-  /** One datagram outside the batch (an answer computed later). Returns 0 or -errno. */
-  udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer): number;
-  /** An empty answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT. */
-  cacheCreate(recursionAvailable: boolean, maxUdpPayload: number): CacheHandle;
+  /** One datagram outside the batch (an answer computed later; `scope` from S_SCOPE). Returns 0 or -errno. */
+  udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer, scope?: number): number;
+  /**
+   * An empty answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT.
+   * It never holds more than `maxEntries` answers or `maxBytes` bytes of them (older ones are evicted).
+   */
+  cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?: number, maxBytes?: number): CacheHandle;
   /**
    * Stores a copy of the answer template (ID 0, RD and CD clear, no OPT) for the lower-case wire name, qtype
    * (class IN) and flag variant (forwarded caches: forwardVariant), used for `validMs` (0: until deleted);

@@ -2,9 +2,17 @@
 // so table hits over UDP are answered inside the addon's batch loop without a JavaScript call. The responder
 // keeps it in step through the AnswerMirror calls; the engine hands it to udpStart.
 
-import type { AnswerMirror, Responder } from '../server/responder.js';
+import { MAX_TABLE_ENTRIES, type AnswerMirror, type Responder } from '../server/responder.js';
 import type { CacheHandle, NativeBinding } from './native-binding.js';
 import type { QueryObserver } from './types.js';
+
+/**
+ * Byte bounds of the C tables. Compiled answers: the responder's table is bounded by entries only, so this
+ * stops a zone of huge answers from growing the copy without end (past it the copy evicts and JavaScript
+ * answers). Forwarded answers are UDP messages of at most the forwarder's advertised 1232 bytes.
+ */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+const FORWARDED_BYTES_PER_ENTRY = 2048;
 
 export class NativeAnswerCache implements AnswerMirror {
   readonly handle: CacheHandle;
@@ -31,10 +39,10 @@ export class NativeAnswerCache implements AnswerMirror {
     const reuse = responder.forwardReuseSetup();
     let forwarded: CacheHandle | null = null;
     if (reuse !== null) {
-      forwarded = binding.cacheCreate(true, responder.maxUdpPayload);
+      forwarded = binding.cacheCreate(true, responder.maxUdpPayload, reuse.maxEntries, reuse.maxEntries * FORWARDED_BYTES_PER_ENTRY);
       binding.cacheMakeForwarded(forwarded, reuse.advertisedUdp, reuse.acl, reuse.hits);
     }
-    const cache = new NativeAnswerCache(binding, binding.cacheCreate(responder.recursionAvailable, responder.maxUdpPayload), forwarded);
+    const cache = new NativeAnswerCache(binding, binding.cacheCreate(responder.recursionAvailable, responder.maxUdpPayload, MAX_TABLE_ENTRIES, MAX_ANSWER_BYTES), forwarded);
     if (counters !== null) {
       binding.cacheSetCounters(cache.handle, counters.values, counters.plan);
       if (forwarded !== null) binding.cacheSetCounters(forwarded, counters.values, counters.plan);
@@ -63,9 +71,17 @@ export class NativeAnswerCache implements AnswerMirror {
     if (this.forwardedHandle !== null) this.binding.cacheClear(this.forwardedHandle);
   }
 
-  get stats(): { entries: number; bytes: number; forwarded: number } {
+  get stats(): NativeCacheStats {
     const s = this.binding.cacheStats(this.handle);
-    const forwarded = this.forwardedHandle === null ? 0 : this.binding.cacheStats(this.forwardedHandle).entries;
-    return { ...s, forwarded };
+    const f = this.forwardedHandle === null ? { entries: 0, bytes: 0 } : this.binding.cacheStats(this.forwardedHandle);
+    return { ...s, forwarded: f.entries, forwardedBytes: f.bytes };
   }
+}
+
+/** Entries and bytes (slot arrays included) of the compiled-answer table and of the forwarded one. */
+export interface NativeCacheStats {
+  entries: number;
+  bytes: number;
+  forwarded: number;
+  forwardedBytes: number;
 }

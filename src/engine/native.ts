@@ -9,12 +9,16 @@ import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from
 import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
 import { performance } from 'node:perf_hooks';
+import { fstatSync } from 'node:fs';
 import {
   H_BATCHES, H_NATIVE, H_RX_PACKETS, H_RX_TRUNCATED, H_TX_DROPPED, H_TX_ERRORS, H_TX_PACKETS, IN_LEN_ANSWERED, META_HEADER,
-  META_STRIDE, S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, loadNative, nativeUnavailableReason, type NativeBinding, type UdpHandle,
+  META_STRIDE, S_ADDR, S_FAMILY, S_IN_LEN, S_OUT_LEN, S_PORT, S_SCOPE, loadNative, nativeUnavailableReason, type NativeBinding,
+  type UdpHandle,
 } from './native-binding.js';
-import { NativeAnswerCache } from './native-cache.js';
+import { NativeAnswerCache, type NativeCacheStats } from './native-cache.js';
 import { answerOwed, InFlight } from './in-flight.js';
+import { logReceiveBuffer } from './receive-buffer.js';
+import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
@@ -56,6 +60,13 @@ export interface NativeUdpStats {
 /** One UDP socket: its buffers, the views the responder writes through, and the batch callback. */
 class UdpPort {
   readonly meta: Int32Array;
+  /** The meta header as the addon writes it: uint32 counters that wrap at 2^32. */
+  readonly counters: Uint32Array;
+  /** Each counter's running total since start: fold() adds the wrapped differences (exact to 2^53). */
+  private readonly totals = new Float64Array(META_HEADER);
+  private readonly lastSeen = new Uint32Array(META_HEADER);
+  /** The socket's inode, to find its kernel drop count in /proc/net/udp. */
+  inode = 0;
   private readonly inViews: Buffer[] = [];
   private readonly outViews: Buffer[] = [];
   private readonly responder: Responder;
@@ -91,6 +102,7 @@ class UdpPort {
     this.inBuf = Buffer.allocUnsafeSlow(batch * IN_SLOT);
     this.outBuf = Buffer.allocUnsafeSlow(batch * OUT_SLOT);
     this.meta = new Int32Array(META_HEADER + batch * META_STRIDE);
+    this.counters = new Uint32Array(this.meta.buffer, this.meta.byteOffset, META_HEADER);
     for (let i = 0; i < batch; i++) {
       this.inViews.push(this.inBuf.subarray(i * IN_SLOT, (i + 1) * IN_SLOT));
       this.outViews.push(this.outBuf.subarray(i * OUT_SLOT, (i + 1) * OUT_SLOT));
@@ -158,16 +170,30 @@ class UdpPort {
     const base = META_HEADER + i * META_STRIDE;
     const fam = this.meta[base + S_FAMILY]!;
     const port = this.meta[base + S_PORT]!;
+    const scope = this.meta[base + S_SCOPE]! >>> 0; // a link-local client is reachable only through its interface
     const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
     this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
-      if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy);
+      if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy, scope);
     }));
+  }
+
+  /**
+   * The header counters as totals that never go back: a counter that wrapped since the last call counts
+   * its distance modulo 2^32 (exact as long as calls come less than 2^32 packets apart: hours at line rate).
+   */
+  fold(): Float64Array {
+    const c = this.counters;
+    for (let i = 0; i < META_HEADER; i++) {
+      this.totals[i] += (c[i]! - this.lastSeen[i]!) >>> 0;
+      this.lastSeen[i] = c[i]!;
+    }
+    return this.totals;
   }
 
   /** Answers the kernel refused in earlier batches (the addon counts them after the JS call returns). */
   private reportSendDrops(observer: QueryObserver): void {
-    const dropped = this.meta[H_TX_DROPPED]! >>> 0;
-    const errors = this.meta[H_TX_ERRORS]! >>> 0;
+    const dropped = this.counters[H_TX_DROPPED]!;
+    const errors = this.counters[H_TX_ERRORS]!;
     let lost = ((dropped - this.seenTxDropped) >>> 0) + ((errors - this.seenTxErrors) >>> 0);
     this.seenTxDropped = dropped;
     this.seenTxErrors = errors;
@@ -220,20 +246,25 @@ export class NativeEngine implements PacketEngine {
       rxPackets: 0, txPackets: 0, txDropped: 0, txErrors: 0, rxTruncated: 0, batches: 0, nativeAnswers: 0,
     };
     for (const { udp } of this.listeners) {
-      const m = udp.meta;
-      s.rxPackets += m[H_RX_PACKETS]! >>> 0;
-      s.txPackets += m[H_TX_PACKETS]! >>> 0;
-      s.txDropped += m[H_TX_DROPPED]! >>> 0;
-      s.txErrors += m[H_TX_ERRORS]! >>> 0;
-      s.rxTruncated += m[H_RX_TRUNCATED]! >>> 0;
-      s.batches += m[H_BATCHES]! >>> 0;
-      s.nativeAnswers += m[H_NATIVE]! >>> 0;
+      const m = udp.fold();
+      s.rxPackets += m[H_RX_PACKETS]!;
+      s.txPackets += m[H_TX_PACKETS]!;
+      s.txDropped += m[H_TX_DROPPED]!;
+      s.txErrors += m[H_TX_ERRORS]!;
+      s.rxTruncated += m[H_RX_TRUNCATED]!;
+      s.batches += m[H_BATCHES]!;
+      s.nativeAnswers += m[H_NATIVE]!;
     }
     return s;
   }
 
+  get udpReceiveDrops(): number {
+    const sockets: UdpSocketId[] = this.listeners.filter((l) => l.udp.inode > 0).map((l) => ({ inode: l.udp.inode }));
+    return udpReceiveDrops(sockets);
+  }
+
   /** Entries and bytes of the native answer cache (null when the engine runs without one). */
-  get answerCacheStats(): { entries: number; bytes: number; forwarded: number } | null {
+  get answerCacheStats(): NativeCacheStats | null {
     return this.cache?.stats ?? null;
   }
 
@@ -254,10 +285,12 @@ export class NativeEngine implements PacketEngine {
   private async listen(host: string, port: number): Promise<Listener> {
     const reusePort = this.opts.reusePort === true;
     const b = this.binding;
+    let receiveBuffer = -1;
     const pair = await bindUdpThenTcp(
       port,
       (p) => {
-        const udp = b.createUdpSocket(host, p, reusePort);
+        const udp = b.createUdpSocket(host, p, reusePort, this.opts.udpReceiveBuffer ?? 0);
+        receiveBuffer = udp.receiveBuffer;
         return { socket: udp.fd, port: udp.port };
       },
       (p) => b.createTcpListener(host, p, reusePort, TCP_BACKLOG),
@@ -275,6 +308,8 @@ export class NativeEngine implements PacketEngine {
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
       this.udpForwards,
     );
+    port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
+    logReceiveBuffer(this.opts.log, `${host}:${pair.port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
       port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
     } catch (err) {

@@ -10,6 +10,8 @@ import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
 import { answerQuery, forwardNow, forwardQuery } from './answer.js';
 import { answerOwed, InFlight } from './in-flight.js';
+import { logReceiveBuffer } from './receive-buffer.js';
+import { udpReceiveDrops } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
@@ -38,6 +40,11 @@ export class NodeEngine implements PacketEngine {
     return this.tcp.size;
   }
 
+  /** By local address: a dgram socket is bound exclusively, so nothing else of ours shares it. */
+  get udpReceiveDrops(): number {
+    return udpReceiveDrops(this.pairs.map((p) => ({ host: p.bound.address, port: p.bound.port })));
+  }
+
   async start(): Promise<BoundAddress[]> {
     for (const addr of this.opts.listen) this.pairs.push(await this.bindPair(addr.host, addr.port));
     return this.pairs.map((p) => p.bound);
@@ -59,10 +66,16 @@ export class NodeEngine implements PacketEngine {
 
   private bindUdp(host: string, port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const udp = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host), lookup: literalLookup });
+      const requested = this.opts.udpReceiveBuffer ?? 0;
+      // dgram sets SO_RCVBUF (capped by net.core.rmem_max; it cannot force past it) when it binds.
+      const udp = dgram.createSocket({
+        type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host), lookup: literalLookup,
+        ...(requested > 0 ? { recvBufferSize: requested } : {}),
+      });
       udp.once('error', reject);
       udp.bind({ address: host, port, exclusive: true }, () => {
         udp.removeListener('error', reject);
+        logReceiveBuffer(this.opts.log, `${host}:${udp.address().port}`, requested, udp.getRecvBufferSize());
         udp.on('error', (err) => this.opts.log.warn({ err }, 'udp socket error'));
         udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
         resolve(udp);

@@ -30,6 +30,8 @@ export interface EngineOptions {
   responder: Responder;
   log: Logger;
   observer: QueryObserver | null;
+  /** SO_RCVBUF asked for on every UDP socket, in bytes; 0 keeps the kernel's default. */
+  udpReceiveBuffer?: number;
 }
 
 export interface BoundAddress {
@@ -48,4 +50,6 @@ export interface PacketEngine {
   close(): Promise<void>;
   /** Open TCP connections, for metrics and tests. */
   readonly tcpConnections: number;
+  /** Datagrams the kernel dropped on this engine's UDP sockets because their receive queue was full. */
+  readonly udpReceiveDrops: number;
 }

@@ -26,6 +26,7 @@ import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
 import { RouteTable } from './routes.js';
 import { Upstream } from './upstream.js';
+import type { ForwardReuseSetup } from '../server/responder.js';
 
 export interface ForwardClient {
   address: string;
@@ -286,8 +287,10 @@ export class Forwarder {
   }
 
   /** What a native copy of reusable answers needs: the access list as address rules, our OPT size, the hit counts. */
-  reuseSetup(): { acl: Buffer; advertisedUdp: number; hits: Float64Array } {
-    return { acl: this.acl.wireRules(), advertisedUdp: EDNS_ADVERTISED_UDP, hits: this.metrics.pendingHits };
+  reuseSetup(): ForwardReuseSetup {
+    return {
+      acl: this.acl.wireRules(), advertisedUdp: EDNS_ADVERTISED_UDP, hits: this.metrics.pendingHits, maxEntries: this.opts.cache.maxEntries,
+    };
   }
 
   /** Popular entries are refreshed in the background when little of their TTL is left. */

@@ -41,7 +41,7 @@ function setup(): { responder: Responder; mirror: RecordingMirror } {
     },
     resolve: async () => null,
     reuse: () => ({ ms: 500, kind: 1 }),
-    reuseSetup: () => ({ acl: Buffer.alloc(0), advertisedUdp: 1232, hits: new Float64Array(3) }),
+    reuseSetup: () => ({ acl: Buffer.alloc(0), advertisedUdp: 1232, hits: new Float64Array(3), maxEntries: 1000 }),
     onReuseInvalid: null,
   };
   const responder = new Responder({ zones, local: [new LocalNames()], maxUdpPayload: 1232, chaos: { versionBind: null, idServer: null }, forwarder });

@@ -31,7 +31,8 @@ export const RESPONSE_BUFFER_SIZE = 65535 + 64;
 const OPT_SIZE = 11;
 // Compiled answers are kept until the zone changes. A flood of random names must not grow the table
 // without bound, so past this many entries it starts over (misses are still answered correctly).
-const MAX_TABLE_ENTRIES = 200_000;
+/** The compiled-answer table is emptied when it reaches this many answers (its mirrors are bounded by it too). */
+export const MAX_TABLE_ENTRIES = 200_000;
 /** Names whose forwarding verdict is remembered (both memos below), before they start over. */
 const FORWARDED_MEMO_LIMIT = 10_000;
 const NX_SEEN_SLOTS = 1 << 16; // power of two: 16,384 buckets of 4, 256 KiB
@@ -65,7 +66,7 @@ export interface ForwardingPort {
   /** How long tryAnswerNow's last answer stays right for the same question and flags (ms, 0: not reusable). */
   reuse?(): { ms: number; kind: number };
   /** What a native copy of reusable answers needs (access list rules, OPT size, hit counters). */
-  reuseSetup?(): { acl: Buffer; advertisedUdp: number; hits: Float64Array };
+  reuseSetup?(): ForwardReuseSetup;
   /** Set by the responder: called when reusable answers handed out must be forgotten. */
   onReuseInvalid?: (() => void) | null;
 }
@@ -74,6 +75,18 @@ export interface ForwardingPort {
  * A copy of the responder's compiled UDP answers kept elsewhere (the native engine's answer cache), told of
  * every change to the table so it never answers what the responder would no longer say.
  */
+/** What a native copy of reusable forwarded answers needs (Forwarder.reuseSetup). */
+export interface ForwardReuseSetup {
+  /** The access list as 18-byte address rules. */
+  acl: Buffer;
+  /** The EDNS size our OPT advertises. */
+  advertisedUdp: number;
+  /** The pending kdns_cache_hits_total counts, by kind. */
+  hits: Float64Array;
+  /** The forward cache's entry limit: a copy of its answers holds no more. */
+  maxEntries: number;
+}
+
 export interface AnswerMirror {
   set(name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
   delete(name: Buffer, nameLength: number, qtype: number): void;
@@ -201,7 +214,7 @@ export class Responder {
   }
 
   /** What a mirror of reusable forwarded answers needs; null without a forwarder that offers reuse. */
-  forwardReuseSetup(): { acl: Buffer; advertisedUdp: number; hits: Float64Array } | null {
+  forwardReuseSetup(): ForwardReuseSetup | null {
     return this.forwarder?.reuseSetup?.() ?? null;
   }
 
@@ -525,10 +538,12 @@ export class Responder {
     let rcode = RCODE_FORMERR;
     if (status === READ_NOTIMP) rcode = RCODE_NOTIMP;
     else if (status === READ_BADVERS) rcode = RCODE_BADVERS;
-    // The client's opcode, RD and CD; AA off; low 4 bits of the rcode here, the rest in the OPT.
+    // The client's opcode, and RD and CD for a QUERY; AA off; low 4 bits of the rcode here, the rest in the
+    // OPT. RD and CD are QUERY's bits: an answer to an opcode we do not implement echoes neither (as BIND;
+    // ISC's genreport fails "opcodeflg" otherwise).
     const echoLength = slot.nameLength > 0 && slot.questionEnd > 0 ? slot.nameLength : 0;
-    let n = writeEmptyResponse(out, query, HEADER_SIZE, echoLength, slot.qtype, slot.qclass, rcode,
-      slot.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD));
+    const echoed = status === READ_NOTIMP ? OPCODE_MASK : OPCODE_MASK | FLAG_RD | FLAG_CD;
+    let n = writeEmptyResponse(out, query, HEADER_SIZE, echoLength, slot.qtype, slot.qclass, rcode, slot.flags & echoed);
     out.writeUInt16BE(slot.id, 0);
     // An OPT goes back when the query's OPT was understood (BADVERS must carry one, RFC 6891 §7).
     if (slot.hasOpt && (status === READ_BADVERS || status === READ_NOTIMP)) n = this.appendOpt(out, n, rcode >> 4);

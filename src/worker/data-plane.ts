@@ -14,6 +14,7 @@ import { DnsCounters } from '../metrics/dns.js';
 import { createEngine, type PacketEngine } from '../engine/index.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { Registry } from 'prom-client';
+import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
 
@@ -29,8 +30,9 @@ let log: Logger | null = null;
 let responder: Responder | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
-// This worker's forwarder and cache metrics; the main thread aggregates every worker's on each scrape.
+// This worker's forwarder, cache and engine metrics; the main thread aggregates every worker's on each scrape.
 const forwardRegistry = new Registry();
+registerEngineMetrics(forwardRegistry, { engine: () => engine });
 let starting = false;
 let closing = false;
 
@@ -134,6 +136,7 @@ async function start(): Promise<void> {
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
       reusePort: init.reusePort,
+      udpReceiveBuffer: init.udpBuffer,
     });
     const bound = await e.start();
     engine = e;

@@ -183,6 +183,8 @@ export interface InitMessage {
   /** How long `close` may take to answer the queries already received (EngineOptions.shutdownGraceMs). */
   shutdownGraceMs: number;
   maxUdpPayload: number;
+  /** SO_RCVBUF for the UDP sockets, bytes (0: kernel default). */
+  udpBuffer: number;
   chaos: ChaosConfig;
   engine: EngineName;
   /** Bind with SO_REUSEPORT (several workers on one port). */

@@ -294,6 +294,7 @@ class Supervisor implements DataPlane {
       tcp: config.tcp,
       shutdownGraceMs: config.shutdownGraceMs,
       maxUdpPayload: config.maxUdpPayload,
+      udpBuffer: config.udpBuffer,
       chaos: config.chaos,
       engine: config.engine,
       reusePort: this.opts.distinctPorts !== true,

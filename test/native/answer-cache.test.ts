@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { NativeEngine } from '../../src/engine/native.js';
-import type { NativeBinding } from '../../src/engine/native-binding.js';
+import { META_HEADER, META_STRIDE, type NativeBinding } from '../../src/engine/native-binding.js';
 import {
   DnsCounters, DROP_OFF, DUR_OFF, DUR_SUM, REQ_OFF, RESP_OFF, SLOT_DOUBLES, sumSlots,
 } from '../../src/metrics/dns-counters.js';
@@ -270,7 +270,7 @@ function defineTests(b: NativeBinding): void {
     t.equal(b.cacheStats(cache).entries, 0);
     // A UDP engine handle is an external too, but not a cache.
     const sock = b.createUdpSocket('127.0.0.1', 0, false);
-    const meta = new Int32Array(16 + 8);
+    const meta = new Int32Array(META_HEADER + META_STRIDE);
     const handle = b.udpStart(sock.fd, 1, Buffer.alloc(512), Buffer.alloc(512), meta, () => {}, cache);
     t.throws(() => b.cacheStats(handle as never), TypeError, 'a UDP handle is not a cache');
     b.udpStop(handle);

@@ -1,0 +1,46 @@
+// Packet-engine metrics read from the engine at scrape time: the kernel's receive drops on our UDP sockets
+// and the size of the native addon's answer tables. In the threaded server each worker registers these on
+// its own registry and the main thread sums them (counters and gauges aggregate by sum).
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { PacketEngine } from '../engine/types.js';
+import type { NativeCacheStats } from '../engine/native-cache.js';
+
+/** What is read; `engine()` may be null before the engine has bound its sockets. */
+export interface EngineMetricsSource {
+  engine(): (PacketEngine & { readonly answerCacheStats?: NativeCacheStats | null }) | null;
+}
+
+export function registerEngineMetrics(registry: Registry, from: EngineMetricsSource): void {
+  const registers = [registry];
+  new Counter({
+    name: 'kdns_udp_receive_drops_total',
+    help: 'Datagrams the kernel dropped because a UDP socket\'s receive buffer was full (see udp-buffer).',
+    registers,
+    collect() {
+      // The kernel keeps the count; a counter here only mirrors it (it restarts with the socket).
+      this.reset();
+      this.inc(from.engine()?.udpReceiveDrops ?? 0);
+    },
+  });
+  const tables = (pick: (s: NativeCacheStats) => [number, number]): ((this: Gauge) => void) => function (this: Gauge) {
+    const s = from.engine()?.answerCacheStats ?? null;
+    const [answers, forwarded] = s === null ? [0, 0] : pick(s);
+    this.set({ table: 'answers' }, answers);
+    this.set({ table: 'forwarded' }, forwarded);
+  };
+  new Gauge({
+    name: 'kdns_native_cache_entries',
+    help: 'Answers held in the native addon\'s C tables (answers: compiled authoritative; forwarded: reusable forwarded).',
+    labelNames: ['table'],
+    registers,
+    collect: tables((s) => [s.entries, s.forwarded]),
+  });
+  new Gauge({
+    name: 'kdns_native_cache_bytes',
+    help: 'Bytes of the native addon\'s C tables: names, answer templates and slot arrays.',
+    labelNames: ['table'],
+    registers,
+    collect: tables((s) => [s.bytes, s.forwardedBytes]),
+  });
+}
