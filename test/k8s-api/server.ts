@@ -90,6 +90,7 @@ export class TestApiServer {
   private readonly historyLimit: number;
   private readonly bookmarkTimer: NodeJS.Timeout | undefined;
   private heldLists: Array<() => void> | null = null; // see pauseLists()
+  private boundPort = 0;
 
   private constructor(opts: TestApiServerOptions) {
     this.historyLimit = opts.historyLimit ?? 1000;
@@ -104,11 +105,13 @@ export class TestApiServer {
       s.server.once('error', reject);
       s.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
+    s.boundPort = (s.server.address() as AddressInfo).port;
     return s;
   }
 
+  /** The port it listens on (kept across stop() and restart()). */
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.boundPort;
   }
 
   get url(): string {
@@ -241,6 +244,33 @@ export class TestApiServer {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} watches (have ${this.watchCount(kind)})`);
       await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /**
+   * Goes down like an API server process: every connection reset, the port closed. Objects, history
+   * and the resourceVersion stay (etcd keeps them), so restart() is an API server restarted over the
+   * same etcd.
+   */
+  async stop(): Promise<void> {
+    for (const w of [...this.watchers]) {
+      this.endWatch(w);
+      w.res.socket?.destroy();
+    }
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** Listens again on the port it had before stop(). */
+  async restart(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.boundPort, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {

@@ -119,7 +119,10 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   } else {
     // Loaded on demand: client-node is most of kdns's start-up time, and only the live source needs it.
     const { startKubernetesSource } = await import('./watch.js');
-    const source = startKubernetesSource({ state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, observer: metrics, endpointsApi: config.kubernetes.endpointsApi });
+    const source = startKubernetesSource({
+      state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, inCluster: config.inCluster,
+      observer: metrics, endpointsApi: config.kubernetes.endpointsApi,
+    });
     close = () => source.close();
     whenSourceSynced = source.whenSynced;
   }
