@@ -70,13 +70,18 @@ function bytes(q: string): number {
   return Number(m[1]) * mult[m[3] ?? '']!;
 }
 
+/** Made-up downward API addresses: a node and a pod of an IPv4 cluster, and of an IPv6-only one. */
+interface NodeIps { hostIP: string; podIP: string }
+const IPV4_NODE: NodeIps = { hostIP: '10.0.0.17', podIP: '10.244.1.9' };
+const IPV6_NODE: NodeIps = { hostIP: 'fd00:10::17', podIP: 'fd00:10:244::9' };
+
 /** What the kubelet does with $(VAR) in args: substitutes the container's env (downward API values made up). */
-function expandArgs(c: K): { args: string[]; undefinedVars: string[] } {
+function expandArgs(c: K, ips: NodeIps = IPV4_NODE): { args: string[]; undefinedVars: string[] } {
   const env = new Map<string, string>();
   for (const e of c.env ?? []) {
     if (typeof e.value === 'string') env.set(e.name, e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env.set(e.name, '10.0.0.17');
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env.set(e.name, '10.244.1.9');
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env.set(e.name, ips.hostIP);
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env.set(e.name, ips.podIP);
     else if (e.valueFrom?.fieldRef) env.set(e.name, 'value-of-' + e.valueFrom.fieldRef.fieldPath);
   }
   const undefinedVars: string[] = [];
@@ -88,13 +93,13 @@ function expandArgs(c: K): { args: string[]; undefinedVars: string[] } {
 }
 
 /** The kdns config a workload's kdns container runs with: its ConfigMap's kdns.yaml, then its args. */
-function effectiveConfig(w: K): { config: KdnsConfig; fileLayer: ReturnType<typeof parseConfigFile> } {
+function effectiveConfig(w: K, ips: NodeIps = IPV4_NODE): { config: KdnsConfig; fileLayer: ReturnType<typeof parseConfigFile> } {
   const c = kdnsContainer(w);
   const mount = c.volumeMounts.find((m: K) => m.mountPath === '/etc/kdns');
   const volume = podSpec(w).volumes.find((v: K) => v.name === mount.name);
   const cm = one('ConfigMap', volume.configMap.name);
   const fileLayer = parseConfigFile(cm.data['kdns.yaml'], `/etc/kdns/kdns.yaml (ConfigMap ${cm.metadata.name})`);
-  const { flags } = parseFlags(expandArgs(c).args);
+  const { flags } = parseFlags(expandArgs(c, ips).args);
   return { config: mergeConfig(defaultConfig(), fileLayer, flags), fileLayer };
 }
 
@@ -308,6 +313,20 @@ t.test('node-local DaemonSet', async (t) => {
   t.match(init.command.join(' '), /ip addr add "\$LINK_LOCAL_IP\/32" dev kdns-local/, 'on a dummy interface');
   t.same(init.securityContext.capabilities.add, ['NET_ADMIN'], 'init container holds only NET_ADMIN');
   t.equal(config.http?.host, '10.0.0.17', 'HTTP on the node IP (downward API), where the kubelet probes');
+});
+
+t.test('IPv6 nodes and pods: args parse and HTTP is where the kubelet probes', async (t) => {
+  const ds = one('DaemonSet', 'kdns-node-local');
+  let v6: KdnsConfig | undefined;
+  t.doesNotThrow(() => (v6 = effectiveConfig(ds, IPV6_NODE).config), `node-local args parse with status.hostIP ${IPV6_NODE.hostIP}`);
+  t.same(v6?.http, { host: IPV6_NODE.hostIP, port: 9253 }, 'node-local HTTP on the IPv6 node IP');
+  t.throws(() => parseFlags(['--http', `${IPV6_NODE.hostIP}:9253`]), /expected an IPv6 address in brackets/,
+    'the unbracketed form the DaemonSet used to pass is refused (it is ambiguous: fd00:10::17:9253 is an address)');
+
+  // cluster-dns: probes go to the pod IP, IPv4 or IPv6; DNS must be served on both families.
+  const { config } = effectiveConfig(one('Deployment', 'kdns'), IPV6_NODE);
+  t.same(config.http, { host: '::', port: 9153 }, 'cluster DNS HTTP on [::] (dual-stack socket: probes on either family)');
+  t.same(config.listen.map((l) => l.host).sort(), ['0.0.0.0', '::'], 'cluster DNS listens on 0.0.0.0 and [::] (its DNS sockets are IPv6-only)');
 });
 
 t.test('Dockerfile: multi-stage, non-root, ports, valid command', async (t) => {
