@@ -3,6 +3,7 @@
 // parser), plus the Dockerfile's shape. Nothing here needs a cluster or a Docker engine.
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -363,7 +364,32 @@ t.test('Dockerfile: multi-stage, non-root, ports, valid command', async (t) => {
   const ignore = join(ROOT, '.dockerignore');
   t.ok(existsSync(ignore), '.dockerignore exists');
   const ignored = readFileSync(ignore, 'utf8').split('\n').map((l) => l.trim());
-  for (const p of ['node_modules', 'dist', 'native/build', '.git']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`);
+  for (const p of ['node_modules', 'dist', 'native/build', '.git', 'test', 'bench']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`);
+});
+
+t.test('Dockerfile: pulls no BuildKit frontend or other image, ships no tests', async (t) => {
+  const text = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  // A parser directive (`# syntax=...`) makes BuildKit pull a frontend image before building.
+  t.notMatch(text, /^#\s*(syntax|check|escape)\s*=/im, 'no parser directive');
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const images = lines.filter((l) => /^FROM\s/i.test(l)).map((l) => l.split(/\s+/)[1]);
+  t.ok(images.every((i) => /^node:\$\{NODE_VERSION\}-bookworm(-slim)?$/.test(i!)), `only the node base images are pulled (${images.join(', ')})`);
+  t.notOk(lines.some((l) => /^ADD\s+https?:/i.test(l) || /--mount=type=(cache|secret)/.test(l)), 'no remote ADD, no BuildKit-only mounts');
+
+  const compile = lines.find((l) => /^RUN .*\btsc\b/.test(l));
+  t.match(compile, /tsc -p tsconfig\.build\.json/, 'the build stage compiles with tsconfig.build.json');
+  t.match(compile, /find dist -name '\*\.test\.js'.*exit 1/, 'and fails the build if a compiled test is left in dist/');
+  t.notOk(lines.some((l) => /npm run (prepare|build)\b|tsc -p \.(\s|$)/.test(l)), 'never the development build (which compiles the tests)');
+  const copies = lines.filter((l) => /^COPY --from=build\b/.test(l)).map((l) => l.split(/\s+/)[2]);
+  t.ok(copies.includes('/src/dist/src'), 'the runtime takes dist/src only (no dist/test, dist/bench)');
+
+  // The compiler itself says what tsconfig.build.json compiles.
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const listed = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], { encoding: 'utf8', timeout: 110_000 });
+  t.equal(listed.status, 0, 'tsc accepts tsconfig.build.json', { stderr: listed.stderr });
+  const ours = listed.stdout.split('\n').filter((f) => f.startsWith(ROOT) && !f.includes('/node_modules/')).map((f) => relative(ROOT, f));
+  t.ok(ours.includes('src/cli.ts') && ours.includes('src/main.ts'), `the sources are compiled (${ours.length} files)`);
+  t.same(ours.filter((f) => /\.test\.ts$/.test(f) || !f.startsWith('src/')), [], 'no test file and nothing outside src/');
 });
 
 t.test('the checks reject broken input', async (t) => {
