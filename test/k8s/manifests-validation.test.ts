@@ -15,6 +15,15 @@ const file = (name: string, text: string): string => {
   return path.join(dir, name);
 };
 
+/** An EndpointSlice of the headless Service shop/pods, as YAML. */
+const podsSlice = (name: string, addressType: string, addresses: string[]): string => `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}, namespace: shop, labels: {kubernetes.io/service-name: pods}}
+addressType: ${addressType}
+endpoints: [${addresses.map((a) => `{addresses: ["${a}"]}`).join(', ')}]
+`;
+
 const good = file('10-good.yaml', `
 apiVersion: v1
 kind: Namespace
@@ -31,13 +40,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: pods, namespace: shop}
 spec: {clusterIP: None}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: pods-good, namespace: shop, labels: {kubernetes.io/service-name: pods}}
-addressType: IPv4
-endpoints: [{addresses: [10.244.5.5]}]
-`);
+---${podsSlice('pods-good', 'IPv4', ['10.244.5.5'])}`);
 // Each object below is one a real API server refuses (the first is the demo's old mistake).
 const badPorts = file('20-bad-ports.yaml', `
 apiVersion: v1
@@ -75,19 +78,7 @@ metadata: {name: badip, namespace: shop}
 spec:
   clusterIP: 10.96.5.300
   ports: [{port: 80}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: pods-v6-in-v4, namespace: shop, labels: {kubernetes.io/service-name: pods}}
-addressType: IPv4
-endpoints: [{addresses: [10.244.5.6]}, {addresses: ["fd00::6"]}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: pods-typo, namespace: shop, labels: {kubernetes.io/service-name: pods}}
-addressType: IP
-endpoints: [{addresses: [10.244.5.7]}]
-`);
+---${podsSlice('pods-v6-in-v4', 'IPv4', ['10.244.5.6', 'fd00::6'])}---${podsSlice('pods-typo', 'IP', ['10.244.5.7'])}`);
 
 const kdns = await startKdns(kdnsArgs(['--manifests', dir]), { t });
 
