@@ -12,7 +12,7 @@ import { SERVICE_ACCOUNT_DIR } from '../../src/sources/kubernetes/in-cluster.js'
 
 interface Run { code: number | null; stderr: string; stdout: string }
 
-/** kdns with exactly `env` (plus PATH), killed after 20 s: a fallback that retries for ever fails the test. */
+/** kdns with exactly `env` (plus PATH), killed after 90 s (a loaded machine is slow to start Node): a fallback that retries for ever fails the test. */
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -20,7 +20,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
