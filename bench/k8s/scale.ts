@@ -20,7 +20,9 @@ import { SyntheticCluster } from './cluster.js';
 import { Prober, type LatencyResult } from './probe.js';
 import { memory, startCoreDns, startKdns, stop, waitReady, type Started } from './servers.js';
 
-const COREDNS_MODULE = 'github.com/coredns/coredns@v1.12.4';
+// 1.15: client-go 0.37, which syncs through the watch-list protocol (sendInitialEvents) rather than lists.
+export const COREDNS_VERSION = 'v1.15.0';
+const COREDNS_MODULE = `github.com/coredns/coredns@${COREDNS_VERSION}`;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -160,11 +162,14 @@ async function measure(
   return result;
 }
 
-/** The CoreDNS binary to run, building it into bench/k8s/.go/bin when Go is installed; null + why otherwise. */
+/**
+ * The CoreDNS binary to run, building it into bench/k8s/.go/<version>/bin when Go is installed (one
+ * directory per version, so a binary built for an older pin is never picked up); null + why otherwise.
+ */
 function coreDnsBinary(choice: string): { path: string | null; why: string } {
   if (choice === 'off') return { path: null, why: 'disabled (--coredns off)' };
   if (choice !== 'auto') return existsSync(choice) ? { path: choice, why: 'given' } : { path: null, why: `${choice} does not exist` };
-  const gobin = join(ROOT, 'bench', 'k8s', '.go', 'bin');
+  const gobin = join(ROOT, 'bench', 'k8s', '.go', COREDNS_VERSION, 'bin');
   const binary = join(gobin, 'coredns');
   if (existsSync(binary)) return { path: binary, why: `found ${binary}` };
   if (spawnSync('go', ['version']).status !== 0) return { path: null, why: 'Go is not installed' };

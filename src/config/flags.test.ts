@@ -9,6 +9,8 @@ const good: [string, string[], object][] = [
   ['listen v4, both forms', ['--listen', '0.0.0.0:53', '--listen=127.0.0.1:0'],
     { listen: [{ host: '0.0.0.0', port: 53 }, { host: '127.0.0.1', port: 0 }] }],
   ['listen v6', ['--listen', '[::1]:5353'], { listen: [{ host: '::1', port: 5353 }] }],
+  // Brackets around IPv4 too: a manifest's "[$(HOST_IP)]:9253" works whatever the node's family.
+  ['http v4 in brackets', ['--http', '[10.0.0.17]:9253'], { http: { host: '10.0.0.17', port: 9253 } }],
   ['short config', ['-c', 'k.yaml'], { configFile: 'k.yaml' }],
   ['short config inline', ['-c=k.yaml'], { configFile: 'k.yaml' }],
   ['help', ['-h'], { help: true }],
@@ -62,7 +64,7 @@ const bad: [string, string[], RegExp][] = [
   ['listen without port', ['--listen', '127.0.0.1'], /^--listen: expected ADDR:PORT/],
   ['listen hostname', ['--listen', 'localhost:53'], /^--listen: expected ADDR:PORT with an IP address/],
   ['listen v6 without brackets', ['--listen', '::1:53'], /^--listen: expected an IPv6 address in brackets/],
-  ['listen bad v6', ['--listen', '[1.2.3.4]:53'], /^--listen: expected an IPv6 address inside/],
+  ['listen bad bracketed', ['--listen', '[localhost]:53'], /^--listen: expected an IP address inside \[ \], got 'localhost'/],
   ['port too big', ['--listen', '1.2.3.4:65536'], /^--listen: expected a port 0-65535/],
   ['workers zero', ['--workers', '0'], /^--workers: expected an integer 1-1024, got 0/],
   ['workers words', ['--workers=four'], /^--workers: expected an integer/],

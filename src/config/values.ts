@@ -18,12 +18,16 @@ function parsePort(text: string, what: string): number {
   return port;
 }
 
-/** `ADDR:PORT` or `[V6ADDR]:PORT`. Addresses only: binding to a hostname hides which socket we get. */
+/**
+ * `ADDR:PORT` or `[ADDR]:PORT`. Addresses only: binding to a hostname hides which socket we get.
+ * Brackets may hold IPv4 too (as Go's net.SplitHostPort allows), so `[$(HOST_IP)]:9253` in a
+ * manifest is valid whichever family the node's address is.
+ */
 export function parseListen(text: string): ListenAddress {
-  const v6 = /^\[([^\]]+)\]:(\d*)$/.exec(text);
-  if (v6) {
-    if (isIP(v6[1]) !== 6) fail(`expected an IPv6 address inside [ ], got '${v6[1]}'`);
-    return { host: v6[1], port: parsePort(v6[2], 'a') };
+  const bracketed = /^\[([^\]]+)\]:(\d*)$/.exec(text);
+  if (bracketed) {
+    if (isIP(bracketed[1]) === 0) fail(`expected an IP address inside [ ], got '${bracketed[1]}'`);
+    return { host: bracketed[1], port: parsePort(bracketed[2], 'a') };
   }
   const colon = text.lastIndexOf(':');
   if (colon < 0) fail(`expected ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:5353), got '${text}'`);

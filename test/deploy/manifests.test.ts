@@ -3,6 +3,7 @@
 // parser), plus the Dockerfile's shape. Nothing here needs a cluster or a Docker engine.
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,13 +71,18 @@ function bytes(q: string): number {
   return Number(m[1]) * mult[m[3] ?? '']!;
 }
 
+/** Made-up downward API addresses: a node and a pod of an IPv4 cluster, and of an IPv6-only one. */
+interface NodeIps { hostIP: string; podIP: string }
+const IPV4_NODE: NodeIps = { hostIP: '10.0.0.17', podIP: '10.244.1.9' };
+const IPV6_NODE: NodeIps = { hostIP: 'fd00:10::17', podIP: 'fd00:10:244::9' };
+
 /** What the kubelet does with $(VAR) in args: substitutes the container's env (downward API values made up). */
-function expandArgs(c: K): { args: string[]; undefinedVars: string[] } {
+function expandArgs(c: K, ips: NodeIps = IPV4_NODE): { args: string[]; undefinedVars: string[] } {
   const env = new Map<string, string>();
   for (const e of c.env ?? []) {
     if (typeof e.value === 'string') env.set(e.name, e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env.set(e.name, '10.0.0.17');
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env.set(e.name, '10.244.1.9');
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env.set(e.name, ips.hostIP);
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env.set(e.name, ips.podIP);
     else if (e.valueFrom?.fieldRef) env.set(e.name, 'value-of-' + e.valueFrom.fieldRef.fieldPath);
   }
   const undefinedVars: string[] = [];
@@ -88,13 +94,13 @@ function expandArgs(c: K): { args: string[]; undefinedVars: string[] } {
 }
 
 /** The kdns config a workload's kdns container runs with: its ConfigMap's kdns.yaml, then its args. */
-function effectiveConfig(w: K): { config: KdnsConfig; fileLayer: ReturnType<typeof parseConfigFile> } {
+function effectiveConfig(w: K, ips: NodeIps = IPV4_NODE): { config: KdnsConfig; fileLayer: ReturnType<typeof parseConfigFile> } {
   const c = kdnsContainer(w);
   const mount = c.volumeMounts.find((m: K) => m.mountPath === '/etc/kdns');
   const volume = podSpec(w).volumes.find((v: K) => v.name === mount.name);
   const cm = one('ConfigMap', volume.configMap.name);
   const fileLayer = parseConfigFile(cm.data['kdns.yaml'], `/etc/kdns/kdns.yaml (ConfigMap ${cm.metadata.name})`);
-  const { flags } = parseFlags(expandArgs(c).args);
+  const { flags } = parseFlags(expandArgs(c, ips).args);
   return { config: mergeConfig(defaultConfig(), fileLayer, flags), fileLayer };
 }
 
@@ -310,6 +316,20 @@ t.test('node-local DaemonSet', async (t) => {
   t.equal(config.http?.host, '10.0.0.17', 'HTTP on the node IP (downward API), where the kubelet probes');
 });
 
+t.test('IPv6 nodes and pods: args parse and HTTP is where the kubelet probes', async (t) => {
+  const ds = one('DaemonSet', 'kdns-node-local');
+  let v6: KdnsConfig | undefined;
+  t.doesNotThrow(() => (v6 = effectiveConfig(ds, IPV6_NODE).config), `node-local args parse with status.hostIP ${IPV6_NODE.hostIP}`);
+  t.same(v6?.http, { host: IPV6_NODE.hostIP, port: 9253 }, 'node-local HTTP on the IPv6 node IP');
+  t.throws(() => parseFlags(['--http', `${IPV6_NODE.hostIP}:9253`]), /expected an IPv6 address in brackets/,
+    'the unbracketed form the DaemonSet used to pass is refused (it is ambiguous: fd00:10::17:9253 is an address)');
+
+  // cluster-dns: probes go to the pod IP, IPv4 or IPv6; DNS must be served on both families.
+  const { config } = effectiveConfig(one('Deployment', 'kdns'), IPV6_NODE);
+  t.same(config.http, { host: '::', port: 9153 }, 'cluster DNS HTTP on [::] (dual-stack socket: probes on either family)');
+  t.same(config.listen.map((l) => l.host).sort(), ['0.0.0.0', '::'], 'cluster DNS listens on 0.0.0.0 and [::] (its DNS sockets are IPv6-only)');
+});
+
 t.test('Dockerfile: multi-stage, non-root, ports, valid command', async (t) => {
   const text = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
@@ -344,7 +364,32 @@ t.test('Dockerfile: multi-stage, non-root, ports, valid command', async (t) => {
   const ignore = join(ROOT, '.dockerignore');
   t.ok(existsSync(ignore), '.dockerignore exists');
   const ignored = readFileSync(ignore, 'utf8').split('\n').map((l) => l.trim());
-  for (const p of ['node_modules', 'dist', 'native/build', '.git']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`);
+  for (const p of ['node_modules', 'dist', 'native/build', '.git', 'test', 'bench']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`);
+});
+
+t.test('Dockerfile: pulls no BuildKit frontend or other image, ships no tests', async (t) => {
+  const text = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  // A parser directive (`# syntax=...`) makes BuildKit pull a frontend image before building.
+  t.notMatch(text, /^#\s*(syntax|check|escape)\s*=/im, 'no parser directive');
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const images = lines.filter((l) => /^FROM\s/i.test(l)).map((l) => l.split(/\s+/)[1]);
+  t.ok(images.every((i) => /^node:\$\{NODE_VERSION\}-bookworm(-slim)?$/.test(i!)), `only the node base images are pulled (${images.join(', ')})`);
+  t.notOk(lines.some((l) => /^ADD\s+https?:/i.test(l) || /--mount=type=(cache|secret)/.test(l)), 'no remote ADD, no BuildKit-only mounts');
+
+  const compile = lines.find((l) => /^RUN .*\btsc\b/.test(l));
+  t.match(compile, /tsc -p tsconfig\.build\.json/, 'the build stage compiles with tsconfig.build.json');
+  t.match(compile, /find dist -name '\*\.test\.js'.*exit 1/, 'and fails the build if a compiled test is left in dist/');
+  t.notOk(lines.some((l) => /npm run (prepare|build)\b|tsc -p \.(\s|$)/.test(l)), 'never the development build (which compiles the tests)');
+  const copies = lines.filter((l) => /^COPY --from=build\b/.test(l)).map((l) => l.split(/\s+/)[2]);
+  t.ok(copies.includes('/src/dist/src'), 'the runtime takes dist/src only (no dist/test, dist/bench)');
+
+  // The compiler itself says what tsconfig.build.json compiles.
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const listed = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], { encoding: 'utf8', timeout: 110_000 });
+  t.equal(listed.status, 0, 'tsc accepts tsconfig.build.json', { stderr: listed.stderr });
+  const ours = listed.stdout.split('\n').filter((f) => f.startsWith(ROOT) && !f.includes('/node_modules/')).map((f) => relative(ROOT, f));
+  t.ok(ours.includes('src/cli.ts') && ours.includes('src/main.ts'), `the sources are compiled (${ours.length} files)`);
+  t.same(ours.filter((f) => /\.test\.ts$/.test(f) || !f.startsWith('src/')), [], 'no test file and nothing outside src/');
 });
 
 t.test('the checks reject broken input', async (t) => {

@@ -221,3 +221,62 @@ t.test('watch protocol: replay from RV, initial events, bookmarks, 410, timeout'
   t.equal(server.watchCount(), 0, 'timed-out watch unregistered');
   t.equal(server.requests.filter((r) => r.query.watch).length, 5, 'every watch reached the server');
 });
+
+// What client-go ≥ 0.35 (CoreDNS 1.15) sends instead of a list: a watch that streams the state, ends it
+// with an annotated BOOKMARK, then carries on live (KEP-3157); and what a real API server refuses.
+t.test('watch-list protocol: initial events, end bookmark, NotOlderThan, refusals', async (t) => {
+  const server = await TestApiServer.start();
+  t.teardown(() => server.close());
+  server.create('Service', svc('a', '10.96.0.1'));
+  const old = server.create('Service', svc('b', '10.96.0.2'));
+  server.update('Service', svc('a', '10.96.0.3'));
+  const WATCH_LIST = 'watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=300';
+  const line = (e: { type: string; object: any }): string => (e.type === 'BOOKMARK'
+    ? `BOOKMARK end=${e.object.metadata.annotations?.['k8s.io/initial-events-end'] ?? 'unset'}`
+    : `${e.type} ${e.object.metadata.name} ${e.object.spec.clusterIP}`);
+
+  // Most recent state (RV unset), then live events on the same stream.
+  const stream = await openWatch(`${server.url}/api/v1/services?${WATCH_LIST}`);
+  const rvAtStart = server.resourceVersion;
+  const firstFour = stream.take(4);
+  server.delete('Service', { metadata: { name: 'b' } });
+  const events = await firstFour;
+  t.same(events.map(line), ['ADDED a 10.96.0.3', 'ADDED b 10.96.0.2', 'BOOKMARK end=true', 'DELETED b 10.96.0.2'], 'state, end bookmark, then live');
+  t.equal(events[2]!.object.metadata.resourceVersion, rvAtStart, 'the bookmark carries the RV of the state sent');
+  t.equal(events[2]!.object.kind, 'Service', 'the bookmark is an object of the watched kind');
+
+  // NotOlderThan an RV long compacted is still satisfied by the current state (no 410, unlike a resume).
+  server.compactHistory();
+  const fromOld = await watchEvents(`${server.url}/api/v1/services?${WATCH_LIST}&resourceVersion=${old.metadata.resourceVersion}`, 2);
+  t.same(fromOld.map(line), ['ADDED a 10.96.0.3', 'BOOKMARK end=true'], 'compacted RV: current state and bookmark');
+  const resumed = await watchEvents(`${server.url}/api/v1/services?watch=true&resourceVersion=${old.metadata.resourceVersion}`, 1);
+  t.same([resumed[0]!.type, resumed[0]!.object.code], ['ERROR', 410], 'the same RV as a plain resume is 410');
+
+  // sendInitialEvents=false: no state, only what happens next. Without allowWatchBookmarks: no bookmark.
+  const quiet = await openWatch(`${server.url}/api/v1/services?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan`);
+  const next = quiet.take(1);
+  server.create('Service', svc('c', '10.96.0.4'));
+  t.same((await next).map(line), ['ADDED c 10.96.0.4'], 'sendInitialEvents=false starts after the state');
+  const noBookmark = await openWatch(`${server.url}/api/v1/services?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`);
+  const two = noBookmark.take(3);
+  server.sendBookmarks();
+  server.create('Service', svc('d', '10.96.0.5'));
+  t.same((await two).map(line), ['ADDED a 10.96.0.3', 'ADDED c 10.96.0.4', 'ADDED d 10.96.0.5'], 'no bookmarks unless allowed');
+
+  const tooNew = await getJson(`${server.url}/api/v1/services?${WATCH_LIST}&resourceVersion=${Number(server.resourceVersion) + 100}`);
+  t.equal(tooNew.status, 504, 'an RV the server has not reached: 504');
+  t.same([tooNew.body.reason, tooNew.body.details.causes[0].reason], ['Timeout', 'ResourceVersionTooLarge'], 'as "Too large resource version"');
+
+  const refused: Array<[string, RegExp]> = [
+    ['watch=true&sendInitialEvents=true&allowWatchBookmarks=true', /resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan/],
+    ['watch=true&resourceVersionMatch=NotOlderThan', /resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided/],
+    ['watch=true&sendInitialEvents=true&resourceVersionMatch=Exact', /Unsupported value: "Exact"/],
+    ['sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=1', /sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list/],
+    ['resourceVersionMatch=NotOlderThan', /resourceVersionMatch is forbidden unless resourceVersion is provided/],
+  ];
+  for (const [q, why] of refused) {
+    const r = await getJson(`${server.url}/api/v1/services?${q}`);
+    t.same([r.status, r.body.reason], [422, 'Invalid'], `${q}: 422 Invalid`);
+    t.match(r.body.message, why, 'with the API server\'s reason');
+  }
+});

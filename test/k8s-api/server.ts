@@ -7,6 +7,7 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listOptionProblems } from './list-options.js';
 import { matchFields, matchLabels, parseSelector, type Selector } from './selectors.js';
 
 export type KObject = {
@@ -33,6 +34,8 @@ const RESOURCES: Resource[] = [
   { plural: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', group: 'discovery.k8s.io', namespaced: true, shortNames: [] },
 ];
 const DISCOVERY_GROUP = 'discovery.k8s.io';
+/** The bookmark annotation that ends a watch-list's initial events. */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 const VERBS = ['get', 'list', 'watch'];
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -90,6 +93,7 @@ export class TestApiServer {
   private readonly historyLimit: number;
   private readonly bookmarkTimer: NodeJS.Timeout | undefined;
   private heldLists: Array<() => void> | null = null; // see pauseLists()
+  private boundPort = 0;
 
   private constructor(opts: TestApiServerOptions) {
     this.historyLimit = opts.historyLimit ?? 1000;
@@ -104,11 +108,13 @@ export class TestApiServer {
       s.server.once('error', reject);
       s.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
+    s.boundPort = (s.server.address() as AddressInfo).port;
     return s;
   }
 
+  /** The port it listens on (kept across stop() and restart()). */
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.boundPort;
   }
 
   get url(): string {
@@ -241,6 +247,33 @@ export class TestApiServer {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} watches (have ${this.watchCount(kind)})`);
       await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /**
+   * Goes down like an API server process: every connection reset, the port closed. Objects, history
+   * and the resourceVersion stay (etcd keeps them), so restart() is an API server restarted over the
+   * same etcd.
+   */
+  async stop(): Promise<void> {
+    for (const w of [...this.watchers]) {
+      this.endWatch(w);
+      w.res.socket?.destroy();
+    }
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** Listens again on the port it had before stop(). */
+  async restart(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.boundPort, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
@@ -427,7 +460,13 @@ export class TestApiServer {
       labels: parseSelector(query.labelSelector ?? '', 'label'),
       fields: parseSelector(query.fieldSelector ?? '', 'field'),
     };
-    if (query.watch === 'true' || query.watch === '1') this.watch(filter, query, req, res);
+    const watch = query.watch === 'true' || query.watch === '1';
+    const problems = listOptionProblems(query, watch);
+    if (problems.length > 0) {
+      this.send(res, 422, status(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${problems.join(', ')}`));
+      return;
+    }
+    if (watch) this.watch(filter, query, req, res);
     else if (this.heldLists) this.heldLists.push(() => this.list(filter, query, res));
     else this.list(filter, query, res);
   }
@@ -468,17 +507,30 @@ export class TestApiServer {
 
   private watch(f: { resource: Resource; namespace: string | null; labels: Selector; fields: Selector }, query: Record<string, string>, req: http.IncomingMessage, res: http.ServerResponse): void {
     const r = f.resource;
+    const from = query.resourceVersion ?? '';
+    // sendInitialEvents (validated with resourceVersionMatch=NotOlderThan): true streams the state as
+    // ADDED events, false starts after it; unset keeps the legacy rule (state only for RV unset or "0").
+    const initialEvents = query.sendInitialEvents === undefined ? from === '' || from === '0' : query.sendInitialEvents === 'true';
+    if (query.sendInitialEvents !== undefined && Number(from) > this.rv) {
+      // Not older than a version this server has not reached: a real one waits ~3 s for it, then says so.
+      this.send(res, 504, {
+        ...status(504, 'Timeout', `Too large resource version: ${from}, current: ${this.rv}`),
+        details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+      });
+      return;
+    }
     const w: Watcher = { ...f, res, bookmarks: query.allowWatchBookmarks === 'true', timer: undefined };
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
     res.flushHeaders();
-    const from = query.resourceVersion ?? '';
-    const initialEvents = query.sendInitialEvents === 'true';
-    if (from === '' || from === '0' || initialEvents) {
-      // Unset or "0": start from the current state, delivered as synthetic ADDED events.
+    if (initialEvents) {
+      // The current state as synthetic ADDED events; for watch-list clients (client-go ≥ 0.35) a
+      // BOOKMARK at that state's RV, annotated as the end of the initial events, is their "synced".
+      // NotOlderThan an older or compacted RV is satisfied by the current state too.
       const current = [...this.store.get(r.plural)!.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
       for (const [, o] of current) if (this.matches(f, o)) this.writeEvent(w, 'ADDED', o);
-      if (initialEvents && w.bookmarks) this.writeEvent(w, 'BOOKMARK', this.bookmark(r, { 'k8s.io/initial-events-end': 'true' }));
-    } else {
+      if (query.sendInitialEvents === 'true' && w.bookmarks) this.writeEvent(w, 'BOOKMARK', this.bookmark(r, { [INITIAL_EVENTS_END]: 'true' }));
+    } else if (from !== '' && from !== '0') {
+      // Resume after that version (sendInitialEvents unset or false): replay what came since.
       const rv = Number(from);
       if (!Number.isInteger(rv) || rv < this.compactedRv) {
         // What a real API server does: a 200 stream carrying one ERROR event, then the end.

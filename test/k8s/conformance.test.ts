@@ -35,7 +35,12 @@ const DB_A = [
 const CASES: Case[] = [
   // The apex, the schema version, and the empty non-terminals.
   ['cluster.local.', 'SOA', 'NOERROR', [soa()]],
-  ['cluster.local.', 'NS', 'NOERROR', ['cluster.local. 5 NS ns.dns.cluster.local.']],
+  // The NS target has an address (CoreDNS ns.go): the Services selecting kdns's own address, else that
+  // address itself; here nothing selects 127.0.0.1, the address kdns listens on.
+  ['cluster.local.', 'NS', 'NOERROR', ['cluster.local. 5 NS ns.dns.cluster.local.'], ['ns.dns.cluster.local. 5 A 127.0.0.1']],
+  ['ns.dns.cluster.local.', 'A', 'NOERROR', ['ns.dns.cluster.local. 5 A 127.0.0.1']],
+  ['ns.dns.cluster.local.', 'AAAA', 'NOERROR', NODATA],
+  ['NS.DNS.cluster.local.', 'A', 'NOERROR', ['NS.DNS.cluster.local. 5 A 127.0.0.1']],
   ['cluster.local.', 'A', 'NOERROR', NODATA],
   ['dns-version.cluster.local.', 'TXT', 'NOERROR', ['dns-version.cluster.local. 28800 TXT "1.1.0"']],
   ['dns-version.cluster.local.', 'A', 'NOERROR', NODATA],
@@ -61,7 +66,9 @@ const CASES: Case[] = [
     ['_http._tcp.web.default.svc.cluster.local. 5 SRV 0 100 80 web.default.svc.cluster.local.'], [WEB_A]],
   ['_http._tcp.web.default.svc.cluster.local.', 'A', 'NOERROR', NODATA],
   ['_tcp.web.default.svc.cluster.local.', 'SRV', 'NOERROR', NODATA],
-  ['_udp.web.default.svc.cluster.local.', 'SRV', 'NXDOMAIN', []], // the UDP port is unnamed
+  ['_statsd._udp.web.default.svc.cluster.local.', 'SRV', 'NOERROR',
+    ['_statsd._udp.web.default.svc.cluster.local. 5 SRV 0 100 9000 web.default.svc.cluster.local.'], [WEB_A]],
+  ['_udp.web.default.svc.cluster.local.', 'SRV', 'NOERROR', NODATA],
   ['_http._udp.web.default.svc.cluster.local.', 'SRV', 'NXDOMAIN', []],
   ['_9000._udp.web.default.svc.cluster.local.', 'SRV', 'NXDOMAIN', []],
   ['_https._tcp.web.default.svc.cluster.local.', 'SRV', 'NXDOMAIN', []],
@@ -73,7 +80,9 @@ const CASES: Case[] = [
   ['nosuch.default.svc.cluster.local.', 'A', 'NXDOMAIN', []],
   ['web.nons.svc.cluster.local.', 'A', 'NXDOMAIN', []],
   ['web.prod.svc.cluster.local.', 'A', 'NOERROR', ['web.prod.svc.cluster.local. 5 A 10.96.1.20']],
-  ['_http._tcp.web.prod.svc.cluster.local.', 'SRV', 'NXDOMAIN', []], // no ports
+  ['_http._tcp.web.prod.svc.cluster.local.', 'SRV', 'NXDOMAIN', []], // its one port is unnamed: no SRV
+  ['_udp.web.prod.svc.cluster.local.', 'SRV', 'NXDOMAIN', []],
+  ['_9000._udp.web.prod.svc.cluster.local.', 'SRV', 'NXDOMAIN', []],
   ['api.prod.svc.cluster.local.', 'A', 'NOERROR', ['api.prod.svc.cluster.local. 5 A 10.96.1.10']],
   ['_grpc._tcp.api.prod.svc.cluster.local.', 'SRV', 'NOERROR',
     ['_grpc._tcp.api.prod.svc.cluster.local. 5 SRV 0 100 9000 api.prod.svc.cluster.local.'],
@@ -242,6 +251,9 @@ const POD_CASES: Array<[qname: string, qtype: string, expect: Record<PodMode, Po
   ['10-244-1-5.nons.pod.cluster.local.', 'A', { disabled: NX, insecure: NX, verified: NX }],
   ['x.10-244-1-5.default.pod.cluster.local.', 'A', { disabled: NX, insecure: NX, verified: NX }],
   ['notanip.default.pod.cluster.local.', 'A', { disabled: NX, insecure: NX, verified: NX }],
+  // CoreDNS 1.15: a leading-zero octet does not parse as an IPv4 address, so no A record (not 10.244.1.5).
+  ['010-244-1-5.default.pod.cluster.local.', 'A', { disabled: NX, insecure: NX, verified: NX }],
+  ['10-244-1-05.default.pod.cluster.local.', 'A', { disabled: NX, insecure: NX, verified: NX }],
 ];
 
 const MODES: PodMode[] = ['disabled', 'insecure', 'verified'];

@@ -167,3 +167,19 @@ t.test('verified pod mode answers through the synthesizer only', async (t) => {
   t.equal(s.synthesizer(q), null);
   t.equal(s.stats().pods, 0);
 });
+
+t.test('ns.dns.<zone> follows the Service that selects our address', async (t) => {
+  const s = new ClusterState({ zone: 'cluster.local', serial: 1, ownIps: ['10.244.0.2'] });
+  const glue = (): string[] => snapshot(s).filter((l) => l.startsWith('ns.dns.'));
+  t.same(glue(), ['ns.dns.cluster.local. 30 A 10.244.0.2'], 'before any Service: our own address');
+  s.upsertService(svc('kube-dns', { clusterIP: '10.96.0.10' }, 'kube-system'));
+  t.same(glue(), ['ns.dns.cluster.local. 30 A 10.244.0.2'], 'a Service without our endpoint changes nothing');
+  const changes = changesText(s.upsertEndpointSlice(slice('kube-dns-1', 'kube-dns', ['10.244.0.2', '10.244.0.3'], { ns: 'kube-system' })));
+  t.ok(changes.includes('+ ns.dns.cluster.local. 30 A 10.96.0.10'), 'our pod becomes its endpoint: its cluster IP');
+  t.same(glue(), ['ns.dns.cluster.local. 30 A 10.96.0.10']);
+  s.upsertService(svc('kube-dns', { clusterIP: '10.96.0.11' }, 'kube-system'));
+  t.same(glue(), ['ns.dns.cluster.local. 30 A 10.96.0.11'], 'a new cluster IP follows');
+  s.upsertEndpointSlice(slice('kube-dns-1', 'kube-dns', ['10.244.0.3'], { ns: 'kube-system' }));
+  t.same(glue(), ['ns.dns.cluster.local. 30 A 10.244.0.2'], 'no longer an endpoint: back to our own address');
+  t.same(snapshot(new ClusterState({ zone: 'cluster.local', serial: 1 })).filter((l) => l.startsWith('ns.dns.')), [], 'no own address: no record');
+});

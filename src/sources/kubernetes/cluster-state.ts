@@ -7,8 +7,10 @@
 import { TYPE_PTR } from '../../dns/constants.js';
 import { reverseName } from '../../dns/reverse.js';
 import type { RrSet, RrSetChange } from '../../dns/types.js';
+import { canonicalIp } from './ip.js';
 import {
-  apexRrsets, DEFAULT_TTL, namespaceRrsets, podRecord, ptrRrset, serviceRecords, zoneKeyOf,
+  apexRrsets, DEFAULT_TTL, nameServerAddresses, nameServerRrsets, namespaceRrsets, podRecord, ptrRrset, selectsAddress,
+  serviceRecords, zoneKeyOf,
   type NamingOptions, type PodMode,
 } from './naming.js';
 import type { KindName } from './kinds.js';
@@ -20,7 +22,8 @@ export interface ClusterStateOptions {
   zone: string;
   ttl?: number;
   podMode?: PodMode;
-  dnsServiceIp?: string;
+  /** The server's own addresses: what `ns.dns.<zone>` resolves through (see nameServerAddresses). */
+  ownIps?: string[];
   serial?: number; // SOA serial; default: start time in Unix seconds
 }
 
@@ -70,6 +73,9 @@ export class ClusterState {
   private readonly namespaceKeys = new Map<string, Set<string>>();
   private readonly pods = new Map<string, SlimPod>();
   private readonly podIps = new Map<string, Map<string, number>>(); // ns → ip → pods holding it
+  private readonly ownIps: ReadonlySet<string>;
+  private readonly selectingUs = new Set<string>(); // services with one of ownIps as a ready endpoint
+  private nameServerKeys = new Set<string>();
 
   constructor(opts: ClusterStateOptions) {
     this.zone = zoneKeyOf(opts.zone);
@@ -78,9 +84,10 @@ export class ClusterState {
       zone: this.zone,
       ttl: opts.ttl ?? DEFAULT_TTL,
       serial: opts.serial ?? Math.floor(Date.now() / 1000),
-      dnsServiceIp: opts.dnsServiceIp,
     };
+    this.ownIps = new Set((opts.ownIps ?? []).flatMap((ip) => canonicalIp(ip)?.ip ?? []));
     for (const rrset of apexRrsets(this.o)) this.current.set(rrKey(rrset.name, rrset.type), rrset);
+    this.renderNameServer([]);
   }
 
   onChange(listener: ChangeListener): void {
@@ -231,6 +238,22 @@ export class ClusterState {
     this.updatePtrs(before.ptrs, ptrs, out);
     if (keys.size === 0 && ptrs.size === 0) this.published.delete(svcKey);
     else this.published.set(svcKey, { keys, ptrs });
+    this.trackNameServer(svcKey, svc, out);
+  }
+
+  /** Re-renders `ns.dns.<zone>` when this service starts, stops or keeps selecting one of our addresses. */
+  private trackNameServer(svcKey: string, svc: SlimService | undefined, out: RrSetChange[]): void {
+    if (this.ownIps.size === 0) return;
+    const selects = svc !== undefined && selectsAddress(this.ownIps, svc, this.groupsOf(svcKey));
+    const before = this.selectingUs.has(svcKey);
+    if (selects) this.selectingUs.add(svcKey);
+    else this.selectingUs.delete(svcKey);
+    if (selects || before) this.renderNameServer(out);
+  }
+
+  private renderNameServer(out: RrSetChange[]): void {
+    const services = [...this.selectingUs].map((key) => ({ svc: this.services.get(key)!, groups: this.groupsOf(key) }));
+    this.nameServerKeys = this.replace(this.nameServerKeys, nameServerRrsets(this.o, nameServerAddresses(this.ownIps, services)), out);
   }
 
   private countService(ns: string, delta: number, out: RrSetChange[]): void {

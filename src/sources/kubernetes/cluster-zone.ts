@@ -14,6 +14,7 @@ import { LocalNames } from '../../server/local-names.js';
 import type { Registry } from 'prom-client';
 import { ClusterState } from './cluster-state.js';
 import { KubernetesMetrics } from './metrics.js';
+import { ownAddresses } from './own-addresses.js';
 import type { ZoneHub } from '../../worker/hub.js';
 import { applyCollectingNames } from '../../worker/zone-writer.js';
 import { startManifestsSource } from '../manifests/source.js';
@@ -84,7 +85,9 @@ export interface ClusterZoneOptions {
 
 export async function startClusterZone(config: KdnsConfig, log: Logger, sink: ClusterSink, opts: ClusterZoneOptions = {}): Promise<ClusterZone> {
   const origin = config.clusterDomain + '.';
-  const state = new ClusterState({ zone: origin, ttl: config.kubernetes.ttl, podMode: config.kubernetes.pods });
+  const state = new ClusterState({
+    zone: origin, ttl: config.kubernetes.ttl, podMode: config.kubernetes.pods, ownIps: ownAddresses(config.listen),
+  });
   const zone = new Zone(origin);
   const reverse = new LocalNames();
   zone.ready = false;
@@ -119,7 +122,10 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   } else {
     // Loaded on demand: client-node is most of kdns's start-up time, and only the live source needs it.
     const { startKubernetesSource } = await import('./watch.js');
-    const source = startKubernetesSource({ state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, observer: metrics, endpointsApi: config.kubernetes.endpointsApi });
+    const source = startKubernetesSource({
+      state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, inCluster: config.inCluster,
+      observer: metrics, endpointsApi: config.kubernetes.endpointsApi,
+    });
     close = () => source.close();
     whenSourceSynced = source.whenSynced;
   }

@@ -38,12 +38,17 @@ export function dashedIp(ip: string): string {
   return label;
 }
 
-/** Inverse of dashedIp for pod names: "10-1-2-3" → 10.1.2.3, "fd00--1" → fd00::1; null when not an IP. */
+/**
+ * Inverse of dashedIp for pod names: "10-1-2-3" → 10.1.2.3, "fd00--1" → fd00::1; null when not an IP.
+ * CoreDNS's rule: exactly three dashes and no "--" is IPv4, anything else IPv6, and the text is
+ * taken as it is: "010-244-1-10" is no IPv4 address (Go's net.ParseIP and Node's isIPv4 both refuse
+ * a leading zero, which some parsers read as octal), so that pod name is NXDOMAIN, not 10.244.1.10.
+ */
 export function undashIp(label: string): CanonicalIp | null {
   if (!/^[0-9a-f-]+$/i.test(label)) return null;
-  const v4 = label.split('-');
-  if (v4.length === 4 && v4.every((p) => /^\d{1,3}$/.test(p))) {
-    return canonicalIp(v4.map((p) => String(Number(p))).join('.'));
+  if (label.split('-').length === 4 && !label.includes('--')) {
+    const ip = canonicalIp(label.replace(/-/g, '.'));
+    return ip?.family === 4 ? ip : null;
   }
   return canonicalIp(label.replace(/-/g, ':'));
 }

@@ -1,7 +1,7 @@
 // Table tests for the naming rules: each case is objects in, zone-file lines out.
 
 import t from 'tap';
-import { apexRrsets, namespaceRrsets, podRecord, serviceRecords, type NamingOptions } from './naming.js';
+import { apexRrsets, nameServerAddresses, nameServerRrsets, namespaceRrsets, podRecord, serviceRecords, type NamingOptions } from './naming.js';
 import { toEndpoints, toEndpointSlice, toService, type EndpointGroup, type SlimService } from './objects.js';
 import { rrsetsText } from './rrset-text.js';
 
@@ -26,16 +26,14 @@ function render(svc: SlimService, groups: EndpointGroup[]): { rr: string[]; ptr:
 
 const S = 'default.svc.cluster.local.';
 
-t.test('apex: SOA, NS with glue, dns-version, empty non-terminals', async (t) => {
-  t.same(rrsetsText(apexRrsets({ ...O, dnsServiceIp: '10.96.0.10' })), [
+t.test('apex: SOA, NS, dns-version, empty non-terminals', async (t) => {
+  t.same(rrsetsText(apexRrsets(O)), [
     'cluster.local. 30 NS ns.dns.cluster.local.',
     'cluster.local. 30 SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 30',
     'dns-version.cluster.local. 28800 TXT "1.1.0"',
-    'ns.dns.cluster.local. 30 A 10.96.0.10',
     'pod.cluster.local. EXISTS',
     'svc.cluster.local. EXISTS',
   ]);
-  t.notOk(rrsetsText(apexRrsets(O)).some((l) => l.startsWith('ns.dns.')), 'no glue without a DNS service IP');
   t.same(rrsetsText(namespaceRrsets(O, 'kube-system', 'disabled')), ['kube-system.svc.cluster.local. EXISTS']);
   t.same(rrsetsText(namespaceRrsets(O, 'a', 'insecure')), ['a.pod.cluster.local. EXISTS', 'a.svc.cluster.local. EXISTS']);
 });
@@ -155,4 +153,25 @@ t.test('pod records by mode', async (t) => {
   t.equal(ask('insecure', 'x.10-244-9-9.default.pod.cluster.local.'), null, 'too many labels');
   t.same(ask('verified', '10-244-1-7.default.pod.cluster.local.'), ['10-244-1-7.default.pod.cluster.local. 30 A 10.244.1.7']);
   t.equal(ask('verified', '10-244-9-9.default.pod.cluster.local.'), null, 'verified needs a pod holding the IP');
+});
+
+t.test('ns.dns.<zone>: the Services selecting us, else our own addresses (CoreDNS ns.go)', async (t) => {
+  const own = new Set(['10.244.0.2', 'fd00:244::2']);
+  const kubeDns = service({ clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10', 'fd00:96::a'], ports: [{ name: 'dns', port: 53 }] }, 'kube-dns');
+  const ours = slice('kube-dns', 'IPv4', [{ addresses: ['10.244.0.2'] }, { addresses: ['10.244.0.3'] }]);
+  const notReady = slice('kube-dns', 'IPv4', [{ addresses: ['10.244.0.2'], conditions: { ready: false } }]);
+  const headless = service({ clusterIP: 'None' }, 'dns-pods');
+  const other = service({ clusterIP: '10.96.0.99' }, 'other');
+  const cases: Array<[string, Array<{ svc: SlimService; groups: EndpointGroup[] }>, string[]]> = [
+    ['nothing selects us: our own addresses', [{ svc: other, groups: [slice('other', 'IPv4', [{ addresses: ['10.244.9.9'] }])] }], ['10.244.0.2', 'fd00:244::2']],
+    ['kube-dns selects us: its cluster IPs, both families', [{ svc: kubeDns, groups: [ours] }], ['10.96.0.10', 'fd00:96::a']],
+    ['a not-ready endpoint does not count', [{ svc: kubeDns, groups: [notReady] }], ['10.244.0.2', 'fd00:244::2']],
+    ['headless: the ready addresses of the group holding ours', [{ svc: headless, groups: [ours] }], ['10.244.0.2', '10.244.0.3']],
+  ];
+  for (const [name, services, want] of cases) t.same(nameServerAddresses(own, services).sort(), want, name);
+  t.same(nameServerAddresses(new Set(), [{ svc: kubeDns, groups: [ours] }]), [], 'no own address: nothing');
+  t.same(rrsetsText(nameServerRrsets(O, ['10.96.0.10', 'fd00:96::a'])), [
+    'ns.dns.cluster.local. 30 A 10.96.0.10',
+    'ns.dns.cluster.local. 30 AAAA fd00:96::a',
+  ]);
 });

@@ -9,7 +9,7 @@ import { nameToKey } from '../../dns/name.js';
 import { rdataA, rdataAAAA, rdataName, rdataSoa, rdataSrv, rdataTxt } from '../../dns/rdata.js';
 import { reverseName } from '../../dns/reverse.js';
 import type { RrSet } from '../../dns/types.js';
-import { canonicalIp, dashedIp, undashIp } from './ip.js';
+import { dashedIp, undashIp } from './ip.js';
 import type { EndpointGroup, SlimService } from './objects.js';
 
 /** kube-dns and the Kubernetes addon Corefile (`ttl 30`) use 30 s; the spec prescribes none. */
@@ -34,7 +34,6 @@ export interface NamingOptions {
   zone: string; // key form: "cluster.local."
   ttl: number;
   serial: number;
-  dnsServiceIp?: string; // glue for ns.dns.<zone>
 }
 
 /** Everything one Service contributes: RRsets under its own name, and PTRs to merge across services. */
@@ -99,9 +98,14 @@ class AddressSets {
   }
 }
 
+/** The apex NS target (and SOA MNAME), as CoreDNS names it. */
+export function nameServerName(o: NamingOptions): string {
+  return `ns.dns.${o.zone}`;
+}
+
 /** The records at and around the apex that exist whatever the cluster holds. */
 export function apexRrsets(o: NamingOptions): RrSet[] {
-  const ns = `ns.dns.${o.zone}`;
+  const ns = nameServerName(o);
   const out: RrSet[] = [
     makeRrSet(o.zone, TYPE_SOA, o.ttl, [rdataSoa({
       mname: ns, rname: `hostmaster.${o.zone}`, serial: o.serial,
@@ -112,12 +116,47 @@ export function apexRrsets(o: NamingOptions): RrSet[] {
     existsMark(`svc.${o.zone}`),
     existsMark(`pod.${o.zone}`),
   ];
-  const glue = o.dnsServiceIp === undefined ? null : canonicalIp(o.dnsServiceIp);
-  if (glue) {
-    const { type, rdata } = addressRdata(glue.ip);
-    out.push(makeRrSet(ns, type, o.ttl, [rdata]));
+  return out;
+}
+
+/**
+ * The addresses `ns.dns.<zone>` answers with, as CoreDNS's kubernetes plugin (ns.go) finds them: the
+ * Services that have one of the server's own addresses as a ready endpoint (normally kube-dns
+ * selecting this pod) give their cluster IPs, or for a headless Service the ready addresses of the
+ * endpoint groups holding ours; when no Service selects us, our own addresses themselves.
+ */
+export function nameServerAddresses(own: ReadonlySet<string>, services: Iterable<{ svc: SlimService; groups: readonly EndpointGroup[] }>): string[] {
+  const out = new Set<string>();
+  let selected = false;
+  for (const { svc, groups } of services) {
+    for (const ready of readyAddressesHolding(own, svc, groups)) {
+      selected = true;
+      for (const ip of svc.headless ? ready : svc.clusterIPs) out.add(ip);
+    }
+  }
+  return selected ? [...out] : [...own];
+}
+
+/** True when one of `own` is a ready endpoint address of `svc`. */
+export function selectsAddress(own: ReadonlySet<string>, svc: SlimService, groups: readonly EndpointGroup[]): boolean {
+  return readyAddressesHolding(own, svc, groups).length > 0;
+}
+
+/** The ready addresses of each endpoint group of `svc` that holds one of `own`. */
+function readyAddressesHolding(own: ReadonlySet<string>, svc: SlimService, groups: readonly EndpointGroup[]): string[][] {
+  const out: string[][] = [];
+  for (const group of groups) {
+    const ready = group.endpoints.filter((ep) => ep.ready || svc.publishNotReadyAddresses).flatMap((ep) => ep.addresses);
+    if (ready.some((ip) => own.has(ip))) out.push(ready);
   }
   return out;
+}
+
+/** A/AAAA RRsets of `ns.dns.<zone>` for these addresses. */
+export function nameServerRrsets(o: NamingOptions, ips: Iterable<string>): RrSet[] {
+  const addrs = new AddressSets();
+  for (const ip of ips) addrs.add(nameServerName(o), ip);
+  return addrs.rrsets(o.ttl);
 }
 
 /** `<ns>.svc.<zone>` (and `<ns>.pod.<zone>` when pod records are on) exist for every known namespace. */

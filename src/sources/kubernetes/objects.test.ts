@@ -77,5 +77,10 @@ t.test('IP spellings', async (t) => {
     t.equal(undashIp(label)?.ip, ip, `${label} round trip`);
   }
   t.equal(undashIp('10-1-2'), null);
+  // As CoreDNS (Go's net.ParseIP): a leading-zero octet is not an address, never silently 10.x.
+  for (const label of ['010-244-1-10', '10-244-1-010', '10-244-01-10', '00-1-2-3']) t.equal(undashIp(label), null, `${label} is no IPv4 address`);
+  t.equal(undashIp('0-1-2-3')?.ip, '0.1.2.3', 'a single zero is fine');
+  t.equal(undashIp('fd00-0010--1')?.ip, 'fd00:10::1', 'IPv6 groups may have leading zeros (up to four digits)');
+  t.equal(undashIp('1-2-3-4-5'), null, 'five parts: neither family');
   t.equal(undashIp('a.b'), null);
 });

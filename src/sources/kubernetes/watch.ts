@@ -2,12 +2,14 @@
 // in verified pod mode), each object converted to its slim form on arrival and fed to ClusterState.
 // The watch is kept apart from the naming rules: this file knows the API, not DNS.
 // client-node's informer re-watches by itself after a cleanly closed stream and relists after 410;
-// on any other error it stops, so we restart it here with capped exponential backoff.
+// on any other error it stops, so we restart it here (retry-policy.ts says when).
 
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from './cluster-state.js';
 import { KINDS, slimRef, type KindName } from './kinds.js';
+import { loadInClusterConfig } from './in-cluster.js';
 import type { EventType, KubernetesObserver } from './metrics.js';
+import { RetryPolicy } from './retry-policy.js';
 
 export interface WatchLog {
   info(obj: object, msg: string): void;
@@ -17,11 +19,12 @@ export interface WatchLog {
 export interface KubernetesSourceOptions {
   state: ClusterState;
   log: WatchLog;
-  kubeconfig?: string; // file; default: in-cluster config, else the usual ~/.kube/config lookup
+  kubeconfig?: string; // a kubeconfig file (--kubeconfig)
+  inCluster?: boolean; // the pod's service account (--in-cluster); ConfigError outside a pod
   kubeConfig?: KubeConfig; // already loaded (tests)
-  retryMs?: number;
+  retryMs?: number; // first restart delay after an error answer from the API server (default 500, doubling to 30 s)
   /** Where endpoints come from: 'endpointslices' (default) or legacy v1 'endpoints'. */
-  endpointsApi?: 'endpointslices' | 'endpoints'; // first restart delay after an error (default 500, doubling to 30 s)
+  endpointsApi?: 'endpointslices' | 'endpoints';
   observer?: KubernetesObserver; // metrics
 }
 
@@ -32,14 +35,13 @@ export interface KubernetesSource {
   close(): void;
 }
 
-const MAX_RETRY_MS = 30_000;
-
+/** Exactly the configuration asked for: never client-node's silent fallbacks (~/.kube/config, localhost:8080). */
 function loadConfig(opts: KubernetesSourceOptions): KubeConfig {
   if (opts.kubeConfig) return opts.kubeConfig;
+  if (opts.inCluster) return allowPlainHttp(loadInClusterConfig());
+  if (!opts.kubeconfig) throw new Error('startKubernetesSource: no kubeconfig, kubeConfig or inCluster given');
   const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  kc.loadFromFile(opts.kubeconfig);
   return allowPlainHttp(kc);
 }
 
@@ -119,8 +121,7 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     const handler = KINDS[kind];
     // Keys of objects applied to the state, so an object that turns invalid is withdrawn, not kept stale.
     const applied = new Set<string>();
-    const baseDelay = opts.retryMs ?? 500;
-    let delay = baseDelay; // back to the base once events flow again
+    const retry = new RetryPolicy({ baseMs: opts.retryMs });
     const keyOf = (o: KubernetesObject): { ns: string; name: string; key: string } => {
       const ns = o.metadata?.namespace ?? '';
       const name = o.metadata?.name ?? '';
@@ -130,7 +131,7 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     // time from the callback's entry to its return is the programming latency.
     const upsert = (o: KubernetesObject, type: EventType): void => {
       const received = performance.now();
-      delay = baseDelay;
+      retry.reset(); // events flow again
       observer?.event(kind, type);
       const slim = handler.convert(o);
       const { ns, name, key } = keyOf(o);
@@ -150,7 +151,7 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     };
     const remove = (o: KubernetesObject): void => {
       const received = performance.now();
-      delay = baseDelay;
+      retry.reset(); // events flow again
       observer?.event(kind, 'deleted');
       const { ns, name, key } = keyOf(o);
       if (applied.delete(key)) handler.remove(state, ns, name);
@@ -183,9 +184,9 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     };
     informer.on('error', (err: unknown) => {
       if (closed) return;
-      log.warn({ kind, err: String(err), retryMs: delay }, 'watch failed, restarting');
-      timer = setTimeout(() => void start(), delay);
-      delay = Math.min(delay * 2, MAX_RETRY_MS);
+      const retryMs = retry.next(err);
+      log.warn({ kind, err: String(err), retryMs }, 'watch failed, restarting');
+      timer = setTimeout(() => void start(), retryMs);
     });
     stops.push(() => {
       if (timer) clearTimeout(timer);

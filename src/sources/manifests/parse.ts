@@ -1,10 +1,12 @@
 // Kubernetes manifests (multi-document YAML or JSON, `List` kinds) → slim objects, pure. Kinds DNS
 // does not use (Deployments, ConfigMaps...) are counted and ignored, so a directory of real
-// manifests can be pointed at as is; a malformed object is reported with its file and document
-// index and skipped, never failing the rest.
+// manifests can be pointed at as is; a malformed object, or one the API server would refuse
+// (api-validation.ts), is reported with its file, document index and field and skipped, never
+// failing the rest.
 
 import { parseAllDocuments } from 'yaml';
 import { isKindName, KINDS, slimRef, type KindName } from '../kubernetes/kinds.js';
+import { apiServerProblems } from './api-validation.js';
 
 export interface ManifestObject {
   kind: KindName;
@@ -63,6 +65,12 @@ function addObject(out: ParsedManifest, value: unknown, where: string, impliedKi
     out.ignored++;
     return;
   }
+  // What the API server would refuse never reaches the zone: a cluster could not hold it.
+  const refused = apiServerProblems(kind, value);
+  if (refused.length > 0) {
+    out.problems.push(`${where}: ${describe(kind, value)} would be rejected by the API server: ${refused.join('; ')}`);
+    return;
+  }
   const slim = KINDS[kind].convert(value);
   if (slim === null) {
     out.ignored++;
@@ -74,4 +82,11 @@ function addObject(out: ParsedManifest, value: unknown, where: string, impliedKi
   }
   const { ns, name } = slimRef(slim);
   out.objects.push({ kind, key: `${kind}/${ns}/${name}`, slim, where });
+}
+
+/** "Service shop/web" for messages, from whatever metadata there is. */
+function describe(kind: string, value: object): string {
+  const m = (value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata ?? {};
+  const name = typeof m.name === 'string' ? m.name : '?';
+  return typeof m.namespace === 'string' && m.namespace !== '' ? `${kind} ${m.namespace}/${name}` : `${kind} ${name}`;
 }

@@ -29,7 +29,8 @@ function snapshot(s: ClusterState): string[] {
 }
 
 t.test('the demo cluster', async (t) => {
-  const state = new ClusterState({ zone: 'cluster.local', dnsServiceIp: '10.96.0.10' });
+  // Serving as the pod 10.244.0.2, which kube-dns selects: ns.dns.<zone> is kube-dns's cluster IP.
+  const state = new ClusterState({ zone: 'cluster.local', ownIps: ['10.244.0.2'] });
   const log = recorder();
   const src = await startManifestsSource(path.join(ROOT, 'deploy/demo/cluster'), state, log);
   t.teardown(() => src.close());
@@ -56,14 +57,14 @@ t.test('the demo cluster', async (t) => {
   ];
   for (const line of expect) t.ok(all.includes(line), line);
   t.notOk(all.some((l) => l.includes('10-244-3-12')), 'not-ready endpoint absent');
-  t.notOk(all.some((l) => l.includes('9000')), 'unnamed port has no SRV');
+  t.ok(all.includes('_statsd._udp.web.shop.svc.cluster.local. 30 SRV 0 100 9000 web.shop.svc.cluster.local.'), 'the third port is named, as the API server requires');
 });
 
 t.test('edits apply incrementally; malformed files and objects are skipped', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'kdns-manifests-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const svc = (name: string, ip: string): string =>
-    `apiVersion: v1\nkind: Service\nmetadata: { name: ${name}, namespace: default }\nspec: { clusterIP: ${ip} }\n`;
+    `apiVersion: v1\nkind: Service\nmetadata: { name: ${name}, namespace: default }\nspec: { clusterIP: ${ip}, ports: [{ port: 80 }] }\n`;
   await writeFile(path.join(dir, 'a.yaml'), svc('a', '10.96.0.1') + '---\n' + svc('b', '10.96.0.2'));
   await writeFile(path.join(dir, 'bad.yml'), svc('ok', '10.96.0.3') + '---\n' + svc('Bad_Name', '10.96.0.4') + '---\n- 1\n');
   await writeFile(path.join(dir, 'notes.txt'), 'not a manifest');
@@ -80,7 +81,7 @@ t.test('edits apply incrementally; malformed files and objects are skipped', asy
     'ok.default.svc.cluster.local. 30 A 10.96.0.3',
   ]);
   t.equal(log.lines.length, 2, 'two bad objects logged');
-  t.match(log.lines[0], /bad\.yml#1: Service: metadata.name 'Bad_Name'/);
+  t.match(log.lines[0], /bad\.yml#1: Service default\/Bad_Name would be rejected by the API server: metadata.name: Invalid value: \\"Bad_Name\\": a DNS-1035 label/);
   t.match(log.lines[1], /bad\.yml#2: not an object/);
 
   // Change one service, drop another: only their records change.
