@@ -187,3 +187,23 @@ export async function eventually(cond: () => boolean, ms = 1000): Promise<boolea
   }
   return cond();
 }
+
+// ---- metrics -------------------------------------------------------------------------------------------
+
+/** The /metrics text of a kdns started with `--http 127.0.0.1:0`. */
+export async function scrape(httpPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  return res.text();
+}
+
+/** The sum of `name`'s samples whose labels include every pair of `labels` (0 when there is none). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const have = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
