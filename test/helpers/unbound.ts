@@ -82,6 +82,7 @@ function config(o: UnboundTlsOptions, port: number, controlPort: number): string
     '  num-threads: 1',
     '  do-ip6: no',
     '  verbosity: 1',
+    '  extended-statistics: yes',
     '  access-control: 127.0.0.0/8 allow',
     '  module-config: "iterator"',
     '  local-zone: "." refuse',
