@@ -70,7 +70,7 @@ export class TcpChannel {
       this.idleTimer = null;
     }
     return new Promise<TcpOutcome>((resolve) => {
-      const timer = setTimeout(() => this.finish(id, 'timeout'), timeoutMs);
+      const timer = setTimeout(() => this.timedOut(id), timeoutMs);
       this.pending.set(id, { sent: msg, qEnd: questionEndOf(msg), timer, done: resolve });
       const frame = Buffer.allocUnsafe(2 + msg.length);
       frame.writeUInt16BE(msg.length, 0);
@@ -78,6 +78,20 @@ export class TcpChannel {
       // Before the handshake this is buffered by the socket and sent once the connection is up.
       this.socket.write(frame);
     });
+  }
+
+  /**
+   * A query timed out. If the connection never came up (a silent address, a stuck handshake), it is
+   * dropped with the rest of its queries, so the next query or probe connects afresh instead of waiting
+   * on the same dead attempt until the kernel gives up on it.
+   */
+  private timedOut(id: number): void {
+    if (this.established) {
+      this.finish(id, 'timeout');
+      return;
+    }
+    this.failure = 'timeout';
+    this.shutdown();
   }
 
   private finish(id: number, result: TcpOutcome): void {

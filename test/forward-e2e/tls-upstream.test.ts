@@ -2,9 +2,10 @@
 // certificates this test makes: answers arrive over TLS for UDP and TCP clients; many concurrent queries
 // share one connection (kdns's connection counter, unbound's established sockets and its TLS query count
 // agree); an upstream whose certificate does not carry the configured name is refused: SERVFAIL, a log
-// line naming the verification error, and the tls failure reason in the metrics.
+// line naming the verification error, and the tls failure reason in the metrics; an unbound that stops is
+// marked down and, once back, reconnected to by a probe.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startKdns } from '../helpers/kdns-process.js';
@@ -20,7 +21,7 @@ t.test('forwarding over TLS to unbound', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const ca = makeTestCa(dir);
   const cert = ca.issue(SERVER_NAME);
-  const unbound = await startUnboundTls({
+  const unboundOptions = {
     dir, keyFile: cert.keyFile, certFile: cert.certFile, caFile: ca.caFile, serverName: SERVER_NAME,
     // Every name under dot.test and wrong.test has one A record (redirect zones).
     zoneLines: [
@@ -28,14 +29,17 @@ t.test('forwarding over TLS to unbound', async (t) => {
       'local-zone: "wrong.test." redirect', 'local-data: "wrong.test. 300 IN A 192.0.2.54"',
     ],
     probeName: 'www.dot.test',
-  });
+  };
+  let unbound = await startUnboundTls(unboundOptions);
   t.teardown(() => unbound.stop());
 
+  const config = path.join(dir, 'kdns.yaml');
+  writeFileSync(config, 'forward:\n  probe-interval: 100ms\n  probe-max-interval: 400ms\n  cache: {servfail-ttl: 0}\n');
   const good = `tls://127.0.0.1#${unbound.port}@${SERVER_NAME}`;
   // The same server, but kdns is told to expect another name: its certificate does not match.
   const wrong = `tls://127.0.0.1#${unbound.port}@other.kdns.test`;
   const kdns = await startKdns([
-    '--listen', '127.0.0.1:0', '--workers', '1', '--http', '127.0.0.1:0', '--tls-ca', ca.caFile,
+    '--listen', '127.0.0.1:0', '--workers', '1', '--http', '127.0.0.1:0', '--tls-ca', ca.caFile, '-c', config,
     `--server=/dot.test/${good}`, `--server=/wrong.test/${wrong}`,
   ], { t });
   const tlsQueriesBefore = unbound.stats()['num.query.tls'] ?? 0;
@@ -70,5 +74,23 @@ t.test('forwarding over TLS to unbound', async (t) => {
     t.equal((await ask(kdns.port, 'again.wrong.test', 'A')).rcode, 2, 'still SERVFAIL');
     t.equal(metricValue(await scrape(kdns.httpPort!), 'kdns_forward_requests_total', { to: wrong }), 1, 'without another attempt');
     t.same((await ask(kdns.port, 'after.dot.test', 'A')).answers.map((a) => a.data), ['192.0.2.53'], 'the good upstream is unaffected');
+  });
+
+  await t.test('unbound restarts: down while gone, reconnected by a probe, answers again', async (t) => {
+    const port = unbound.port;
+    await unbound.stop();
+    t.equal((await ask(kdns.port, 'gone.dot.test', 'A')).rcode, 2, 'SERVFAIL while it is gone');
+    t.equal(metricValue(await scrape(kdns.httpPort!), 'kdns_forward_upstream_up', { upstream: good }), 0, 'down');
+    unbound = await startUnboundTls({ ...unboundOptions, port });
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) { // bounded: 100 × 50 ms, far more than the 400 ms probe cap
+      up = metricValue(await scrape(kdns.httpPort!), 'kdns_forward_upstream_up', { upstream: good }) === 1;
+      if (!up) await new Promise((r) => setTimeout(r, 50));
+    }
+    t.ok(up, 'up again after a probe over TLS');
+    t.same((await ask(kdns.port, 'back.dot.test', 'A')).answers.map((a) => a.data), ['192.0.2.53'], 'answers again');
+    t.ok(metricValue(await scrape(kdns.httpPort!), 'kdns_forward_upstream_connections_total', { upstream: good, proto: 'tls' }) >= 2,
+      'over a new connection');
+    t.equal(unbound.establishedConnections(), 1, 'one connection to the new unbound');
   });
 });

@@ -23,6 +23,8 @@ export interface UnboundTlsOptions {
   /** `local-zone: ...` / `local-data: ...` lines; the first local-data name is the start-up probe. */
   zoneLines: string[];
   probeName: string;
+  /** A fixed port (to restart a stopped unbound where its clients expect it); default: a free one. */
+  port?: number;
 }
 
 export interface UnboundHandle {
@@ -99,7 +101,7 @@ function config(o: UnboundTlsOptions, port: number, controlPort: number): string
 export async function startUnboundTls(o: UnboundTlsOptions, startTimeoutMs = 15_000): Promise<UnboundHandle> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < 2; attempt++) { // a free port may be taken before unbound binds it
-    const port = await freePort();
+    const port = o.port ?? await freePort();
     const controlPort = await freePort();
     const confFile = path.join(o.dir, `unbound-${port}.conf`);
     writeFileSync(confFile, config(o, port, controlPort));
