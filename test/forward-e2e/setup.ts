@@ -9,6 +9,7 @@ import path from 'node:path';
 import dnsPacket from 'dns-packet';
 import { query } from '../helpers/dns-client.js';
 import { freePort, namedConf, NAMED_BIN } from '../helpers/named.js';
+import { childStopper } from '../helpers/stop-child.js';
 
 export interface Tap { teardown(fn: () => unknown): void }
 
@@ -95,18 +96,10 @@ async function waitUp(child: ChildProcess, port: number, origin: string): Promis
     partial = parts.pop() ?? '';
     for (const l of parts) if (lines.length < 100_000) lines.push(l);
   });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    process.kill(child.pid!, 'SIGTERM');
-    const timer = setTimeout(() => { if (!exited) process.kill(child.pid!, 'SIGKILL'); }, 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const { exited, stop } = childStopper(child);
   const probe = dnsPacket.encode({ type: 'query', id: 4242, flags: 0, questions: [{ type: 'SOA', name: origin }] });
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && !exited()) {
     try {
       await query(port, probe, { timeoutMs: 300, attempts: 1 });
       return {

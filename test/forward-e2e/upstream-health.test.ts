@@ -8,18 +8,10 @@ import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { startKdns } from '../helpers/kdns-process.js';
+import { freePort } from '../helpers/named.js';
 import { ask, eventually, metricValue, scrape, workDir } from './setup.js';
 
 const TIMEOUT_MS = 600;
-
-/** A loopback UDP port with nobody on it (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
-  const port = sock.address().port;
-  await new Promise<void>((resolve) => sock.close(() => resolve()));
-  return port;
-}
 
 t.test('dead, silent and restarted upstreams', async (t) => {
   const w = workDir(t);
@@ -27,7 +19,7 @@ t.test('dead, silent and restarted upstreams', async (t) => {
   t.teardown(() => live.stop());
   let flappy = await startDnsmasq(['--address=/flap.test/192.0.2.88'], 'www.flap.test');
   t.teardown(() => flappy.stop());
-  const dead = await closedPort();
+  const dead = await freePort(); // nobody listens there: queries get ICMP port unreachable
   // A black hole this test owns: it reads queries and never answers; it counts them, probes apart.
   const hole = dgram.createSocket('udp4');
   const holeQueries: string[] = [];

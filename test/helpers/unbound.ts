@@ -9,6 +9,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import dnsPacket from 'dns-packet';
 import { freePort } from './named.js';
+import { childStopper } from './stop-child.js';
 
 export const UNBOUND_BIN = process.env.KDNS_UNBOUND ?? '/usr/sbin/unbound';
 export const UNBOUND_CONTROL_BIN = process.env.KDNS_UNBOUND_CONTROL ?? '/usr/sbin/unbound-control';
@@ -121,18 +122,10 @@ async function launch(o: UnboundTlsOptions, port: number, confFile: string, star
   const onData = (s: string): void => { if (log.length < 1_000_000) log += s; };
   child.stdout!.setEncoding('utf8').on('data', onData);
   child.stderr!.setEncoding('utf8').on('data', onData);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; live.delete(child); resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    process.kill(child.pid!, 'SIGTERM');
-    const timer = setTimeout(() => { if (!exited) process.kill(child.pid!, 'SIGKILL'); }, 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const { exited, stop } = childStopper(child, 5000, () => live.delete(child));
   const probe = dnsPacket.encode({ type: 'query', id: 99, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: o.probeName }] });
   const deadline = Date.now() + startTimeoutMs;
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && !exited()) {
     try {
       await dotQuery(port, o.caFile, o.serverName, probe);
       return {
