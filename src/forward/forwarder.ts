@@ -475,6 +475,7 @@ export class Forwarder {
       inflight: this.inflight.size,
       upstreams: [...this.byAddress.values()].map((u) => ({
         name: u.name, healthy: u.healthy, disabled: u.disabled, inFlight: u.inFlight, requests: u.requests, failures: u.failures,
+        connections: u.connections,
       })),
     };
   }
