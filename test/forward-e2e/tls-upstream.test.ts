@@ -3,7 +3,8 @@
 // share one connection (kdns's connection counter, unbound's established sockets and its TLS query count
 // agree); an upstream whose certificate does not carry the configured name is refused: SERVFAIL, a log
 // line naming the verification error, and the tls failure reason in the metrics; an unbound that stops is
-// marked down and, once back, reconnected to by a probe.
+// marked down and, once back, reconnected to by a probe; idle connections are closed; without the CA in
+// the trusted list (--tls-ca or NODE_EXTRA_CA_CERTS) the server is refused.
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,5 +93,24 @@ t.test('forwarding over TLS to unbound', async (t) => {
     t.ok(metricValue(await scrape(kdns.httpPort!), 'kdns_forward_upstream_connections_total', { upstream: good, proto: 'tls' }) >= 2,
       'over a new connection');
     t.equal(unbound.establishedConnections(), 1, 'one connection to the new unbound');
+  });
+
+  await t.test('trust: Node\'s default list takes NODE_EXTRA_CA_CERTS; without the CA the server is refused', async (t) => {
+    await kdns.stop(); // its connection would be counted with the new ones
+    const idleConfig = path.join(dir, 'idle.yaml');
+    writeFileSync(idleConfig, 'forward:\n  tcp-idle-timeout: 200ms\n');
+    const common = ['--listen', '127.0.0.1:0', '--workers', '1', '--http', '127.0.0.1:0', '-c', idleConfig, `--server=/dot.test/${good}`];
+    const extra = await startKdns(common, { t, env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caFile } });
+    t.same((await ask(extra.port, 'x.dot.test', 'A')).answers.map((a) => a.data), ['192.0.2.53'], 'trusted through NODE_EXTRA_CA_CERTS');
+    // Idle close: kdns drops the connection after 200 ms without queries, and the next query opens another.
+    t.ok(await eventually(() => unbound.establishedConnections() === 0, 5000), 'the idle connection is closed');
+    t.same((await ask(extra.port, 'y.dot.test', 'A')).answers.map((a) => a.data), ['192.0.2.53'], 'answered after the idle close');
+    t.equal(metricValue(await scrape(extra.httpPort!), 'kdns_forward_upstream_connections_total', { upstream: good }), 2, 'on a second connection');
+
+    const untrusting = await startKdns(common, { t });
+    t.equal((await ask(untrusting.port, 'z.dot.test', 'A')).rcode, 2, 'SERVFAIL: a private CA is not in the default list');
+    t.ok(await eventually(() => /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/.test(untrusting.stdout()), 2000),
+      'the log names the verification error');
+    t.equal(metricValue(await scrape(untrusting.httpPort!), 'kdns_forward_upstream_failures_total', { upstream: good, reason: 'tls' }), 1);
   });
 });
