@@ -117,7 +117,10 @@ export class Upstream {
     if (typeof result === 'string') {
       this.failures++;
       this.metrics.failures.labels(this.name, result).inc();
-      this.health.noteFailure(result, this.failureDetail(result));
+      // A plain upstream refusing TCP may still serve UDP, which carries nearly all its queries: that counts
+      // as one failure among N, not as "nobody there".
+      const healthReason = result === 'refused' && useTcp && this.tls === undefined ? 'error' : result;
+      this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
       this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
       this.metrics.responses.labels(this.name, rcodeLabel(result[3]! & 0x0f)).inc();

@@ -130,6 +130,20 @@ t.test('truncated UDP answer is retried over TCP', async (t) => {
   t.equal(tc.count('tc.example.test', 'tcp'), 1);
 });
 
+t.test('a plain upstream refusing TCP stays up for UDP (one failure, not down at once)', async (t) => {
+  // UDP answers truncated; nothing listens on its TCP port, so the TCP retry is refused.
+  const udpOnly = await startFake((q) => reply(q, { truncated: true }), { tcp: false });
+  t.teardown(() => udpOnly.close());
+  const { fwd, ask, registry } = makeForwarder({ failuresBeforeDown: 3, attempts: 1 }, [udpOnly.port]);
+  t.teardown(() => fwd.close());
+  const r = await ask('tconly.example.test', 'A');
+  t.equal(r.raw[2]! & 0x02, 0x02, 'the client gets the truncated answer and can retry over TCP itself');
+  t.match(await registry.metrics(), new RegExp(`kdns_forward_upstream_failures_total\\{upstream="127.0.0.1#${udpOnly.port}",reason="refused"\\} 1`));
+  t.equal((fwd.stats() as { upstreams: { healthy: boolean }[] }).upstreams[0]!.healthy, true, 'still up');
+  await ask('next.example.test', 'A');
+  t.equal(udpOnly.count('next.example.test', 'udp'), 1, 'and still asked over UDP');
+});
+
 t.test('TCP clients are forwarded over TCP, pipelined on one connection', async (t) => {
   const fake = await startFake(async (q) => {
     await sleep(20);
