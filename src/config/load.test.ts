@@ -65,6 +65,9 @@ t.test('errors', async (t) => {
     { message: 'listen address 127.0.0.1:53 is given twice' });
   const err = t.throws(() => loadConfig(['--bogus']));
   t.type(err, ConfigError);
+  t.throws(() => loadConfig(['--tls-ca', join(dir, 'no-ca.pem')]), { message: `tls-ca ${join(dir, 'no-ca.pem')}: cannot read it: ENOENT` });
+  const notPem = write('not-a-ca.pem', 'hello\n');
+  t.throws(() => loadConfig(['--tls-ca', notPem]), { message: `tls-ca ${notPem}: expected PEM certificates (-----BEGIN CERTIFICATE-----), found none` });
 });
 
 t.test('two ephemeral listeners are allowed', async (t) => {

@@ -29,6 +29,7 @@ export function defaultConfig(): KdnsConfig {
     routes: [],
     defaultUpstreams: [],
     resolvConf: '/etc/resolv.conf',
+    tlsCa: null,
     noForward: false,
     addresses: [],
     filterAaaa: false,
@@ -72,6 +73,7 @@ function validate(c: KdnsConfig): void {
   if (clusterSources.length > 1) {
     throw new ConfigError(c.configFile, null, `${clusterSources.join(' and ')} both feed the cluster zone; choose one`);
   }
+  if (c.tlsCa !== null) checkCaFile(c.tlsCa, c.configFile);
   const seen = new Set<string>();
   for (const l of c.listen) {
     const key = `${l.host}|${l.port}`;
@@ -80,6 +82,19 @@ function validate(c: KdnsConfig): void {
       throw new ConfigError(c.configFile, null, `listen address ${l.host}:${l.port} is given twice`);
     }
     seen.add(key);
+  }
+}
+
+/** The --tls-ca file must be readable PEM with a certificate, or kdns would only find out at the first TLS query. */
+function checkCaFile(path: string, configFile: string | null): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(configFile, null, `tls-ca ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(configFile, null, `tls-ca ${path}: expected PEM certificates (-----BEGIN CERTIFICATE-----), found none`);
   }
 }
 

@@ -157,7 +157,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['server'], null, {
     arg: '/DOMAIN/[IP[#PORT]] | IP[#PORT]', repeatable: true, defaultText: 'nameservers in --resolv-conf',
-    help: 'dnsmasq syntax: /a/b/IP sends a, b and names below them to IP; /a/ never forwards a; a bare IP is a default upstream',
+    help: 'dnsmasq syntax: /a/b/IP sends a, b and names below them to IP; /a/ never forwards a; a bare IP is a default upstream; tls://IP[#PORT][@NAME] for DNS over TLS',
     apply: (l, v) => {
       const s = parseServer(v);
       // Both lists belong to this one option: a layer that sets `server` replaces both.
@@ -166,6 +166,11 @@ export const OPTIONS: readonly OptionSpec[] = [
       if (s.kind === 'route') l.routes.push(s.route);
       else l.defaultUpstreams.push(s.upstream);
     },
+  }),
+  opt(['tls-ca'], null, {
+    arg: 'FILE', defaultText: 'none',
+    help: 'PEM file of CAs trusted for tls:// upstreams, besides Node\'s default list',
+    apply: (l, v, ctx) => { l.tlsCa = rebase(parseNonEmpty(v), ctx); },
   }),
   opt(['resolv-conf'], null, {
     arg: 'FILE', defaultText: '/etc/resolv.conf',

@@ -8,13 +8,21 @@ export interface ListenAddress {
 }
 
 /**
+ * A forwarding upstream. With `tls` set it speaks DNS over TLS (RFC 7858): the certificate must carry
+ * `serverName` (also sent as SNI), or the IP address itself when `serverName` is null.
+ */
+export interface UpstreamAddress extends ListenAddress {
+  tls?: { serverName: string | null };
+}
+
+/**
  * One dnsmasq `--server=/a/b/...` line. Domains are keys: lower case with the trailing dot
  * ("corp.lan."). `servers` empty and `localOnly` false means "use the default upstreams"
  * (dnsmasq's `--server=/a/#`); `localOnly` true means never forward (`--server=/a/`).
  */
 export interface UpstreamRoute {
   domains: string[];
-  servers: ListenAddress[];
+  servers: UpstreamAddress[];
   localOnly: boolean;
 }
 
@@ -77,7 +85,9 @@ export interface KdnsConfig {
   /** Lower case, no trailing dot ("cluster.local"). */
   clusterDomain: string;
   routes: UpstreamRoute[];
-  defaultUpstreams: ListenAddress[];
+  defaultUpstreams: UpstreamAddress[];
+  /** PEM file of CAs trusted for TLS upstreams, besides Node's default list; null: the default list only. */
+  tlsCa: string | null;
   resolvConf: string;
   noForward: boolean;
   /** dnsmasq --address=/x.test/1.2.3.4 lines, kept as text; the forward component parses them. */

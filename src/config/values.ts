@@ -3,7 +3,7 @@
 // expected" part; the caller adds where the value came from (flag name, or file:line).
 
 import { isIP } from 'node:net';
-import type { EngineName, ListenAddress, LogLevel, PodMode, UpstreamRoute } from './types.js';
+import type { EngineName, ListenAddress, LogLevel, PodMode, UpstreamAddress, UpstreamRoute } from './types.js';
 
 export class ValueProblem extends Error {}
 
@@ -42,14 +42,33 @@ export function parseHttp(text: string): ListenAddress | null {
   return text === 'none' ? null : parseListen(text);
 }
 
-/** dnsmasq upstream `IP[#PORT]`; `#` rather than `:` so IPv6 needs no brackets. */
-function parseUpstream(text: string): ListenAddress {
-  const hash = text.indexOf('#');
-  const host = hash < 0 ? text : text.slice(0, hash);
-  if (isIP(host) === 0) fail(`expected an upstream IP[#PORT] (e.g. 10.0.0.1#53), got '${text}'`);
-  const port = hash < 0 ? 53 : parsePort(text.slice(hash + 1), 'an upstream');
+/**
+ * dnsmasq upstream `IP[#PORT]`; `#` rather than `:` so IPv6 needs no brackets. DNS over TLS:
+ * `tls://IP[#PORT][@NAME]`, port 853 by default, NAME the name its certificate must carry.
+ */
+function parseUpstream(text: string): UpstreamAddress {
+  const tls = text.startsWith('tls://');
+  let rest = tls ? text.slice('tls://'.length) : text;
+  let serverName: string | null = null;
+  const at = rest.indexOf('@');
+  if (tls && at >= 0) {
+    serverName = parseTlsName(rest.slice(at + 1), text);
+    rest = rest.slice(0, at);
+  }
+  const hash = rest.indexOf('#');
+  const host = hash < 0 ? rest : rest.slice(0, hash);
+  if (isIP(host) === 0) {
+    fail(`expected an upstream IP[#PORT] (e.g. 10.0.0.1#53) or tls://IP[#PORT][@NAME] (e.g. tls://9.9.9.9#853@dns.quad9.net), got '${text}'`);
+  }
+  const port = hash < 0 ? (tls ? 853 : 53) : parsePort(rest.slice(hash + 1), 'an upstream');
   if (port === 0) fail(`expected an upstream port 1-65535, got '${text}'`);
-  return { host, port };
+  return tls ? { host, port, tls: { serverName } } : { host, port };
+}
+
+/** The name a TLS upstream's certificate must carry: a host name, as in the certificate (no trailing dot). */
+function parseTlsName(name: string, text: string): string {
+  if (name === '') fail(`expected a server name after '@' (e.g. tls://9.9.9.9#853@dns.quad9.net), got '${text}'`);
+  return parseDomain(name).slice(0, -1);
 }
 
 /**
@@ -69,19 +88,22 @@ export function parseDomain(text: string): string {
 }
 
 export type ServerSpec =
-  | { kind: 'default'; upstream: ListenAddress }
+  | { kind: 'default'; upstream: UpstreamAddress }
   | { kind: 'route'; route: UpstreamRoute };
 
 /**
  * dnsmasq `--server` forms:
  *   IP[#PORT]               default upstream
  *   /a/b/IP[#PORT]          send a, b and names below them to IP
+ *   tls://IP[#PORT][@NAME]  instead of IP[#PORT] in either form: DNS over TLS, certificate checked for NAME
  *   /a/                     a is local only: never forward it
  *   /a/#                    a uses the default upstreams (exempt from a wider route)
  */
 export function parseServer(text: string): ServerSpec {
   if (!text.startsWith('/')) return { kind: 'default', upstream: parseUpstream(text) };
-  const last = text.lastIndexOf('/');
+  // The target after the last '/' of the domains; a tls:// target has slashes of its own.
+  const tlsAt = text.indexOf('/tls://');
+  const last = tlsAt >= 0 ? tlsAt : text.lastIndexOf('/');
   if (last === 0) fail(`expected /DOMAIN/[IP[#PORT]], got '${text}'`);
   const domains = text.slice(1, last).split('/').map(parseDomain);
   const target = text.slice(last + 1);

@@ -6,12 +6,14 @@
 // bounded by timeouts; nothing throws to the caller.
 
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
   EDNS_ADVERTISED_UDP, FLAG_CD, RCODE_NXDOMAIN, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_TXT, CLASS_IN,
 } from '../dns/constants.js';
-import type { ListenAddress } from '../config/types.js';
+import type { UpstreamAddress } from '../config/types.js';
 import { keyToWire } from '../dns/name.js';
 import { Acl } from './acl.js';
 import {
@@ -25,7 +27,7 @@ import {
 import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
 import { RouteTable } from './routes.js';
-import { Upstream } from './upstream.js';
+import { Upstream, upstreamName, type UpstreamSettings } from './upstream.js';
 import type { ForwardReuseSetup } from '../server/responder.js';
 
 export interface ForwardClient {
@@ -49,6 +51,8 @@ interface Question {
 }
 
 const REUSE_MARGIN_MS = 2;
+/** exchange(): no upstream of the route is up; the client gets SERVFAIL (or stale) without a send, and it is not cached. */
+const NONE_UP = 'none_up';
 
 export class Forwarder {
   private readonly opts: ForwardOptions;
@@ -58,6 +62,7 @@ export class Forwarder {
   private readonly acl: Acl;
   private readonly table: RouteTable<Upstream>;
   private readonly byAddress = new Map<string, Upstream>();
+  private readonly upstreamSettings: UpstreamSettings;
   private readonly inflight = new Map<string, Promise<IndexedResponse | null>>();
   private readonly loopProbes = new Map<string, Upstream>();
   private readonly now: () => number;
@@ -85,9 +90,19 @@ export class Forwarder {
     this.metrics = new ForwardMetrics(registry, this.cache);
     this.cache.onEvict = () => this.metrics.cacheEvictions.inc();
     this.acl = new Acl(opts.allowNetworks);
-    let defaults: ListenAddress[] = opts.defaultUpstreams;
+    this.upstreamSettings = {
+      maxInFlight: opts.maxInFlightPerUpstream,
+      failuresBeforeDown: opts.failuresBeforeDown,
+      probeIntervalMs: opts.probeIntervalMs,
+      probeMaxIntervalMs: opts.probeMaxIntervalMs,
+      probeTimeoutMs: opts.timeoutMs,
+      tcpIdleTimeoutMs: opts.tcpIdleTimeoutMs,
+      // Node's list plus the private CA: a `ca` option replaces the default list instead of adding to it.
+      tlsCa: opts.tlsCa === null ? undefined : [...rootCertificates, readFileSync(opts.tlsCa, 'utf8')],
+    };
+    let defaults: UpstreamAddress[] = opts.defaultUpstreams;
     if (defaults.length === 0 && opts.resolvConf !== null) defaults = readResolvConf(opts.resolvConf, opts.listen, log);
-    const upstreamFor = (a: ListenAddress): Upstream | null => this.upstreamFor(a);
+    const upstreamFor = (a: UpstreamAddress): Upstream | null => this.upstreamFor(a);
     const defaultUps = defaults.map(upstreamFor).filter((u): u is Upstream => u !== null);
     this.table = new RouteTable(opts.routes, opts.addresses, defaultUps, upstreamFor);
     if (defaultUps.length === 0) log.warn('no default upstreams: names without a route get SERVFAIL');
@@ -95,21 +110,15 @@ export class Forwarder {
   }
 
   /** One Upstream per address, shared by every route; kdns's own addresses are refused (a loop). */
-  private upstreamFor(a: ListenAddress): Upstream | null {
-    if (isOwnAddress(a, this.opts.listen)) {
-      this.log.error({ upstream: a.host + '#' + a.port }, 'upstream refused: it is one of kdns\'s own listen addresses (a forwarding loop)');
+  private upstreamFor(a: UpstreamAddress): Upstream | null {
+    const name = upstreamName(a);
+    if (a.tls === undefined && isOwnAddress(a, this.opts.listen)) {
+      this.log.error({ upstream: name }, 'upstream refused: it is one of kdns\'s own listen addresses (a forwarding loop)');
       return null;
     }
-    const name = a.host + '#' + a.port;
     let up = this.byAddress.get(name);
     if (up === undefined) {
-      up = new Upstream(a.host, a.port, {
-        maxInFlight: this.opts.maxInFlightPerUpstream,
-        failuresBeforeDown: this.opts.failuresBeforeDown,
-        probeIntervalMs: this.opts.probeIntervalMs,
-        probeTimeoutMs: this.opts.timeoutMs,
-        tcpIdleTimeoutMs: this.opts.tcpIdleTimeoutMs,
-      }, this.metrics, this.log);
+      up = new Upstream(a, this.upstreamSettings, this.metrics, this.log);
       this.byAddress.set(name, up);
     }
     return up;
@@ -148,7 +157,7 @@ export class Forwarder {
       const name = newLoopProbeName();
       this.loopProbes.set(name, up);
       const msg = buildUpstreamQuery(randomInt(0, 65536), keyToWire(name), TYPE_TXT, CLASS_IN, false, false);
-      const r = await up.rawUdp(msg, this.opts.timeoutMs);
+      const r = await up.rawExchange(msg, this.opts.timeoutMs);
       if (typeof r !== 'string' && carriesLoopMarker(r, questionEndOf(msg))) this.disableForLoop(up);
     }));
     return ups.filter((u) => u.disabled).map((u) => u.name);
@@ -244,6 +253,11 @@ export class Forwarder {
     };
     const entry = this.cache.get(question.key);
     if (entry !== undefined && this.cache.state(entry) === STATE_FRESH) return this.fromFreshEntry(entry, question, query, q, udpLimit);
+    // Every upstream of the route is down: answer now, without a send (the probes bring them back).
+    if (!rule.upstreams.some((u) => u.healthy)) {
+      if (entry !== undefined && entry.kind !== KIND_SERVFAIL && this.opts.cache.serveStale) return this.stale(entry, query, q, udpLimit);
+      return this.local(query, q, RCODE_SERVFAIL, 'upstreams_down');
+    }
     return { question, entry, udpLimit };
   }
 
@@ -353,6 +367,11 @@ export class Forwarder {
         return null;
       })
       .then((r) => {
+        if (r === NONE_UP) {
+          // Nothing was asked: no SERVFAIL entry, so the first query after a probe brings a server back is sent.
+          this.noteRefreshFailed(question.key);
+          return null;
+        }
         this.store(question.key, r);
         return r;
       })
@@ -365,11 +384,8 @@ export class Forwarder {
     if (this.closed) return;
     const failed = r === null || isFailure(r);
     const prev = this.cache.peek(key);
-    if (failed && prev !== undefined && prev.kind !== KIND_SERVFAIL && this.opts.cache.serveStale) {
-      // Keep the last good answer for serve-stale; note the failure for the RFC 8767 recheck timer.
-      prev.refreshFailedAt = this.now();
-      return;
-    }
+    // Keep the last good answer for serve-stale; note the failure for the RFC 8767 recheck timer.
+    if (failed && this.noteRefreshFailed(key)) return;
     if (r === null) {
       const sf = this.cache.servfailEntry();
       if (sf !== null) this.cache.set(key, sf);
@@ -380,17 +396,29 @@ export class Forwarder {
     else if (prev !== undefined && !failed) this.cache.delete(key); // e.g. TTL 0 now: forget the old answer
   }
 
-  /** Try upstreams in policy order, `attempts` times in total; truncated UDP answers are retried over TCP. */
-  private async exchange(question: Question): Promise<IndexedResponse | null> {
+  /** True when a good answer is kept for serve-stale: the failed refresh is noted on it (RFC 8767 §4). */
+  private noteRefreshFailed(key: string): boolean {
+    const prev = this.cache.peek(key);
+    if (prev === undefined || prev.kind === KIND_SERVFAIL || !this.opts.cache.serveStale) return false;
+    prev.refreshFailedAt = this.now();
+    return true;
+  }
+
+  /**
+   * Try upstreams that are up in policy order, `attempts` times in total; truncated UDP answers are retried
+   * over TCP. A server is asked again only while it is still up: one that went down during this query
+   * (refused, or its N-th timeout) gets no second send.
+   */
+  private async exchange(question: Question): Promise<IndexedResponse | null | typeof NONE_UP> {
     const order = this.order(question.upstreams);
-    if (order.length === 0) return null;
+    if (order.length === 0) return NONE_UP;
     let last: IndexedResponse | null = null;
     let attempts = 0;
     let busy: Set<Upstream> | null = null;
     // Bounded: each turn either uses an attempt or finds one more server at its in-flight cap.
     for (let turn = 0; turn < this.opts.attempts + order.length && attempts < this.opts.attempts; turn++) {
       const up = order[turn % order.length]!;
-      if (busy?.has(up)) continue;
+      if (busy?.has(up) || !up.healthy) continue;
       const msg = buildUpstreamQuery(randomInt(0, 65536), question.nameWire, question.qtype, question.qclass,
         question.dnssecOk, question.checkingDisabled);
       let res = await up.exchange(msg, question.tcp, this.opts.timeoutMs);
@@ -422,21 +450,16 @@ export class Forwarder {
     return last;
   }
 
-  /** Usable upstreams in the order to try: healthy ones per policy, then down ones (never "down forever"). */
+  /** The upstreams that are up, in policy order. Down ones are left to their probes; disabled ones are never used. */
   private order(ups: readonly Upstream[]): Upstream[] {
-    const healthy: Upstream[] = [];
-    const down: Upstream[] = [];
-    for (const u of ups) {
-      if (u.disabled) continue;
-      (u.healthy ? healthy : down).push(u);
-    }
+    const healthy = ups.filter((u) => u.healthy);
     if (healthy.length > 1) {
       let start = 0;
       if (this.opts.policy === 'round_robin') start = this.rotation++ % healthy.length;
       else if (this.opts.policy === 'random') start = randomInt(0, healthy.length);
       if (start > 0) healthy.push(...healthy.splice(0, start));
     }
-    return healthy.concat(down);
+    return healthy;
   }
 
   /** Drops every cached answer; returns how many there were. */
@@ -455,6 +478,7 @@ export class Forwarder {
       inflight: this.inflight.size,
       upstreams: [...this.byAddress.values()].map((u) => ({
         name: u.name, healthy: u.healthy, disabled: u.disabled, inFlight: u.inFlight, requests: u.requests, failures: u.failures,
+        connections: u.connections,
       })),
     };
   }

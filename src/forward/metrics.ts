@@ -17,9 +17,10 @@ const HIT_KINDS = ['success', 'denial', 'servfail'];
 export class ForwardMetrics {
   readonly requests: Counter<'to' | 'proto'>;
   readonly responses: Counter<'to' | 'rcode'>;
-  readonly duration: Histogram<'to'>;
-  readonly failures: Counter<'to' | 'reason'>;
-  readonly healthy: Gauge<'to'>;
+  readonly rtt: Histogram<'upstream'>;
+  readonly failures: Counter<'upstream' | 'reason'>;
+  readonly up: Gauge<'upstream'>;
+  readonly connections: Counter<'upstream' | 'proto'>;
   readonly maxConcurrentRejects: Counter<'to'>;
   readonly healthcheckFailures: Counter<'to'>;
   readonly loopsDetected: Counter<'to'>;
@@ -47,16 +48,24 @@ export class ForwardMetrics {
     this.responses = new Counter({
       name: 'kdns_forward_responses_total', help: 'Responses from each upstream by rcode.', labelNames: ['to', 'rcode'], registers,
     });
-    this.duration = new Histogram({
-      name: 'kdns_forward_request_duration_seconds', help: 'Upstream round-trip time of answered queries.',
-      labelNames: ['to'], buckets: [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4], registers,
+    this.rtt = new Histogram({
+      name: 'kdns_forward_upstream_rtt_seconds', help: 'Upstream round-trip time of answered queries and health probes.',
+      labelNames: ['upstream'], buckets: [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4], registers,
     });
     this.failures = new Counter({
-      name: 'kdns_forward_failures_total', help: 'Upstream queries without a usable answer (timeout, refused, error, malformed).',
-      labelNames: ['to', 'reason'], registers,
+      name: 'kdns_forward_upstream_failures_total',
+      help: 'Upstream queries without an answer, by reason: timeout, refused (ICMP unreachable, connection refused), tls (certificate or handshake), error.',
+      labelNames: ['upstream', 'reason'], registers,
     });
-    this.healthy = new Gauge({
-      name: 'kdns_forward_upstream_healthy', help: '1 when the upstream is in use, 0 when down or disabled.', labelNames: ['to'], registers,
+    this.up = new Gauge({
+      name: 'kdns_forward_upstream_up', help: '1 when the upstream is in use, 0 when down or disabled (0 when any worker has it down).',
+      labelNames: ['upstream'], registers,
+      // Health is kept per worker thread: the aggregate is up only where every worker has it up.
+      aggregator: 'min',
+    });
+    this.connections = new Counter({
+      name: 'kdns_forward_upstream_connections_total', help: 'TCP and TLS connections opened to each upstream (reused and pipelined).',
+      labelNames: ['upstream', 'proto'], registers,
     });
     this.maxConcurrentRejects = new Counter({
       name: 'kdns_forward_max_concurrent_rejects_total', help: 'Queries not sent because the upstream had too many in flight.',

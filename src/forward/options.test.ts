@@ -27,6 +27,8 @@ t.test('good sections', async (t) => {
     ['timeout', { timeout: '500ms' }, (o) => o.timeoutMs, 500],
     ['attempts', { attempts: 3 }, (o) => o.attempts, 3],
     ['filter-aaaa', { 'filter-aaaa': true }, (o) => o.filterAaaa, true],
+    ['probe backoff', { 'probe-interval': '200ms', 'probe-max-interval': '5s' }, (o) => [o.probeIntervalMs, o.probeMaxIntervalMs], [200, 5000]],
+    ['probe interval above the default cap lifts the cap', { 'probe-interval': '30s' }, (o) => o.probeMaxIntervalMs, 30_000],
     ['allow-networks', { 'allow-networks': ['10.0.0.0/8', '::1'] }, (o) => o.allowNetworks, ['10.0.0.0/8', '::1']],
     ['address', { address: ['/x.test/1.2.3.4', '/a.test/b.test/'] }, (o) => o.addresses,
       [{ domain: 'x.test.', ips: ['1.2.3.4'] }, { domain: 'a.test.', ips: [] }, { domain: 'b.test.', ips: [] }]],
@@ -53,6 +55,8 @@ t.test('bad sections name the key and what was expected', async (t) => {
     ['min above max', { cache: { 'min-ttl': 100, 'max-ttl': 10 } }, /forward\.cache\.min-ttl: expected at most cache\.max-ttl \(10\), got 100/],
     ['unknown cache key', { cache: { size: 1 } }, /forward\.cache\.size: expected one of max-entries/],
     ['serve-stale string', { cache: { 'serve-stale': 'yes' } }, /forward\.cache\.serve-stale: expected true or false, got 'yes'/],
+    ['probe cap below interval', { 'probe-interval': '2s', 'probe-max-interval': '1s' },
+      /forward\.probe-max-interval: expected at least probe-interval \(2000ms\), got '1s'/],
     ['percent', { cache: { prefetch: { 'before-expiry-percent': 100 } } }, /before-expiry-percent: expected an integer 1-99/],
   ];
   for (const [name, input, re] of cases) {

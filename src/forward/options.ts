@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
-import type { KdnsConfig, ListenAddress, UpstreamRoute } from '../config/types.js';
+import type { KdnsConfig, ListenAddress, UpstreamAddress, UpstreamRoute } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { nameToKey } from '../dns/name.js';
 import { parseCidr } from './acl.js';
@@ -50,7 +50,9 @@ export interface AddressRule {
 
 export interface ForwardOptions {
   routes: UpstreamRoute[];
-  defaultUpstreams: ListenAddress[];
+  defaultUpstreams: UpstreamAddress[];
+  /** PEM file of extra CAs for TLS upstreams (--tls-ca); null: Node's default list only. */
+  tlsCa: string | null;
   /** Read when defaultUpstreams is empty; null never reads one. */
   resolvConf: string | null;
   /** kdns's own listen addresses: never an upstream. */
@@ -62,7 +64,9 @@ export interface ForwardOptions {
   attempts: number;
   maxInFlightPerUpstream: number;
   failuresBeforeDown: number;
+  /** First wait between probes of a down upstream; each failed probe doubles it, up to probeMaxIntervalMs. */
   probeIntervalMs: number;
+  probeMaxIntervalMs: number;
   /** Idle pipelined TCP connections to an upstream are closed after this. */
   tcpIdleTimeoutMs: number;
   /** TTL of --address answers (dnsmasq's local-ttl). */
@@ -80,6 +84,7 @@ export function defaultForwardOptions(): ForwardOptions {
   return {
     routes: [],
     defaultUpstreams: [],
+    tlsCa: null,
     resolvConf: '/etc/resolv.conf',
     listen: [],
     addresses: [],
@@ -90,6 +95,7 @@ export function defaultForwardOptions(): ForwardOptions {
     maxInFlightPerUpstream: 1000,
     failuresBeforeDown: 3,
     probeIntervalMs: 1000,
+    probeMaxIntervalMs: 10_000,
     tcpIdleTimeoutMs: 10_000,
     localTtl: 0,
     cache: {
@@ -116,6 +122,7 @@ export function forwardOptionsFor(config: KdnsConfig, tuning: ForwardOptions = d
     ...tuning,
     routes: config.routes,
     defaultUpstreams: config.defaultUpstreams,
+    tlsCa: config.tlsCa,
     resolvConf: config.resolvConf,
     listen: config.listen,
   };
@@ -141,7 +148,7 @@ export function parseForwardOptions(obj: unknown, file: string): ForwardOptions 
   };
   if (!isObj(obj)) fail('', 'a map of settings', obj);
   const known = new Set(['policy', 'timeout', 'attempts', 'max-in-flight-per-upstream', 'failures-before-down',
-    'probe-interval', 'tcp-idle-timeout', 'local-ttl', 'allow-networks', 'filter-aaaa', 'address', 'cache']);
+    'probe-interval', 'probe-max-interval', 'tcp-idle-timeout', 'local-ttl', 'allow-networks', 'filter-aaaa', 'address', 'cache']);
   const section = obj as Obj;
   for (const k of Object.keys(section)) {
     if (!known.has(k)) fail(k, `one of ${[...known].join(', ')}`, 'an unknown setting');
@@ -178,6 +185,8 @@ export function parseForwardOptions(obj: unknown, file: string): ForwardOptions 
   out.maxInFlightPerUpstream = int(section, 'max-in-flight-per-upstream', 'max-in-flight-per-upstream', 1, 65_535, out.maxInFlightPerUpstream);
   out.failuresBeforeDown = int(section, 'failures-before-down', 'failures-before-down', 1, 1000, out.failuresBeforeDown);
   out.probeIntervalMs = duration(section, 'probe-interval', 'probe-interval', out.probeIntervalMs);
+  out.probeMaxIntervalMs = duration(section, 'probe-max-interval', 'probe-max-interval', Math.max(out.probeMaxIntervalMs, out.probeIntervalMs));
+  if (out.probeMaxIntervalMs < out.probeIntervalMs) fail('probe-max-interval', `at least probe-interval (${out.probeIntervalMs}ms)`, section['probe-max-interval']);
   out.tcpIdleTimeoutMs = duration(section, 'tcp-idle-timeout', 'tcp-idle-timeout', out.tcpIdleTimeoutMs);
   out.localTtl = int(section, 'local-ttl', 'local-ttl', 0, 604_800, out.localTtl);
   out.filterAaaa = bool(section, 'filter-aaaa', 'filter-aaaa', out.filterAaaa);

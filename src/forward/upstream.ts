@@ -1,67 +1,95 @@
 // One upstream server: how a query gets there and back, and whether the server is usable.
-// UDP uses a fresh connected socket per query (opened just ahead of need, ready-sockets.ts): the kernel
-// picks a random source port and drops datagrams from any other address or port, and with a random ID that makes blind spoofing a 32-bit guess
-// (RFC 5452). Answers are also matched on ID and question; anything else is ignored, not fatal.
-// TCP goes over one reused, pipelined connection. Health is passive (down after N consecutive failures)
-// with an active probe (`. NS`) that brings a down server back. In-flight queries are capped: past the
-// cap the caller moves on or answers SERVFAIL, never queues.
+// Plain upstreams: UDP uses a fresh connected socket per query (opened just ahead of need, ready-sockets.ts):
+// the kernel picks a random source port and drops datagrams from any other address or port, and with a
+// random ID that makes blind spoofing a 32-bit guess (RFC 5452). Answers are also matched on ID and
+// question; anything else is ignored, not fatal. TCP (for TCP clients and truncated answers) goes over one
+// reused, pipelined connection. TLS upstreams (RFC 7858) carry every query over one long-lived, pipelined
+// TLS connection whose certificate must carry the configured name. Health (upstream-health.ts): down
+// after N consecutive failures or at once when refused, probed in the background until it answers.
+// In-flight queries are capped: past the cap the caller moves on or answers SERVFAIL, never queues.
 
 import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { UpstreamAddress } from '../config/types.js';
 import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
 import { buildUpstreamQuery, matchesQuery, questionEndOf } from './message.js';
 import type { ForwardMetrics } from './metrics.js';
 import { TcpChannel } from './tcp-channel.js';
 import { closeQuietly, openSocket, ReadySockets } from './ready-sockets.js';
+import { UpstreamHealth, type FailureReason } from './upstream-health.js';
 
 /** A usable answer (any rcode), or why there is none. */
-export type UpstreamOutcome = Buffer | 'timeout' | 'error' | 'busy';
+export type UpstreamOutcome = Buffer | FailureReason | 'busy';
 
 export interface UpstreamSettings {
   maxInFlight: number;
   failuresBeforeDown: number;
   probeIntervalMs: number;
+  probeMaxIntervalMs: number;
   probeTimeoutMs: number;
   tcpIdleTimeoutMs: number;
+  /** Trusted CAs for TLS upstreams; undefined: Node's default list. */
+  tlsCa: string[] | undefined;
 }
 
 const ROOT_WIRE = Buffer.from([0]);
 /** Sockets kept open ahead of queries per upstream; the first query fills the pool (no fds held before). */
 const READY_SOCKETS = 4;
 
+/** `host#port` (dnsmasq's spelling), or `tls://host#port@name` for DNS over TLS: the metrics' label. */
+export function upstreamName(a: UpstreamAddress): string {
+  const hostPort = a.host + '#' + a.port;
+  return a.tls === undefined ? hostPort : 'tls://' + hostPort + (a.tls.serverName === null ? '' : '@' + a.tls.serverName);
+}
+
 export class Upstream {
   readonly host: string;
   readonly port: number;
-  /** `host#port`, dnsmasq's spelling; the `to` label of the metrics. */
   readonly name: string;
+  /** DNS over TLS: every query goes over the TLS connection, UDP never. */
+  readonly tls: { serverName: string | null } | undefined;
   inFlight = 0;
-  consecutiveFailures = 0;
-  healthy = true;
   /** Set by the loop guard; a disabled upstream is never used again in this process. */
   disabled = false;
   requests = 0;
   failures = 0;
-  private tcp: TcpChannel | null = null;
-  /** UDP sockets opened ahead, one per query (ready-sockets.ts). */
+  /** TCP or TLS connections opened so far. */
+  connections = 0;
+  private readonly health: UpstreamHealth;
+  private stream: TcpChannel | null = null;
+  /** TLS session of the last connection, offered on the next one to skip a full handshake. */
+  private tlsSession: Buffer | undefined;
+  /** UDP sockets opened ahead, one per query (ready-sockets.ts); unused by TLS upstreams. */
   private readonly readySockets: ReadySockets;
   /** Cancels for UDP exchanges in progress, so close() ends them at once instead of at their timeouts. */
   private readonly live = new Set<() => void>();
-  private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
 
-  constructor(host: string, port: number, settings: UpstreamSettings, metrics: ForwardMetrics, log: Logger) {
-    this.host = host;
-    this.port = port;
-    this.name = host + '#' + port;
+  constructor(address: UpstreamAddress, settings: UpstreamSettings, metrics: ForwardMetrics, log: Logger) {
+    this.host = address.host;
+    this.port = address.port;
+    this.tls = address.tls;
+    this.name = upstreamName(address);
     this.settings = settings;
     this.metrics = metrics;
     this.log = log;
-    this.readySockets = new ReadySockets(host, port, READY_SOCKETS);
-    metrics.healthy.labels(this.name).set(1);
+    this.readySockets = new ReadySockets(this.host, this.port, this.tls === undefined ? READY_SOCKETS : 0);
+    this.health = new UpstreamHealth(this.name, settings, {
+      probe: () => this.probe(),
+      changed: (up) => { if (!this.disabled) metrics.up.labels(this.name).set(up ? 1 : 0); },
+    }, log);
+    metrics.up.labels(this.name).set(1);
+  }
+
+  /** In use: not down and not disabled by the loop guard. */
+  get healthy(): boolean {
+    return this.health.healthy && !this.disabled;
   }
 
   /** True when a query may be sent now without passing the in-flight cap. */
@@ -69,7 +97,7 @@ export class Upstream {
     return this.inFlight < this.settings.maxInFlight;
   }
 
-  /** Sends one query (our own message, which this may re-ID for TCP) and waits up to `timeoutMs`. */
+  /** Sends one query (our own message, which this may re-ID for TCP/TLS) and waits up to `timeoutMs`. */
   async exchange(msg: Buffer, useTcp: boolean, timeoutMs: number): Promise<UpstreamOutcome> {
     if (this.closed) return 'error';
     if (!this.hasCapacity()) {
@@ -78,96 +106,97 @@ export class Upstream {
     }
     this.inFlight++;
     this.requests++;
-    this.metrics.requests.labels(this.name, useTcp ? 'tcp' : 'udp').inc();
+    this.metrics.requests.labels(this.name, this.tls !== undefined ? 'tls' : useTcp ? 'tcp' : 'udp').inc();
     const started = performance.now();
-    let result: UpstreamOutcome;
+    let result: Buffer | FailureReason;
     try {
-      result = useTcp
-        ? await this.viaTcp(msg, timeoutMs)
-        : await udpExchange(this.host, this.port, msg, timeoutMs, this.live, this.readySockets.take());
+      result = await this.send(msg, useTcp, timeoutMs, this.readySockets);
     } finally {
       this.inFlight--;
     }
     if (typeof result === 'string') {
       this.failures++;
       this.metrics.failures.labels(this.name, result).inc();
-      this.noteFailure();
+      // A plain upstream refusing TCP may still serve UDP, which carries nearly all its queries: that counts
+      // as one failure among N, not as "nobody there".
+      const healthReason = result === 'refused' && useTcp && this.tls === undefined ? 'error' : result;
+      this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
-      this.metrics.duration.labels(this.name).observe((performance.now() - started) / 1000);
+      this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
       this.metrics.responses.labels(this.name, rcodeLabel(result[3]! & 0x0f)).inc();
-      this.noteSuccess();
+      this.health.noteSuccess();
     }
     return result;
   }
 
-  private viaTcp(msg: Buffer, timeoutMs: number): Promise<UpstreamOutcome> {
-    if (this.tcp === null || this.tcp.closed) this.tcp = new TcpChannel(this.host, this.port, this.settings.tcpIdleTimeoutMs);
-    return this.tcp.query(msg, timeoutMs);
+  /** The transport: TLS for a TLS upstream, else TCP when asked, else UDP (a ready socket when `ready` has one). */
+  private send(msg: Buffer, useTcp: boolean, timeoutMs: number, ready: ReadySockets | null): Promise<Buffer | FailureReason> {
+    if (this.tls !== undefined || useTcp) return this.streamChannel().query(msg, timeoutMs);
+    return udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null);
   }
 
-  /** A server that answers anything is alive; SERVFAIL is the upstream's verdict on a name, not on itself. */
-  private noteSuccess(): void {
-    this.consecutiveFailures = 0;
-    if (!this.healthy) this.markUp('answered a query');
-  }
-
-  private noteFailure(): void {
-    this.consecutiveFailures++;
-    if (this.healthy && this.consecutiveFailures >= this.settings.failuresBeforeDown) {
-      this.healthy = false;
-      this.metrics.healthy.labels(this.name).set(0);
-      this.log.warn({ upstream: this.name, failures: this.consecutiveFailures }, 'upstream down: probing it until it answers');
-      this.startProbing();
+  /** The open connection, or a new one (a TLS upstream's is TLS; a plain upstream's is TCP). */
+  private streamChannel(): TcpChannel {
+    if (this.stream !== null && !this.stream.closed) return this.stream;
+    this.connections++;
+    this.metrics.connections.labels(this.name, this.tls !== undefined ? 'tls' : 'tcp').inc();
+    const idle = this.settings.tcpIdleTimeoutMs;
+    if (this.tls === undefined) {
+      this.stream = new TcpChannel(net.createConnection({ host: this.host, port: this.port }), idle, false);
+      return this.stream;
     }
+    const socket = tls.connect({
+      host: this.host, port: this.port,
+      // SNI and the name checked against the certificate; without a name the certificate must carry the IP.
+      servername: this.tls.serverName ?? undefined,
+      ca: this.settings.tlsCa,
+      session: this.tlsSession,
+    });
+    socket.on('session', (s: Buffer) => { this.tlsSession = s; });
+    this.stream = new TcpChannel(socket, idle, true);
+    return this.stream;
   }
 
-  private markUp(why: string): void {
-    this.healthy = true;
-    this.consecutiveFailures = 0;
-    if (!this.disabled) this.metrics.healthy.labels(this.name).set(1);
-    this.stopProbing();
-    this.log.info({ upstream: this.name }, 'upstream up again: ' + why);
+  /** What the log line of a TLS upstream's failure says beyond the reason: the TLS or socket error. */
+  private failureDetail(reason: FailureReason): string | undefined {
+    if (reason === 'timeout' || this.tls === undefined || this.stream === null || this.stream.lastError === null) return undefined;
+    const e = this.stream.lastError;
+    return e.code === undefined ? e.message : `${e.code}: ${e.message}`;
   }
 
-  private startProbing(): void {
-    if (this.probeTimer !== null || this.closed) return;
-    this.probeTimer = setInterval(() => void this.probe(), this.settings.probeIntervalMs);
-    this.probeTimer.unref();
-  }
-
-  private stopProbing(): void {
-    if (this.probeTimer !== null) clearInterval(this.probeTimer);
-    this.probeTimer = null;
-  }
-
-  /** `. NS` over UDP; any matching answer, whatever its rcode, means the server is back. */
-  private async probe(): Promise<void> {
-    if (this.healthy || this.closed) return;
+  /** `. NS` over the upstream's own transport; any matching answer, whatever its rcode, means the server is back. */
+  private async probe(): Promise<boolean> {
+    if (this.closed) return false;
     const q = buildUpstreamQuery(randomInt(0, 65536), ROOT_WIRE, TYPE_NS, CLASS_IN, false, false);
-    const r = await udpExchange(this.host, this.port, q, this.settings.probeTimeoutMs, this.live);
-    if (this.healthy || this.closed) return;
-    if (typeof r === 'string') this.metrics.healthcheckFailures.labels(this.name).inc();
-    else this.markUp('answered a health probe');
+    const started = performance.now();
+    const r = await this.send(q, false, this.settings.probeTimeoutMs, null);
+    if (typeof r === 'string') {
+      this.metrics.healthcheckFailures.labels(this.name).inc();
+      this.log.debug({ upstream: this.name, reason: r, detail: this.failureDetail(r) }, 'health probe failed');
+      return false;
+    }
+    this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
+    return true;
   }
 
-  /** One UDP exchange outside the counting and health logic (the loop guard's probe). */
-  rawUdp(msg: Buffer, timeoutMs: number): Promise<UpstreamOutcome> {
+  /** One exchange outside the counting and health logic (the loop guard's probe). */
+  rawExchange(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
     if (this.closed) return Promise.resolve('error');
-    return udpExchange(this.host, this.port, msg, timeoutMs, this.live);
+    return this.send(msg, false, timeoutMs, null);
   }
 
   /** The loop guard found that this server sends our queries back to us. */
   disable(): void {
     this.disabled = true;
-    this.metrics.healthy.labels(this.name).set(0);
-    this.stopProbing();
+    this.metrics.up.labels(this.name).set(0);
+    this.health.stop();
   }
 
   close(): void {
     this.closed = true;
-    this.stopProbing();
-    this.tcp?.shutdown();
-    this.tcp = null;
+    this.health.stop();
+    this.stream?.shutdown();
+    this.stream = null;
     this.readySockets.close();
     for (const cancel of [...this.live]) cancel();
   }
@@ -188,16 +217,16 @@ function rcodeLabel(rcode: number): string {
 /**
  * One UDP exchange on a fresh connected socket (`ready`: one opened ahead for this query, else opened
  * here). Resolves with the first datagram that matches `msg` (ID and question), 'timeout', or 'error'
- * (ICMP unreachable, send failure). The socket is closed when it resolves.
+ * (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
  */
 export function udpExchange(
   host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>, ready: dgram.Socket | null = null,
-): Promise<UpstreamOutcome> {
+): Promise<Buffer | FailureReason> {
   return new Promise((resolve) => {
     const sock = ready ?? openSocket(host);
     const qEnd = questionEndOf(msg);
     let done = false;
-    const finish = (r: UpstreamOutcome): void => {
+    const finish = (r: Buffer | FailureReason): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -208,7 +237,8 @@ export function udpExchange(
     const cancel = (): void => finish('error');
     live?.add(cancel);
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    sock.on('error', () => finish('error'));
+    // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
+    sock.on('error', (err: Error & { code?: string }) => finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
     sock.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
       // The socket is connected, so the kernel already filters; checking again costs nothing.
       if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;

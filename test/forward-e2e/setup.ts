@@ -9,6 +9,7 @@ import path from 'node:path';
 import dnsPacket from 'dns-packet';
 import { query } from '../helpers/dns-client.js';
 import { freePort, namedConf, NAMED_BIN } from '../helpers/named.js';
+import { childStopper } from '../helpers/stop-child.js';
 
 export interface Tap { teardown(fn: () => unknown): void }
 
@@ -95,18 +96,10 @@ async function waitUp(child: ChildProcess, port: number, origin: string): Promis
     partial = parts.pop() ?? '';
     for (const l of parts) if (lines.length < 100_000) lines.push(l);
   });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    process.kill(child.pid!, 'SIGTERM');
-    const timer = setTimeout(() => { if (!exited) process.kill(child.pid!, 'SIGKILL'); }, 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const { exited, stop } = childStopper(child);
   const probe = dnsPacket.encode({ type: 'query', id: 4242, flags: 0, questions: [{ type: 'SOA', name: origin }] });
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && !exited()) {
     try {
       await query(port, probe, { timeoutMs: 300, attempts: 1 });
       return {
@@ -186,4 +179,24 @@ export async function eventually(cond: () => boolean, ms = 1000): Promise<boolea
     await sleep(20);
   }
   return cond();
+}
+
+// ---- metrics -------------------------------------------------------------------------------------------
+
+/** The /metrics text of a kdns started with `--http 127.0.0.1:0`. */
+export async function scrape(httpPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  return res.text();
+}
+
+/** The sum of `name`'s samples whose labels include every pair of `labels` (0 when there is none). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const have = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
 }

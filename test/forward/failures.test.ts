@@ -6,14 +6,18 @@ import dnsPacket from 'dns-packet';
 import { a, reply, sleep, startFake } from './fake-upstream.js';
 import { makeForwarder, rcodeOf } from './setup.js';
 
-/** A UDP socket that receives and never answers. */
-async function blackHole(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; seen: () => number }> {
+/** A UDP socket that receives and never answers; `seen` counts queries, `probes` the `. NS` health probes among them. */
+async function blackHole(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; seen: () => number; probes: () => number }> {
   const sock = dgram.createSocket('udp4');
   let seen = 0;
-  sock.on('message', () => { seen++; });
+  let probes = 0;
+  sock.on('message', (raw) => {
+    seen++;
+    if (dnsPacket.decode(raw).questions?.[0]?.name === '.') probes++;
+  });
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => sock.close(() => resolve())));
-  return { port: sock.address().port, seen: () => seen };
+  return { port: sock.address().port, seen: () => seen, probes: () => probes };
 }
 
 /** A loopback UDP port with nobody on it (bound, then closed). */
@@ -65,10 +69,10 @@ t.test('retries the next server; passive health marks the silent one down; a pro
   const started = Date.now();
   await ask('r3.example.test', 'A');
   t.ok(Date.now() - started < 140, 'the down server is no longer tried first (less than its timeout)');
-  t.equal(hole.seen(), 2);
+  t.equal(hole.seen() - hole.probes(), 2, 'no query reached it once down');
   // Probes (`. NS`) go to the down server; a server that answers is up again.
   await sleep(200);
-  t.ok(hole.seen() > 2, 'probed while down');
+  t.ok(hole.probes() > 0, 'probed while down');
 });
 
 t.test('a down server comes back when its probe is answered', async (t) => {
@@ -124,6 +128,20 @@ t.test('truncated UDP answer is retried over TCP', async (t) => {
   t.equal(r.raw[2]! & 0x02, 0, 'no TC for the client');
   t.equal(tc.count('tc.example.test', 'udp'), 1);
   t.equal(tc.count('tc.example.test', 'tcp'), 1);
+});
+
+t.test('a plain upstream refusing TCP stays up for UDP (one failure, not down at once)', async (t) => {
+  // UDP answers truncated; nothing listens on its TCP port, so the TCP retry is refused.
+  const udpOnly = await startFake((q) => reply(q, { truncated: true }), { tcp: false });
+  t.teardown(() => udpOnly.close());
+  const { fwd, ask, registry } = makeForwarder({ failuresBeforeDown: 3, attempts: 1 }, [udpOnly.port]);
+  t.teardown(() => fwd.close());
+  const r = await ask('tconly.example.test', 'A');
+  t.equal(r.raw[2]! & 0x02, 0x02, 'the client gets the truncated answer and can retry over TCP itself');
+  t.match(await registry.metrics(), new RegExp(`kdns_forward_upstream_failures_total\\{upstream="127.0.0.1#${udpOnly.port}",reason="refused"\\} 1`));
+  t.equal((fwd.stats() as { upstreams: { healthy: boolean }[] }).upstreams[0]!.healthy, true, 'still up');
+  await ask('next.example.test', 'A');
+  t.equal(udpOnly.count('next.example.test', 'udp'), 1, 'and still asked over UDP');
 });
 
 t.test('TCP clients are forwarded over TCP, pipelined on one connection', async (t) => {

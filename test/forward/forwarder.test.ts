@@ -254,6 +254,6 @@ t.test('metrics are registered with the kdns_forward_ and kdns_cache_ prefixes',
   t.match(text, /kdns_cache_hits_total\{type="success"\} 1/);
   t.match(text, /kdns_cache_misses_total 1/);
   t.match(text, /kdns_cache_entries 1/);
-  t.match(text, new RegExp(`kdns_forward_upstream_healthy\\{to="127.0.0.1#${up.port}"\\} 1`));
-  t.match(text, /kdns_forward_request_duration_seconds_bucket/);
+  t.match(text, new RegExp(`kdns_forward_upstream_up\\{upstream="127.0.0.1#${up.port}"\\} 1`));
+  t.match(text, /kdns_forward_upstream_rtt_seconds_bucket/);
 });
