@@ -129,6 +129,7 @@ async function runInProcess(
     listen: config.listen,
     tcp: config.tcp,
     shutdownGraceMs: config.shutdownGraceMs,
+    rateLimit: config.rateLimit,
     responder,
     log: log.child({ component: 'engine' }),
     observer: counters,

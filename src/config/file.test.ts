@@ -56,6 +56,26 @@ log-level: warn
   ['chaos null means REFUSED', 'chaos:\n  version-bind:\n', { chaos: { versionBind: null } }],
   ['numeric string values', 'hosts-ttl: "15"\nchaos: {id-server: 42}\n', { hostsTtl: 15, chaos: { idServer: '42' } }],
   ['in-cluster switch', 'in-cluster: true\n', { inCluster: true }],
+  ['rate-limit with bind9 keys', `
+rate-limit:
+  responses-per-second: 10
+  nxdomains-per-second: 5
+  errors-per-second: 0
+  slip: 0
+  window: 5
+  exempt-clients: [10.0.0.0/8, "fd00::/8"]
+  log-only: true
+  ipv4-prefix-length: 32
+  ipv6-prefix-length: 64
+  max-table-size: 1000
+  queries-per-second: 100
+`, {
+    rateLimit: {
+      responsesPerSecond: 10, nxdomainsPerSecond: 5, errorsPerSecond: 0, slip: 0, window: 5,
+      exemptClients: ['10.0.0.0/8', 'fd00::/8'], logOnly: true, ipv4PrefixLength: 32, ipv6PrefixLength: 64,
+      maxTableSize: 1000, queriesPerSecond: 100,
+    },
+  }],
 ];
 
 for (const [name, text, want] of good) {
@@ -84,6 +104,12 @@ const bad: [string, string, number | null, RegExp][] = [
   ['bad server', 'server:\n  - /a/b/not-an-ip\n', 2, /^server: expected an upstream IP\[#PORT\]/],
   ['duplicate key', 'workers: 1\nworkers: 2\n', 2, /^invalid YAML: Map keys must be unique/],
   ['syntax error', 'listen: [127.0.0.1:53\nworkers: 2\n', null, /^invalid YAML: /],
+  ['rate-limit rate out of range', 'rate-limit:\n  responses-per-second: 5000\n', 2,
+    /^rate-limit\.responses-per-second: expected an integer 0-1000, got 5000$/],
+  ['rate-limit unknown key', 'rate-limit:\n  slip: 2\n  windw: 5\n', 3, /^unknown setting 'rate-limit\.windw'; did you mean 'rate-limit\.window'\?$/],
+  ['rate-limit bad exempt CIDR names its item', 'rate-limit:\n  exempt-clients:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n', 4,
+    /^rate-limit\.exempt-clients: expected an address or CIDR/],
+  ['rate-limit window zero', 'rate-limit: {window: 0}\n', 1, /^rate-limit\.window: expected an integer 1-3600/],
   ['flag-only option is not a key', 'config: other.yaml\n', 1, /^unknown setting 'config'/],
 ];
 

@@ -53,6 +53,8 @@ const good: [string, string[], object][] = [
   ['shutdown grace', ['--shutdown-grace=2s'], { shutdownGraceMs: 2000 }],
   ['payload and log level', ['--max-udp-payload', '4096', '--log-level', 'debug'], { maxUdpPayload: 4096, logLevel: 'debug' }],
   ['hosts ttl', ['--hosts-ttl', '0'], { hostsTtl: 0 }],
+  ['rrl flags', ['--rrl-responses-per-second', '10', '--rrl-slip=1', '--rrl-exempt-clients', '127.0.0.2', '--rrl-log-only'],
+    { rateLimit: { responsesPerSecond: 10, slip: 1, exemptClients: ['127.0.0.2'], logOnly: true } }],
 ];
 
 for (const [name, argv, want] of good) {
@@ -87,6 +89,8 @@ const bad: [string, string[], RegExp][] = [
   ['payload too small', ['--max-udp-payload', '100'], /^--max-udp-payload: expected an integer 512-65535/],
   ['log level', ['--log-level', 'loud'], /^--log-level: expected one of trace/],
   ['long chaos text', ['--chaos-version-bind', 'x'.repeat(256)], /^--chaos-version-bind: expected at most 255 bytes/],
+  ['rrl slip too big', ['--rrl-slip', '11'], /^--rrl-slip: expected an integer 0-10, got 11/],
+  ['rrl prefix too long', ['--rrl-ipv4-prefix-length', '33'], /^--rrl-ipv4-prefix-length: expected an integer 0-32/],
   ['zone origin bad', ['--zone-file', 'db@'], /^--zone-file: expected a domain name/],
 ];
 

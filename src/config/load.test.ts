@@ -54,6 +54,17 @@ t.test('flags override the file, per setting and per nested field', async (t) =>
   t.strictSame(c.zoneFiles, [{ file: join(dir, 'db.example'), origin: 'example.com.' }], 'relative to the file');
 });
 
+t.test('rate-limit: off by default; flags replace only their own field', async (t) => {
+  t.equal(loadConfig([]).rateLimit.responsesPerSecond, 0, 'off by default');
+  const file = write('rrl.yaml', 'rate-limit: {responses-per-second: 5, slip: 0, window: 3}\n');
+  const c = loadConfig(['-c', file, '--rrl-slip', '1']);
+  t.equal(c.rateLimit.responsesPerSecond, 5);
+  t.equal(c.rateLimit.slip, 1, 'flag beats file');
+  t.equal(c.rateLimit.window, 3, 'file field kept');
+  t.equal(c.rateLimit.ipv6PrefixLength, 56, 'default kept');
+  t.equal(c.rateLimit.nxdomainsPerSecond, null, 'unset: follows responses-per-second');
+});
+
 t.test('errors', async (t) => {
   const missing = join(dir, 'missing.yaml');
   t.throws(() => loadConfig(['-c', missing]), { code: 'KDNS_CONFIG_INVALID', message: `${missing}: cannot read config file: ENOENT` });

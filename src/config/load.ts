@@ -8,6 +8,7 @@ import { parseFlags } from './flags.js';
 import type { ConfigLayer, KdnsConfig } from './types.js';
 import { DEFAULT_UDP_BUFFER } from './options.js';
 import { KDNS_VERSION } from './version.js';
+import { defaultRateLimit } from '../rate-limit/config.js';
 
 export function defaultConfig(): KdnsConfig {
   return {
@@ -38,6 +39,7 @@ export function defaultConfig(): KdnsConfig {
     kubernetes: { ttl: 30, pods: 'insecure', endpointsApi: 'endpointslices' },
     chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
     tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 },
+    rateLimit: defaultRateLimit(),
     maxUdpPayload: 1232,
     shutdownGraceMs: 5000,
     udpBuffer: DEFAULT_UDP_BUFFER,
@@ -45,14 +47,18 @@ export function defaultConfig(): KdnsConfig {
   };
 }
 
-/** Later layers win, per setting; nested groups (kubernetes, chaos, tcp) merge per field. */
+const GROUPS = new Set(['chaos', 'tcp', 'kubernetes', 'rateLimit']);
+
+/** Later layers win, per setting; nested groups (kubernetes, chaos, tcp, rateLimit) merge per field. */
 export function mergeConfig(base: KdnsConfig, ...layers: ConfigLayer[]): KdnsConfig {
-  const out: KdnsConfig = { ...base, kubernetes: { ...base.kubernetes }, chaos: { ...base.chaos }, tcp: { ...base.tcp } };
+  const out: KdnsConfig = {
+    ...base, kubernetes: { ...base.kubernetes }, chaos: { ...base.chaos }, tcp: { ...base.tcp }, rateLimit: { ...base.rateLimit },
+  };
   const target = out as unknown as Record<string, unknown>;
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
-      if (k === 'chaos' || k === 'tcp' || k === 'kubernetes') Object.assign(target[k] as object, definedOnly(v as object));
+      if (GROUPS.has(k)) Object.assign(target[k] as object, definedOnly(v as object));
       else if (k in base) target[k] = v;
     }
   }

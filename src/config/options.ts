@@ -11,6 +11,7 @@ import {
 import { ValueProblem } from './values.js';
 import { parseAddressRule } from '../forward/options.js';
 import { parseTsigKey } from '../dynamic/tsig.js';
+import { parseCidr } from '../forward/acl.js';
 
 /**
  * 32 MiB per UDP socket (the kernel then accounts 64 MiB): a small query costs ~830 bytes of buffer on
@@ -235,6 +236,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'a whole TCP message must arrive within this long of its first byte, else the connection is closed',
     apply: (l, v) => { (l.tcp ??= {}).messageTimeoutMs = parseDurationMs(v); },
   }),
+  ...rateLimitRows(),
   opt(['max-udp-payload'], null, {
     arg: 'BYTES', defaultText: '1232',
     help: 'EDNS UDP size we advertise and the cap on UDP responses',
@@ -256,6 +258,47 @@ export const OPTIONS: readonly OptionSpec[] = [
     apply: (l, v) => { l.logLevel = parseLogLevel(v); },
   }),
 ];
+
+/**
+ * The `rate-limit:` section, with bind9's key names (plus `queries-per-second`); flags are `--rrl-KEY`.
+ * Limits are bind9's: rates up to 1000, slip 0-10, window 1-3600 seconds.
+ */
+function rateLimitRows(): OptionSpec[] {
+  type IntField = 'responsesPerSecond' | 'nxdomainsPerSecond' | 'nodataPerSecond' | 'referralsPerSecond' | 'errorsPerSecond'
+    | 'slip' | 'window' | 'ipv4PrefixLength' | 'ipv6PrefixLength' | 'maxTableSize' | 'queriesPerSecond';
+  const int = (key: string, field: IntField, arg: string, [min, max]: [number, number], defaultText: string, help: string): OptionSpec =>
+    opt(['rate-limit', key], `rrl-${key}`, {
+      arg, defaultText, help, apply: (l, v) => { (l.rateLimit ??= {})[field] = parseIntIn(v, min, max); },
+    });
+  const RATE: [number, number] = [0, 1000];
+  const perSecond = (what: string): string => `${what} per second per client block (0: not limited)`;
+  return [
+    int('responses-per-second', 'responsesPerSecond', 'N', RATE, '0',
+      'response-rate limiting: answers per second per client block, name and type (0: off)'),
+    int('nxdomains-per-second', 'nxdomainsPerSecond', 'N', RATE, 'responses-per-second', perSecond('NXDOMAIN answers')),
+    int('nodata-per-second', 'nodataPerSecond', 'N', RATE, 'responses-per-second', perSecond('NODATA answers')),
+    int('referrals-per-second', 'referralsPerSecond', 'N', RATE, 'responses-per-second', perSecond('referrals')),
+    int('errors-per-second', 'errorsPerSecond', 'N', RATE, 'responses-per-second', perSecond('error answers (REFUSED, SERVFAIL, FORMERR...)')),
+    int('slip', 'slip', 'N', [0, 10], '2', 'every Nth limited answer is sent truncated (TC=1) instead of dropped; 0 never, 1 always'),
+    int('window', 'window', 'SECONDS', [1, 3600], '15', 'seconds of debt a limited client block must work off'),
+    opt(['rate-limit', 'exempt-clients'], 'rrl-exempt-clients', {
+      arg: 'CIDR', repeatable: true, defaultText: 'none', help: 'never rate limit these networks',
+      apply: (l, v) => {
+        if (parseCidr(v) === null) throw new ValueProblem(`expected an address or CIDR (e.g. 10.0.0.0/8), got '${v}'`);
+        (l.rateLimit ??= {}).exemptClients = [...(l.rateLimit.exemptClients ?? []), v];
+      },
+    }),
+    opt(['rate-limit', 'log-only'], 'rrl-log-only', {
+      defaultText: 'false', help: 'count and log what would be limited, but answer everything',
+      apply: (l, v) => { (l.rateLimit ??= {}).logOnly = parseBool(v); },
+    }),
+    int('ipv4-prefix-length', 'ipv4PrefixLength', 'BITS', [0, 32], '24', 'IPv4 clients in one such network share their limits'),
+    int('ipv6-prefix-length', 'ipv6PrefixLength', 'BITS', [0, 128], '56', 'IPv6 clients in one such network share their limits'),
+    int('max-table-size', 'maxTableSize', 'N', [1, 10_000_000], '20000', 'rate-limit buckets (all workers); past it the least recently used is reused'),
+    int('queries-per-second', 'queriesPerSecond', 'N', [0, 1_000_000], '0',
+      'queries per second per client address beyond which queries are dropped unanswered (0: off)'),
+  ];
+}
 
 export const OPTION_BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(
   OPTIONS.flatMap((o) => (o.short ? [[o.flag, o], [o.short, o]] : [[o.flag, o]])),

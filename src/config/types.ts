@@ -49,6 +49,7 @@ export interface TcpConfig {
 
 import type { ForwardOptions } from '../forward/options.js';
 import type { TsigKey } from '../dynamic/tsig.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
@@ -100,6 +101,8 @@ export interface KdnsConfig {
   kubernetes: KubernetesConfig;
   chaos: ChaosConfig;
   tcp: TcpConfig;
+  /** Response-rate limiting and the per-client query limit (`rate-limit:`; off by default). */
+  rateLimit: RateLimitConfig;
   /** What we advertise in OPT and the cap on UDP responses. */
   maxUdpPayload: number;
   /** On SIGTERM/SIGINT: how long queries already received (forwarded ones too) may take to be answered. */
@@ -113,7 +116,8 @@ export interface KdnsConfig {
  * One layer of settings (the file's, or the flags'). Nested groups are partial too, so that
  * `--tcp-idle-timeout` alone does not reset `tcp.max-connections` from the file.
  */
-export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp' | 'kubernetes'> & {
+export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp' | 'kubernetes' | 'rateLimit'> & {
+  rateLimit?: Partial<RateLimitConfig>;
   kubernetes?: Partial<KubernetesConfig>;
   chaos?: Partial<ChaosConfig>;
   tcp?: Partial<TcpConfig>;

@@ -20,6 +20,7 @@ import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
+import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
 
@@ -88,10 +89,16 @@ class UdpPort {
   /** The engine's forwarded queries still owed an answer (waited for on shutdown). */
   private readonly forwards: InFlight;
 
+  /** UDP response-rate limiting (src/rate-limit); the peer's address bytes are read through metaBytes. */
+  private readonly limiter: RateLimiter | null;
+  private readonly metaBytes: Uint8Array;
+
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
+    limiter: RateLimiter | null,
   ) {
+    this.limiter = limiter;
     this.binding = binding;
     this.forwards = forwards;
     this.nativeCounted = nativeCounted;
@@ -103,6 +110,7 @@ class UdpPort {
     this.outBuf = Buffer.allocUnsafeSlow(batch * OUT_SLOT);
     this.meta = new Int32Array(META_HEADER + batch * META_STRIDE);
     this.counters = new Uint32Array(this.meta.buffer, this.meta.byteOffset, META_HEADER);
+    this.metaBytes = new Uint8Array(this.meta.buffer);
     for (let i = 0; i < batch; i++) {
       this.inViews.push(this.inBuf.subarray(i * IN_SLOT, (i + 1) * IN_SLOT));
       this.outViews.push(this.outBuf.subarray(i * OUT_SLOT, (i + 1) * OUT_SLOT));
@@ -141,21 +149,27 @@ class UdpPort {
       this.observer?.dropped(DROP_MALFORMED);
       return;
     }
+    const limiter = this.limiter;
+    if (limiter !== null) {
+      limiter.clientFromBytes(meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
+      if (!limiter.admitQuery()) {
+        meta[base + S_OUT_LEN] = 0;
+        return;
+      }
+    }
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
-    const n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
+    let n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
       // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
       const address = this.peerText(base);
-      const now = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
-      if (now !== RESPOND_FORWARD) {
-        meta[base + S_OUT_LEN] = now;
+      n = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
+      if (n === RESPOND_FORWARD) {
+        meta[base + S_OUT_LEN] = 0;
+        this.forward(i, len, family, address);
         return;
       }
-      meta[base + S_OUT_LEN] = 0;
-      this.forward(i, len, family, address);
-      return;
     }
-    meta[base + S_OUT_LEN] = n;
+    meta[base + S_OUT_LEN] = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
   }
 
   /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
@@ -173,7 +187,9 @@ class UdpPort {
     const scope = this.meta[base + S_SCOPE]! >>> 0; // a link-local client is reachable only through its interface
     const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
     this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
-      if (this.handle !== null) this.binding.udpSendTo(this.handle, response, response.length, fam, port, addrCopy, scope);
+      if (this.handle === null) return;
+      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, fam, addrCopy);
+      if (limited !== null) this.binding.udpSendTo(this.handle, limited, limited.length, fam, port, addrCopy, scope);
     }));
   }
 
@@ -201,6 +217,12 @@ class UdpPort {
   }
 }
 
+/** A forwarded answer arrives after its batch, when the limiter has moved on: set its client again first. */
+function limitForwarded(limiter: RateLimiter, response: Buffer, family: number, addr: Buffer): Buffer | null {
+  limiter.clientFromBytes(family, addr, 0);
+  return limiter.limitLater(response);
+}
+
 /** Text form of a 16-byte IPv6 address (uncompressed groups; the forwarder's ACL parses it). */
 function ipv6Text(addr: Buffer): string {
   const groups: string[] = [];
@@ -223,6 +245,7 @@ export class NativeEngine implements PacketEngine {
   private readonly tcp: TcpConnections;
   private readonly udpForwards = new InFlight();
   private cache: NativeAnswerCache | null = null;
+  private readonly limiter: RateLimiter | null;
 
   constructor(opts: NativeEngineOptions) {
     const binding = opts.binding ?? loadNative();
@@ -235,6 +258,7 @@ export class NativeEngine implements PacketEngine {
     this.binding = binding;
     this.batchSize = batch;
     this.tcp = new TcpConnections(opts, Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE));
+    this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
   }
 
   get tcpConnections(): number {
@@ -269,7 +293,8 @@ export class NativeEngine implements PacketEngine {
   }
 
   async start(): Promise<BoundAddress[]> {
-    if (this.opts.answerCache !== false) {
+    // Answers made in C never reach the limiter, so with rate limiting every datagram goes through JS.
+    if (this.opts.answerCache !== false && this.limiter === null) {
       this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
     }
     try {
@@ -307,6 +332,7 @@ export class NativeEngine implements PacketEngine {
     const port_ = new UdpPort(
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
       this.udpForwards,
+      this.limiter,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     logReceiveBuffer(this.opts.log, `${host}:${pair.port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);

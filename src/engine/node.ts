@@ -13,6 +13,7 @@ import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
+import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import type { BoundAddress, EngineOptions, PacketEngine } from './types.js';
 
 interface Pair {
@@ -30,10 +31,13 @@ export class NodeEngine implements PacketEngine {
   private readonly udpForwards = new InFlight();
   /** Shutting down: datagrams still arriving are dropped (Node 20's dgram cannot stop reading a socket). */
   private closing = false;
+  /** UDP only: TCP is never rate limited (a slipped client retries there). */
+  private readonly limiter: RateLimiter | null;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
     this.tcp = new TcpConnections(opts, this.out);
+    this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
   }
 
   get tcpConnections(): number {
@@ -86,16 +90,25 @@ export class NodeEngine implements PacketEngine {
   private onUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closing) return;
     const family = rinfo.family === 'IPv6' ? 1 : 0;
+    const limiter = this.limiter;
+    if (limiter !== null) {
+      limiter.clientFromText(rinfo.address);
+      if (!limiter.admitQuery()) return;
+    }
     let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
         this.udpForwards.track(forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
-          (response) => udp.send(response, rinfo.port, rinfo.address)));
+          (response) => {
+            const limited = limiter === null ? response : limitForwarded(limiter, response, rinfo.address);
+            if (limited !== null) udp.send(limited, rinfo.port, rinfo.address);
+          }));
         return;
       }
       n = now;
     }
+    if (limiter !== null) n = limiter.limitResponse(this.out, n);
     if (n === 0) return;
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
@@ -125,4 +138,10 @@ export class NodeEngine implements PacketEngine {
     for (const p of this.pairs) p.udp.close();
     this.tcp.destroyAll();
   }
+}
+
+/** A forwarded answer arrives later, after other clients' queries: set its client again first. */
+function limitForwarded(limiter: RateLimiter, response: Buffer, address: string): Buffer | null {
+  limiter.clientFromText(address);
+  return limiter.limitLater(response);
 }

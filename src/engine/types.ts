@@ -5,6 +5,7 @@ import type { ListenAddress, TcpConfig } from '../config/types.js';
 import type { Responder } from '../server/responder.js';
 import type { Logger } from 'pino';
 import type { NativeCounters } from '../metrics/dns-counters.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
 
 /** What the metrics layer needs from an engine, per answered query; no allocation. */
 export interface QueryObserver {
@@ -15,6 +16,8 @@ export interface QueryObserver {
   dropped(reason: number): void;
   /** A TCP connection kdns closed itself (TCP_CLOSED_* in src/metrics/dns-counters.ts). */
   tcpClosed(reason: number): void;
+  /** What the rate limiter did with a UDP response or query (src/rate-limit RL_* actions). */
+  rateLimited?(action: number): void;
   /**
    * Where the native engine may count the queries it answers without JavaScript. An observer without it
    * sees every query, so the native engine then answers nothing in C.
@@ -32,6 +35,10 @@ export interface EngineOptions {
   observer: QueryObserver | null;
   /** SO_RCVBUF asked for on every UDP socket, in bytes; 0 keeps the kernel's default. */
   udpReceiveBuffer?: number;
+  /** Response-rate limiting for UDP (src/rate-limit); absent, null or all rates 0: off. */
+  rateLimit?: RateLimitConfig | null;
+  /** Its buckets, shared by every worker (src/rate-limit rateLimitTable); absent: the engine's own. */
+  rateLimitTable?: SharedArrayBuffer | null;
 }
 
 export interface BoundAddress {

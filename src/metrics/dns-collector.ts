@@ -6,9 +6,10 @@
 import type { Metric, Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import {
-  DROP_OFF, DROP_OTHER, DROP_REASONS, DUR_OFF, DUR_SUM, DURATION_BOUNDS, RCODE_LABELS, REQ_OFF, RESP_OFF,
+  DROP_OFF, DROP_OTHER, DROP_REASONS, DUR_OFF, DUR_SUM, DURATION_BOUNDS, RATE_LIMIT_OFF, RCODE_LABELS, REQ_OFF, RESP_OFF,
   SLOT_DOUBLES, sumSlots, TCP_CLOSED_OFF, TCP_CLOSED_REASONS, TYPE_BUCKETS, TYPE_LABELS,
 } from './dns-counters.js';
+import { RL_ANSWERED, RL_DROPPED, RL_LOGGED, RL_QUERY_DROPPED, RL_QUERY_LOGGED, RL_SLIPPED } from '../rate-limit/limiter.js';
 
 interface Sample {
   value: number;
@@ -106,4 +107,11 @@ export function registerDnsMetrics(
     }
     return out;
   });
+  // The rate limiter's work (src/rate-limit): responses by what became of them, and per-client query drops.
+  const rateLimitSeries = (t: Float64Array, actions: readonly [number, string][]): Sample[] =>
+    actions.filter(([a]) => t[RATE_LIMIT_OFF + a] > 0).map(([a, label]) => ({ value: t[RATE_LIMIT_OFF + a], labels: { action: label } }));
+  add('kdns_rate_limit_responses_total', 'UDP responses seen by response-rate limiting, by what became of them.', 'counter',
+    (t) => rateLimitSeries(t, [[RL_ANSWERED, 'answered'], [RL_SLIPPED, 'slipped'], [RL_DROPPED, 'dropped'], [RL_LOGGED, 'logged']]));
+  add('kdns_rate_limit_queries_total', 'UDP queries over the per-client query limit: dropped, or logged only (log-only).', 'counter',
+    (t) => rateLimitSeries(t, [[RL_QUERY_DROPPED, 'dropped'], [RL_QUERY_LOGGED, 'logged']]));
 }

@@ -73,7 +73,10 @@ export const DUR_OFF = RESP_OFF + RCODE_SLOTS + 1; // [bucket] per bound, then +
 export const DUR_SUM = DUR_OFF + NBOUNDS + 1;
 export const DROP_OFF = DUR_SUM + 1;
 export const TCP_CLOSED_OFF = DROP_OFF + DROP_SLOTS; // [reason]
-const USED = TCP_CLOSED_OFF + TCP_CLOSED_REASONS.length;
+/** What the rate limiter did (src/rate-limit RL_* actions: answered, slipped, dropped, logged, ...). */
+export const RATE_LIMIT_OFF = TCP_CLOSED_OFF + TCP_CLOSED_REASONS.length;
+export const RATE_LIMIT_SLOTS = 8;
+const USED = RATE_LIMIT_OFF + RATE_LIMIT_SLOTS;
 export const SLOT_DOUBLES = Math.ceil(USED / 8) * 8; // 8 doubles = one 64-byte cache line
 export const SLOT_BYTES = SLOT_DOUBLES * 8;
 
@@ -128,6 +131,11 @@ export class DnsCounters {
   /** A TCP connection kdns closed itself, by TCP_CLOSED_* reason (an unknown reason is not counted). */
   tcpClosed(reason: number): void {
     if (reason >= 0 && reason < TCP_CLOSED_REASONS.length) this.f[TCP_CLOSED_OFF + reason]++;
+  }
+
+  /** One response or query handled by the rate limiter; `action` is one of its RL_* constants. */
+  rateLimited(action: number): void {
+    this.f[RATE_LIMIT_OFF + (action >= 0 && action < RATE_LIMIT_SLOTS ? action : RATE_LIMIT_SLOTS - 1)]++;
   }
 
   /**

@@ -132,6 +132,8 @@ async function start(): Promise<void> {
       listen: init.listen,
       tcp: init.tcp,
       shutdownGraceMs: init.shutdownGraceMs,
+      rateLimit: init.rateLimit,
+      rateLimitTable: init.rateLimitTable,
       responder,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),

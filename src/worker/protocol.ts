@@ -172,6 +172,7 @@ export interface Snapshot {
 // ---------------------------------------------------------------------------------------------------
 
 /** Everything a worker needs to serve; sent once, first. */
+import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
 
 export interface InitMessage {
@@ -182,6 +183,10 @@ export interface InitMessage {
   tcp: TcpConfig;
   /** How long `close` may take to answer the queries already received (EngineOptions.shutdownGraceMs). */
   shutdownGraceMs: number;
+  /** UDP response-rate limiting, one limiter per worker (src/rate-limit). */
+  rateLimit: RateLimitConfig;
+  /** The rate-limit buckets all workers share (null: rate limiting off). */
+  rateLimitTable: SharedArrayBuffer | null;
   maxUdpPayload: number;
   /** SO_RCVBUF for the UDP sockets, bytes (0: kernel default). */
   udpBuffer: number;

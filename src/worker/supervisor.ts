@@ -3,6 +3,7 @@
 // snapshot, then every delta, batched per event-loop turn. A worker that dies is restarted with a fresh
 // snapshot while the others keep answering.
 
+import { rateLimitTable } from '../rate-limit/index.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -111,6 +112,8 @@ class Supervisor implements DataPlane {
   private readonly opts: DataPlaneOptions;
   private readonly log: Logger;
   private readonly slots: Slot[] = [];
+  /** One bucket table for every worker, restarted ones included: a client's limits outlive a worker. */
+  private readonly rateLimitTable: SharedArrayBuffer | null;
   private requestId = 0;
   private readonly replies = new Map<number, (reply: { metrics?: unknown[]; flushed?: number }) => void>();
   private pending: Delta[] = [];
@@ -128,6 +131,7 @@ class Supervisor implements DataPlane {
   };
 
   constructor(opts: DataPlaneOptions) {
+    this.rateLimitTable = rateLimitTable(opts.config.rateLimit);
     this.opts = opts;
     this.log = opts.log.child({ component: 'worker' });
     const registers = opts.registry === undefined ? [] : [opts.registry];
@@ -293,6 +297,8 @@ class Supervisor implements DataPlane {
       listen: slot.listen,
       tcp: config.tcp,
       shutdownGraceMs: config.shutdownGraceMs,
+      rateLimit: config.rateLimit,
+      rateLimitTable: this.rateLimitTable,
       maxUdpPayload: config.maxUdpPayload,
       udpBuffer: config.udpBuffer,
       chaos: config.chaos,

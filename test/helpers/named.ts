@@ -62,8 +62,16 @@ function quote(s: string): string {
   return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
 }
 
+/** What a test adds to the standard named: statements inside `options { }` and the thread count (`-n`). */
+export interface NamedExtras {
+  /** e.g. `rate-limit { responses-per-second 10; };` */
+  options?: string[];
+  /** Worker threads (`named -n`); one keeps answers to one socket in the order of the queries. */
+  threads?: number;
+}
+
 /** The named.conf text for these zones in `dir`, listening on 127.0.0.1#port only. */
-export function namedConf(dir: string, port: number, zones: NamedZone[], answerCookie = true): string {
+export function namedConf(dir: string, port: number, zones: NamedZone[], answerCookie = true, extraOptions: string[] = []): string {
   const lines = [
     'options {',
     `  directory ${quote(dir)};`,
@@ -82,6 +90,7 @@ export function namedConf(dir: string, port: number, zones: NamedZone[], answerC
     '  notify no;',
     '  dnssec-validation no;',
     ...(answerCookie ? ['  answer-cookie no;'] : []),
+    ...extraOptions.map((o) => `  ${o}`),
     '};',
     'controls { };',
   ];
@@ -101,7 +110,7 @@ function soaQuery(origin: string): Buffer {
 }
 
 /** Starts named on a free loopback port and resolves once it answers SOA for the first zone. */
-export async function startNamed(zones: NamedZone[], opts: { startTimeoutMs?: number } = {}): Promise<NamedHandle> {
+export async function startNamed(zones: NamedZone[], opts: { startTimeoutMs?: number } & NamedExtras = {}): Promise<NamedHandle> {
   if (zones.length === 0) throw new Error('startNamed: at least one zone is needed');
   const dir = mkdtempSync(path.join(tmpdir(), 'kdns-named-'));
   try {
@@ -110,7 +119,7 @@ export async function startNamed(zones: NamedZone[], opts: { startTimeoutMs?: nu
     for (let attempt = 0; attempt < 2; attempt++) {
       const port = await freePort();
       try {
-        return await launch(dir, port, zones, opts.startTimeoutMs ?? 15000);
+        return await launch(dir, port, zones, opts.startTimeoutMs ?? 15000, opts);
       } catch (err) {
         lastErr = err;
       }
@@ -122,16 +131,17 @@ export async function startNamed(zones: NamedZone[], opts: { startTimeoutMs?: nu
   }
 }
 
-async function launch(dir: string, port: number, zones: NamedZone[], startTimeoutMs: number): Promise<NamedHandle> {
+async function launch(dir: string, port: number, zones: NamedZone[], startTimeoutMs: number, extras: NamedExtras): Promise<NamedHandle> {
   const confPath = path.join(dir, 'named.conf');
-  let conf = namedConf(dir, port, zones, true);
+  let conf = namedConf(dir, port, zones, true, extras.options);
   writeFileSync(confPath, conf);
   const check = spawnSync(NAMED_CHECKCONF_BIN, [confPath], { encoding: 'utf8', timeout: 10000 });
   if (check.status !== 0 && /answer-cookie/.test(check.stdout + check.stderr)) {
-    conf = namedConf(dir, port, zones, false); // older named without answer-cookie
+    conf = namedConf(dir, port, zones, false, extras.options); // older named without answer-cookie
     writeFileSync(confPath, conf);
   }
-  const child: ChildProcess = spawn(NAMED_BIN, ['-g', '-c', confPath], {
+  const threads = extras.threads === undefined ? [] : ['-n', String(extras.threads)];
+  const child: ChildProcess = spawn(NAMED_BIN, ['-g', ...threads, '-c', confPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   live.add(child);
