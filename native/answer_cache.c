@@ -7,6 +7,7 @@
 // JavaScript untouched, so this file only has to be right about the common case, and exactly as strict.
 
 #include "answer_cache.h"
+#include "negative.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ struct answer_cache {
   acl_rule acl[ACL_MAX];
   unsigned nacl;
   double *hit_counts;
+  // Authoritative answers only: negative answers synthesized from the zones' name sets (negative.c).
+  negative_table *negative;
 };
 
 static void remove_at(answer_cache *c, uint32_t slot);
@@ -141,6 +144,7 @@ static void free_entries(answer_cache *c) {
 
 void answer_cache_free(answer_cache *c) {
   if (c == NULL) return;
+  negative_free(c->negative);
   free_entries(c);
   free(c->slots);
   free(c);
@@ -256,6 +260,11 @@ void answer_cache_clear(answer_cache *c) {
   memset(c->slots, 0, (size_t)(c->mask + 1) * sizeof *c->slots);
 }
 
+negative_table *answer_cache_negative(answer_cache *c) {
+  if (c->negative == NULL && !c->forwarded) c->negative = negative_new();
+  return c->negative;
+}
+
 size_t answer_cache_count(const answer_cache *c) {
   return c->count;
 }
@@ -290,7 +299,7 @@ static void count_answer(counter_plan *k, unsigned qtype, int family_v6, unsigne
 
 size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, uint8_t *out, size_t out_cap, int family_v6,
                                const uint8_t *peer16, uint64_t now_ns) {
-  if (c->count == 0 || len < HEADER + 5) return 0;
+  if ((c->count == 0 && c->negative == NULL) || len < HEADER + 5) return 0;
   // A standard query (QR 0, opcode QUERY), one question, nothing else but perhaps one OPT.
   if ((q[2] & 0xf8) != 0 || q[4] != 0 || q[5] != 1 || (q[6] | q[7] | q[8] | q[9] | q[10]) != 0 || q[11] > 1) return 0;
   uint8_t name[MAX_NAME];
@@ -333,18 +342,26 @@ size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, ui
   }
   uint32_t type_key = qtype;
   if (c->forwarded) type_key |= answer_cache_variant(do_bit != 0, (q[3] & 0x10) != 0, (q[3] & 0x20) != 0) << 16;
+  size_t room = has_opt ? (limit > OPT_SIZE ? limit - OPT_SIZE : 0) : limit;
+  if (room + OPT_SIZE > out_cap) room = out_cap > OPT_SIZE ? out_cap - OPT_SIZE : 0;
+  size_t m;
+  unsigned rcode;
+  const entry *e = NULL;
   long slot = find(c, name, n, hash, type_key);
-  if (slot < 0) return 0;
-  const entry *e = c->slots[slot];
-  if (e->deadline_ns != 0 && now_ns >= e->deadline_ns) {
-    remove_at(c, (uint32_t)slot); // JavaScript answers, and installs the next one if it may
+  if (slot >= 0) {
+    e = c->slots[slot];
+    if (e->deadline_ns != 0 && now_ns >= e->deadline_ns) {
+      remove_at(c, (uint32_t)slot); // JavaScript answers, and installs the next one if it may
+      return 0;
+    }
+    if (c->forwarded && !acl_allows(c, peer16, family_v6)) return 0; // refused, in JavaScript
+    m = e->answer_len;
+    if (m > room) return 0; // truncation is JavaScript's job
+    memcpy(out, e->bytes + n, m);
+    rcode = e->rcode;
+  } else if (c->negative == NULL || (m = negative_answer(c->negative, name, n, qtype, out, room, &rcode)) == 0) {
     return 0;
   }
-  if (c->forwarded && !acl_allows(c, peer16, family_v6)) return 0; // refused, in JavaScript
-  size_t m = e->answer_len;
-  size_t room = has_opt ? (limit > OPT_SIZE ? limit - OPT_SIZE : 0) : limit;
-  if (m > room || m + OPT_SIZE > out_cap) return 0; // truncation is JavaScript's job
-  memcpy(out, e->bytes + n, m);
   out[0] = q[0];
   out[1] = q[1];
   out[2] |= q[2] & 0x01;             // RD is the client's
@@ -368,8 +385,8 @@ size_t answer_cache_answer_udp(answer_cache *c, const uint8_t *q, size_t len, ui
     out[11] = (uint8_t)ar;
     m += OPT_SIZE;
   }
-  count_answer(&c->counters, qtype, family_v6, e->rcode);
-  if (c->hit_counts != NULL && e->kind < HIT_KINDS) c->hit_counts[e->kind] += 1;
+  count_answer(&c->counters, qtype, family_v6, rcode);
+  if (c->hit_counts != NULL && e != NULL && e->kind < HIT_KINDS) c->hit_counts[e->kind] += 1;
   return m;
 }
 

@@ -74,6 +74,11 @@ int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, un
 /** Returns 1 when the entry was there. */
 int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant);
 void answer_cache_clear(answer_cache *c);
+/**
+ * The cache's table of zone names for negative answers (negative.h), created on first use; a query the
+ * cache misses is offered to it. NULL for a forwarded cache, or when out of memory.
+ */
+struct negative_table *answer_cache_negative(answer_cache *c);
 size_t answer_cache_count(const answer_cache *c);
 size_t answer_cache_bytes(const answer_cache *c);
 

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "answer_cache_napi.h"
+#include "negative_napi.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -890,6 +891,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "udpSendTo", udp_send_to);
   set_fn(env, exports, "liveEngines", live_engines_fn);
   register_cache_api(env, exports);
+  register_negative_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
   set_int(env, abi, "version", KDNS_ABI_VERSION);

@@ -97,6 +97,16 @@ export interface NativeBinding {
   cacheStats(cache: CacheHandle): { entries: number; bytes: number };
   /** Counts the cache's answers (and the engine's unsent answers) in `values`, laid out as `plan` says. */
   cacheSetCounters(cache: CacheHandle, values: Float64Array, plan: Int32Array): void;
+  /** Forgets the cache's negative-answer zones and names (native/negative.c). */
+  negativeClear(cache: CacheHandle): void;
+  /**
+   * Adds or replaces a zone of negative answers: its lower-case wire apex, the NXDOMAIN, NXDOMAIN-for-SOA and
+   * NODATA messages compiled for the apex as qname (null: answer nothing in it), and the SOA's conflict labels.
+   */
+  negativeZone(cache: CacheHandle, apex: Buffer, nxdomain: Buffer | null, nxdomainSoa: Buffer | null, nodata: Buffer | null, conflicts: Buffer): void;
+  /** Applies name records ([length][wire name][flags][n][n × qtype]); returns how many. */
+  negativeNames(cache: CacheHandle, records: Buffer): number;
+  negativeStats(cache: CacheHandle): { names: number; zones: number; bytes: number };
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

@@ -3,6 +3,7 @@
 // keeps it in step through the AnswerMirror calls; the engine hands it to udpStart.
 
 import { MAX_TABLE_ENTRIES, type AnswerMirror, type Responder } from '../server/responder.js';
+import type { NegativeBatch } from '../server/negative-feed.js';
 import type { CacheHandle, NativeBinding } from './native-binding.js';
 import type { QueryObserver } from './types.js';
 
@@ -71,17 +72,36 @@ export class NativeAnswerCache implements AnswerMirror {
     if (this.forwardedHandle !== null) this.binding.cacheClear(this.forwardedHandle);
   }
 
+  negativeReset(batch: NegativeBatch): void {
+    this.binding.negativeClear(this.handle);
+    this.negativeUpdate(batch);
+  }
+
+  negativeUpdate(batch: NegativeBatch): void {
+    for (const z of batch.zones) {
+      const [nx, nxSoa, nodata] = z.templates ?? [null, null, null];
+      this.binding.negativeZone(this.handle, z.apex, nx, nxSoa, nodata, z.conflicts);
+    }
+    if (batch.count > 0) this.binding.negativeNames(this.handle, batch.names);
+  }
+
   get stats(): NativeCacheStats {
     const s = this.binding.cacheStats(this.handle);
     const f = this.forwardedHandle === null ? { entries: 0, bytes: 0 } : this.binding.cacheStats(this.forwardedHandle);
-    return { ...s, forwarded: f.entries, forwardedBytes: f.bytes };
+    const n = this.binding.negativeStats(this.handle);
+    return { ...s, forwarded: f.entries, forwardedBytes: f.bytes, negativeNames: n.names, negativeBytes: n.bytes };
   }
 }
 
-/** Entries and bytes (slot arrays included) of the compiled-answer table and of the forwarded one. */
+/**
+ * Entries and bytes (slot arrays included) of the compiled-answer table and of the forwarded one, and the
+ * names and bytes of the zones' name sets for negative answers (native/negative.c).
+ */
 export interface NativeCacheStats {
   entries: number;
   bytes: number;
   forwarded: number;
   forwardedBytes: number;
+  negativeNames: number;
+  negativeBytes: number;
 }

@@ -287,7 +287,10 @@ export class NativeEngine implements PacketEngine {
     return udpReceiveDrops(sockets);
   }
 
-  /** Entries and bytes of the native answer cache (null when the engine runs without one). */
+  /**
+   * Entries and bytes of the native answer cache, and the names and bytes of its negative-answer table (null
+   * when the engine runs without one).
+   */
   get answerCacheStats(): NativeCacheStats | null {
     return this.cache?.stats ?? null;
   }

@@ -12,6 +12,14 @@ export class LocalNames {
     return this.byName.size;
   }
 
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+
   replaceAll(records: Rr[]): void {
     this.byName.clear();
     for (const rr of records) {

@@ -19,6 +19,7 @@ import { chaseCname, danglingCnameTarget } from './cname-chase.js';
 import { BoundedMemo } from '../util/bounded-memo.js';
 import { lookup, type ZoneSet } from '../zone/index.js';
 import type { LocalNames } from './local-names.js';
+import { NegativeFeed, type NegativeMirror } from './negative-feed.js';
 
 export const PROTO_UDP = 0;
 export const PROTO_TCP = 1;
@@ -71,10 +72,6 @@ export interface ForwardingPort {
   onReuseInvalid?: (() => void) | null;
 }
 
-/**
- * A copy of the responder's compiled UDP answers kept elsewhere (the native engine's answer cache), told of
- * every change to the table so it never answers what the responder would no longer say.
- */
 /** What a native copy of reusable forwarded answers needs (Forwarder.reuseSetup). */
 export interface ForwardReuseSetup {
   /** The access list as 18-byte address rules. */
@@ -87,7 +84,11 @@ export interface ForwardReuseSetup {
   maxEntries: number;
 }
 
-export interface AnswerMirror {
+/**
+ * A copy of the responder's compiled UDP answers kept elsewhere (the native engine's answer cache), told of
+ * every change to the table so it never answers what the responder would no longer say.
+ */
+export interface AnswerMirror extends Partial<NegativeMirror> {
   set(name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
   delete(name: Buffer, nameLength: number, qtype: number): void;
   clear(): void;
@@ -123,6 +124,8 @@ export class Responder {
   /** RA in every answer: kdns forwards, so it is the client's recursive resolver. */
   readonly recursionAvailable: boolean;
   private readonly mirrors: AnswerMirror[] = [];
+  /** What mirrors that synthesize NXDOMAIN and NODATA themselves need to know (see negative-feed.ts). */
+  private readonly negatives: NegativeFeed;
   private readonly nxSeen = new Uint32Array(NX_SEEN_SLOTS);
   private nxNextWay = 0;
   // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
@@ -140,6 +143,7 @@ export class Responder {
   constructor(opts: ResponderOptions) {
     this.opts = opts;
     this.forwarder = opts.forwarder ?? null;
+    this.negatives = new NegativeFeed(opts.zones, opts.local);
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
     if (this.forwarder !== null && this.forwarder.onReuseInvalid !== undefined) {
@@ -252,6 +256,7 @@ export class Responder {
     this.table.forEach((name, qtype, qclass, answer) => {
       if (qclass === CLASS_IN) mirror.set(name, name.length, qtype, answer);
     });
+    mirror.negativeReset?.(this.negatives.full());
     this.mirrors.push(mirror);
   }
 
@@ -268,6 +273,14 @@ export class Responder {
 
   /** Forget every compiled answer (a zone was added or removed, readiness flipped, local data changed). */
   invalidate(): void {
+    this.clearAnswers();
+    if (!this.mirrors.some((m) => m.negativeReset !== undefined)) return;
+    const batch = this.negatives.full();
+    for (const m of this.mirrors) m.negativeReset?.(batch);
+  }
+
+  /** Forget every compiled answer; the zones did not change (the name sets of negative mirrors stay). */
+  private clearAnswers(): void {
     this.table.clear();
     this.dependents.clear();
     this.forgetForwarded();
@@ -279,7 +292,8 @@ export class Responder {
    * whose data or existence changed (Zone.onChange); an answer can only change when one of the names it
    * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
    */
-  invalidateNames(names: Iterable<string>): void {
+  invalidateNames(changed: Iterable<string>): void {
+    const names = Array.isArray(changed) ? changed as string[] : [...changed];
     // Whether a name is forwarded depends on the zones' origins (a change there calls invalidate()) and on
     // the local stores, whose names lie outside every zone (cluster PTRs, hosts entries). So only a changed
     // name outside every zone can turn a forwarded name local; a busy cluster zone keeps the memos.
@@ -293,6 +307,9 @@ export class Responder {
       else for (const entry of entries) this.dropEntry(entry);
     }
     if (outsideZones) this.forgetForwarded();
+    if (names.length === 0 || !this.mirrors.some((m) => m.negativeUpdate !== undefined)) return;
+    const batch = this.negatives.changed(names);
+    for (const m of this.mirrors) m.negativeUpdate?.(batch);
   }
 
   /** Drops one compiled answer, remembered as "qtype qname" (see compileMiss), from the table and mirrors. */
@@ -478,7 +495,7 @@ export class Responder {
     // then neither churns the table, which would evict the real names' answers, nor pays for inserts.
     if (result.rcode === RCODE_NXDOMAIN && !this.askedBefore(slot.hash, slot.qtype)) return compiled;
     if (slot.qclass === CLASS_IN) {
-      if (this.table.size >= MAX_TABLE_ENTRIES) this.invalidate();
+      if (this.table.size >= MAX_TABLE_ENTRIES) this.clearAnswers();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);
       for (const m of this.mirrors) m.set(slot.lowerName, slot.nameLength, slot.qtype, compiled);
       // "qtype qname": a string, not an object holding a copy of the name bytes, since every miss makes one

@@ -6,7 +6,7 @@
 // grace period), and the thread exits 0. It binds only after the first snapshot, so it never
 // answers REFUSED from an empty replica.
 
-import { insecurePodSynthesizer } from '../sources/kubernetes/pod-records.js';
+import { insecurePodSynthesizer, podRecordsRoot } from '../sources/kubernetes/pod-records.js';
 import { parentPort } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { Responder, type UpdatePort } from '../server/responder.js';
@@ -38,7 +38,10 @@ let closing = false;
 
 const replica = new Replica({
   configureZone(zone) {
-    if (init?.podRecords && zone.origin === init.podRecords.zone) zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
+    if (init?.podRecords && zone.origin === init.podRecords.zone) {
+      zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
+      zone.synthesizedBelow = podRecordsRoot(zone.origin);
+    }
   },
   needSnapshot(version, reason) {
     log?.warn({ version, reason }, 'replica out of step: asking for a snapshot');

@@ -105,7 +105,7 @@ export function lookup(zones: ZoneSet, qname: string, qtype: number, deps?: Set<
 }
 
 /** RFC 2308 §3: the SOA's TTL in a negative answer is the lesser of its own TTL and its MINIMUM field. */
-function pushNegativeSoa(out: LookupResult['authority'], soa: RrSet, zeroTtl: boolean): void {
+export function pushNegativeSoa(out: LookupResult['authority'], soa: RrSet, zeroTtl: boolean): void {
   const rdata = soa.rdatas[0]!;
   const ttl = zeroTtl ? 0 : Math.min(soa.ttl, soaMinimum(rdata));
   out.push({ name: soa.name, type: TYPE_SOA, class: soa.class, ttl, rdata });

@@ -34,6 +34,12 @@ export class Zone {
    */
   synthesizer: Synthesizer | null = null;
   /**
+   * Every name the synthesizer may make lies strictly below this one (e.g. `pod.<zone>`), so an answer
+   * elsewhere in the zone is the store's alone; null: anywhere (a copy of the negative answers then
+   * synthesizes nothing in this zone).
+   */
+  synthesizedBelow: string | null = null;
+  /**
    * Called with each name whose node changed: its data, or its existence (empty non-terminals created
    * or removed above it by the change). A cache holding lookups' `deps` invalidates exactly these names.
    */

@@ -127,7 +127,9 @@ function defineTests(b: NativeBinding): void {
     // Every packet that JavaScript answers from its table is a C hit in rounds 2 and 3: at least 40 of them.
     t.ok(cachedStats.nativeAnswers >= 80, `${cachedStats.nativeAnswers} answered in C`);
     t.ok(cachedStats.batches < p.plain.udpStats.batches, 'fewer JavaScript calls with the cache');
-    t.ok(p.cached.answerCacheStats!.entries >= 40, `${p.cached.answerCacheStats!.entries} cached answers`);
+    // NXDOMAIN and NODATA answers come from the zones' name table in C, so JavaScript compiles (and caches) fewer.
+    t.ok(p.cached.answerCacheStats!.entries >= 30, `${p.cached.answerCacheStats!.entries} cached answers`);
+    t.ok(p.cached.answerCacheStats!.negativeNames >= 19, `${p.cached.answerCacheStats!.negativeNames} zone names in C`);
 
     const fc1 = sumSlots(p.cachedSab, 1);
     const fc2 = sumSlots(p.plainSab, 1);

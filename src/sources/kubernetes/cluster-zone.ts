@@ -18,6 +18,7 @@ import { ownAddresses } from './own-addresses.js';
 import type { ZoneHub } from '../../worker/hub.js';
 import { applyCollectingNames } from '../../worker/zone-writer.js';
 import { startManifestsSource } from '../manifests/source.js';
+import { podRecordsRoot } from './pod-records.js';
 
 export interface ClusterZone {
   readonly zone: Zone;
@@ -92,6 +93,7 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   const reverse = new LocalNames();
   zone.ready = false;
   zone.synthesizer = state.synthesizer;
+  zone.synthesizedBelow = podRecordsRoot(origin);
 
   // Split each batch: names under the zone go to the zone, reverse names to the exact-match store.
   const apply = (changes: RrSetChange[]): void => {

@@ -18,3 +18,8 @@ export function insecurePodSynthesizer(zone: Zone, settings: PodRecordSettings):
   const namespaceKnown = (ns: string): boolean => zone.nodeExists(`${ns}.pod.${settings.zone}`);
   return (qname) => podRecord(options, 'insecure', qname, namespaceKnown, () => false);
 }
+
+/** Pod names are made by rule strictly below `pod.<zone>` (naming.ts podRecord): Zone.synthesizedBelow. */
+export function podRecordsRoot(zone: string): string {
+  return `pod.${zone}`;
+}

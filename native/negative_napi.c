@@ -1,0 +1,142 @@
+// Node-API glue for the negative-answer table (negative.c) of an answer cache: zones, names, stats. The ABI is
+// in README.md ("Negative answers"). Every call must come from the thread that created the cache.
+
+#include "negative_napi.h"
+
+#include "answer_cache_napi.h"
+#include "negative.h"
+
+#include <stdlib.h>
+
+static napi_value throw_arg(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", msg);
+  return NULL;
+}
+
+static void throw_nomem(napi_env env, const char *fn) {
+  napi_throw_error(env, "ENOMEM", fn);
+}
+
+/** argv[i] as a Buffer's bytes; null and undefined give NULL with *ok = 1 when `nullable`. */
+static int buffer_arg(napi_env env, napi_value v, int nullable, uint8_t **data, size_t *len) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  *data = NULL;
+  *len = 0;
+  if (nullable && (t == napi_null || t == napi_undefined)) return 1;
+  bool is_buf = false;
+  void *d = NULL;
+  if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf || napi_get_buffer_info(env, v, &d, len) != napi_ok) return 0;
+  *data = (uint8_t *)d;
+  return 1;
+}
+
+/** The negative table of the cache in argv[0] (created on first use), or NULL after throwing. */
+static negative_table *table_arg(napi_env env, napi_value *argv, size_t argc, size_t want) {
+  answer_cache *c = argc >= want ? cache_from_value(env, argv[0]) : NULL;
+  if (c == NULL) {
+    throw_arg(env, "expected an authoritative cache from cacheCreate, then the documented arguments");
+    return NULL;
+  }
+  negative_table *t = answer_cache_negative(c);
+  if (t == NULL) throw_arg(env, "a forwarded cache has no negative answers (or out of memory)");
+  return t;
+}
+
+// negativeClear(cache): forgets every zone and name.
+static napi_value negative_clear_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  negative_table *t = table_arg(env, argv, argc, 1);
+  if (t != NULL) negative_clear(t);
+  return NULL;
+}
+
+// negativeZone(cache, apex: Buffer, nxdomain, nxdomainSoa, nodata: Buffer | null, conflicts: Buffer)
+static napi_value negative_zone_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t argc = 6;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  negative_table *t = table_arg(env, argv, argc, 6);
+  if (t == NULL) return NULL;
+  uint8_t *apex, *conflicts, *tpl[NEG_TEMPLATES];
+  size_t apex_len, conflicts_len, tpl_len[NEG_TEMPLATES];
+  int ok = buffer_arg(env, argv[1], 0, &apex, &apex_len) && buffer_arg(env, argv[5], 0, &conflicts, &conflicts_len);
+  int usable = 1;
+  for (int k = 0; ok && k < NEG_TEMPLATES; k++) {
+    ok = buffer_arg(env, argv[2 + k], 1, &tpl[k], &tpl_len[k]);
+    if (tpl[k] == NULL) usable = 0;
+  }
+  if (!ok || apex_len < 1 || apex_len > 255) {
+    return throw_arg(env, "negativeZone(cache, apex: Buffer (1-255 bytes), nxdomain, nxdomainSoa, nodata: Buffer | null, conflicts: Buffer)");
+  }
+  if (negative_set_zone(t, apex, (unsigned)apex_len, usable ? (const uint8_t *const *)tpl : NULL, tpl_len, conflicts, conflicts_len) < 0) {
+    throw_nomem(env, "negativeZone: out of memory");
+  }
+  return NULL;
+}
+
+// negativeNames(cache, records: Buffer) → number: records of [name length][wire name][flags][n][n × qtype
+// (16-bit big-endian)]; flags 0 removes the name. Returns how many were applied.
+static napi_value negative_names_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  negative_table *t = table_arg(env, argv, argc, 2);
+  if (t == NULL) return NULL;
+  uint8_t *r;
+  size_t len;
+  if (!buffer_arg(env, argv[1], 0, &r, &len)) return throw_arg(env, "negativeNames(cache, records: Buffer)");
+  uint16_t types[255];
+  unsigned applied = 0;
+  // Bounded: each record consumes at least 3 bytes.
+  for (size_t p = 0; p < len; applied++) {
+    unsigned name_len = r[p];
+    if (name_len < 1 || p + 1 + name_len + 2 > len) return throw_arg(env, "negativeNames: a record is cut short");
+    const uint8_t *name = r + p + 1;
+    unsigned flags = r[p + 1 + name_len], ntypes = r[p + 2 + name_len];
+    p += 3 + name_len;
+    if (p + 2 * (size_t)ntypes > len) return throw_arg(env, "negativeNames: a record is cut short");
+    for (unsigned i = 0; i < ntypes; i++) types[i] = (uint16_t)((r[p + 2 * i] << 8) | r[p + 2 * i + 1]);
+    p += 2 * (size_t)ntypes;
+    if (negative_set_name(t, name, name_len, flags, types, ntypes) < 0) {
+      throw_nomem(env, "negativeNames: out of memory");
+      return NULL;
+    }
+  }
+  napi_value result;
+  napi_create_uint32(env, applied, &result);
+  return result;
+}
+
+// negativeStats(cache) → { names, zones, bytes }
+static napi_value negative_stats_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  negative_table *t = table_arg(env, argv, argc, 1);
+  if (t == NULL) return NULL;
+  napi_value obj, names, zones, bytes;
+  napi_create_object(env, &obj);
+  napi_create_double(env, (double)negative_names(t), &names);
+  napi_create_double(env, (double)negative_zones(t), &zones);
+  napi_create_double(env, (double)negative_bytes(t), &bytes);
+  napi_set_named_property(env, obj, "names", names);
+  napi_set_named_property(env, obj, "zones", zones);
+  napi_set_named_property(env, obj, "bytes", bytes);
+  return obj;
+}
+
+static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, obj, name, f);
+}
+
+void register_negative_api(napi_env env, napi_value exports) {
+  set_fn(env, exports, "negativeClear", negative_clear_fn);
+  set_fn(env, exports, "negativeZone", negative_zone_fn);
+  set_fn(env, exports, "negativeNames", negative_names_fn);
+  set_fn(env, exports, "negativeStats", negative_stats_fn);
+}
