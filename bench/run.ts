@@ -1,11 +1,12 @@
 // `npm run bench`: kdns against the fastest DNS servers on this machine, same zone, same queries.
 //
 //   node dist/bench/run.js [--quick] [--duration S] [--reps N] [--zone 10k|small] [--rate QPS]
-//                          [--only id,id] [--no-two-workers] [--no-write]
+//                          [--only id,id] [--no-two-workers] [--no-write] [--no-flood] [--flood-queries N]
 //
 // Phase 1: every peer with one worker pinned to core 0, load generators pinned to core 1; UDP
 // throughput with udpgen in interleaved repetitions (A B C … A B C …), server CPU per query from
-// /proc, latency with dnsperf at a fixed moderate rate, TCP pipelined with dnsperf -m tcp.
+// /proc, the random-name flood the same way, latency with dnsperf at a fixed moderate rate, TCP pipelined
+// with dnsperf -m tcp, and kdns's RSS over a long random-name flood (10 million queries).
 // Phase 2: the peers that have workers, with 2 of them and nothing pinned.
 // Writes bench/results/<timestamp>.json and .svg, prints the markdown tables and the targets.
 // Every server is started and stopped by PID; every load run is bounded in time and count.
@@ -15,10 +16,10 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { latency, tcpThroughput, udpThroughput, type UdpOptions } from './lib/measure.js';
+import { latency, tcpThroughput, udpThroughput, type UdpOptions, type UdpResult } from './lib/measure.js';
 import { PEERS, type Peer, type PeerContext } from './lib/peers.js';
-import { stop, stopAll, tail, type Proc } from './lib/proc.js';
-import { combineLatency, markdown, svg, type PeerResult, type Results } from './lib/report.js';
+import { rssMiB, stop, stopAll, tail, type Proc } from './lib/proc.js';
+import { combineLatency, markdown, svg, type FloodRss, type PeerResult, type Results } from './lib/report.js';
 import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
 import { benchSession, freePort } from './lib/session.js';
 
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     'no-two-workers': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     'no-forward-mix': { type: 'boolean', default: false },
+    'no-flood': { type: 'boolean', default: false },
+    'flood-queries': { type: 'string' },
   },
 });
 const QUICK = values.quick!;
@@ -47,6 +50,12 @@ const SETTLE_MS = QUICK ? 500 : 5000;
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
 const TCP_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9']);
+/** Peers that serve the zone with DNS semantics: the flood's NXDOMAINs mean something for them. */
+const FLOOD_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9', 'knot', 'nsd', 'coredns']);
+const FLOOD: UdpOptions = { ...UDP, randomLabel: true };
+/** The long flood kdns's RSS is watched over (the issue's 10 million queries). */
+const FLOOD_RSS_QUERIES = Math.min(Math.max(Number(values['flood-queries'] ?? (QUICK ? 200_000 : 10_000_000)), 10_000), 50_000_000);
+const RSS_SAMPLE_MS = 200;
 const session = benchSession('kdns-bench-');
 const { serverPin: SERVER_PIN, loadPin: LOAD_PIN, tmp, cleanup } = session;
 
@@ -95,10 +104,14 @@ async function stopPeers(running: Running[]): Promise<void> {
   for (const r of running) await stop(r.proc);
 }
 
-async function udpRounds(running: Running[], queries: string, pin: string | undefined, reps: number): Promise<void> {
+async function udpRounds(
+  running: Running[], queries: string, pin: string | undefined, reps: number, o: UdpOptions = UDP,
+  into: (r: PeerResult) => UdpResult[] = (r) => r.udp,
+): Promise<void> {
   const udpgen = join(tmp, 'bin', 'udpgen');
+  const what = o.randomLabel === true ? ' flood' : '';
   for (const r of running) { // warm-up: answer tables filled, JIT warm, caches hot
-    try { await udpThroughput(udpgen, r.proc, r.port, queries, Math.min(DURATION, 1), pin, UDP); } catch { /* measured below */ }
+    try { await udpThroughput(udpgen, r.proc, r.port, queries, Math.min(DURATION, 1), pin, o); } catch { /* measured below */ }
   }
   for (let rep = 0; rep < reps; rep++) {
     for (const r of running) {
@@ -106,13 +119,32 @@ async function udpRounds(running: Running[], queries: string, pin: string | unde
       const label = r.workers > 1 || !pin ? ` (${r.workers} worker${r.workers > 1 ? 's' : ''}${pin ? '' : ', unpinned'})` : '';
       if (r.proc.exited) { r.result.status = 'failed'; r.result.reason = `exited during the run: ${tail(r.proc)}`; continue; }
       try {
-        const u = await udpThroughput(udpgen, r.proc, r.port, queries, DURATION, pin, UDP);
-        r.result.udp.push(u);
-        log(`${r.peer.id}${label} rep ${rep + 1}/${reps}: ${Math.round(u.qps)} qps, ${u.cpuUsPerQuery.toFixed(2)} µs CPU/query, ${u.timeouts} timeouts`);
+        const u = await udpThroughput(udpgen, r.proc, r.port, queries, DURATION, pin, o);
+        into(r.result).push(u);
+        log(`${r.peer.id}${label}${what} rep ${rep + 1}/${reps}: ${Math.round(u.qps)} qps, ${u.cpuUsPerQuery.toFixed(2)} µs CPU/query, ${u.timeouts} timeouts`);
       } catch (err) {
         log(`${r.peer.id} rep ${rep + 1}: ${(err as Error).message}`);
       }
     }
+  }
+}
+
+/**
+ * kdns's resident memory while one long random-name flood runs against it (sampled every RSS_SAMPLE_MS):
+ * every query a name never seen, so any per-name state that is not bounded shows up here.
+ */
+async function floodRss(r: Running, queries: string, pin: string | undefined): Promise<FloodRss> {
+  const udpgen = join(tmp, 'bin', 'udpgen');
+  const beforeMiB = rssMiB(r.proc.pid);
+  let peakMiB = beforeMiB;
+  const timer = setInterval(() => { peakMiB = Math.max(peakMiB, rssMiB(r.proc.pid)); }, RSS_SAMPLE_MS);
+  try {
+    // Long enough for the count at any plausible rate; udpgen stops at the count.
+    const u = await udpThroughput(udpgen, r.proc, r.port, queries, 300, pin, { ...FLOOD, maxQueries: FLOOD_RSS_QUERIES });
+    const afterMiB = rssMiB(r.proc.pid);
+    return { queries: u.sent, qps: u.qps, beforeMiB, peakMiB: Math.max(peakMiB, afterMiB), afterMiB };
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -135,11 +167,17 @@ async function main(): Promise<void> {
     writeFileSync(queries, generateQueries(10_000, 20_000));
   }
   const peers = PEERS.filter((p) => !ONLY || ONLY.has(p.id));
+  // The flood's names: a new random label in front of this one, so each is a nonexistent cluster name.
+  const floodQueries = join(tmp, 'flood.txt');
+  writeFileSync(floodQueries, `default.svc.${ORIGIN.replace(/\.$/, '')} A\n`);
   log(`duration ${DURATION} s, ${REPS} reps, zone ${values.zone}, servers on core ${SERVER_PIN ?? '-'}, load on core ${LOAD_PIN ?? '-'}`);
 
   // Phase 1: one worker, pinned.
   const one = await startPeers(1, SERVER_PIN, zone, peers);
   await udpRounds(one.running, queries, LOAD_PIN, REPS);
+  if (!values['no-flood']) {
+    await udpRounds(one.running.filter((r) => FLOOD_PEERS.has(r.peer.id)), floodQueries, LOAD_PIN, REPS, FLOOD, (r) => (r.flood ??= []));
+  }
   if (haveDnsperf) {
     // The throughput runs just flooded every peer; Node and Go runtimes tidy up for a while after (GC), on
     // the shared server core. Let that pass, then measure latency in interleaved repetitions, so one
@@ -171,6 +209,14 @@ async function main(): Promise<void> {
       }
     }
   }
+  let rss: FloodRss | undefined;
+  const kdnsNative = one.running.find((r) => r.peer.id === 'kdns-native' && r.result.status === 'ok' && !r.proc.exited);
+  if (!values['no-flood'] && kdnsNative !== undefined) {
+    try {
+      rss = await floodRss(kdnsNative, floodQueries, LOAD_PIN);
+      log(`kdns-native RSS over ${rss.queries} flood queries: ${rss.beforeMiB.toFixed(1)} → peak ${rss.peakMiB.toFixed(1)} MiB`);
+    } catch (err) { log(`flood RSS: ${(err as Error).message}`); }
+  }
   await stopPeers(one.running);
 
   // Phase 2: nothing pinned, each multi-worker peer with 1 and with 2 workers, all interleaved, so
@@ -197,6 +243,7 @@ async function main(): Promise<void> {
     oneWorker: one.results,
     oneWorkerUnpinned: oneUnpinned,
     twoWorkers: two,
+    floodRss: rss,
   };
   const md = markdown(results);
   if (!values['no-write']) {

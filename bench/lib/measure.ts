@@ -29,15 +29,21 @@ function pinned(pin: string | undefined, cmd: string, args: string[]): [string, 
   return pin ? ['taskset', ['-c', pin, cmd, ...args]] : [cmd, args];
 }
 
-export interface UdpOptions { sockets: number; window: number; batch: number; timeoutMs: number }
+export interface UdpOptions {
+  sockets: number; window: number; batch: number; timeoutMs: number;
+  /** A new random first label on every query (udpgen --random-label): a random-name flood. */
+  randomLabel?: boolean;
+  /** Stop after this many queries (default: 5 million per second of duration, i.e. the duration decides). */
+  maxQueries?: number;
+}
 
 export async function udpThroughput(
   udpgen: string, server: Proc, port: number, queries: string, seconds: number, pin: string | undefined, o: UdpOptions,
 ): Promise<UdpResult> {
   const [cmd, args] = pinned(pin, udpgen, [
     '--server', '127.0.0.1', '--port', String(port), '--queries', queries, '--duration', String(seconds),
-    '--max-queries', String(Math.round(seconds * 5_000_000)), '--sockets', String(o.sockets), '--window', String(o.window),
-    '--batch', String(o.batch), '--timeout-ms', String(o.timeoutMs),
+    '--max-queries', String(o.maxQueries ?? Math.round(seconds * 5_000_000)), '--sockets', String(o.sockets), '--window', String(o.window),
+    '--batch', String(o.batch), '--timeout-ms', String(o.timeoutMs), '--random-label', o.randomLabel === true ? '1' : '0',
   ]);
   const cpu0 = cpuSeconds(server.pid);
   const r = await run(cmd, args, (seconds + 15) * 1000);

@@ -140,6 +140,16 @@ function descendants(pid: number): number[] {
 }
 
 /** CPU seconds (user + system) used so far by `pid` and every process below it (NSD forks). */
+/** Resident memory of a process (VmRSS), MiB; NaN when it is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 export function cpuSeconds(pid: number): number {
   let ticks = 0;
   for (const p of descendants(pid)) {

@@ -11,6 +11,17 @@ export interface PeerResult {
   latency?: LatencyResult;
   latencyReps?: LatencyResult[];
   tcp: TcpResult[];
+  /** The random-name flood: every query a new nonexistent name in the cluster zone. */
+  flood?: UdpResult[];
+}
+
+/** kdns's resident memory around a long random-name flood. */
+export interface FloodRss {
+  queries: number;
+  qps: number;
+  beforeMiB: number;
+  peakMiB: number;
+  afterMiB: number;
 }
 
 export interface Results {
@@ -21,6 +32,7 @@ export interface Results {
   oneWorker: PeerResult[];
   oneWorkerUnpinned: PeerResult[];
   twoWorkers: PeerResult[];
+  floodRss?: FloodRss;
 }
 
 export interface Range { median: number; min: number; max: number; n: number }
@@ -121,6 +133,38 @@ export function twoWorkerTable(r: Results): string {
   return lines.join('\n');
 }
 
+const floodQps = (p: PeerResult | undefined): Range | undefined =>
+  (p && p.status === 'ok' && p.flood !== undefined ? range(p.flood.map((u) => u.qps)) : undefined);
+
+/** The random-name flood, same pinning and peers as the table above. */
+export function floodTable(r: Results): string {
+  const knot = floodQps(find(r.oneWorker, 'knot'));
+  const bind = floodQps(find(r.oneWorker, 'bind9'));
+  const lines = [
+    '| server | flood qps median (range) | server CPU µs/query | × bind9 | × Knot | answers NXDOMAIN (%) |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const p of r.oneWorker) {
+    const q = floodQps(p);
+    if (q === undefined) continue;
+    const cpu = range(p.flood!.map((u) => u.cpuUsPerQuery));
+    let total = 0, nx = 0;
+    for (const u of p.flood!) {
+      for (const v of Object.values(u.rcodes)) total += v;
+      nx += u.rcodes.nxdomain ?? 0;
+    }
+    const nxText = total > 0 ? ((100 * nx) / total).toFixed(0) : '—';
+    lines.push(`| ${p.label} | ${fmtRange(q)} | ${cpu ? cpu.median.toFixed(2) : '—'} | ${ratio(q, bind)} | ${ratio(q, knot)} | ${nxText} |`);
+  }
+  const m = r.floodRss;
+  if (m !== undefined) {
+    lines.push('', `kdns native RSS over a ${k(m.queries)}-query random-name flood (${k(m.qps)} qps): ` +
+      `${m.beforeMiB.toFixed(1)} MiB before, ${m.peakMiB.toFixed(1)} MiB peak, ${m.afterMiB.toFixed(1)} MiB after ` +
+      `(growth ${(m.peakMiB - m.beforeMiB).toFixed(1)} MiB).`);
+  }
+  return lines.join('\n');
+}
+
 interface Target { what: string; ratio: number | undefined; goal: number }
 
 export function targets(r: Results): Target[] {
@@ -137,6 +181,11 @@ export function targets(r: Results): Target[] {
     { what: `${kdName} TCP pipelined vs bind9 TCP`, ratio: div(tcpQps(find(r.oneWorker, kd)), tcpQps(find(r.oneWorker, 'bind9'))), goal: 1 },
     { what: `${kdName} UDP vs CoreDNS`, ratio: div(one(kd), one('coredns')), goal: 5 },
     { what: `${kdName} UDP: 2 workers vs 1 (unpinned)`, ratio: div(udpQps(find(r.twoWorkers, kd)), udpQps(find(r.oneWorkerUnpinned, kd))), goal: 1.7 },
+    { what: 'kdns native random-name flood vs Knot', ratio: div(floodQps(find(r.oneWorker, 'kdns-native')), floodQps(find(r.oneWorker, 'knot'))), goal: 1 },
+    {
+      what: '64 MiB ÷ kdns native RSS growth over the long flood', goal: 1,
+      ratio: r.floodRss === undefined ? undefined : 64 / Math.max(r.floodRss.peakMiB - r.floodRss.beforeMiB, 0.1),
+    },
   ];
 }
 
@@ -164,6 +213,10 @@ export function markdown(r: Results): string {
     'One and two workers, nothing pinned (server and load generator share both cores):',
     '',
     twoWorkerTable(r),
+    '',
+    'Random-name flood (every query a new nonexistent name `r<12 hex>.default.svc.cluster.local A`), one worker, pinned as above:',
+    '',
+    floodTable(r),
     '',
     'Targets:',
     '',

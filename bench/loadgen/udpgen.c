@@ -2,7 +2,7 @@
  * udpgen: a batching DNS-over-UDP load generator for loopback benchmarks.
  *
  *   udpgen --server 127.0.0.1 --port P --queries FILE [--duration S] [--max-queries N]
- *          [--sockets K] [--window W] [--batch B] [--timeout-ms T]
+ *          [--sockets K] [--window W] [--batch B] [--timeout-ms T] [--random-label 1]
  *
  * The query file has one "name type" per line (blank lines and '#' comments skipped); queries are
  * sent in file order, round robin, without EDNS, RD set. K connected sockets each keep up to W
@@ -10,6 +10,10 @@
  * queries sequentially, so the 16-bit ID is the index of a ring that holds the send time: a
  * response's latency costs one subtraction, and the oldest outstanding query is at the ring's tail,
  * which is where timeouts are found.
+ *
+ * With --random-label 1 every query gets one more label in front of its name, `r` and 12 hex digits never
+ * sent before in this run (a counter through a bijection, offset by a per-run seed): a random-name flood
+ * ("water torture"), every query a new name that the server cannot have cached.
  *
  * Bounded: sending stops after S seconds (at most 600) or N queries, whichever comes first; then
  * outstanding queries get T milliseconds to come back. Only loopback targets are accepted
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #define PKT_MAX 300
+#define RANDOM_LABEL 13 /* 'r' + 12 hex digits */
 #define RESP_MAX 4096
 #define MAX_BATCH 256
 #define MAX_SOCKETS 64
@@ -138,6 +143,18 @@ static int load_queries(const char *path) {
   return nqueries ? 0 : -1;
 }
 
+/* The query with a label no earlier query of this run had in front of its name; returns its length. */
+static size_t random_query(uint8_t *out, const query_t *q, uint64_t seq) {
+  static const char HEX[] = "0123456789abcdef";
+  uint64_t v = (seq * 0x9e3779b97f4bULL) & 0xffffffffffffULL; /* odd multiplier: a bijection mod 2^48 */
+  memcpy(out, q->bytes, 12);
+  out[12] = RANDOM_LABEL;
+  out[13] = 'r';
+  for (int i = 0; i < 12; i++) out[14 + i] = (uint8_t)HEX[(v >> (44 - 4 * i)) & 0xf];
+  memcpy(out + 13 + RANDOM_LABEL, q->bytes + 12, (size_t)q->len - 12);
+  return (size_t)q->len + 1 + RANDOM_LABEL;
+}
+
 static double percentile(uint64_t total, double p) {
   if (total == 0) return 0;
   uint64_t want = (uint64_t)((double)total * p);
@@ -153,12 +170,12 @@ static double percentile(uint64_t total, double p) {
 static void usage(void) {
   fprintf(stderr,
           "usage: udpgen --server 127.0.0.1 --port P --queries FILE [--duration S] [--max-queries N]\n"
-          "              [--sockets K] [--window W] [--batch B] [--timeout-ms T]\n");
+          "              [--sockets K] [--window W] [--batch B] [--timeout-ms T] [--random-label 1]\n");
 }
 
 int main(int argc, char **argv) {
   const char *server = "127.0.0.1", *qfile = NULL;
-  int port = 0, nsock = 4, window = 64, batch = 32, timeout_ms = 1000;
+  int port = 0, nsock = 4, window = 64, batch = 32, timeout_ms = 1000, random_label = 0;
   double duration = 3;
   uint64_t max_queries = 100000000ull;
   for (int i = 1; i < argc; i++) {
@@ -174,6 +191,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--window")) window = atoi(v);
     else if (!strcmp(a, "--batch")) batch = atoi(v);
     else if (!strcmp(a, "--timeout-ms")) timeout_ms = atoi(v);
+    else if (!strcmp(a, "--random-label")) random_label = atoi(v) != 0;
     else { usage(); return 2; }
     i++;
   }
@@ -253,6 +271,7 @@ int main(int argc, char **argv) {
   uint64_t sent = 0, received = 0, received_in_window = 0, timeouts = 0, late = 0, send_errors = 0;
   uint64_t truncated = 0, rcodes[16] = {0};
   size_t qi = 0;
+  uint64_t label_seq = now_ns(); /* the per-run seed */
   const uint64_t timeout_ns = (uint64_t)timeout_ms * 1000000ull;
   const uint64_t start = now_ns();
   const uint64_t send_end = start + (uint64_t)(duration * 1e9);
@@ -285,10 +304,14 @@ int main(int argc, char **argv) {
             const query_t *q = &queries[qi];
             if (++qi == nqueries) qi = 0;
             uint16_t id = (uint16_t)(sk->head + i);
-            memcpy(outbuf[i], q->bytes, q->len);
+            if (random_label) {
+              siov[i].iov_len = random_query(outbuf[i], q, label_seq++);
+            } else {
+              memcpy(outbuf[i], q->bytes, q->len);
+              siov[i].iov_len = q->len;
+            }
             outbuf[i][0] = (uint8_t)(id >> 8);
             outbuf[i][1] = (uint8_t)id;
-            siov[i].iov_len = q->len;
           }
           int k = sendmmsg(sk->fd, smsg, n, MSG_DONTWAIT);
           if (k < 0) {
