@@ -31,8 +31,13 @@ static int buffer_arg(napi_env env, napi_value v, int nullable, uint8_t **data, 
   return 1;
 }
 
-/** The negative table of the cache in argv[0] (created on first use), or NULL after throwing. */
-static negative_table *table_arg(napi_env env, napi_value *argv, size_t argc, size_t want) {
+/**
+ * Reads up to `want` arguments into argv; returns the negative table of the cache in argv[0] (created on
+ * first use), or NULL after throwing when there are fewer than `want` or argv[0] is not such a cache.
+ */
+static negative_table *table_call(napi_env env, napi_callback_info info, napi_value *argv, size_t want) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   answer_cache *c = argc >= want ? cache_from_value(env, argv[0]) : NULL;
   if (c == NULL) {
     throw_arg(env, "expected an authoritative cache from cacheCreate, then the documented arguments");
@@ -46,9 +51,7 @@ static negative_table *table_arg(napi_env env, napi_value *argv, size_t argc, si
 // negativeClear(cache): forgets every zone and name.
 static napi_value negative_clear_fn(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  negative_table *t = table_arg(env, argv, argc, 1);
+  negative_table *t = table_call(env, info, argv, 1);
   if (t != NULL) negative_clear(t);
   return NULL;
 }
@@ -56,9 +59,7 @@ static napi_value negative_clear_fn(napi_env env, napi_callback_info info) {
 // negativeZone(cache, apex: Buffer, nxdomain, nxdomainSoa, nodata: Buffer | null, conflicts: Buffer)
 static napi_value negative_zone_fn(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  size_t argc = 6;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  negative_table *t = table_arg(env, argv, argc, 6);
+  negative_table *t = table_call(env, info, argv, 6);
   if (t == NULL) return NULL;
   uint8_t *apex, *conflicts, *tpl[NEG_TEMPLATES];
   size_t apex_len, conflicts_len, tpl_len[NEG_TEMPLATES];
@@ -81,9 +82,7 @@ static napi_value negative_zone_fn(napi_env env, napi_callback_info info) {
 // (16-bit big-endian)]; flags 0 removes the name. Returns how many were applied.
 static napi_value negative_names_fn(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  size_t argc = 2;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  negative_table *t = table_arg(env, argv, argc, 2);
+  negative_table *t = table_call(env, info, argv, 2);
   if (t == NULL) return NULL;
   uint8_t *r;
   size_t len;
@@ -113,9 +112,7 @@ static napi_value negative_names_fn(napi_env env, napi_callback_info info) {
 // negativeStats(cache) → { names, zones, bytes }
 static napi_value negative_stats_fn(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  negative_table *t = table_arg(env, argv, argc, 1);
+  negative_table *t = table_call(env, info, argv, 1);
   if (t == NULL) return NULL;
   napi_value obj, names, zones, bytes;
   napi_create_object(env, &obj);
@@ -128,15 +125,12 @@ static napi_value negative_stats_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
-
 void register_negative_api(napi_env env, napi_value exports) {
-  set_fn(env, exports, "negativeClear", negative_clear_fn);
-  set_fn(env, exports, "negativeZone", negative_zone_fn);
-  set_fn(env, exports, "negativeNames", negative_names_fn);
-  set_fn(env, exports, "negativeStats", negative_stats_fn);
+  const napi_property_descriptor fns[] = {
+    {"negativeClear", NULL, negative_clear_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"negativeZone", NULL, negative_zone_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"negativeNames", NULL, negative_names_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"negativeStats", NULL, negative_stats_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 }
