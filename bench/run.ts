@@ -139,8 +139,8 @@ async function floodRss(r: Running, queries: string, pin: string | undefined): P
   let peakMiB = beforeMiB;
   const timer = setInterval(() => { peakMiB = Math.max(peakMiB, rssMiB(r.proc.pid)); }, RSS_SAMPLE_MS);
   try {
-    // Long enough for the count at any plausible rate; udpgen stops at the count.
-    const u = await udpThroughput(udpgen, r.proc, r.port, queries, 300, pin, { ...FLOOD, maxQueries: FLOOD_RSS_QUERIES });
+    // udpgen stops at the count, or after its longest run (600 s) on a machine too busy to reach it.
+    const u = await udpThroughput(udpgen, r.proc, r.port, queries, 600, pin, { ...FLOOD, maxQueries: FLOOD_RSS_QUERIES });
     const afterMiB = rssMiB(r.proc.pid);
     return { queries: u.sent, qps: u.qps, beforeMiB, peakMiB: Math.max(peakMiB, afterMiB), afterMiB };
   } finally {
