@@ -61,10 +61,14 @@ export class NegativeFeed {
     const zones = this.zones.zones();
     const specs = zones.map((z) => this.zoneSpec(z, zones));
     for (const zone of zones) {
-      for (const name of zone.names()) if (this.zones.findZone(name) === zone) this.writeName(out, name);
-      if (zone.synthesizedBelow !== null) this.writeName(out, zone.synthesizedBelow);
+      // A name of this zone below a child zone's apex is the child's to answer (and the child's to send).
+      const children = zones.filter((z) => z !== zone && isAtOrBelow(z.origin, zone.origin));
+      for (const name of zone.names()) {
+        if (children.length === 0 || this.zones.findZone(name) === zone) this.writeName(out, name, zone);
+      }
+      if (zone.synthesizedBelow !== null) this.writeName(out, zone.synthesizedBelow, this.zones.findZone(zone.synthesizedBelow));
     }
-    for (const local of this.local) for (const name of local.names()) this.writeName(out, name);
+    for (const local of this.local) for (const name of local.names()) this.writeName(out, name, this.zones.findZone(name));
     return out.batch(specs);
   }
 
@@ -72,22 +76,24 @@ export class NegativeFeed {
   changed(names: Iterable<string>): NegativeBatch {
     const out = new RecordWriter();
     const seen = new Set<string>();
-    const specs: NegativeZone[] = [];
+    const specs = new Map<Zone, NegativeZone>();
     let all: Zone[] | null = null;
     for (const name of names) {
+      // The SOA lives at the apex, so only a changed apex (not a parent) can change the templates.
+      const zone = this.zones.get(name);
+      if (zone !== undefined && !specs.has(zone)) specs.set(zone, this.zoneSpec(zone, all ??= this.zones.zones()));
       for (const n of [name, parentOf(name)]) {
         if (n === null || seen.has(n)) continue;
         seen.add(n);
-        this.writeName(out, n);
-        const zone = this.zones.get(n);
-        if (zone !== undefined) specs.push(this.zoneSpec(zone, all ??= this.zones.zones()));
+        this.writeName(out, n, this.zones.findZone(n));
       }
     }
-    return out.batch(specs);
+    return out.batch([...specs.values()]);
   }
 
-  private writeName(out: RecordWriter, name: string): void {
-    const zone = this.zones.findZone(name);
+
+  /** The record of `name` as `zone` (the zone that answers it) has it. */
+  private writeName(out: RecordWriter, name: string, zone: Zone | undefined): void {
     if (zone === undefined) return; // never tracked: the C walk finds no apex above it
     let flags = 0;
     let types: number[] = [];
@@ -97,9 +103,9 @@ export class NegativeFeed {
       types = node.rrsets.map((r) => r.type);
     }
     if (name === zone.origin) flags |= NEG_APEX;
-    if (this.local.some((l) => l.has(name))) flags |= NEG_LOCAL;
+    for (const l of this.local) if (l.has(name)) flags |= NEG_LOCAL;
     if (zone.isCut(name) || zone.nodeExists(wildcardOf(name)) || name === zone.synthesizedBelow) flags |= NEG_BARRIER;
-    out.add(keyToWire(name), flags, types);
+    out.add(wireOf(name), flags, types);
   }
 
   /** The templates of `zone`, or none when its negative answers are not the plain SOA ones. */
@@ -141,25 +147,55 @@ function labelLeftOf(name: string, apex: string): Buffer[] {
   return [label.subarray(0, label.length - 1)];
 }
 
-/** Packs name records: [length][wire name][flags][n][n × 16-bit qtype]. */
+/**
+ * keyToWire, without its parse for the common key (no escapes): a rebuild converts every name of every
+ * zone, so this is most of its cost. Keys are valid by construction (src/dns/name.ts).
+ */
+export function wireOf(key: string): Buffer {
+  if (key === '.' || key.includes('\\')) return keyToWire(key);
+  const out = Buffer.allocUnsafe(key.length + 1);
+  let lengthAt = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lengthAt] = i - lengthAt; // the label's bytes sit at lengthAt + 1 .. i
+      lengthAt = i + 1;
+    } else {
+      out[i + 1] = c;
+    }
+  }
+  out[lengthAt] = 0; // the trailing dot leaves lengthAt on the last byte: the root label
+  return out;
+}
+
+/** Packs name records into one growing buffer: [length][wire name][flags][n][n × 16-bit qtype]. */
 class RecordWriter {
-  private readonly parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(4096);
+  private used = 0;
   private count = 0;
 
   add(wire: Buffer, flags: number, types: number[]): void {
     const n = types.length > MAX_TYPES ? 0 : types.length;
     if (n < types.length) flags |= NEG_TYPES_UNKNOWN;
-    const rec = Buffer.allocUnsafe(wire.length + 3 + 2 * n);
-    rec[0] = wire.length;
-    wire.copy(rec, 1);
-    rec[wire.length + 1] = flags;
-    rec[wire.length + 2] = n;
-    for (let i = 0; i < n; i++) rec.writeUInt16BE(types[i]!, wire.length + 3 + 2 * i);
-    this.parts.push(rec);
+    const size = wire.length + 3 + 2 * n;
+    if (this.used + size > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + size));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    const b = this.buf;
+    let o = this.used;
+    b[o++] = wire.length;
+    b.set(wire, o);
+    o += wire.length;
+    b[o++] = flags;
+    b[o++] = n;
+    for (let i = 0; i < n; i++, o += 2) b.writeUInt16BE(types[i]!, o);
+    this.used = o;
     this.count++;
   }
 
   batch(zones: NegativeZone[]): NegativeBatch {
-    return { zones, names: Buffer.concat(this.parts), count: this.count };
+    return { zones, names: this.buf.subarray(0, this.used), count: this.count };
   }
 }
