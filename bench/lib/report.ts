@@ -140,9 +140,10 @@ const floodQps = (p: PeerResult | undefined): Range | undefined =>
 export function floodTable(r: Results): string {
   const knot = floodQps(find(r.oneWorker, 'knot'));
   const bind = floodQps(find(r.oneWorker, 'bind9'));
+  const ceil = floodQps(find(r.oneWorker, 'ceiling'));
   const lines = [
-    '| server | flood qps median (range) | server CPU µs/query | × bind9 | × Knot | answers NXDOMAIN (%) |',
-    '|---|---|---|---|---|---|',
+    '| server | flood qps median (range) | server CPU µs/query | × bind9 | × Knot | % of C ceiling | answers NXDOMAIN (%) |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const p of r.oneWorker) {
     const q = floodQps(p);
@@ -154,7 +155,8 @@ export function floodTable(r: Results): string {
       nx += u.rcodes.nxdomain ?? 0;
     }
     const nxText = total > 0 ? ((100 * nx) / total).toFixed(0) : '—';
-    lines.push(`| ${p.label} | ${fmtRange(q)} | ${cpu ? cpu.median.toFixed(2) : '—'} | ${ratio(q, bind)} | ${ratio(q, knot)} | ${nxText} |`);
+    const pctCeil = ceil ? ((100 * q.median) / ceil.median).toFixed(0) + '%' : '—';
+    lines.push(`| ${p.label} | ${fmtRange(q)} | ${cpu ? cpu.median.toFixed(2) : '—'} | ${ratio(q, bind)} | ${ratio(q, knot)} | ${pctCeil} | ${nxText} |`);
   }
   const m = r.floodRss;
   if (m !== undefined) {
