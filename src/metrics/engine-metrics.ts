@@ -23,24 +23,25 @@ export function registerEngineMetrics(registry: Registry, from: EngineMetricsSou
       this.inc(from.engine()?.udpReceiveDrops ?? 0);
     },
   });
-  const tables = (pick: (s: NativeCacheStats) => [number, number]): ((this: Gauge) => void) => function (this: Gauge) {
+  const tables = (pick: (s: NativeCacheStats) => [number, number, number]): ((this: Gauge) => void) => function (this: Gauge) {
     const s = from.engine()?.answerCacheStats ?? null;
-    const [answers, forwarded] = s === null ? [0, 0] : pick(s);
+    const [answers, forwarded, negative] = s === null ? [0, 0, 0] : pick(s);
     this.set({ table: 'answers' }, answers);
     this.set({ table: 'forwarded' }, forwarded);
+    this.set({ table: 'negative' }, negative);
   };
   new Gauge({
     name: 'kdns_native_cache_entries',
-    help: 'Answers held in the native addon\'s C tables (answers: compiled authoritative; forwarded: reusable forwarded).',
+    help: 'Entries of the native addon\'s C tables (answers: compiled authoritative; forwarded: reusable forwarded; negative: zone names for NXDOMAIN/NODATA).',
     labelNames: ['table'],
     registers,
-    collect: tables((s) => [s.entries, s.forwarded]),
+    collect: tables((s) => [s.entries, s.forwarded, s.negativeNames]),
   });
   new Gauge({
     name: 'kdns_native_cache_bytes',
     help: 'Bytes of the native addon\'s C tables: names, answer templates and slot arrays.',
     labelNames: ['table'],
     registers,
-    collect: tables((s) => [s.bytes, s.forwardedBytes]),
+    collect: tables((s) => [s.bytes, s.forwardedBytes, s.negativeBytes]),
   });
 }

@@ -94,5 +94,6 @@ function defineTests(b: NativeBinding): void {
     t.ok(entries !== null && entries > 0 && entries <= 1000, `forwarded answers held in C: ${entries} (bound 1,000)`);
     t.ok(bytes !== null && bytes > 0 && bytes <= 1000 * 2048 + 2048 * 8, `their bytes: ${bytes}`);
     t.ok(sample(text, 'kdns_native_cache_entries{table="answers"}') !== null, 'the compiled-answer table is reported too');
+    t.ok(sample(text, 'kdns_native_cache_bytes{table="negative"}') !== null, 'and the zones\' names for negative answers');
   });
 }
