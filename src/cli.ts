@@ -15,6 +15,8 @@ import { createLogger, type Logger } from './log.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** SIGHUP: serve what `readConfig` (config file, zone and hosts files) says now; never rejects. */
+  reload?(readConfig: () => KdnsConfig): Promise<unknown>;
 }
 
 export interface MainModule {
@@ -26,7 +28,7 @@ export interface CliDeps {
   stdout(text: string): void;
   stderr(text: string): void;
   exit(code: number): void;
-  /** Emits SIGTERM, SIGINT, unhandledRejection, uncaughtException (the process, in production). */
+  /** Emits SIGTERM, SIGINT, SIGHUP, unhandledRejection, uncaughtException (the process, in production). */
   events: EventEmitter;
   loadMain(): Promise<MainModule>;
   createLogger(level: LogLevel): Logger;
@@ -93,6 +95,15 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
   };
   deps.events.on('SIGTERM', onSignal);
   deps.events.on('SIGINT', onSignal);
+  // Without a listener SIGHUP would end the process: a logrotate or a dnsmasq-habit reload must not.
+  deps.events.on('SIGHUP', () => {
+    if (server === null || stopping || server.reload === undefined) {
+      log.warn({ signal: 'SIGHUP' }, stopping ? 'SIGHUP while stopping: ignored' : 'SIGHUP while starting: ignored');
+      return;
+    }
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading');
+    void server.reload(() => loadConfig(argv));
+  });
 
   try {
     const { run } = await deps.loadMain();
