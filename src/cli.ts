@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { EventEmitter } from 'node:events';
 import { parseFlags } from './config/flags.js';
 import { loadConfig } from './config/load.js';
-import type { KdnsConfig, LogLevel } from './config/types.js';
+import type { KdnsConfig, LogFormat, LogLevel } from './config/types.js';
 import { usage } from './config/usage.js';
 import { KDNS_VERSION } from './config/version.js';
 import { ConfigError, SourceError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { createStdoutLogger, type Logger } from './log.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -31,7 +31,7 @@ export interface CliDeps {
   /** Emits SIGTERM, SIGINT, SIGHUP, unhandledRejection, uncaughtException (the process, in production). */
   events: EventEmitter;
   loadMain(): Promise<MainModule>;
-  createLogger(level: LogLevel): Logger;
+  createLogger(level: LogLevel, format: LogFormat): Logger;
 }
 
 const EXIT_OK = 0;
@@ -56,7 +56,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
     return;
   }
 
-  const log = deps.createLogger(config.logLevel);
+  const log = deps.createLogger(config.logLevel, config.logFormat);
   let exited = false;
   const exit = (code: number): void => {
     if (exited) return;
@@ -143,7 +143,7 @@ if (isEntryPoint()) {
     exit: (code) => process.exit(code),
     events: process,
     loadMain: () => import('./main.js') as Promise<MainModule>,
-    createLogger,
+    createLogger: (level, format) => createStdoutLogger(level, format),
   }).catch((err: unknown) => {
     process.stderr.write(`kdns: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(EXIT_FAILURE);
