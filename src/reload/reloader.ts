@@ -8,7 +8,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KdnsConfig } from '../config/types.js';
 import type { Rr } from '../dns/types.js';
 import { ConfigError, LocatedError } from '../errors.js';
-import type { ForwardOptions } from '../forward/options.js';
+import { readResolvConf, type ForwardOptions } from '../forward/options.js';
 import { zoneContent } from '../worker/hub.js';
 import type { ZoneSet } from '../zone/index.js';
 import { reloadable } from './settings.js';
@@ -39,6 +39,8 @@ export class Reloader {
   private config: KdnsConfig;
   private staticOrigins: string[];
   private hostRecords: Rr[];
+  /** The forwarder's options as last applied, resolv.conf's nameservers read in (see resolved()). */
+  private forward: ForwardOptions | null;
   private running: Promise<ReloadOutcome> | null = null;
   private again: (() => KdnsConfig) | null = null;
   private readonly metrics: { successes: Counter; failures: Counter; lastSuccess: Gauge; restartPending: Gauge };
@@ -49,6 +51,8 @@ export class Reloader {
     this.config = opts.config;
     this.staticOrigins = opts.staticOrigins;
     this.hostRecords = opts.hostRecords;
+    // Quietly: the forwarders read the same file at start and said what they found.
+    this.forward = resolvedUpstreams(opts.forwardOptions(opts.config));
     const registers = [opts.registry];
     this.metrics = {
       successes: new Counter({ name: 'kdns_reload_successes_total', help: 'SIGHUP reloads applied.', registers }),
@@ -117,6 +121,7 @@ export class Reloader {
     this.config = plan.config;
     this.staticOrigins = plan.staticOrigins;
     this.hostRecords = plan.hostRecords;
+    this.forward = plan.forwardNow;
     this.metrics.successes.inc();
     this.metrics.lastSuccess.set(Date.now() / 1000);
     const { edit } = plan;
@@ -150,11 +155,20 @@ export class Reloader {
     edit.removed = this.staticOrigins.filter((o) => !origins.includes(o));
     if (!sameRecords(this.hostRecords, loaded.hostRecords)) edit.hosts = loaded.hostRecords;
 
-    const before = this.opts.forwardOptions(this.config);
-    const after = this.opts.forwardOptions(config);
+    const before = this.forward;
+    const after = resolvedUpstreams(this.opts.forwardOptions(config), this.log);
     const forward = before !== null && after !== null && JSON.stringify(before) !== JSON.stringify(after) ? after : null;
-    return { config, needsRestart, edit, forward, staticOrigins: origins, hostRecords: loaded.hostRecords };
+    return { config, needsRestart, edit, forward, forwardNow: after, staticOrigins: origins, hostRecords: loaded.hostRecords };
   }
+}
+
+/**
+ * Default upstreams from resolv.conf are read here rather than left to each forwarder, so that an edited
+ * resolv.conf is a change a reload sees (and every worker gets the same list).
+ */
+function resolvedUpstreams(options: ForwardOptions | null, log?: Logger): ForwardOptions | null {
+  if (options === null || options.defaultUpstreams.length > 0 || options.resolvConf === null) return options;
+  return { ...options, defaultUpstreams: readResolvConf(options.resolvConf, options.listen, log) };
 }
 
 interface Plan {
@@ -163,6 +177,8 @@ interface Plan {
   edit: DataEdit;
   /** New forwarder options, or null when forwarding is unchanged (or off). */
   forward: ForwardOptions | null;
+  /** The forwarder's options after this reload (as `Reloader.forward`). */
+  forwardNow: ForwardOptions | null;
   staticOrigins: string[];
   hostRecords: Rr[];
 }

@@ -66,7 +66,10 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** camelCase field → the kebab-case key of kdns.yaml (maxUdpPayload → max-udp-payload, timeoutMs → timeout). */
+/** Fields whose kdns.yaml key is not their kebab-case name (lists named after one item). */
+const KEY_OF_FIELD: Record<string, string> = { dynamicZones: 'dynamic-zone', tsigKeys: 'tsig-key' };
+
+/** camelCase field → the key of kdns.yaml (maxUdpPayload → max-udp-payload, timeoutMs → timeout). */
 function settingName(key: string): string {
-  return key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return KEY_OF_FIELD[key] ?? key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
