@@ -60,12 +60,15 @@ export class Reloader {
         name: 'kdns_reload_failures_total', help: 'SIGHUP reloads refused (a bad config or data file); the previous state kept serving.', registers,
       }),
       lastSuccess: new Gauge({
-        name: 'kdns_reload_last_success_timestamp_seconds', help: 'Unix time of the last applied reload (0: none since start).', registers,
+        name: 'kdns_reload_last_success_timestamp_seconds', help: 'Unix time the config and data in service were loaded (start, or the last applied reload).', registers,
       }),
       restartPending: new Gauge({
         name: 'kdns_reload_restart_pending', help: '1 when the config file has changes that only a restart applies (see the "needs restart" log line).', registers,
       }),
     };
+    // As Prometheus's own config_last_reload_success_timestamp_seconds: the start-up load counts, so
+    // "loaded more than N hours ago" alerts work before the first SIGHUP.
+    this.metrics.lastSuccess.set(Date.now() / 1000);
   }
 
   /**
