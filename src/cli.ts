@@ -96,13 +96,21 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
   deps.events.on('SIGTERM', onSignal);
   deps.events.on('SIGINT', onSignal);
   // Without a listener SIGHUP would end the process: a logrotate or a dnsmasq-habit reload must not.
-  deps.events.on('SIGHUP', () => {
-    if (server === null || stopping || server.reload === undefined) {
-      log.warn({ signal: 'SIGHUP' }, stopping ? 'SIGHUP while stopping: ignored' : 'SIGHUP while starting: ignored');
-      return;
-    }
+  // One that comes while starting is kept for when serving starts: the files may have changed after they were read.
+  let reloadWhenServing = false;
+  const reload = (): void => {
+    if (stopping || server?.reload === undefined) return;
     log.info({ signal: 'SIGHUP' }, 'signal received: reloading');
     void server.reload(() => loadConfig(argv));
+  };
+  deps.events.on('SIGHUP', () => {
+    if (server !== null || stopping) {
+      if (stopping) log.warn({ signal: 'SIGHUP' }, 'SIGHUP while stopping: ignored');
+      reload();
+      return;
+    }
+    reloadWhenServing = true;
+    log.info({ signal: 'SIGHUP' }, 'SIGHUP while starting: reloading once serving');
   });
 
   try {
@@ -119,6 +127,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
     return;
   }
   if (stopping) await shutdown();
+  else if (reloadWhenServing) reload();
 }
 
 /** True when this module is the program (`kdns`, `node dist/src/cli.js`), not imported by a test. */
