@@ -13,6 +13,7 @@ import { Responder } from '../server/responder.js';
 import { TYPE_A } from '../dns/constants.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { Reloader } from './reloader.js';
+import { Zone, type ZoneSet } from '../zone/index.js';
 import { directTarget, type ReloadTarget } from './targets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kdns-reloader-'));
@@ -24,6 +25,8 @@ const zone = (www: string): string => `$ORIGIN r.test.\n$TTL 60\n@ IN SOA ns h 1
 
 interface Rig {
   reloader: Reloader;
+  /** The zones served (static ones, plus what a test adds as another source's). */
+  zones: ZoneSet;
   registry: Registry;
   www(): string | null;
   forwards: ForwardOptions[];
@@ -47,7 +50,7 @@ function rig(config: KdnsConfig): Rig {
     const rrset = data.zones.get('r.test.')?.node('www.r.test.')?.rrsets.find((r) => r.type === TYPE_A);
     return rrset === undefined ? null : [...rrset.rdatas[0]!].join('.');
   };
-  return { reloader, registry, www, forwards };
+  return { reloader, registry, www, forwards, zones: data.zones };
 }
 
 async function count(registry: Registry, name: string): Promise<number> {
@@ -82,4 +85,17 @@ t.test('signals during a reload fold into one more reload, which sees the latest
     t.equal(r.www(), '10.0.0.3', 'still the previous content');
     t.equal(await count(r.registry, 'kdns_reload_failures_total'), 2);
   });
+});
+
+t.test('a zone file may not take the origin of a zone another source serves (cluster, dynamic)', async (t) => {
+  writeFileSync(zoneFile, zone('10.0.0.2'));
+  const config = mergeConfig(defaultConfig(), { zoneFiles: [{ file: zoneFile, origin: null }], noForward: true });
+  const r = rig(config);
+  r.zones.add(new Zone('dyn.test.')); // as startDynamicZones or the cluster source would
+  const other = join(dir, 'dyn.zone');
+  writeFileSync(other, zone('10.0.0.9').replace('r.test.', 'dyn.test.'));
+  const next = mergeConfig(config, { zoneFiles: [{ file: zoneFile, origin: null }, { file: other, origin: null }] });
+  t.equal(await r.reloader.reload(() => next), 'failed');
+  t.equal(r.zones.get('dyn.test.')?.size, 0, 'the other source keeps its zone');
+  t.equal(await count(r.registry, 'kdns_reload_failures_total'), 1);
 });
