@@ -168,3 +168,30 @@ t.test('the built bin runs as a program: --help exits 0, a bad flag exits 2', as
   t.equal(bad.status, 2);
   t.match(bad.stderr, /^kdns: --listen: expected ADDR:PORT/);
 });
+
+t.test('SIGHUP reloads with the argv re-read and never exits; one that comes while starting reloads once serving', async (t) => {
+  const reads: KdnsConfig[] = [];
+  let release = (): void => {};
+  const started = new Promise<void>((r) => { release = r; });
+  const main: MainModule = {
+    run: async () => {
+      await started;
+      return { close: async () => {}, reload: async (readConfig) => { reads.push(readConfig()); return 'reloaded'; } };
+    },
+  };
+  const h = harness(main);
+  const running = runCli(['--workers', '3', '--listen', '127.0.0.1:0'], h.deps);
+  await tick();
+  h.events.emit('SIGHUP');
+  h.events.emit('SIGHUP');
+  t.match(h.logs.at(-1), { level: 30, msg: 'SIGHUP while starting: reloading once serving' });
+  t.equal(reads.length, 0, 'no reload before the server exists');
+  release();
+  await running;
+  t.equal(reads.length, 1, 'the signals during start-up: one reload once serving');
+  h.events.emit('SIGHUP');
+  h.events.emit('SIGHUP');
+  t.equal(reads.length, 3, 'each SIGHUP asks the server to reload');
+  t.equal(reads[0]!.workers, 3, 'with the config read again from the same argv');
+  t.strictSame(h.exits, [], 'no exit on SIGHUP');
+});

@@ -7,14 +7,16 @@ import { fileURLToPath } from 'node:url';
 import type { EventEmitter } from 'node:events';
 import { parseFlags } from './config/flags.js';
 import { loadConfig } from './config/load.js';
-import type { KdnsConfig, LogLevel } from './config/types.js';
+import type { KdnsConfig, LogFormat, LogLevel } from './config/types.js';
 import { usage } from './config/usage.js';
 import { KDNS_VERSION } from './config/version.js';
 import { ConfigError, SourceError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { createStdoutLogger, type Logger } from './log.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** SIGHUP: serve what `readConfig` (config file, zone and hosts files) says now; never rejects. */
+  reload?(readConfig: () => KdnsConfig): Promise<unknown>;
 }
 
 export interface MainModule {
@@ -26,10 +28,10 @@ export interface CliDeps {
   stdout(text: string): void;
   stderr(text: string): void;
   exit(code: number): void;
-  /** Emits SIGTERM, SIGINT, unhandledRejection, uncaughtException (the process, in production). */
+  /** Emits SIGTERM, SIGINT, SIGHUP, unhandledRejection, uncaughtException (the process, in production). */
   events: EventEmitter;
   loadMain(): Promise<MainModule>;
-  createLogger(level: LogLevel): Logger;
+  createLogger(level: LogLevel, format: LogFormat): Logger;
 }
 
 const EXIT_OK = 0;
@@ -54,7 +56,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
     return;
   }
 
-  const log = deps.createLogger(config.logLevel);
+  const log = deps.createLogger(config.logLevel, config.logFormat);
   let exited = false;
   const exit = (code: number): void => {
     if (exited) return;
@@ -93,6 +95,23 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
   };
   deps.events.on('SIGTERM', onSignal);
   deps.events.on('SIGINT', onSignal);
+  // Without a listener SIGHUP would end the process: a logrotate or a dnsmasq-habit reload must not.
+  // One that comes while starting is kept for when serving starts: the files may have changed after they were read.
+  let reloadWhenServing = false;
+  const reload = (): void => {
+    if (stopping || server?.reload === undefined) return;
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading');
+    void server.reload(() => loadConfig(argv));
+  };
+  deps.events.on('SIGHUP', () => {
+    if (server !== null || stopping) {
+      if (stopping) log.warn({ signal: 'SIGHUP' }, 'SIGHUP while stopping: ignored');
+      reload();
+      return;
+    }
+    reloadWhenServing = true;
+    log.info({ signal: 'SIGHUP' }, 'SIGHUP while starting: reloading once serving');
+  });
 
   try {
     const { run } = await deps.loadMain();
@@ -108,6 +127,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
     return;
   }
   if (stopping) await shutdown();
+  else if (reloadWhenServing) reload();
 }
 
 /** True when this module is the program (`kdns`, `node dist/src/cli.js`), not imported by a test. */
@@ -132,7 +152,7 @@ if (isEntryPoint()) {
     exit: (code) => process.exit(code),
     events: process,
     loadMain: () => import('./main.js') as Promise<MainModule>,
-    createLogger,
+    createLogger: (level, format) => createStdoutLogger(level, format),
   }).catch((err: unknown) => {
     process.stderr.write(`kdns: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(EXIT_FAILURE);

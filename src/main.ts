@@ -26,10 +26,23 @@ import { BearerAuth } from './http/auth.js';
 import { claimListenAddresses } from './takeover/port-claim.js';
 import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
+import { Reloader, type ReloadOutcome } from './reload/reloader.js';
+import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** SIGHUP: serve the config, zone files and hosts files `readConfig` finds now (src/reload). */
+  reload(readConfig: () => KdnsConfig): Promise<ReloadOutcome>;
+}
+
+/** What a reloader needs from `run`: the static data as loaded, and how to load it again. */
+interface StaticData {
+  zones: ZoneSet;
+  local: LocalNames;
+  hostRecords: Rr[];
+  /** Origins of the zone files (the cluster zone joins `zones` later and is not reloaded from files). */
+  origins: string[];
 }
 
 /** Loads every static source; a bad line throws SourceError (the CLI exits 2 on it). */
@@ -65,11 +78,12 @@ export function forwardOptions(config: KdnsConfig, listen: ListenAddress[]): For
 }
 
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
-  const { zones, local, hostRecords } = loadStaticSources(config, log);
+  const loaded = loadStaticSources(config, log);
+  const data: StaticData = { ...loaded, origins: loaded.zones.zones().map((z) => z.origin) };
   const auth = BearerAuth.fromFile(config.apiTokenFile);
   // Before any socket is bound: a second kdns on the same port must not take a share of the traffic.
   const claim = await claimListenAddresses(config.listen);
-  const server = await serve(config, log, zones, local, hostRecords, auth).catch(async (e: unknown) => {
+  const server = await serve(config, log, data, auth).catch(async (e: unknown) => {
     await claim.release();
     throw e;
   });
@@ -82,9 +96,7 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   };
 }
 
-async function serve(
-  config: KdnsConfig, log: Logger, zones: ZoneSet, local: LocalNames, hostRecords: Rr[], auth: BearerAuth,
-): Promise<RunningServer> {
+async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
   const registry = createRegistry();
   // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
   // rule must cross threads: verified pod records read a pod index that lives on the main thread.
@@ -94,14 +106,25 @@ async function serve(
     threads = false;
   }
   return threads
-    ? runThreaded(config, log, registry, zones, hostRecords, auth)
-    : runInProcess(config, log, registry, zones, local, auth);
+    ? runThreaded(config, log, registry, data, auth)
+    : runInProcess(config, log, registry, data, auth);
+}
+
+/** The SIGHUP reloader over the serving state `target` stands for. */
+function createReloader(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, target: ReloadTarget, cluster: ClusterZone | null): Reloader {
+  return new Reloader({
+    config, log, registry, target,
+    staticOrigins: data.origins,
+    hostRecords: data.hostRecords,
+    loadStatic: (next) => loadStaticSources(next, log),
+    forwardOptions: (next) => forwardOptions(next, config.listen),
+    reloadCluster: cluster === null ? undefined : () => cluster.reload(),
+  });
 }
 
 /** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
-async function runInProcess(
-  config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, local: LocalNames, auth: BearerAuth,
-): Promise<RunningServer> {
+async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+  const { zones, local } = data;
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
   registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
@@ -145,8 +168,10 @@ async function runInProcess(
     api: dynamic.api,
   });
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
+  const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
 
   return {
+    reload: (readConfig) => reloader.reload(readConfig),
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
@@ -159,11 +184,10 @@ async function runInProcess(
 }
 
 /** N data-plane threads with zone replicas fed by the hub (src/worker). */
-async function runThreaded(
-  config: KdnsConfig, log: Logger, registry: Registry, zones: ZoneSet, hostRecords: Rr[], auth: BearerAuth,
-): Promise<RunningServer> {
+async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+  const { zones } = data;
   const hub = new ZoneHub(zones);
-  hub.replaceLocal(hostRecords);
+  hub.replaceLocal(data.hostRecords);
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
@@ -192,8 +216,10 @@ async function runThreaded(
     api: dynamic.api,
   });
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
+  const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);
 
   return {
+    reload: (readConfig) => reloader.reload(readConfig),
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();

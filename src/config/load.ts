@@ -44,6 +44,7 @@ export function defaultConfig(): KdnsConfig {
     shutdownGraceMs: 5000,
     udpBuffer: DEFAULT_UDP_BUFFER,
     logLevel: 'info',
+    logFormat: 'auto',
   };
 }
 

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type { ConfigLayer } from './types.js';
 import {
   parseBool, parseChaosText, parseDomain, parseDurationMs, parseEngine, parseHttp, parseIntIn,
-  parseListen, parseLogLevel, parseNonEmpty, parsePodMode, parseServer, parseZoneFile,
+  parseListen, parseLogFormat, parseLogLevel, parseNonEmpty, parsePodMode, parseServer, parseZoneFile,
 } from './values.js';
 import { ValueProblem } from './values.js';
 import { parseAddressRule } from '../forward/options.js';
@@ -256,6 +256,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'LEVEL', defaultText: 'info',
     help: 'trace, debug, info, warn, error, fatal or silent',
     apply: (l, v) => { l.logLevel = parseLogLevel(v); },
+  }),
+  opt(['log-format'], null, {
+    arg: 'json|text|auto', defaultText: 'auto',
+    help: 'log lines as JSON, as readable text, or auto: text on a terminal, JSON to files and pipes',
+    apply: (l, v) => { l.logFormat = parseLogFormat(v); },
   }),
 ];
 

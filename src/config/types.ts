@@ -28,6 +28,8 @@ export interface UpstreamRoute {
 
 export type EngineName = 'native' | 'node' | 'auto';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** JSON lines, readable text lines, or text on a terminal and JSON otherwise. */
+export type LogFormat = 'json' | 'text' | 'auto';
 
 export interface ChaosConfig {
   /** TXT for version.bind CH; null answers REFUSED. */
@@ -110,6 +112,7 @@ export interface KdnsConfig {
   /** SO_RCVBUF asked for on every UDP listening socket, in bytes; 0 keeps the kernel's default. */
   udpBuffer: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 /**

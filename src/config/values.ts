@@ -3,7 +3,7 @@
 // expected" part; the caller adds where the value came from (flag name, or file:line).
 
 import { isIP } from 'node:net';
-import type { EngineName, ListenAddress, LogLevel, PodMode, UpstreamAddress, UpstreamRoute } from './types.js';
+import type { EngineName, ListenAddress, LogFormat, LogLevel, PodMode, UpstreamAddress, UpstreamRoute } from './types.js';
 
 export class ValueProblem extends Error {}
 
@@ -161,6 +161,11 @@ export function parsePodMode(text: string): PodMode {
 }
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export function parseLogFormat(text: string): LogFormat {
+  if (text === 'json' || text === 'text' || text === 'auto') return text;
+  return fail(`expected json, text or auto, got '${text}'`);
+}
+
 export function parseLogLevel(text: string): LogLevel {
   if ((LEVELS as readonly string[]).includes(text)) return text as LogLevel;
   return fail(`expected one of ${LEVELS.join(', ')}, got '${text}'`);

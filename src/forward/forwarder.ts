@@ -55,13 +55,13 @@ const REUSE_MARGIN_MS = 2;
 const NONE_UP = 'none_up';
 
 export class Forwarder {
-  private readonly opts: ForwardOptions;
+  private opts: ForwardOptions;
   private readonly log: Logger;
   private readonly metrics: ForwardMetrics;
   private readonly cache: ForwardCache;
   private readonly acl: Acl;
-  private readonly table: RouteTable<Upstream>;
-  private readonly byAddress = new Map<string, Upstream>();
+  private table: RouteTable<Upstream>;
+  private byAddress = new Map<string, Upstream>();
   private readonly upstreamSettings: UpstreamSettings;
   private readonly inflight = new Map<string, Promise<IndexedResponse | null>>();
   private readonly loopProbes = new Map<string, Upstream>();
@@ -100,23 +100,48 @@ export class Forwarder {
       // Node's list plus the private CA: a `ca` option replaces the default list instead of adding to it.
       tlsCa: opts.tlsCa === null ? undefined : [...rootCertificates, readFileSync(opts.tlsCa, 'utf8')],
     };
-    let defaults: UpstreamAddress[] = opts.defaultUpstreams;
-    if (defaults.length === 0 && opts.resolvConf !== null) defaults = readResolvConf(opts.resolvConf, opts.listen, log);
-    const upstreamFor = (a: UpstreamAddress): Upstream | null => this.upstreamFor(a);
-    const defaultUps = defaults.map(upstreamFor).filter((u): u is Upstream => u !== null);
-    this.table = new RouteTable(opts.routes, opts.addresses, defaultUps, upstreamFor);
-    if (defaultUps.length === 0) log.warn('no default upstreams: names without a route get SERVFAIL');
+    this.table = this.buildTable(new Map());
     log.info({ upstreams: this.table.allUpstreams().map((u) => u.name), policy: opts.policy }, 'forwarder ready');
   }
 
+  /**
+   * A SIGHUP reload: new routes, default upstreams, --address rules, policy, timeout, attempts, local TTL
+   * and AAAA filtering (src/reload says which settings a reload applies). The access list, the cache and
+   * the upstream tunables stay as built: change them with a restart. Upstreams still configured keep
+   * their health and sockets; the others are closed. The cache is flushed, since its answers came
+   * through the old routes.
+   */
+  reconfigure(next: ForwardOptions): void {
+    if (this.closed) return;
+    const previous = this.byAddress;
+    this.opts = { ...next, cache: this.opts.cache, allowNetworks: this.opts.allowNetworks };
+    this.table = this.buildTable(previous);
+    for (const [name, up] of previous) if (!this.byAddress.has(name)) up.close();
+    this.flushCache();
+    this.log.info({ upstreams: this.table.allUpstreams().map((u) => u.name), policy: this.opts.policy }, 'forwarder reconfigured');
+  }
+
+  /** The route table for this.opts; upstreams found in `reuse` are kept rather than opened again. */
+  private buildTable(reuse: ReadonlyMap<string, Upstream>): RouteTable<Upstream> {
+    const opts = this.opts;
+    this.byAddress = new Map();
+    let defaults: UpstreamAddress[] = opts.defaultUpstreams;
+    if (defaults.length === 0 && opts.resolvConf !== null) defaults = readResolvConf(opts.resolvConf, opts.listen, this.log);
+    const upstreamFor = (a: UpstreamAddress): Upstream | null => this.upstreamFor(a, reuse);
+    const defaultUps = defaults.map(upstreamFor).filter((u): u is Upstream => u !== null);
+    if (defaultUps.length === 0) this.log.warn('no default upstreams: names without a route get SERVFAIL');
+    return new RouteTable(opts.routes, opts.addresses, defaultUps, upstreamFor);
+  }
+
   /** One Upstream per address, shared by every route; kdns's own addresses are refused (a loop). */
-  private upstreamFor(a: UpstreamAddress): Upstream | null {
+  private upstreamFor(a: UpstreamAddress, reuse: ReadonlyMap<string, Upstream>): Upstream | null {
     const name = upstreamName(a);
     if (a.tls === undefined && isOwnAddress(a, this.opts.listen)) {
       this.log.error({ upstream: name }, 'upstream refused: it is one of kdns\'s own listen addresses (a forwarding loop)');
       return null;
     }
-    let up = this.byAddress.get(name);
+    let up = this.byAddress.get(name) ?? reuse.get(name);
+    if (up !== undefined) this.byAddress.set(name, up);
     if (up === undefined) {
       up = new Upstream(a, this.upstreamSettings, this.metrics, this.log);
       this.byAddress.set(name, up);

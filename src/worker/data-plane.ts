@@ -16,7 +16,7 @@ import { Forwarder } from '../forward/forwarder.js';
 import { Registry } from 'prom-client';
 import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
-import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
+import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('data-plane.ts runs as a worker thread (see supervisor.ts)');
@@ -71,7 +71,7 @@ port.on('message', (msg: ToWorker) => {
       // Tests: an exception escaping a handler, as a bug would; the supervisor must restart us.
       throw new Error('crash requested by the supervisor (test)');
     case 'request':
-      void answerRequest(msg.id, msg.what);
+      void answerRequest(msg);
       return;
     case 'update-reply': {
       const done = pendingUpdates.get(msg.id);
@@ -96,13 +96,26 @@ const mainThreadUpdates: UpdatePort = {
   },
 };
 
-/** Scrapes and flushes reach the worker's own forwarder (its cache and metrics live in this thread). */
-async function answerRequest(id: number, what: 'metrics' | 'flush-cache'): Promise<void> {
-  if (what === 'flush-cache') {
-    send({ type: 'reply', id, flushed: forwarder?.flushCache() ?? 0 });
-    return;
+/** Scrapes, flushes and reloads reach the worker's own forwarder (its cache and metrics live in this thread). */
+async function answerRequest(msg: WorkerRequest): Promise<void> {
+  const id = msg.id;
+  switch (msg.what) {
+    case 'flush-cache':
+      send({ type: 'reply', id, flushed: forwarder?.flushCache() ?? 0 });
+      return;
+    case 'reconfigure-forward':
+      if (forwarder !== null) {
+        forwarder.reconfigure(msg.forward);
+        // Refusals and forwarding verdicts compiled under the old routes must go too.
+        responder?.invalidate();
+        if (engine !== null) void forwarder.detectLoops();
+      }
+      send({ type: 'reply', id });
+      return;
+    case 'metrics':
+      send({ type: 'reply', id, metrics: await forwardRegistry.getMetricsAsJSON() });
+      return;
   }
-  send({ type: 'reply', id, metrics: await forwardRegistry.getMetricsAsJSON() });
 }
 
 function onInit(msg: InitMessage): void {

@@ -7,7 +7,7 @@ import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
 import {
-  LOCAL_STORES, type LocalStore, nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
+  LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
 } from './protocol.js';
 
 export { LOCAL_STORES, type LocalStore };
@@ -142,8 +142,6 @@ function storeIndex(store: LocalStore): number {
   if (i < 0) throw new RangeError(`zone hub: no local store ${String(store)}`);
   return i;
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The same checks Zone.apply makes, without changing anything. */
 function checkChange(zone: Zone, c: RrSetChange): void {

@@ -216,8 +216,15 @@ export type ToWorker =
   | { type: 'crash' }
   /** A question the worker answers with `reply` carrying the same id (scrapes, cache flushes). */
   | { type: 'request'; id: number; what: 'metrics' | 'flush-cache' }
+  /** SIGHUP reload: forward with these routes from now on (Forwarder.reconfigure); `reply` acknowledges. */
+  | { type: 'request'; id: number; what: 'reconfigure-forward'; forward: ForwardOptions }
   /** The main thread's response to the worker's `update` with this id (null: send nothing). */
   | { type: 'update-reply'; id: number; response: Uint8Array | null };
+
+export type WorkerRequest = Extract<ToWorker, { type: 'request' }>;
+
+/** Omit over each member of a union (plain Omit would merge the members into one shape). */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Worker → main. */
 export type FromWorker =

@@ -12,7 +12,7 @@ import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
-import type { Delta, FromWorker, Snapshot, ToWorker } from './protocol.js';
+import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
 import type { UpdatePort } from '../server/responder.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
@@ -73,6 +73,11 @@ export interface DataPlane {
   workerMetrics(): Promise<unknown[][]>;
   /** Flushes every worker's forwarder cache; resolves with the entries dropped in total. */
   flushCaches(): Promise<number>;
+  /**
+   * SIGHUP reload: every worker forwards with these options from now on (a restarted one gets them in its
+   * init); resolves once every answering worker has acknowledged (or a second has passed).
+   */
+  reconfigureForward(forward: ForwardOptions): Promise<void>;
   /** Resolves true once every answering worker has applied hub `version`, false after `timeoutMs`. */
   synced(version: number, timeoutMs?: number): Promise<boolean>;
 }
@@ -111,6 +116,8 @@ class Supervisor implements DataPlane {
   engine = 'node';
   private readonly opts: DataPlaneOptions;
   private readonly log: Logger;
+  /** What a worker's forwarder is built with: the start-up options, then each reload's. */
+  private forward: ForwardOptions | null;
   private readonly slots: Slot[] = [];
   /** One bucket table for every worker, restarted ones included: a client's limits outlive a worker. */
   private readonly rateLimitTable: SharedArrayBuffer | null;
@@ -133,6 +140,7 @@ class Supervisor implements DataPlane {
   constructor(opts: DataPlaneOptions) {
     this.rateLimitTable = rateLimitTable(opts.config.rateLimit);
     this.opts = opts;
+    this.forward = opts.forward ?? null;
     this.log = opts.log.child({ component: 'worker' });
     const registers = opts.registry === undefined ? [] : [opts.registry];
     const self = this;
@@ -306,7 +314,7 @@ class Supervisor implements DataPlane {
       reusePort: this.opts.distinctPorts !== true,
       counters: this.opts.countersBuffer,
       logLevel: config.logLevel,
-      forward: this.opts.forward ?? null,
+      forward: this.forward,
       // Pod records are a rule, not data: the worker rebuilds it (insecure mode only; verified stays in-process).
       podRecords: config.kubernetes.pods === 'insecure' && clusterConfigured(config)
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
@@ -379,17 +387,22 @@ class Supervisor implements DataPlane {
   }
 
   async workerMetrics(): Promise<unknown[][]> {
-    const replies = await this.askAll('metrics');
+    const replies = await this.askAll({ what: 'metrics' });
     return replies.map((r) => r.metrics ?? []);
   }
 
   async flushCaches(): Promise<number> {
-    const replies = await this.askAll('flush-cache');
+    const replies = await this.askAll({ what: 'flush-cache' });
     return replies.reduce((n, r) => n + (r.flushed ?? 0), 0);
   }
 
+  async reconfigureForward(forward: ForwardOptions): Promise<void> {
+    this.forward = forward;
+    await this.askAll({ what: 'reconfigure-forward', forward });
+  }
+
   /** Asks every answering worker; a worker that does not reply within a second is left out. */
-  private askAll(what: 'metrics' | 'flush-cache'): Promise<Array<{ metrics?: unknown[]; flushed?: number }>> {
+  private askAll(question: DistributiveOmit<WorkerRequest, 'type' | 'id'>): Promise<Array<{ metrics?: unknown[]; flushed?: number }>> {
     const asked = this.slots.filter((s) => s.state === 'ready' && s.worker !== null);
     return Promise.all(asked.map((slot) => new Promise<{ metrics?: unknown[]; flushed?: number }>((resolve) => {
       const id = ++this.requestId;
@@ -402,7 +415,7 @@ class Supervisor implements DataPlane {
         this.replies.delete(id);
         resolve(reply);
       });
-      this.post(slot, { type: 'request', id, what });
+      this.post(slot, { type: 'request', id, ...question });
     })));
   }
 

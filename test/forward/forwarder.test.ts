@@ -4,6 +4,7 @@ import t from 'tap';
 import dnsPacket from 'dns-packet';
 import { a, reply, sleep, soa, startFake, type FakeUpstream } from './fake-upstream.js';
 import { makeForwarder, rcodeOf } from './setup.js';
+import { defaultForwardOptions } from '../../src/forward/options.js';
 
 /** Answers every A query with 192.0.2.1 (TTL 300), NXDOMAIN+SOA for names starting with "nx", etc. */
 async function standardUpstream(t: { teardown(fn: () => unknown): void }, delayMs = 0): Promise<FakeUpstream> {
@@ -256,4 +257,33 @@ t.test('metrics are registered with the kdns_forward_ and kdns_cache_ prefixes',
   t.match(text, /kdns_cache_entries 1/);
   t.match(text, new RegExp(`kdns_forward_upstream_up\\{upstream="127.0.0.1#${up.port}"\\} 1`));
   t.match(text, /kdns_forward_upstream_rtt_seconds_bucket/);
+});
+
+t.test('reconfigure (SIGHUP): new routes and rules apply, a kept upstream stays once, a dropped one goes, the cache is flushed', async (t) => {
+  const first = await standardUpstream(t);
+  const second = await startFake(async (q) => reply(q, { answers: [a(q.questions![0]!.name, '192.0.2.2', 300)] }));
+  t.teardown(() => second.close());
+  const { fwd, ask } = makeForwarder({}, [first.port]);
+  t.teardown(() => fwd.close());
+  t.same((await ask('www.example.test', 'A')).answers!.map((x) => x.data), ['192.0.2.1'], 'before: the default upstream');
+  const upstreamsBefore = (fwd.stats() as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name);
+
+  const base = defaultForwardOptions();
+  fwd.reconfigure({
+    ...base, resolvConf: null, timeoutMs: 300, probeIntervalMs: 100,
+    defaultUpstreams: [{ host: '127.0.0.1', port: first.port }],
+    routes: [{ domains: ['corp.test.'], servers: [{ host: '127.0.0.1', port: second.port }], localOnly: false }],
+    addresses: [{ domain: 'blocked.test.', ips: [] }],
+  });
+  t.same((await ask('db.corp.test', 'A')).answers!.map((x) => x.data), ['192.0.2.2'], 'the new route goes to its upstream');
+  t.equal(rcodeOf(await ask('ads.blocked.test', 'A')), 3, 'the new --address rule answers NXDOMAIN here');
+  const asked = first.received.length;
+  t.same((await ask('www.example.test', 'A')).answers!.map((x) => x.data), ['192.0.2.1']);
+  t.equal(first.received.length, asked + 1, 'the cache was flushed: asked upstream again');
+  const upstreamsAfter = (fwd.stats() as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name);
+  t.strictSame(upstreamsAfter.sort(), [...upstreamsBefore, `127.0.0.1#${second.port}`].sort(), 'the kept upstream is still there once');
+
+  fwd.reconfigure({ ...base, resolvConf: null, timeoutMs: 300, defaultUpstreams: [{ host: '127.0.0.1', port: second.port }] });
+  t.strictSame((fwd.stats() as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name), [`127.0.0.1#${second.port}`], 'an upstream no longer configured is dropped');
+  t.same((await ask('www.example.test', 'A')).answers!.map((x) => x.data), ['192.0.2.2'], 'default upstream replaced');
 });

@@ -27,6 +27,8 @@ export interface ClusterZone {
   readonly synced: boolean;
   /** Resolves when the first full view has been applied and the zone answers. */
   readonly whenSynced: Promise<void>;
+  /** SIGHUP: re-reads the manifests directory (the live source needs nothing: it watches). */
+  reload(): Promise<void>;
   close(): void;
 }
 
@@ -116,10 +118,12 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     objects: () => state.objectCounts(),
   });
   let close: () => void;
+  let reload = async (): Promise<void> => {};
   let whenSourceSynced: Promise<void>;
   if (config.manifests !== null) {
     const source = await startManifestsSource(config.manifests, state, sourceLog);
     close = () => source.close();
+    reload = () => source.reload();
     whenSourceSynced = Promise.resolve();
   } else {
     // Loaded on demand: client-node is most of kdns's start-up time, and only the live source needs it.
@@ -137,7 +141,7 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     sourceLog.info({ zone: origin, ...state.stats() }, 'cluster zone synced');
   });
   return {
-    zone, reverse, state, whenSynced, close,
+    zone, reverse, state, whenSynced, close, reload,
     get synced() {
       return synced;
     },
