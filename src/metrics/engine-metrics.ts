@@ -1,7 +1,8 @@
-// Packet-engine metrics read from the engine at scrape time: the kernel's receive drops on our UDP sockets
-// and the size of the native addon's answer tables. In the threaded server each worker registers these on
+// Packet-engine metrics read from the engine at scrape time: the kernel's receive drops on our UDP sockets,
+// the size of the native addon's answer tables and the data-plane threads' JS heap. In the threaded server each worker registers these on
 // its own registry and the main thread sums them (counters and gauges aggregate by sum).
 
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PacketEngine } from '../engine/types.js';
 import type { NativeCacheStats } from '../engine/native-cache.js';
@@ -36,6 +37,18 @@ export function registerEngineMetrics(registry: Registry, from: EngineMetricsSou
     labelNames: ['table'],
     registers,
     collect: tables((s) => [s.entries, s.forwarded, s.negativeNames]),
+  });
+  new Gauge({
+    name: 'kdns_data_plane_heap_bytes',
+    help: 'JavaScript heap of the data-plane threads (summed over workers; in-process, the main thread\'s), used and reserved.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      // Per isolate: a worker reports its own heap, so the sum over workers is what they hold together.
+      const heap = getHeapStatistics();
+      this.set({ kind: 'used' }, heap.used_heap_size);
+      this.set({ kind: 'total' }, heap.total_heap_size);
+    },
   });
   new Gauge({
     name: 'kdns_native_cache_bytes',

@@ -53,6 +53,8 @@ t.test('metrics from every worker, and a cache flush through the HTTP API', asyn
   t.ok(metric(metrics.body, 'kdns_forward_requests_total') >= 1, 'forward requests counted from the workers');
   t.ok(metric(metrics.body, 'kdns_cache_hits_total') >= 8, 'cache hits counted from the workers');
   t.ok(metric(metrics.body, 'kdns_dns_requests_total') >= 10, 'the main registry is still there');
+  const heapUsed = /^kdns_data_plane_heap_bytes\{kind="used"\} (\d+)/m.exec(metrics.body);
+  t.ok(heapUsed !== null && Number(heapUsed[1]) > 1_000_000, `the workers' JS heaps, summed: ${heapUsed?.[1]} bytes`);
 
   t.equal((await request(kdns.httpPort!, 'GET', '/cache/flush')).status, 405, 'flush needs POST');
   t.equal((await request(kdns.httpPort!, 'POST', '/cache/flush')).status, 401, 'flush needs the token');
