@@ -373,7 +373,8 @@ function charStringsAt(rdata: Buffer, offset: number): string[] | null {
 }
 
 /** Presentation form of a type we know, or null when the type is not ours or the bytes are malformed. */
-function formatKnown(type: number, rdata: Buffer): string | null {
+/** Presentation form of RDATA of a type we spell, or null when it is not well formed (or not such a type). */
+export function formatKnown(type: number, rdata: Buffer): string | null {
   switch (type) {
     case TYPE_A:
       return rdata.length === 4 ? rdata.join('.') : null;

@@ -13,7 +13,7 @@ import { tokenize } from '../sources/zonefile/tokenize.js';
 export const WRITABLE_TYPES: ReadonlySet<number> = new Set([
   TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_SRV, TYPE_PTR, TYPE_TXT, TYPE_MX, TYPE_NS,
 ]);
-export const DEFAULT_TTL = 60;
+const DEFAULT_TTL = 60;
 const MAX_TTL = 2_147_483_647;
 const MAX_VALUES = 1000;
 

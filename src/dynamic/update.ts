@@ -7,9 +7,10 @@ import type { Logger } from 'pino';
 import {
   CLASS_ANY, CLASS_IN, CLASS_NONE, FLAG_QR, HEADER_SIZE, OPCODE_MASK, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTAUTH,
   RCODE_NOTZONE, RCODE_NXDOMAIN, RCODE_NXRRSET, RCODE_REFUSED, RCODE_SERVFAIL, RCODE_YXDOMAIN, RCODE_YXRRSET,
-  RCODE_NAMES, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_CNAME, TYPE_NS, TYPE_SOA, TYPE_TXT, typeName,
+  RCODE_NAMES, TYPE_ANY, TYPE_CNAME, TYPE_NS, TYPE_SOA, typeName,
 } from '../dns/constants.js';
 import { isAtOrBelow, keyToWire } from '../dns/name.js';
+import { formatKnown } from '../dns/rdata-text.js';
 import type { RrSet } from '../dns/types.js';
 import { WRITABLE_TYPES, RecordProblem } from './records.js';
 import { appendTsig, readTsig, verifyTsig, type TsigFields, type TsigKey } from './tsig.js';
@@ -153,17 +154,9 @@ function prescan(origin: string, updates: WireRr[]): void {
   }
 }
 
-/** The fixed-size and string-list types are checked here; names inside RDATA were checked by the reader. */
+/** RDATA must be well formed for its type, as the zone-file codec reads it (names were checked by the reader). */
 function checkRdata(rr: WireRr): void {
-  const bad = (rr.type === TYPE_A && rr.rdata.length !== 4) || (rr.type === TYPE_AAAA && rr.rdata.length !== 16)
-    || (rr.type === TYPE_TXT && !wellFormedStrings(rr.rdata));
-  if (bad || rr.rdata.length === 0) throw new Refusal(RCODE_FORMERR, `malformed ${typeName(rr.type)} RDATA`);
-}
-
-function wellFormedStrings(rdata: Buffer): boolean {
-  let p = 0;
-  while (p < rdata.length) p += 1 + rdata[p]!;
-  return p === rdata.length;
+  if (rr.rdata.length === 0 || formatKnown(rr.type, rr.rdata) === null) throw new Refusal(RCODE_FORMERR, `malformed ${typeName(rr.type)} RDATA`);
 }
 
 /** RFC 2136 §3.4.2, on the working copy. kdns owns the SOA: SOA updates are ignored. */

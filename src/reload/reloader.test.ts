@@ -8,7 +8,6 @@ import { defaultConfig, mergeConfig } from '../config/load.js';
 import type { KdnsConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { forwardOptions, loadStaticSources } from '../main.js';
-import { LocalNames } from '../server/local-names.js';
 import { Responder } from '../server/responder.js';
 import { TYPE_A } from '../dns/constants.js';
 import type { ForwardOptions } from '../forward/options.js';
