@@ -7,7 +7,7 @@
 #   dnsmasq, unbound the forwarders bench/forward/run.ts compares kdns with (binaries only)
 #   CoreDNS          from the Go module proxy, when Go is present (skipped with a notice otherwise)
 set -euo pipefail
-COREDNS_VERSION=v1.12.4
+COREDNS_VERSION=v1.15.0
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi

@@ -221,7 +221,7 @@ const coredns: Peer = {
   id: 'coredns',
   label: 'CoreDNS (file plugin)',
   multiWorker: true,
-  missing: () => (corednsPath() ? undefined : 'coredns not installed (bench/setup.sh: go install github.com/coredns/coredns@v1.12.4)'),
+  missing: () => (corednsPath() ? undefined : 'coredns not installed (bench/setup.sh: go install github.com/coredns/coredns@v1.15.0)'),
   async start(ctx) {
     const conf = join(ctx.dir, 'Corefile');
     writeFileSync(conf, `${ctx.origin}:${ctx.port} {\n    bind 127.0.0.1\n    file ${ctx.zone} ${ctx.origin}\n}\n`);
