@@ -39,21 +39,22 @@ t.test('black-hole upstream: SERVFAIL within attempts × timeout, not a hang', a
   const r = await ask('void.example.test', 'A');
   const took = Date.now() - started;
   t.equal(rcodeOf(r), 2, 'SERVFAIL');
-  t.ok(took >= 350 && took < 1500, `bounded by the timeouts (${took} ms)`);
+  // A lower bound only (timers never fire early); the upper bound is tap's own test timeout.
+  t.ok(took >= 350, `after both timeouts (${took} ms)`);
   t.equal(hole.seen(), 2, 'two attempts');
-  // Remembered briefly: the next client does not wait again.
-  const again = Date.now();
+  // Remembered briefly: the next client does not make the upstream wait again (no third query reaches it).
   t.equal(rcodeOf(await ask('void.example.test', 'A')), 2);
-  t.ok(Date.now() - again < 190, 'cached SERVFAIL (less than one timeout)');
+  t.equal(hole.seen(), 2, 'cached SERVFAIL: the upstream was not asked again');
 });
 
 t.test('dead upstream (port closed): SERVFAIL quickly from ICMP unreachable', async (t) => {
   const port = await deadPort();
-  const { fwd, ask } = makeForwarder({ timeoutMs: 2000, attempts: 2 }, [port]);
+  // A timeout far beyond tap's per-test limit: only the refusal itself can end this query in time.
+  const { fwd, ask } = makeForwarder({ timeoutMs: 600_000, attempts: 2 }, [port]);
   t.teardown(() => fwd.close());
-  const started = Date.now();
-  t.equal(rcodeOf(await ask('dead.example.test', 'A')), 2);
-  t.ok(Date.now() - started < 1000, 'no need to wait for the timeout');
+  t.equal(rcodeOf(await ask('dead.example.test', 'A')), 2, 'SERVFAIL without waiting for the timeout');
+  const s = (fwd.stats() as { upstreams: { healthy: boolean }[] }).upstreams;
+  t.equal(s[0]!.healthy, false, 'marked down at the first refusal');
 });
 
 t.test('retries the next server; passive health marks the silent one down; a probe brings it back', async (t) => {
@@ -66,12 +67,10 @@ t.test('retries the next server; passive health marks the silent one down; a pro
   t.equal((await ask('r2.example.test', 'A')).answers[0]!.data, '192.0.2.1');
   const stats = () => (fwd.stats() as { upstreams: { name: string; healthy: boolean }[] }).upstreams;
   t.equal(stats().find((u) => u.name.endsWith('#' + hole.port))!.healthy, false, 'down after 2 failures');
-  const started = Date.now();
   await ask('r3.example.test', 'A');
-  t.ok(Date.now() - started < 140, 'the down server is no longer tried first (less than its timeout)');
   t.equal(hole.seen() - hole.probes(), 2, 'no query reached it once down');
   // Probes (`. NS`) go to the down server; a server that answers is up again.
-  await sleep(200);
+  for (let i = 0; i < 200 && hole.probes() === 0; i++) await sleep(25);
   t.ok(hole.probes() > 0, 'probed while down');
 });
 
@@ -227,30 +226,38 @@ t.test('serve-stale: upstream gone → expired answer with TTL 30; refresh first
   const s = fwd.stats() as { staleServed: number };
   t.equal(s.staleServed, 1);
   // RFC 8767 §4: within 30 s of a failed refresh, stale is served without asking again.
-  const started = Date.now();
+  const sent = (): number => (fwd.stats() as { upstreams: { requests: number }[] }).upstreams[0]!.requests;
+  const before = sent();
   t.equal((await ask('stale.example.test', 'A')).answers[0]!.ttl, 30);
-  t.ok(Date.now() - started < 190, 'without waiting for a timeout');
+  t.equal(sent(), before, 'without asking the upstream again');
+  t.equal((fwd.stats() as { staleServed: number }).staleServed, 2);
 });
 
 t.test('serve-stale: slower than the client response timer → stale now, cache refreshed later', async (t) => {
-  let delay = 0;
+  // The upstream holds its refresh answer until the test releases it: a stale answer that arrives while it
+  // is held can only come from the client response timer.
+  let hold: Promise<void> | null = null;
+  let release = (): void => {};
   const up = await startFake(async (q) => {
-    await sleep(delay);
-    return reply(q, { answers: [a(q.questions![0]!.name, delay > 0 ? '192.0.2.31' : '192.0.2.30', 100)] });
+    const held = hold !== null;
+    if (hold !== null) await hold;
+    return reply(q, { answers: [a(q.questions![0]!.name, held ? '192.0.2.31' : '192.0.2.30', 100)] });
   });
   t.teardown(() => up.close());
-  const { fwd, ask, clock } = makeForwarder({ timeoutMs: 1000, attempts: 1, cache: { staleAnswerTimeoutMs: 100 } }, [up.port]);
+  const { fwd, ask, clock } = makeForwarder({ timeoutMs: 10_000, attempts: 1, cache: { staleAnswerTimeoutMs: 100 } }, [up.port]);
   t.teardown(() => fwd.close());
   await ask('slowstale.example.test', 'A');
   clock.now += 101_000;
-  delay = 300;
-  const started = Date.now();
+  hold = new Promise<void>((resolve) => { release = resolve; });
   const r = await ask('slowstale.example.test', 'A');
-  t.ok(Date.now() - started < 290, 'answered at the client timer, before the upstream (300 ms)');
-  t.equal(r.answers[0]!.data, '192.0.2.30');
+  t.equal(r.answers[0]!.data, '192.0.2.30', 'the stale answer, while the upstream still holds the refresh');
   t.equal(r.answers[0]!.ttl, 30);
-  await sleep(400);
-  const fresh = await ask('slowstale.example.test', 'A');
+  release();
+  let fresh = r;
+  for (let i = 0; i < 200 && fresh.answers[0]!.data !== '192.0.2.31'; i++) {
+    await sleep(10);
+    fresh = await ask('slowstale.example.test', 'A');
+  }
   t.equal(fresh.answers[0]!.data, '192.0.2.31', 'refresh landed in the cache');
   t.equal(fresh.answers[0]!.ttl, 100);
 });
