@@ -75,7 +75,7 @@ interface ServingLine {
 
 /** Starts kdns with `args`; resolves once it logs "serving", rejects with its output otherwise. */
 export function startKdns(args: string[], opts: StartOptions = {}): Promise<KdnsProcess> {
-  const timeoutMs = opts.timeoutMs ?? (Number(process.env.KDNS_START_TIMEOUT_MS) || 30_000);
+  const timeoutMs = opts.timeoutMs ?? (Number(process.env.KDNS_START_TIMEOUT_MS) || 60_000);
   // KDNS_ENGINE applies to every server a test starts, unless the test picks an engine itself.
   const engine = args.includes('--engine') ? [] : engineArgs();
   const child = spawn(process.execPath, [CLI_PATH, ...engine, ...args], {

@@ -317,10 +317,10 @@ for (const mode of MODES) {
   t.test(`pods ${mode}: live and manifests`, async (t) => {
     // Two processes at a time: the machine has two cores.
     const [live, offline] = await Promise.all([
-      startKdns(kdnsArgs(['--kubeconfig', kubeconfig], args(mode)), { t, timeoutMs: 30_000 }),
+      startKdns(kdnsArgs(['--kubeconfig', kubeconfig], args(mode)), { t, timeoutMs: 60_000 }),
       // Offline on the node engine, live on the default (native worker threads where built; verified pod
       // mode serves from the main thread): equal answers also mean equal engines.
-      startKdns(kdnsArgs(['--manifests', CLUSTER_DIR], [...args(mode), '--engine', 'node']), { t, timeoutMs: 30_000 }),
+      startKdns(kdnsArgs(['--manifests', CLUSTER_DIR], [...args(mode), '--engine', 'node']), { t, timeoutMs: 60_000 }),
     ]);
     let fromLive = new Map<string, Expected>();
     let fromManifests = new Map<string, Expected>();
