@@ -7,15 +7,15 @@ import { ConfigError } from '../errors.js';
 import { OPTIONS, type OptionSpec } from './options.js';
 import type { ConfigLayer } from './types.js';
 import { ValueProblem } from './values.js';
-import { parseForwardOptions } from '../forward/options.js';
 
-// key path joined with '.' → option ("tcp.idle-timeout").
+// key path joined with '.' → option ("tcp.idle-timeout"); groups are the maps on the way
+// ("forward", "forward.cache", "forward.cache.prefetch").
 const BY_PATH = new Map<string, OptionSpec>();
 const GROUPS = new Set<string>();
 for (const o of OPTIONS) {
   if (o.key === null) continue;
   BY_PATH.set(o.key.join('.'), o);
-  if (o.key.length > 1) GROUPS.add(o.key[0]);
+  for (let depth = 1; depth < o.key.length; depth++) GROUPS.add(o.key.slice(0, depth).join('.'));
 }
 
 export function parseConfigFile(text: string, file: string): ConfigLayer {
@@ -32,6 +32,8 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
   };
   const layer: ConfigLayer = {};
   const ctx = { configFile: file };
+  // Settings in the order given, for the checks that compare one setting with another.
+  const given: { spec: OptionSpec; dotted: string; line: number | null }[] = [];
 
   const walkMap = (map: unknown, prefix: string[]): void => {
     if (!isMap(map)) {
@@ -45,24 +47,16 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
       }
       const path = [...prefix, keyNode.value];
       const dotted = path.join('.');
-      if (prefix.length === 0 && keyNode.value === 'forward') {
-        // The forward component owns its section's schema; we add the line its errors lack.
-        const section: unknown = pair.value == null ? null : (pair.value as Node).toJSON();
-        try {
-          layer.forward = parseForwardOptions(section, file);
-        } catch (e) {
-          if (e instanceof ConfigError) throw new ConfigError(file, lineOf(pair.value) ?? lineOf(keyNode), e.message.replace(`${file}: `, ''));
-          throw e;
-        }
-        continue;
-      }
-      if (prefix.length === 0 && GROUPS.has(keyNode.value)) {
+      if (GROUPS.has(dotted)) {
+        // An empty section (`forward:` with nothing under it) gives nothing, as before.
+        if (pair.value == null || (isScalar(pair.value) && pair.value.value === null)) continue;
         walkMap(pair.value, path);
         continue;
       }
       const spec = BY_PATH.get(dotted);
       if (!spec) throw new ConfigError(file, lineOf(keyNode), unknownKey(dotted));
       applyValue(spec, dotted, pair.value ?? null, lineOf(keyNode));
+      given.push({ spec, dotted, line: lineOf(pair.value) ?? lineOf(keyNode) });
     }
   };
 
@@ -98,6 +92,14 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
   };
 
   if (doc.contents !== null) walkMap(doc.contents, []);
+  for (const { spec, dotted, line } of given) {
+    try {
+      spec.check?.(layer);
+    } catch (e) {
+      if (e instanceof ValueProblem) throw new ConfigError(file, line, `${dotted}: ${e.message}`);
+      throw e;
+    }
+  }
   return layer;
 }
 

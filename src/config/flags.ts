@@ -2,7 +2,7 @@
 // and `--flag=value`; repeatable options append; other options take the last value given.
 
 import { ConfigError } from '../errors.js';
-import { OPTION_BY_FLAG } from './options.js';
+import { OPTION_BY_FLAG, type OptionSpec } from './options.js';
 import type { ConfigLayer } from './types.js';
 import { ValueProblem } from './values.js';
 
@@ -12,6 +12,7 @@ const CTX = { configFile: null };
 
 export function parseFlags(argv: string[]): { flags: FlagLayer } {
   const flags: FlagLayer = {};
+  const given: OptionSpec[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const m = /^(--?)([^=]+)(?:=(.*))?$/s.exec(arg);
@@ -40,8 +41,17 @@ export function parseFlags(argv: string[]): { flags: FlagLayer } {
     }
     try {
       spec.apply(flags, value, CTX);
+      given.push(spec);
     } catch (e) {
       if (e instanceof ValueProblem) throw new ConfigError(null, null, `${shown}: ${e.message}`);
+      throw e;
+    }
+  }
+  for (const spec of new Set(given)) {
+    try {
+      spec.check?.(flags);
+    } catch (e) {
+      if (e instanceof ValueProblem) throw new ConfigError(null, null, `--${spec.flag}: ${e.message}`);
       throw e;
     }
   }

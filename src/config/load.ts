@@ -5,8 +5,11 @@ import { availableParallelism, hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { parseConfigFile } from './file.js';
 import { parseFlags } from './flags.js';
-import type { ConfigLayer, KdnsConfig } from './types.js';
-import { DEFAULT_UDP_BUFFER } from './options.js';
+import type { ConfigLayer, ForwardLayer, KdnsConfig } from './types.js';
+import { DEFAULT_UDP_BUFFER, OPTIONS } from './options.js';
+import { liftProbeCap, mergeForward } from './forward-rows.js';
+import { ValueProblem } from './values.js';
+import { defaultForwardOptions } from '../forward/options.js';
 import { KDNS_VERSION } from './version.js';
 import { defaultRateLimit } from '../rate-limit/config.js';
 
@@ -59,10 +62,12 @@ export function mergeConfig(base: KdnsConfig, ...layers: ConfigLayer[]): KdnsCon
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
-      if (GROUPS.has(k)) Object.assign(target[k] as object, definedOnly(v as object));
+      if (k === 'forward') out.forward = mergeForward(out.forward ?? defaultForwardOptions(), v as ForwardLayer);
+      else if (GROUPS.has(k)) Object.assign(target[k] as object, definedOnly(v as object));
       else if (k in base) target[k] = v;
     }
   }
+  if (out.forward !== null) liftProbeCap(out.forward, layers);
   validate(out);
   return out;
 }
@@ -72,6 +77,16 @@ function definedOnly(o: object): object {
 }
 
 function validate(c: KdnsConfig): void {
+  // The same checks as within one layer, for settings that came from different layers.
+  const asLayer: ConfigLayer = { ...c, forward: c.forward ?? undefined };
+  for (const o of OPTIONS) {
+    try {
+      o.check?.(asLayer);
+    } catch (e) {
+      if (e instanceof ValueProblem) throw new ConfigError(c.configFile, null, `${o.key?.join('.') ?? o.flag}: ${e.message}`);
+      throw e;
+    }
+  }
   const clusterSources = [
     c.kubeconfig !== null ? '--kubeconfig' : '',
     c.inCluster ? '--in-cluster' : '',

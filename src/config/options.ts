@@ -12,6 +12,7 @@ import { ValueProblem } from './values.js';
 import { parseAddressRule } from '../forward/options.js';
 import { parseTsigKey } from '../dynamic/tsig.js';
 import { parseCidr } from '../forward/acl.js';
+import { forwardRows } from './forward-rows.js';
 
 /**
  * 32 MiB per UDP socket (the kernel then accounts 64 MiB): a small query costs ~830 bytes of buffer on
@@ -42,6 +43,11 @@ export interface OptionSpec {
   help: string;
   /** Parses one value (one item, for repeatable options) into the layer; throws ValueProblem. */
   apply(layer: ConfigLayer, value: string, ctx: ValueContext): void;
+  /**
+   * Checks this setting against others once the whole layer (or the merged config) is known, e.g.
+   * a maximum below its minimum; throws ValueProblem. The error is reported at this setting.
+   */
+  check?(layer: ConfigLayer): void;
 }
 
 function rebase(path: string, ctx: ValueContext): string {
@@ -237,6 +243,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     apply: (l, v) => { (l.tcp ??= {}).messageTimeoutMs = parseDurationMs(v); },
   }),
   ...rateLimitRows(),
+  ...forwardRows(opt),
   opt(['max-udp-payload'], null, {
     arg: 'BYTES', defaultText: '1232',
     help: 'EDNS UDP size we advertise and the cap on UDP responses',

@@ -49,7 +49,7 @@ export interface TcpConfig {
   messageTimeoutMs: number;
 }
 
-import type { ForwardOptions } from '../forward/options.js';
+import type { CacheOptions, ForwardOptions, PrefetchOptions } from '../forward/options.js';
 import type { TsigKey } from '../dynamic/tsig.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 
@@ -97,7 +97,7 @@ export interface KdnsConfig {
   addresses: string[];
   /** NODATA for AAAA of forwarded names. */
   filterAaaa: boolean;
-  /** Tunables from the config file's `forward:` section (null: defaults). */
+  /** Tunables of the `forward:` section (`--forward-*` flags); null when none is given (defaults). */
   forward: ForwardOptions | null;
   http: ListenAddress | null;
   kubernetes: KubernetesConfig;
@@ -119,9 +119,15 @@ export interface KdnsConfig {
  * One layer of settings (the file's, or the flags'). Nested groups are partial too, so that
  * `--tcp-idle-timeout` alone does not reset `tcp.max-connections` from the file.
  */
-export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp' | 'kubernetes' | 'rateLimit'> & {
+export type ConfigLayer = Omit<Partial<KdnsConfig>, 'chaos' | 'tcp' | 'kubernetes' | 'rateLimit' | 'forward'> & {
+  forward?: ForwardLayer;
   rateLimit?: Partial<RateLimitConfig>;
   kubernetes?: Partial<KubernetesConfig>;
   chaos?: Partial<ChaosConfig>;
   tcp?: Partial<TcpConfig>;
+};
+
+/** The `forward:` settings one layer gives; the rest come from the layer below or the defaults. */
+export type ForwardLayer = Partial<Omit<ForwardOptions, 'cache'>> & {
+  cache?: Partial<Omit<CacheOptions, 'prefetch'>> & { prefetch?: Partial<PrefetchOptions> };
 };

@@ -1,15 +1,13 @@
-// Forwarding settings: the typed options, their defaults, a pure parser for the `forward:` section of
-// kdns.yaml, and resolv.conf reading. Routes and default upstreams come from the config layer (the
-// dnsmasq-style --server flags); this file owns the tunables and the loop guards on upstream addresses.
+// Forwarding settings: the typed options, their defaults, the dnsmasq --address rule, and resolv.conf
+// reading. The `forward:` section of kdns.yaml (and its `--forward-*` flags) is parsed by the config's one
+// option table (src/config/forward-rows.ts); this file owns the types, defaults and loop guards.
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { KdnsConfig, ListenAddress, UpstreamAddress, UpstreamRoute } from '../config/types.js';
-import { ConfigError } from '../errors.js';
 import { nameToKey } from '../dns/name.js';
-import { parseCidr } from './acl.js';
 
 export type ForwardPolicy = 'sequential' | 'round_robin' | 'random';
 export const POLICIES: readonly ForwardPolicy[] = ['sequential', 'round_robin', 'random'];
@@ -126,144 +124,6 @@ export function forwardOptionsFor(config: KdnsConfig, tuning: ForwardOptions = d
     resolvConf: config.resolvConf,
     listen: config.listen,
   };
-}
-
-// ---- the `forward:` section ----------------------------------------------------------------------------
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * The `forward:` section of kdns.yaml (already parsed YAML, so no line numbers here) → options with
- * defaults filled in. Throws ConfigError naming `forward.<key>` and what was expected.
- */
-export function parseForwardOptions(obj: unknown, file: string): ForwardOptions {
-  const out = defaultForwardOptions();
-  if (obj === undefined || obj === null) return out;
-  const fail = (key: string, expected: string, got: unknown): never => {
-    throw new ConfigError(file, null, `forward.${key}: expected ${expected}, got ${describe(got)}`);
-  };
-  if (!isObj(obj)) fail('', 'a map of settings', obj);
-  const known = new Set(['policy', 'timeout', 'attempts', 'max-in-flight-per-upstream', 'failures-before-down',
-    'probe-interval', 'probe-max-interval', 'tcp-idle-timeout', 'local-ttl', 'allow-networks', 'filter-aaaa', 'address', 'cache']);
-  const section = obj as Obj;
-  for (const k of Object.keys(section)) {
-    if (!known.has(k)) fail(k, `one of ${[...known].join(', ')}`, 'an unknown setting');
-  }
-  const int = (o: Obj, key: string, path: string, min: number, max: number, dflt: number): number => {
-    const v = o[key];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `an integer ${min}-${max}`, v);
-    return v as number;
-  };
-  const duration = (o: Obj, key: string, path: string, dflt: number): number => {
-    const v = o[key];
-    if (v === undefined) return dflt;
-    const ms = typeof v === 'string' ? durationMs(v) : -1;
-    if (ms < 1) fail(path, 'a duration like 2s or 500ms', v);
-    return ms;
-  };
-  const bool = (o: Obj, key: string, path: string, dflt: boolean): boolean => {
-    const v = o[key];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') fail(path, 'true or false', v);
-    return v as boolean;
-  };
-
-  const policy = section['policy'];
-  if (policy !== undefined) {
-    if (typeof policy !== 'string' || !(POLICIES as readonly string[]).includes(policy)) {
-      fail('policy', `one of ${POLICIES.join(', ')}`, policy);
-    }
-    out.policy = policy as ForwardPolicy;
-  }
-  out.timeoutMs = duration(section, 'timeout', 'timeout', out.timeoutMs);
-  out.attempts = int(section, 'attempts', 'attempts', 1, 10, out.attempts);
-  out.maxInFlightPerUpstream = int(section, 'max-in-flight-per-upstream', 'max-in-flight-per-upstream', 1, 65_535, out.maxInFlightPerUpstream);
-  out.failuresBeforeDown = int(section, 'failures-before-down', 'failures-before-down', 1, 1000, out.failuresBeforeDown);
-  out.probeIntervalMs = duration(section, 'probe-interval', 'probe-interval', out.probeIntervalMs);
-  out.probeMaxIntervalMs = duration(section, 'probe-max-interval', 'probe-max-interval', Math.max(out.probeMaxIntervalMs, out.probeIntervalMs));
-  if (out.probeMaxIntervalMs < out.probeIntervalMs) fail('probe-max-interval', `at least probe-interval (${out.probeIntervalMs}ms)`, section['probe-max-interval']);
-  out.tcpIdleTimeoutMs = duration(section, 'tcp-idle-timeout', 'tcp-idle-timeout', out.tcpIdleTimeoutMs);
-  out.localTtl = int(section, 'local-ttl', 'local-ttl', 0, 604_800, out.localTtl);
-  out.filterAaaa = bool(section, 'filter-aaaa', 'filter-aaaa', out.filterAaaa);
-
-  const allow = section['allow-networks'];
-  if (allow !== undefined) {
-    if (!Array.isArray(allow)) fail('allow-networks', 'a list of CIDRs', allow);
-    out.allowNetworks = (allow as unknown[]).map((c, i) => {
-      if (typeof c !== 'string' || parseCidr(c) === null) return fail(`allow-networks[${i}]`, 'a CIDR like 10.0.0.0/8', c);
-      return c;
-    });
-  }
-
-  const address = section['address'];
-  if (address !== undefined) {
-    if (!Array.isArray(address)) fail('address', 'a list of /DOMAIN/[IP...] rules', address);
-    out.addresses = (address as unknown[]).flatMap((a, i) => {
-      const rules = typeof a === 'string' ? parseAddressRule(a) : null;
-      if (rules === null) return fail(`address[${i}]`, "a rule like '/x.test/1.2.3.4' or '/x.test/'", a);
-      return rules;
-    });
-  }
-
-  const cache = section['cache'];
-  if (cache !== undefined) {
-    if (!isObj(cache)) fail('cache', 'a map of settings', cache);
-    const c = cache as Obj;
-    const knownCache = new Set(['max-entries', 'max-bytes', 'min-ttl', 'max-ttl', 'negative-max-ttl', 'servfail-ttl',
-      'serve-stale', 'stale-ttl', 'stale-max-age', 'stale-answer-timeout', 'prefetch']);
-    for (const k of Object.keys(c)) {
-      if (!knownCache.has(k)) fail(`cache.${k}`, `one of ${[...knownCache].join(', ')}`, 'an unknown setting');
-    }
-    const oc = out.cache;
-    const week = 604_800;
-    oc.maxEntries = int(c, 'max-entries', 'cache.max-entries', 1, 10_000_000, oc.maxEntries);
-    oc.maxBytes = int(c, 'max-bytes', 'cache.max-bytes', 65_536, 2 ** 40, oc.maxBytes);
-    oc.minTtl = int(c, 'min-ttl', 'cache.min-ttl', 0, week, oc.minTtl);
-    oc.maxTtl = int(c, 'max-ttl', 'cache.max-ttl', 0, week, oc.maxTtl);
-    if (oc.minTtl > oc.maxTtl) fail('cache.min-ttl', `at most cache.max-ttl (${oc.maxTtl})`, oc.minTtl);
-    oc.negativeMaxTtl = int(c, 'negative-max-ttl', 'cache.negative-max-ttl', 0, week, oc.negativeMaxTtl);
-    oc.servfailTtl = int(c, 'servfail-ttl', 'cache.servfail-ttl', 0, 300, oc.servfailTtl);
-    oc.serveStale = bool(c, 'serve-stale', 'cache.serve-stale', oc.serveStale);
-    oc.staleTtl = int(c, 'stale-ttl', 'cache.stale-ttl', 1, 3600, oc.staleTtl);
-    oc.staleMaxAge = int(c, 'stale-max-age', 'cache.stale-max-age', 1, week, oc.staleMaxAge);
-    oc.staleAnswerTimeoutMs = duration(c, 'stale-answer-timeout', 'cache.stale-answer-timeout', oc.staleAnswerTimeoutMs);
-    const prefetch = c['prefetch'];
-    if (prefetch !== undefined) {
-      if (!isObj(prefetch)) fail('cache.prefetch', 'a map with min-hits and before-expiry-percent', prefetch);
-      const p = prefetch as Obj;
-      for (const k of Object.keys(p)) {
-        if (k !== 'min-hits' && k !== 'before-expiry-percent') fail(`cache.prefetch.${k}`, 'min-hits or before-expiry-percent', 'an unknown setting');
-      }
-      oc.prefetch = {
-        minHits: int(p, 'min-hits', 'cache.prefetch.min-hits', 0, 1_000_000, oc.prefetch.minHits),
-        beforeExpiryPercent: int(p, 'before-expiry-percent', 'cache.prefetch.before-expiry-percent', 1, 99, oc.prefetch.beforeExpiryPercent),
-      };
-    }
-  }
-  return out;
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return v === 'an unknown setting' ? v : `'${v}'`;
-  if (v === null) return 'nothing';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  return String(v);
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `2s`, `1.5m` → ms; -1 when malformed (a unit is required: "10" could mean either). */
-function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
-  if (!m) return -1;
-  const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
-  return ms >= 1 && ms <= 2_147_483_647 ? ms : -1;
 }
 
 /** dnsmasq `/a/b/IP...` (several IPs may follow, separated by '/'), `/a/` for NXDOMAIN; null when malformed. */
