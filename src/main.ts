@@ -29,6 +29,8 @@ import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
+import { answerOrderFor } from './policy/answer-order.js';
+import { startHealthChecks } from './policy/setup.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -137,6 +139,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   });
   const responder = new Responder({
     zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder, updates: dynamic.updates,
+    answerOrder: answerOrderFor(config.policies),
   });
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
@@ -159,6 +162,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     udpReceiveBuffer: config.udpBuffer,
   });
   const bound = await engine.start();
+  const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
   registerEngineMetrics(registry, { engine: () => engine });
   if (forwarder !== null) void forwarder.detectLoops();
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
@@ -175,6 +179,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
+      health?.close();
       await engine.close();
       await forwarder?.close();
       if (http !== null) await http.close();
@@ -217,12 +222,14 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   });
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);
+  const health = startHealthChecks(config, hub.zones, hubWriter(hub), log);
 
   return {
     reload: (readConfig) => reloader.reload(readConfig),
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
+      health?.close();
       await dp.close();
       if (http !== null) await http.close();
       log.info('stopped');

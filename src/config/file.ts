@@ -72,6 +72,7 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
       }
     };
     const scalarText = (n: unknown): string => {
+      if (spec.structured && isMap(n)) return flatten(n, '', bad);
       if (!isScalar(n) || n.value === null) return bad(`expected ${spec.arg}`);
       const v = n.value;
       if (typeof v === 'string' || typeof v === 'number') return String(v);
@@ -101,6 +102,19 @@ export function parseConfigFile(text: string, file: string): ConfigLayer {
     }
   }
   return layer;
+}
+
+/** A map item of a structured option as its one-line text: `{a: 1, b: {c: 2}}` → `a=1,b.c=2`. */
+function flatten(map: unknown, prefix: string, bad: (message: string) => never): string {
+  const parts: string[] = [];
+  for (const pair of (map as { items: Pair<unknown, unknown>[] }).items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : bad('expected a setting name (a string key)');
+    const value = pair.value;
+    if (isMap(value)) parts.push(flatten(value, `${prefix}${key}.`, bad));
+    else if (isScalar(value) && value.value !== null && typeof value.value !== 'object') parts.push(`${prefix}${key}=${String(value.value)}`);
+    else bad(`expected a value for ${prefix}${key}`);
+  }
+  return parts.join(',');
 }
 
 function unknownKey(dotted: string): string {

@@ -48,6 +48,7 @@ export function defaultConfig(): KdnsConfig {
     udpBuffer: DEFAULT_UDP_BUFFER,
     logLevel: 'info',
     logFormat: 'auto',
+    policies: [],
   };
 }
 

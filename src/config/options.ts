@@ -13,6 +13,7 @@ import { parseAddressRule } from '../forward/options.js';
 import { parseTsigKey } from '../dynamic/tsig.js';
 import { parseCidr } from '../forward/acl.js';
 import { forwardRows } from './forward-rows.js';
+import { parsePolicy } from '../policy/rules.js';
 
 /**
  * 32 MiB per UDP socket (the kernel then accounts 64 MiB): a small query costs ~830 bytes of buffer on
@@ -37,6 +38,8 @@ export interface OptionSpec {
   /** Placeholder shown in --help; absent for switches that take no value. */
   arg?: string;
   repeatable?: boolean;
+  /** In the file, a list item may be a map: `{name: x, health-check: {port: 80}}` is read as `name=x,health-check.port=80`. */
+  structured?: boolean;
   /** In the file, YAML null means the same as the text 'none'. */
   nullable?: boolean;
   defaultText: string;
@@ -122,6 +125,18 @@ export const OPTIONS: readonly OptionSpec[] = [
       } catch (e) {
         throw new ValueProblem((e as Error).message);
       }
+    },
+  }),
+  opt(['policies'], 'policy', {
+    arg: 'name|zone=DOMAIN,order=...,health-check.port=N,...', repeatable: true, structured: true, defaultText: 'none (fixed order, no checks)',
+    help: 'answer policy for a name (or a zone: the name and all below): order=fixed|round-robin|random; health-check.port=N '
+      + '(with .interval, .timeout, .failures) withdraws A/AAAA addresses that refuse TCP connections',
+    apply: (l, v) => {
+      const p = parsePolicy(v);
+      if (l.policies?.some((q) => q.scope === p.scope && q.domain === p.domain)) {
+        throw new ValueProblem(`expected one policy per name or zone, got ${p.scope}=${p.domain} twice`);
+      }
+      (l.policies ??= []).push(p);
     },
   }),
   opt(['kubeconfig'], null, {

@@ -52,6 +52,7 @@ export interface TcpConfig {
 import type { CacheOptions, ForwardOptions, PrefetchOptions } from '../forward/options.js';
 import type { TsigKey } from '../dynamic/tsig.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
+import type { AnswerPolicy } from '../policy/rules.js';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
@@ -113,6 +114,8 @@ export interface KdnsConfig {
   udpBuffer: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** Answer order and health checks per name or zone (`policies:`, `--policy`; src/policy). */
+  policies: AnswerPolicy[];
 }
 
 /**

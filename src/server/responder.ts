@@ -20,6 +20,7 @@ import { BoundedMemo } from '../util/bounded-memo.js';
 import { lookup, type ZoneSet } from '../zone/index.js';
 import type { LocalNames } from './local-names.js';
 import { NegativeFeed, type NegativeMirror } from './negative-feed.js';
+import type { AnswerOrder } from '../policy/answer-order.js';
 
 export const PROTO_UDP = 0;
 export const PROTO_TCP = 1;
@@ -48,6 +49,8 @@ export interface ResponderOptions {
   forwarder?: ForwardingPort | null;
   /** Takes RFC 2136 UPDATE messages (src/dynamic, on the main thread); null = NOTIMP for them. */
   updates?: UpdatePort | null;
+  /** Per-name answer order (src/policy); answers it turns are never cached, here or in a mirror. */
+  answerOrder?: AnswerOrder | null;
 }
 
 /** Where UPDATE messages go: the whole message in, the whole response (or null: silence) out. */
@@ -483,6 +486,7 @@ export class Responder {
     const qnameLower = slot.lowerName.subarray(0, slot.nameLength);
     const deps = new Set<string>();
     const result = this.resolve(qname, slot.qtype, slot.qclass, deps);
+    const turned = this.opts.answerOrder?.active === true && this.opts.answerOrder.apply(result);
     if (this.forwarder !== null && slot.qclass === CLASS_IN) {
       const target = danglingCnameTarget(result, slot.qtype);
       if (target !== null && this.isForwarded(target)) {
@@ -494,6 +498,7 @@ export class Responder {
     // A name that does not exist is cached only when asked again: a flood of random names (one query each)
     // then neither churns the table, which would evict the real names' answers, nor pays for inserts.
     if (result.rcode === RCODE_NXDOMAIN && !this.askedBefore(slot.hash, slot.qtype)) return compiled;
+    if (turned) return compiled; // the next query gets another order
     if (slot.qclass === CLASS_IN) {
       if (this.table.size >= MAX_TABLE_ENTRIES) this.clearAnswers();
       this.table.set(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass, compiled);

@@ -17,6 +17,7 @@ import { Registry } from 'prom-client';
 import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
 import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
+import { answerOrderFor } from '../policy/answer-order.js';
 
 const port = parentPort;
 if (port === null) throw new Error('data-plane.ts runs as a worker thread (see supervisor.ts)');
@@ -135,6 +136,7 @@ function onInit(msg: InitMessage): void {
     chaos: msg.chaos,
     forwarder,
     updates: msg.updates ? mainThreadUpdates : null,
+    answerOrder: answerOrderFor(msg.policies),
   });
   replica.attach(responder);
 }

@@ -173,6 +173,7 @@ export interface Snapshot {
 
 /** Everything a worker needs to serve; sent once, first. */
 import type { RateLimitConfig } from '../rate-limit/config.js';
+import type { AnswerPolicy } from '../policy/rules.js';
 import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
 
 export interface InitMessage {
@@ -202,6 +203,8 @@ export interface InitMessage {
   podRecords: PodRecordSettings | null;
   /** RFC 2136 UPDATE messages go to the main thread (`update` → `update-reply`); false: NOTIMP. */
   updates: boolean;
+  /** Answer policies: the worker applies their order (health checks run on the main thread). */
+  policies: AnswerPolicy[];
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */

@@ -319,6 +319,7 @@ class Supervisor implements DataPlane {
       podRecords: config.kubernetes.pods === 'insecure' && clusterConfigured(config)
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
       updates: this.opts.updates != null,
+      policies: config.policies,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
