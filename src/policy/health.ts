@@ -18,6 +18,8 @@ import type { Zone, ZoneSet } from '../zone/index.js';
 import { PolicyTable, type AnswerPolicy, type HealthCheck } from './rules.js';
 import { tcpProbe, type Probe } from './tcp-probe.js';
 
+const PROBES_AT_ONCE = 64;
+
 interface Watched {
   zone: Zone;
   /** The RRset as its source wrote it. */
@@ -91,10 +93,14 @@ export class HealthChecker {
     const sets = this.collect(policy);
     const targets = new Set<string>();
     for (const w of sets) for (const rdata of w.full.rdatas) targets.add(addressOf(rdata));
-    await Promise.all([...targets].map(async (address) => {
-      const ok = await this.probe(address, check.port, check.timeoutMs);
-      this.record(`${address} ${check.port}`, ok, check);
-    }));
+    // At most PROBES_AT_ONCE connections open at a time: a zone rule may cover many addresses.
+    const list = [...targets];
+    for (let i = 0; i < list.length && !this.closed; i += PROBES_AT_ONCE) {
+      await Promise.all(list.slice(i, i + PROBES_AT_ONCE).map(async (address) => {
+        const ok = await this.probe(address, check.port, check.timeoutMs);
+        this.record(`${address} ${check.port}`, ok, check);
+      }));
+    }
     if (this.closed) return;
     this.serve(sets, check.port);
   }
