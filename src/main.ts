@@ -31,6 +31,7 @@ import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js'
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 import { answerOrderFor } from './policy/answer-order.js';
 import { startHealthChecks } from './policy/setup.js';
+import { dnstapRecorder, startDnstap } from './dnstap/index.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -151,7 +152,11 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
+  const dnstap = startDnstap(config, log, registry, 1);
+  const tap = dnstapRecorder(dnstap?.thread(0) ?? null);
+  forwarder?.setTap(tap);
   const engine: PacketEngine = createEngine(config.engine, {
+    tap,
     listen: config.listen,
     tcp: config.tcp,
     shutdownGraceMs: config.shutdownGraceMs,
@@ -182,6 +187,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
       health?.close();
       await engine.close();
       await forwarder?.close();
+      await dnstap?.close();
       if (http !== null) await http.close();
       log.info('stopped');
     },
@@ -205,9 +211,10 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
+  const dnstap = startDnstap(config, log, registry, slots);
   dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates,
+    updates: dynamic.updates, dnstap,
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
@@ -231,6 +238,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       cluster?.close();
       health?.close();
       await dp.close();
+      await dnstap?.close();
       if (http !== null) await http.close();
       log.info('stopped');
     },

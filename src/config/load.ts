@@ -12,6 +12,7 @@ import { ValueProblem } from './values.js';
 import { defaultForwardOptions } from '../forward/options.js';
 import { KDNS_VERSION } from './version.js';
 import { defaultRateLimit } from '../rate-limit/config.js';
+import { DEFAULT_DNSTAP_BUFFER } from '../dnstap/config.js';
 
 export function defaultConfig(): KdnsConfig {
   return {
@@ -46,6 +47,9 @@ export function defaultConfig(): KdnsConfig {
     maxUdpPayload: 1232,
     shutdownGraceMs: 5000,
     udpBuffer: DEFAULT_UDP_BUFFER,
+    dnstap: null,
+    dnstapSample: 1,
+    dnstapBuffer: DEFAULT_DNSTAP_BUFFER,
     logLevel: 'info',
     logFormat: 'auto',
     policies: [],

@@ -14,6 +14,7 @@ import { parseTsigKey } from '../dynamic/tsig.js';
 import { parseCidr } from '../forward/acl.js';
 import { forwardRows } from './forward-rows.js';
 import { parsePolicy } from '../policy/rules.js';
+import { DEFAULT_DNSTAP_BUFFER, MAX_DNSTAP_BUFFER, MIN_DNSTAP_BUFFER, parseDnstapTarget } from '../dnstap/config.js';
 
 /**
  * 32 MiB per UDP socket (the kernel then accounts 64 MiB): a small query costs ~830 bytes of buffer on
@@ -273,6 +274,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'BYTES', defaultText: String(DEFAULT_UDP_BUFFER),
     help: 'receive buffer of each UDP socket (SO_RCVBUFFORCE when permitted, else capped by net.core.rmem_max); 0: kernel default',
     apply: (l, v) => { l.udpBuffer = parseIntIn(v, 0, MAX_UDP_BUFFER); },
+  }),
+  opt(['dnstap'], null, {
+    arg: 'FILE|unix:PATH', nullable: true, defaultText: 'none',
+    help: 'log client queries and responses, and queries to upstreams, as dnstap (Frame Streams) to a file or a unix socket',
+    apply: (l, v, ctx) => {
+      const target = parseDnstapTarget(v);
+      l.dnstap = target === null || target.startsWith('unix:') ? target : rebase(target, ctx);
+    },
+  }),
+  opt(['dnstap-sample'], null, {
+    arg: 'N', defaultText: '1',
+    help: 'log one exchange in N (client and upstream exchanges counted apart); 1 logs all',
+    apply: (l, v) => { l.dnstapSample = parseIntIn(v, 1, 1_000_000); },
+  }),
+  opt(['dnstap-buffer'], null, {
+    arg: 'BYTES', defaultText: String(DEFAULT_DNSTAP_BUFFER),
+    help: 'dnstap queue per data-plane thread, and the writer\'s backlog; past it frames are dropped and counted',
+    apply: (l, v) => { l.dnstapBuffer = parseIntIn(v, MIN_DNSTAP_BUFFER, MAX_DNSTAP_BUFFER); },
   }),
   opt(['log-level'], null, {
     arg: 'LEVEL', defaultText: 'info',

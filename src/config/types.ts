@@ -112,6 +112,12 @@ export interface KdnsConfig {
   shutdownGraceMs: number;
   /** SO_RCVBUF asked for on every UDP listening socket, in bytes; 0 keeps the kernel's default. */
   udpBuffer: number;
+  /** dnstap query log: a file path or `unix:PATH` (src/dnstap); null: off. */
+  dnstap: string | null;
+  /** Log one client exchange (and one upstream exchange) in N. */
+  dnstapSample: number;
+  /** Bytes of each data-plane thread's dnstap ring, and of the writer's backlog before it drops. */
+  dnstapBuffer: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Answer order and health checks per name or zone (`policies:`, `--policy`; src/policy). */

@@ -21,7 +21,7 @@ import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
-import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import type { BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
 
 export const DEFAULT_BATCH = 64;
@@ -92,13 +92,17 @@ class UdpPort {
   /** UDP response-rate limiting (src/rate-limit); the peer's address bytes are read through metaBytes. */
   private readonly limiter: RateLimiter | null;
   private readonly metaBytes: Uint8Array;
+  /** Query logging (dnstap); every datagram then comes through JS (no answer cache). */
+  private readonly tap: ClientTap | null;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
     limiter: RateLimiter | null,
+    tap: ClientTap | null,
   ) {
     this.limiter = limiter;
+    this.tap = tap;
     this.binding = binding;
     this.forwards = forwards;
     this.nativeCounted = nativeCounted;
@@ -158,6 +162,12 @@ class UdpPort {
       }
     }
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
+    const tap = this.tap;
+    let sampled = false;
+    if (tap !== null) {
+      tap.clientBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!);
+      sampled = tap.query(PROTO_UDP, this.inViews[i]!, len);
+    }
     let n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
       // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
@@ -165,11 +175,13 @@ class UdpPort {
       n = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
       if (n === RESPOND_FORWARD) {
         meta[base + S_OUT_LEN] = 0;
-        this.forward(i, len, family, address);
+        this.forward(i, len, family, address, sampled);
         return;
       }
     }
-    meta[base + S_OUT_LEN] = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
+    const out = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
+    meta[base + S_OUT_LEN] = out;
+    if (sampled && out > 0) tap!.response(PROTO_UDP, this.outViews[i]!, out);
   }
 
   /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
@@ -180,7 +192,7 @@ class UdpPort {
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(i: number, len: number, family: number, text: string): void {
+  private forward(i: number, len: number, family: number, text: string, sampled: boolean): void {
     const base = META_HEADER + i * META_STRIDE;
     const fam = this.meta[base + S_FAMILY]!;
     const port = this.meta[base + S_PORT]!;
@@ -189,7 +201,12 @@ class UdpPort {
     this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
       if (this.handle === null) return;
       const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, fam, addrCopy);
-      if (limited !== null) this.binding.udpSendTo(this.handle, limited, limited.length, fam, port, addrCopy, scope);
+      if (limited === null) return;
+      this.binding.udpSendTo(this.handle, limited, limited.length, fam, port, addrCopy, scope);
+      if (sampled) {
+        this.tap!.clientBytes(fam === 6, addrCopy, 0, port);
+        this.tap!.response(PROTO_UDP, limited, limited.length);
+      }
     }));
   }
 
@@ -296,8 +313,8 @@ export class NativeEngine implements PacketEngine {
   }
 
   async start(): Promise<BoundAddress[]> {
-    // Answers made in C never reach the limiter, so with rate limiting every datagram goes through JS.
-    if (this.opts.answerCache !== false && this.limiter === null) {
+    // Answers made in C never reach the limiter or the query log, so with either every datagram goes through JS.
+    if (this.opts.answerCache !== false && this.limiter === null && (this.opts.tap ?? null) === null) {
       this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
     }
     try {
@@ -336,6 +353,7 @@ export class NativeEngine implements PacketEngine {
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
       this.udpForwards,
       this.limiter,
+      this.opts.tap ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     logReceiveBuffer(this.opts.log, `${host}:${pair.port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);

@@ -8,7 +8,7 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
@@ -95,6 +95,12 @@ export class NodeEngine implements PacketEngine {
       limiter.clientFromText(rinfo.address);
       if (!limiter.admitQuery()) return;
     }
+    const tap = this.opts.tap ?? null;
+    let sampled = false;
+    if (tap !== null) {
+      tap.clientText(rinfo.address, rinfo.port);
+      sampled = tap.query(PROTO_UDP, msg, msg.length);
+    }
     let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
@@ -102,7 +108,9 @@ export class NodeEngine implements PacketEngine {
         this.udpForwards.track(forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
           (response) => {
             const limited = limiter === null ? response : limitForwarded(limiter, response, rinfo.address);
-            if (limited !== null) udp.send(limited, rinfo.port, rinfo.address);
+            if (limited === null) return;
+            udp.send(limited, rinfo.port, rinfo.address);
+            if (sampled) tapLater(tap!, rinfo.address, rinfo.port, PROTO_UDP, limited);
           }));
         return;
       }
@@ -110,6 +118,7 @@ export class NodeEngine implements PacketEngine {
     }
     if (limiter !== null) n = limiter.limitResponse(this.out, n);
     if (n === 0) return;
+    if (sampled) tap!.response(PROTO_UDP, this.out, n);
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
     const reply = Buffer.allocUnsafe(n);

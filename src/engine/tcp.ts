@@ -20,8 +20,8 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardNow, forwardQuery } from './answer.js';
-import type { QueryObserver } from './types.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
+import type { ClientTap, QueryObserver } from './types.js';
 
 const MAX_TCP_MESSAGE = 65535;
 const EMPTY = Buffer.alloc(0);
@@ -31,6 +31,7 @@ export interface TcpOptions {
   responder: Responder;
   observer: QueryObserver | null;
   log: Logger;
+  tap?: ClientTap | null;
 }
 
 /** One client connection: its unread bytes, its forwarded queries, and what may close it. */
@@ -38,6 +39,7 @@ class Connection {
   readonly socket: net.Socket;
   readonly family: number;
   readonly address: string;
+  readonly port: number;
   /** Bytes read but not yet answered: the start of a message, or whole ones while throttled. */
   pending: Buffer = EMPTY;
   /** Forwarded queries whose answers are still owed. */
@@ -57,6 +59,7 @@ class Connection {
     this.socket = socket;
     this.family = socket.remoteFamily === 'IPv6' ? 1 : 0;
     this.address = socket.remoteAddress ?? '';
+    this.port = socket.remotePort ?? 0;
   }
 }
 
@@ -207,30 +210,40 @@ export class TcpConnections {
   /** One query: the framed answer, or null (dropped, or forwarded: written later by writeLater). */
   private answer(conn: Connection, query: Buffer, size: number): Buffer | null {
     const { responder, observer } = this.opts;
+    const tap = this.opts.tap ?? null;
+    let sampled = false;
+    if (tap !== null) {
+      tap.clientText(conn.address, conn.port);
+      sampled = tap.query(PROTO_TCP, query, size);
+    }
     let n = answerQuery(responder, observer, query, size, PROTO_TCP, conn.family, this.out);
     if (n === RESPOND_FORWARD) {
       n = forwardNow(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, this.out);
       if (n === RESPOND_FORWARD) {
         conn.forwarding++;
-        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, (r) => this.writeLater(conn, r))
-          .then(() => this.forwardSettled(conn));
+        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, (r) => {
+          if (this.writeLater(conn, r) && sampled) tapLater(tap!, conn.address, conn.port, PROTO_TCP, r);
+        }).then(() => this.forwardSettled(conn));
         return null;
       }
     }
     if (n === 0) return null;
+    if (sampled) tap!.response(PROTO_TCP, this.out, n);
     const reply = Buffer.allocUnsafe(n + 2);
     reply.writeUInt16BE(Math.min(n, MAX_TCP_MESSAGE), 0);
     this.out.copy(reply, 2, 0, n);
     return reply;
   }
 
-  private writeLater(conn: Connection, response: Buffer): void {
-    if (conn.socket.destroyed || conn.ended) return;
+  /** False when the connection is gone and the answer was not written. */
+  private writeLater(conn: Connection, response: Buffer): boolean {
+    if (conn.socket.destroyed || conn.ended) return false;
     const framed = Buffer.allocUnsafe(response.length + 2);
     framed.writeUInt16BE(response.length, 0);
     response.copy(framed, 2);
     conn.socket.write(framed);
     this.touch(conn);
+    return true;
   }
 
   private forwardSettled(conn: Connection): void {

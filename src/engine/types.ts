@@ -25,6 +25,20 @@ export interface QueryObserver {
   nativeCounters?(): NativeCounters;
 }
 
+/**
+ * Sees client queries and responses as bytes (dnstap, src/dnstap). An engine names the client first, then
+ * logs the query and, when `query` said it is sampled, the response (also when a forwarded one comes later).
+ */
+export interface ClientTap {
+  /** The client of the next calls: 16 address bytes at `offset` (IPv4 in the first 4) and its port. */
+  clientBytes(ipv6: boolean, bytes: Uint8Array, offset: number, port: number): void;
+  /** The same from the address as text (node engine, TCP, forwarded answers). */
+  clientText(address: string, port: number): void;
+  /** Logs a query (PROTO_UDP/PROTO_TCP); false when sampling skips this exchange. */
+  query(proto: number, msg: Buffer, len: number): boolean;
+  response(proto: number, msg: Buffer, len: number): void;
+}
+
 export interface EngineOptions {
   listen: ListenAddress[];
   tcp: TcpConfig;
@@ -39,6 +53,8 @@ export interface EngineOptions {
   rateLimit?: RateLimitConfig | null;
   /** Its buckets, shared by every worker (src/rate-limit rateLimitTable); absent: the engine's own. */
   rateLimitTable?: SharedArrayBuffer | null;
+  /** Query logging (dnstap); absent or null: off. The native engine then answers nothing in C. */
+  tap?: ClientTap | null;
 }
 
 export interface BoundAddress {

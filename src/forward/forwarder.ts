@@ -27,7 +27,7 @@ import {
 import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
 import { RouteTable } from './routes.js';
-import { Upstream, upstreamName, type UpstreamSettings } from './upstream.js';
+import { Upstream, upstreamName, type UpstreamSettings, type UpstreamTap } from './upstream.js';
 import type { ForwardReuseSetup } from '../server/responder.js';
 
 export interface ForwardClient {
@@ -76,6 +76,8 @@ export class Forwarder {
    * disabled): the responder sets it to clear its forwarded mirrors.
    */
   onReuseInvalid: (() => void) | null = null;
+  /** Query logging of upstream traffic (dnstap), given to every upstream. */
+  private upstreamTap: UpstreamTap | null = null;
   private readonly counters = {
     queries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0, prefetches: 0, coalesced: 0,
     refused: 0, localAnswers: 0, servfail: 0, loopProbesSeen: 0,
@@ -144,9 +146,16 @@ export class Forwarder {
     if (up !== undefined) this.byAddress.set(name, up);
     if (up === undefined) {
       up = new Upstream(a, this.upstreamSettings, this.metrics, this.log);
+      up.tap = this.upstreamTap;
       this.byAddress.set(name, up);
     }
     return up;
+  }
+
+  /** Logs every query sent to an upstream and its answer from now on (null: stop). */
+  setTap(tap: UpstreamTap | null): void {
+    this.upstreamTap = tap;
+    for (const up of this.byAddress.values()) up.tap = tap;
   }
 
   /** True when `resolve` answers for this name: a route, a local rule or default upstreams apply. */

@@ -21,6 +21,18 @@ import { TcpChannel } from './tcp-channel.js';
 import { closeQuietly, openSocket, ReadySockets } from './ready-sockets.js';
 import { UpstreamHealth, type FailureReason } from './upstream-health.js';
 
+/** How an upstream query travels, as the upstream tap is told. */
+export const UPSTREAM_UDP = 0;
+export const UPSTREAM_TCP = 1;
+export const UPSTREAM_TLS = 2;
+
+/** Sees each query sent to an upstream and its answer (dnstap, src/dnstap). */
+export interface UpstreamTap {
+  /** Logs a query; false when sampling skips it (its answer is not logged either). */
+  upstreamQuery(host: string, port: number, transport: number, msg: Buffer): boolean;
+  upstreamResponse(host: string, port: number, transport: number, msg: Buffer): void;
+}
+
 /** A usable answer (any rcode), or why there is none. */
 export type UpstreamOutcome = Buffer | FailureReason | 'busy';
 
@@ -67,6 +79,8 @@ export class Upstream {
   /** Cancels for UDP exchanges in progress, so close() ends them at once instead of at their timeouts. */
   private readonly live = new Set<() => void>();
   private closed = false;
+  /** Query logging (set by Forwarder.setTap); null: off. */
+  tap: UpstreamTap | null = null;
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
@@ -108,6 +122,8 @@ export class Upstream {
     this.requests++;
     this.metrics.requests.labels(this.name, this.tls !== undefined ? 'tls' : useTcp ? 'tcp' : 'udp').inc();
     const started = performance.now();
+    const transport = this.tls !== undefined ? UPSTREAM_TLS : useTcp ? UPSTREAM_TCP : UPSTREAM_UDP;
+    const logged = this.tap !== null && this.tap.upstreamQuery(this.host, this.port, transport, msg);
     let result: Buffer | FailureReason;
     try {
       result = await this.send(msg, useTcp, timeoutMs, this.readySockets);
@@ -122,6 +138,7 @@ export class Upstream {
       const healthReason = result === 'refused' && useTcp && this.tls === undefined ? 'error' : result;
       this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
+      if (logged) this.tap?.upstreamResponse(this.host, this.port, transport, result);
       this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
       this.metrics.responses.labels(this.name, rcodeLabel(result[3]! & 0x0f)).inc();
       this.health.noteSuccess();

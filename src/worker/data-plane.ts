@@ -18,6 +18,7 @@ import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
 import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
 import { answerOrderFor } from '../policy/answer-order.js';
+import { dnstapRecorder, type DnstapRecorder } from '../dnstap/recorder.js';
 
 const port = parentPort;
 if (port === null) throw new Error('data-plane.ts runs as a worker thread (see supervisor.ts)');
@@ -31,6 +32,7 @@ let log: Logger | null = null;
 let responder: Responder | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
+let tap: DnstapRecorder | null = null;
 // This worker's forwarder, cache and engine metrics; the main thread aggregates every worker's on each scrape.
 const forwardRegistry = new Registry();
 registerEngineMetrics(forwardRegistry, { engine: () => engine });
@@ -129,6 +131,8 @@ function onInit(msg: InitMessage): void {
   });
   // No registry here: prom-client lives on the main thread.
   forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), forwardRegistry);
+  tap = dnstapRecorder(msg.dnstap);
+  forwarder?.setTap(tap);
   responder = new Responder({
     zones: replica.zones,
     local: replica.local,
@@ -155,6 +159,7 @@ async function start(): Promise<void> {
       responder,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
+      tap,
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
     });

@@ -9,6 +9,7 @@
 import type { ChaosConfig, EngineName, ListenAddress, LogLevel, TcpConfig } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
+import type { DnstapThreadSettings } from '../dnstap/recorder.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -205,6 +206,8 @@ export interface InitMessage {
   updates: boolean;
   /** Answer policies: the worker applies their order (health checks run on the main thread). */
   policies: AnswerPolicy[];
+  /** dnstap: this worker's ring and sampling (src/dnstap); null: off. */
+  dnstap: DnstapThreadSettings | null;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */

@@ -14,6 +14,7 @@ import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
 import type { UpdatePort } from '../server/responder.js';
+import type { Dnstap } from '../dnstap/index.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
@@ -42,6 +43,8 @@ export interface DataPlaneOptions {
   /** First restart delay; doubles on each failure before a worker gets ready again. */
 
   restartDelayMs?: number;
+  /** dnstap (src/dnstap): each worker's ring; absent or null: off. */
+  dnstap?: Dnstap | null;
 }
 
 export interface WorkerStatus {
@@ -320,6 +323,7 @@ class Supervisor implements DataPlane {
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
       updates: this.opts.updates != null,
       policies: config.policies,
+      dnstap: this.opts.dnstap?.thread(slot.index) ?? null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
