@@ -22,6 +22,7 @@ import { rssMiB, stop, stopAll, tail, type Proc } from './lib/proc.js';
 import { combineLatency, markdown, svg, type FloodRss, type PeerResult, type Results } from './lib/report.js';
 import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
 import { benchSession, freePort } from './lib/session.js';
+import { dnstapTable, recordDnstapFrames } from './lib/dnstap.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -209,6 +210,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  await recordDnstapFrames(one.running);
   let rss: FloodRss | undefined;
   const kdnsNative = one.running.find((r) => r.peer.id === 'kdns-native' && r.result.status === 'ok' && !r.proc.exited);
   if (!values['no-flood'] && kdnsNative !== undefined) {
@@ -228,6 +230,7 @@ async function main(): Promise<void> {
     const a = await startPeers(1, undefined, zone, multi);
     const b = await startPeers(2, undefined, zone, peers);
     await udpRounds([...a.running, ...b.running], queries, undefined, REPS);
+    await recordDnstapFrames(b.running);
     await stopPeers([...a.running, ...b.running]);
     oneUnpinned = a.results;
     two = b.results;
@@ -245,7 +248,12 @@ async function main(): Promise<void> {
     twoWorkers: two,
     floodRss: rss,
   };
-  const md = markdown(results);
+  const md = markdown(results) + [
+    'dnstap on (every query and answer logged to a file; the native C answer cache is off while it is on):',
+    '',
+    dnstapTable(results),
+    '',
+  ].join('\n');
   if (!values['no-write']) {
     const dir = join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });

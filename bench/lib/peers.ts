@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, stop, tail, waitForDns, waitForOutput, type Proc } from './proc.js';
+import { DNSTAP_PEER } from './dnstap.js';
 
 export interface PeerContext {
   root: string;      // repository root (for dist/)
@@ -57,16 +58,18 @@ async function ready(p: Proc, check: () => Promise<unknown>): Promise<Proc> {
   }
 }
 
-function kdns(engine: 'node' | 'native'): Peer {
+/** A kdns peer; a variant (dnstap on) has its own id and label and adds flags (it replaces `--http none`). */
+function kdns(engine: 'node' | 'native', variant?: { id: string; label: string; args(ctx: PeerContext): string[] }): Peer {
+  const id = variant?.id ?? `kdns-${engine}`;
   return {
-    id: `kdns-${engine}`,
-    label: `kdns (${engine} engine)`,
+    id,
+    label: variant?.label ?? `kdns (${engine} engine)`,
     multiWorker: true,
     missing: (ctx) => (existsSync(join(ctx.root, 'dist/src/cli.js')) ? undefined : 'dist/src/cli.js not built (npx tsc -p .)'),
     async start(ctx) {
-      const p = launch(ctx, `kdns-${engine}`, process.execPath, [
+      const p = launch(ctx, id, process.execPath, [
         join(ctx.root, 'dist/src/cli.js'), '--listen', `127.0.0.1:${ctx.port}`, '--zone-file', `${ctx.zone}@${ctx.origin}`,
-        '--no-forward', '--http', 'none', '--engine', engine, '--workers', String(ctx.workers),
+        '--no-forward', '--engine', engine, '--workers', String(ctx.workers), ...(variant?.args(ctx) ?? ['--http', 'none']),
       ]);
       return ready(p, async () => {
         await waitForOutput(p, '"msg":"serving"', READY_MS);
@@ -232,4 +235,14 @@ const coredns: Peer = {
 };
 
 /** In the order the tables show them. */
-export const PEERS: Peer[] = [kdns('native'), kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];
+/**
+ * kdns native logging every query and answer as dnstap to a file in its temp dir, /metrics on an ephemeral
+ * port for the frame counts (bench/lib/dnstap.ts).
+ */
+const kdnsDnstap = kdns('native', {
+  id: DNSTAP_PEER,
+  label: 'kdns (native engine, dnstap on)',
+  args: (ctx) => ['--dnstap', join(ctx.dir, 'kdns.dnstap'), '--http', '127.0.0.1:0'],
+});
+
+export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];

@@ -13,6 +13,8 @@ export interface PeerResult {
   tcp: TcpResult[];
   /** The random-name flood: every query a new nonexistent name in the cluster zone. */
   flood?: UdpResult[];
+  /** kdns with dnstap on: frames written and dropped over all its runs (bench/lib/dnstap.ts). */
+  dnstapFrames?: { written: number; dropped: number };
 }
 
 /** kdns's resident memory around a long random-name flood. */
@@ -45,7 +47,7 @@ export function range(xs: number[]): Range | undefined {
   return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
 }
 
-const udpQps = (p: PeerResult | undefined): Range | undefined => (p && p.status === 'ok' ? range(p.udp.map((u) => u.qps)) : undefined);
+export const udpQps = (p: PeerResult | undefined): Range | undefined => (p && p.status === 'ok' ? range(p.udp.map((u) => u.qps)) : undefined);
 const tcpQps = (p: PeerResult | undefined): Range | undefined => (p && p.status === 'ok' ? range(p.tcp.map((u) => u.qps)) : undefined);
 
 function k(n: number): string {
@@ -54,12 +56,12 @@ function k(n: number): string {
   return n.toFixed(0);
 }
 
-function fmtRange(r: Range | undefined): string {
+export function fmtRange(r: Range | undefined): string {
   if (!r) return '—';
   return r.n > 1 ? `${k(r.median)} (${k(r.min)}–${k(r.max)})` : k(r.median);
 }
 
-function ratio(a: Range | undefined, b: Range | undefined): string {
+export function ratio(a: Range | undefined, b: Range | undefined): string {
   return a && b && b.median > 0 ? (a.median / b.median).toFixed(2) + '×' : '—';
 }
 
@@ -97,7 +99,7 @@ function answerMix(p: PeerResult): string {
   return `${f(noerror)} / ${f(nx)} / ${f(total - noerror - nx)}, TC ${f(tc)}`;
 }
 
-function find(list: PeerResult[], id: string): PeerResult | undefined {
+export function find(list: PeerResult[], id: string): PeerResult | undefined {
   return list.find((p) => p.id === id);
 }
 

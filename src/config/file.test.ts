@@ -76,6 +76,9 @@ rate-limit:
       maxTableSize: 1000, queriesPerSecond: 100,
     },
   }],
+  ['dnstap file relative to the config file; sample', 'dnstap: logs/q.dnstap\ndnstap-sample: 5\n', { dnstap: 'etc/logs/q.dnstap', dnstapSample: 5 }],
+  ['dnstap socket path kept as given', 'dnstap: unix:run/dnstap.sock\n', { dnstap: 'unix:run/dnstap.sock' }],
+  ['dnstap null is off', 'dnstap: null\n', { dnstap: null }],
 ];
 
 for (const [name, text, want] of good) {
@@ -86,6 +89,7 @@ for (const [name, text, want] of good) {
 
 // [name, text, line, message]
 const bad: [string, string, number | null, RegExp][] = [
+  ['dnstap sample not a number', 'dnstap: q.dnstap\ndnstap-sample: many\n', 2, /^dnstap-sample: expected an integer 1-1000000, got 'many'$/],
   ['unknown key with suggestion', 'workers: 2\nlisen: [127.0.0.1:53]\n', 2, /^unknown setting 'lisen'; did you mean 'listen'\?$/],
   ['unknown key far from any', 'frobnicate: 1\n', 1, /^unknown setting 'frobnicate' \(see docs\/configuration\.md\)$/],
   ['unknown nested key', 'tcp:\n  idle-timeout: 1s\n  max-conns: 3\n', 3, /^unknown setting 'tcp\.max-conns'; did you mean 'tcp\.max-connections'\?/],

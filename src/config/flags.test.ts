@@ -55,6 +55,10 @@ const good: [string, string[], object][] = [
   ['hosts ttl', ['--hosts-ttl', '0'], { hostsTtl: 0 }],
   ['rrl flags', ['--rrl-responses-per-second', '10', '--rrl-slip=1', '--rrl-exempt-clients', '127.0.0.2', '--rrl-log-only'],
     { rateLimit: { responsesPerSecond: 10, slip: 1, exemptClients: ['127.0.0.2'], logOnly: true } }],
+  ['dnstap file', ['--dnstap', 'q.dnstap', '--dnstap-sample', '10', '--dnstap-buffer', '65536'],
+    { dnstap: 'q.dnstap', dnstapSample: 10, dnstapBuffer: 65536 }],
+  ['dnstap socket', ['--dnstap=unix:/run/dnstap.sock'], { dnstap: 'unix:/run/dnstap.sock' }],
+  ['dnstap none', ['--dnstap', 'none'], { dnstap: null }],
 ];
 
 for (const [name, argv, want] of good) {
@@ -64,6 +68,9 @@ for (const [name, argv, want] of good) {
 }
 
 const bad: [string, string[], RegExp][] = [
+  ['dnstap empty socket path', ['--dnstap', 'unix:'], /^--dnstap: expected a file path or unix:PATH, got 'unix:'$/],
+  ['dnstap sample 0', ['--dnstap-sample', '0'], /^--dnstap-sample: expected an integer 1-1000000, got 0/],
+  ['dnstap buffer too small', ['--dnstap-buffer', '100'], /^--dnstap-buffer: expected an integer 4096-1073741824, got 100/],
   ['unknown flag', ['--lisen', '1.2.3.4:53'], /^unknown flag --lisen/],
   ['single-dash long name', ['-listen', '1.2.3.4:53'], /^unknown flag -listen/],
   ['positional', ['serve'], /^unexpected argument 'serve'/],
