@@ -24,14 +24,34 @@ export interface DnstapIdentity {
   version: string;
 }
 
+/** The Message fields kdns sets, in one fixed shape (null: absent; protobufjs skips null fields). */
+interface MessageFields {
+  type: number;
+  socketFamily: number;
+  socketProtocol: number;
+  queryAddress: Uint8Array | null;
+  queryPort: number | null;
+  responseAddress: Uint8Array | null;
+  responsePort: number | null;
+  queryTimeSec: number | null;
+  queryTimeNsec: number | null;
+  queryMessage: Uint8Array | null;
+  responseTimeSec: number | null;
+  responseTimeNsec: number | null;
+  responseMessage: Uint8Array | null;
+}
+
 export class DnstapEncoder {
-  private readonly identity: Buffer;
-  private readonly version: Buffer;
   private readonly type = schema();
+  /** Reused for every record: one object shape, so the encoder stays monomorphic and nothing is built per record. */
+  private readonly message: MessageFields = {
+    type: 0, socketFamily: 0, socketProtocol: 0, queryAddress: null, queryPort: null, responseAddress: null, responsePort: null,
+    queryTimeSec: null, queryTimeNsec: null, queryMessage: null, responseTimeSec: null, responseTimeNsec: null, responseMessage: null,
+  };
+  private readonly outer: { identity: Buffer; version: Buffer; type: number; message: MessageFields };
 
   constructor(who: DnstapIdentity) {
-    this.identity = Buffer.from(who.identity);
-    this.version = Buffer.from(who.version);
+    this.outer = { identity: Buffer.from(who.identity), version: Buffer.from(who.version), type: DNSTAP_MESSAGE, message: this.message };
   }
 
   /** One Dnstap message for a record: queries carry query time and message, responses response time and message. */
@@ -41,25 +61,22 @@ export class DnstapEncoder {
     const address = r.family === FAMILY_INET ? r.address.subarray(0, 4) : r.address;
     const seconds = Math.floor(r.timeMs / 1000);
     const nanos = Math.min(999_999_999, Math.round((r.timeMs - seconds * 1000) * 1e6));
-    const message: Record<string, unknown> = { type: r.type, socketFamily: r.family, socketProtocol: r.protocol };
+    const m = this.message;
+    m.type = r.type;
+    m.socketFamily = r.family;
+    m.socketProtocol = r.protocol;
     // The client is the querying side; an upstream is the responding side (dnstap's convention).
-    if (isClient) {
-      message.queryAddress = address;
-      message.queryPort = r.port;
-    } else {
-      message.responseAddress = address;
-      message.responsePort = r.port;
-    }
-    if (isQuery) {
-      message.queryTimeSec = seconds;
-      message.queryTimeNsec = nanos;
-      message.queryMessage = r.message;
-    } else {
-      message.responseTimeSec = seconds;
-      message.responseTimeNsec = nanos;
-      message.responseMessage = r.message;
-    }
-    return this.type.encode({ identity: this.identity, version: this.version, type: DNSTAP_MESSAGE, message }).finish();
+    m.queryAddress = isClient ? address : null;
+    m.queryPort = isClient ? r.port : null;
+    m.responseAddress = isClient ? null : address;
+    m.responsePort = isClient ? null : r.port;
+    m.queryTimeSec = isQuery ? seconds : null;
+    m.queryTimeNsec = isQuery ? nanos : null;
+    m.queryMessage = isQuery ? r.message : null;
+    m.responseTimeSec = isQuery ? null : seconds;
+    m.responseTimeNsec = isQuery ? null : nanos;
+    m.responseMessage = isQuery ? null : r.message;
+    return this.type.encode(this.outer).finish();
   }
 }
 
