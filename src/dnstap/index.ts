@@ -11,7 +11,7 @@ import type { DnstapThreadSettings } from './recorder.js';
 import { ringBuffer } from './ring.js';
 import { openSink } from './sinks.js';
 
-export { DnstapRecorder, dnstapRecorder, type DnstapThreadSettings } from './recorder.js';
+export { dnstapRecorder, type DnstapThreadSettings } from './recorder.js';
 
 export interface Dnstap {
   /** Settings for data-plane thread `index` (a restarted worker gets the same ring). */

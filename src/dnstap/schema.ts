@@ -80,8 +80,3 @@ export class DnstapEncoder {
   }
 }
 
-/** Parses one data frame's payload back into an object (tests, diagnosis). */
-export function decodeDnstap(payload: Uint8Array): Record<string, unknown> {
-  const type = schema();
-  return type.toObject(type.decode(payload), { enums: String, longs: Number, bytes: Buffer }) as Record<string, unknown>;
-}
