@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
-import { allocateStore, PROBE, SharedStore, storeShape, type StoredEntry } from './shared-store.js';
+import { allocateStore, LARGE_SLOT_BYTES, PROBE, SharedStore, storeShape, type StoredEntry } from './shared-store.js';
 
 function entry(fill: number, length: number, storedAt = 0, lifetime = 60): StoredEntry {
   return {
@@ -10,9 +10,13 @@ function entry(fill: number, length: number, storedAt = 0, lifetime = 60): Store
 }
 
 t.test('shape: max-entries slots sharing max-bytes, within the slot limits', async (t) => {
-  t.same(storeShape(10_000, 16 * 1024 * 1024), { slots: 10_000, slotBytes: 1672 });
-  t.same(storeShape(1_000_000, 65_536), { slots: 127, slotBytes: 512 }, 'bytes bound the slot count (header included)');
-  t.same(storeShape(3, 16 * 1024 * 1024).slotBytes, 96 * 1024, 'a slot is never larger than a TCP answer needs');
+  t.same(storeShape(10_000, 16 * 1024 * 1024), { smallSlots: 9873, smallBytes: 1488, largeSlots: 127 }, 'the defaults');
+  t.same(storeShape(1_000_000, 65_536), { smallSlots: 127, smallBytes: 512, largeSlots: 0 }, 'bytes bound the slot count (header included)');
+  t.same(storeShape(3, 16 * 1024 * 1024), { smallSlots: 3, smallBytes: LARGE_SLOT_BYTES, largeSlots: 0 }, 'small slots never pass a large one');
+  for (const [entries, bytes] of [[10_000, 16 << 20], [1, 65_536], [1000, 1 << 30], [10_000_000, 65_536], [50, 1 << 20]] as const) {
+    const s = new SharedStore(allocateStore(entries, bytes));
+    t.ok(s.slots <= entries && s.capacityBytes <= bytes, `${entries} entries, ${bytes} bytes: ${s.slots} slots, ${s.capacityBytes} bytes`);
+  }
 });
 
 t.test('two views of one buffer (two threads) see the same entries; flush empties it for both', async (t) => {
@@ -60,8 +64,15 @@ t.test('bounded: a flood of new names replaces entries, never adds memory; too l
   for (let i = 0; i < 5000; i++) s.write(`flood${i}.|1|1|--`, entry(i & 0xff, 100, i));
   t.equal(s.entries, s.slots, 'every slot in use, no more');
   t.ok(s.bytesHeld <= 65_536 && s.capacityBytes <= 65_536, `${s.bytesHeld} bytes held, ${s.capacityBytes} at most`);
-  t.equal(s.write('big.|1|1|--', entry(1, s.slotBytes)), 'skipped');
+  t.equal(s.write('big.|1|1|--', entry(1, s.maxEntryBytes)), 'skipped');
   t.equal(s.read('big.|1|1|--'), undefined);
+  const both = new SharedStore(allocateStore(1000, 4 << 20));
+  t.equal(both.write('tcp.|16|1|--', entry(3, 6000)), 'stored', 'a 6 kB answer goes to a large slot');
+  t.equal(both.read('tcp.|16|1|--')!.msg.length, 6000);
+  t.equal(both.bytesHeld, 64 + LARGE_SLOT_BYTES);
+  t.equal(both.write('tcp.|16|1|--', entry(3, 200)), 'stored', 'and when it shrinks, to a small one');
+  t.equal(both.entries, 1, 'one copy');
+  t.equal(both.read('tcp.|16|1|--')!.msg.length, 200);
   // The victim is the entry whose freshness ends first: a recent one survives an older neighbour.
   const t2 = new SharedStore(allocateStore(PROBE, 65_536));
   for (let i = 0; i < PROBE; i++) t2.write(`n${i}`, entry(i, 10, 1000 * (i + 1)));

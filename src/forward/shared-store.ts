@@ -10,9 +10,11 @@
 // - Writers never wait either: a writer that loses the compare-and-swap (another thread is writing that
 //   slot) drops its insert; it is a cache. A thread killed mid-write leaves one slot odd for good (read as
 //   empty, never written again): a slot lost, never a wrong answer.
-// - Bounds: `slots` entries of at most `slotBytes` bytes each, fixed at creation; an entry larger than a
-//   slot is not stored. A key lives in one of PROBE slots from its hash; when all are taken the one whose
-//   freshness ends first is replaced. A random-name flood replaces entries; it cannot add memory.
+// - Bounds: fixed at creation. Two classes of slots share max-entries and max-bytes: small ones (max-bytes
+//   × 7/8 over the entries, at least 512 bytes: nearly every UDP answer) and a few large ones (16 KiB, an
+//   eighth of the bytes: answers that came over TCP); an entry larger than a large slot is not stored. A key
+//   lives in one of PROBE slots of its class from its hash; when all are taken the one whose freshness ends
+//   first is replaced. A random-name flood replaces entries; it cannot add memory.
 //
 // JavaScript's memory model allows the plain (non-atomic) reads of the copy to see torn values while a
 // writer runs; they are then discarded by the version check, which is a sequentially consistent Atomics
@@ -36,18 +38,22 @@ const S_DATA = 48; // key (latin1), TTL offsets (uint16 each), TTLs (uint32 each
 /** Header words (int32): a magic number and the shape, so a buffer from elsewhere is refused. */
 const HEADER_BYTES = 64;
 const H_MAGIC = 0;
-const H_SLOTS = 1;
-const H_SLOT_BYTES = 2;
-const H_ENTRIES = 3;
-const MAGIC = 0x6b46_5331; // "kFS1"
+const H_SMALL_SLOTS = 1;
+const H_SMALL_BYTES = 2;
+const H_LARGE_SLOTS = 3;
+const H_LARGE_BYTES = 4;
+/** Slots in use, per class (the word after the class's shape). */
+const H_SMALL_USED = 5;
+const H_LARGE_USED = 6;
+const MAGIC = 0x6b46_5332; // "kFS2"
 
 /** Slots a key may live in, from its hash on. */
 export const PROBE = 8;
 /** Tries of a slot whose version moved under the reader before it counts as a miss. */
 const READ_TRIES = 8;
 const MIN_SLOT_BYTES = 512;
-/** Big enough for a whole TCP answer (64 KiB) with its key and TTL tables. */
-const MAX_SLOT_BYTES = 96 * 1024;
+/** Large slots: answers that came over TCP (a 20-record TXT of 2 kB, a DNSKEY set); bigger ones are not stored. */
+export const LARGE_SLOT_BYTES = 16 * 1024;
 
 /** One entry as stored or read: the message with the offset and TTL of each record, and its timing. */
 export interface StoredEntry {
@@ -65,21 +71,35 @@ export interface StoredEntry {
   version: number;
 }
 
-/** The table's shape for the forward cache's bounds: `maxEntries` slots sharing `maxBytes`, within the slot limits. */
-export function storeShape(maxEntries: number, maxBytes: number): { slots: number; slotBytes: number } {
-  let slotBytes = Math.floor(maxBytes / maxEntries / 8) * 8;
-  slotBytes = Math.max(MIN_SLOT_BYTES, Math.min(MAX_SLOT_BYTES, slotBytes));
-  const slots = Math.max(1, Math.min(maxEntries, Math.floor((maxBytes - HEADER_BYTES) / slotBytes)));
-  return { slots, slotBytes };
+export interface StoreShape {
+  smallSlots: number;
+  smallBytes: number;
+  largeSlots: number;
+}
+
+/**
+ * The table's shape for the forward cache's bounds: at most `maxEntries` slots and `maxBytes` bytes in all.
+ * An eighth of the bytes (and of the entries) goes to large slots, the rest to small ones sized to share it.
+ */
+export function storeShape(maxEntries: number, maxBytes: number): StoreShape {
+  const room = maxBytes - HEADER_BYTES;
+  const largeSlots = Math.min(Math.floor(room / 8 / LARGE_SLOT_BYTES), Math.floor(maxEntries / 8));
+  const smallRoom = room - largeSlots * LARGE_SLOT_BYTES;
+  const smallEntries = maxEntries - largeSlots;
+  const smallBytes = Math.max(MIN_SLOT_BYTES, Math.min(LARGE_SLOT_BYTES, Math.floor(smallRoom / smallEntries / 8) * 8));
+  const smallSlots = Math.max(1, Math.min(smallEntries, Math.floor(smallRoom / smallBytes)));
+  return { smallSlots, smallBytes, largeSlots };
 }
 
 /** A new, empty table: allocated once, its size fixed for the life of the process. */
 export function allocateStore(maxEntries: number, maxBytes: number): SharedArrayBuffer {
-  const { slots, slotBytes } = storeShape(maxEntries, maxBytes);
-  const sab = new SharedArrayBuffer(HEADER_BYTES + slots * slotBytes);
+  const { smallSlots, smallBytes, largeSlots } = storeShape(maxEntries, maxBytes);
+  const sab = new SharedArrayBuffer(HEADER_BYTES + smallSlots * smallBytes + largeSlots * LARGE_SLOT_BYTES);
   const words = new Int32Array(sab);
-  words[H_SLOTS] = slots;
-  words[H_SLOT_BYTES] = slotBytes;
+  words[H_SMALL_SLOTS] = smallSlots;
+  words[H_SMALL_BYTES] = smallBytes;
+  words[H_LARGE_SLOTS] = largeSlots;
+  words[H_LARGE_BYTES] = LARGE_SLOT_BYTES;
   Atomics.store(words, H_MAGIC, MAGIC);
   return sab;
 }
@@ -91,38 +111,59 @@ function hashKey(key: string): number {
   return h >>> 0;
 }
 
+/** Slots are numbered across both classes: small ones first. */
+interface SlotClass {
+  first: number;
+  count: number;
+  slotBytes: number;
+  /** Byte offset of its first slot. */
+  start: number;
+  probe: number;
+}
+
 export class SharedStore {
+  /** Slots in all (the entry bound). */
   readonly slots: number;
-  readonly slotBytes: number;
+  /** The largest entry stored (a large slot, or a small one when there are no large ones). */
+  readonly maxEntryBytes: number;
+  private readonly small: SlotClass;
+  private readonly large: SlotClass;
   private readonly words: Int32Array;
   private readonly bytes: Buffer;
-  private readonly probe: number;
   /** The key being looked up, as latin1 bytes (one per thread; keys fit a slot or are not stored). */
   private readonly keyBytes: Buffer;
 
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
     if (Atomics.load(this.words, H_MAGIC) !== MAGIC) throw new Error('not a forward cache store');
-    this.slots = this.words[H_SLOTS]!;
-    this.slotBytes = this.words[H_SLOT_BYTES]!;
+    const smallSlots = this.words[H_SMALL_SLOTS]!;
+    const smallBytes = this.words[H_SMALL_BYTES]!;
+    const largeSlots = this.words[H_LARGE_SLOTS]!;
+    this.small = { first: 0, count: smallSlots, slotBytes: smallBytes, start: HEADER_BYTES, probe: Math.min(PROBE, smallSlots) };
+    this.large = {
+      first: smallSlots, count: largeSlots, slotBytes: this.words[H_LARGE_BYTES]!, start: HEADER_BYTES + smallSlots * smallBytes,
+      probe: Math.min(PROBE, largeSlots),
+    };
+    this.slots = smallSlots + largeSlots;
+    this.maxEntryBytes = largeSlots > 0 ? this.large.slotBytes : smallBytes;
     this.bytes = Buffer.from(sab);
-    this.probe = Math.min(PROBE, this.slots);
-    this.keyBytes = Buffer.alloc(this.slotBytes);
+    this.keyBytes = Buffer.alloc(this.maxEntryBytes);
   }
 
   /** Entries held now (slots in use, across every thread). */
   get entries(): number {
-    return Atomics.load(this.words, H_ENTRIES);
+    return Atomics.load(this.words, H_SMALL_USED) + Atomics.load(this.words, H_LARGE_USED);
   }
 
   /** Bytes held: the header and every slot in use (an entry takes its whole slot). */
   get bytesHeld(): number {
-    return HEADER_BYTES + this.entries * this.slotBytes;
+    return HEADER_BYTES + Atomics.load(this.words, H_SMALL_USED) * this.small.slotBytes +
+      Atomics.load(this.words, H_LARGE_USED) * this.large.slotBytes;
   }
 
   /** The fixed size of the table: what it can never grow past. */
   get capacityBytes(): number {
-    return HEADER_BYTES + this.slots * this.slotBytes;
+    return this.bytes.length;
   }
 
   /** The entry for `key`, copied out; undefined when absent (or a writer was in its slot throughout). */
@@ -130,9 +171,11 @@ export class SharedStore {
     const keyLength = this.loadKey(key);
     if (keyLength < 0) return undefined;
     const hash = hashKey(key);
-    for (let p = 0; p < this.probe; p++) {
-      const e = this.readSlot((hash + p) % this.slots, hash, keyLength);
-      if (e !== null) return e;
+    for (const c of [this.small, this.large]) {
+      for (let p = 0; p < c.probe; p++) {
+        const e = this.readSlot(c.first + (hash + p) % c.count, hash, keyLength);
+        if (e !== null) return e;
+      }
     }
     return undefined;
   }
@@ -145,17 +188,20 @@ export class SharedStore {
   write(key: string, e: StoredEntry): 'stored' | 'evicted' | 'skipped' {
     const keyLength = this.loadKey(key);
     const size = S_DATA + keyLength + 6 * e.ttls.length + e.msg.length;
-    if (keyLength <= 0 || size > this.slotBytes || e.msg.length > 0xffff) {
+    const c = size <= this.small.slotBytes ? this.small : this.large;
+    if (keyLength <= 0 || size > c.slotBytes || c.count === 0 || e.msg.length > 0xffff) {
       this.delete(key);
       return 'skipped';
     }
     const hash = hashKey(key);
+    if (c === this.large) this.deleteIn(this.small, hash, keyLength); // an answer that grew: one copy only
+    else this.deleteIn(this.large, hash, keyLength);
     const same: number[] = [];
     let empty = -1;
     let victim = -1;
     let victimEnd = Infinity;
-    for (let p = 0; p < this.probe; p++) {
-      const slot = (hash + p) % this.slots;
+    for (let p = 0; p < c.probe; p++) {
+      const slot = c.first + (hash + p) % c.count;
       const base = this.base(slot);
       const length = this.bytes.readUInt16LE(base + S_KEY_LEN);
       if (length === 0) {
@@ -184,8 +230,13 @@ export class SharedStore {
     const keyLength = this.loadKey(key);
     if (keyLength <= 0) return;
     const hash = hashKey(key);
-    for (let p = 0; p < this.probe; p++) {
-      const slot = (hash + p) % this.slots;
+    this.deleteIn(this.small, hash, keyLength);
+    this.deleteIn(this.large, hash, keyLength);
+  }
+
+  private deleteIn(c: SlotClass, hash: number, keyLength: number): void {
+    for (let p = 0; p < c.probe; p++) {
+      const slot = c.first + (hash + p) % c.count;
       if (this.holds(this.base(slot), hash, keyLength)) this.clearSlot(slot);
     }
   }
@@ -225,12 +276,21 @@ export class SharedStore {
   }
 
   private base(slot: number): number {
-    return HEADER_BYTES + slot * this.slotBytes;
+    const c = slot < this.large.first ? this.small : this.large;
+    return c.start + (slot - c.first) * c.slotBytes;
+  }
+
+  private usedWord(slot: number): number {
+    return slot < this.large.first ? H_SMALL_USED : H_LARGE_USED;
+  }
+
+  private slotBytesOf(slot: number): number {
+    return slot < this.large.first ? this.small.slotBytes : this.large.slotBytes;
   }
 
   /** Writes `key` into keyBytes; its length, or -1 when it cannot fit a slot. */
   private loadKey(key: string): number {
-    if (key.length === 0 || key.length > this.slotBytes - S_DATA) return -1;
+    if (key.length === 0 || key.length > this.maxEntryBytes - S_DATA) return -1;
     return this.keyBytes.write(key, 0, 'latin1');
   }
 
@@ -256,7 +316,7 @@ export class SharedStore {
       const records = b.readUInt16LE(base + S_RECORDS);
       const msgLength = b.readUInt16LE(base + S_MSG_LEN);
       let at = base + S_DATA + keyLength;
-      if (at + 6 * records + msgLength > base + this.slotBytes) continue; // torn: lengths from two writes
+      if (at + 6 * records + msgLength > base + this.slotBytesOf(slot)) continue; // torn: lengths from two writes
       const ttlOffsets = new Array<number>(records);
       const ttls = new Array<number>(records);
       for (let i = 0; i < records; i++, at += 2) ttlOffsets[i] = b.readUInt16LE(at);
@@ -285,7 +345,7 @@ export class SharedStore {
     const base = this.base(slot);
     const version = Atomics.load(this.words, base >> 2);
     if (!this.claim(slot, version)) return 'skipped';
-    if (b.readUInt16LE(base + S_KEY_LEN) === 0) Atomics.add(this.words, H_ENTRIES, 1);
+    if (b.readUInt16LE(base + S_KEY_LEN) === 0) Atomics.add(this.words, this.usedWord(slot), 1);
     b.writeUInt32LE(hash, base + S_HASH);
     b.writeDoubleLE(e.storedAt, base + S_STORED_AT);
     b.writeDoubleLE(e.refreshFailedAt, base + S_FAILED_AT);
@@ -312,7 +372,7 @@ export class SharedStore {
     const version = Atomics.load(this.words, base >> 2);
     if (!this.claim(slot, version)) return false;
     const held = this.bytes.readUInt16LE(base + S_KEY_LEN) !== 0;
-    if (held) Atomics.sub(this.words, H_ENTRIES, 1);
+    if (held) Atomics.sub(this.words, this.usedWord(slot), 1);
     this.bytes.writeUInt16LE(0, base + S_KEY_LEN);
     Atomics.store(this.words, base >> 2, version + 2);
     return held;
