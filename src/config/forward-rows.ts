@@ -79,8 +79,9 @@ export function forwardRows(opt: (key: string[], flag: null, rest: Omit<OptionSp
         (forwardOf(l).addresses ??= []).push(...rules);
       },
     }),
-    cacheInt('max-entries', 'maxEntries', 'N', [1, 10_000_000], '10000', 'forwarded answers cached per worker'),
-    cacheInt('max-bytes', 'maxBytes', 'BYTES', [65_536, 2 ** 40], String(16 * 1024 * 1024), 'bytes of forwarded answers cached per worker'),
+    cacheInt('max-entries', 'maxEntries', 'N', [1, 10_000_000], '10000', 'forwarded answers cached, one cache per process shared by every worker'),
+    // Reserved at start (one SharedArrayBuffer), hence the 4 GiB cap.
+    cacheInt('max-bytes', 'maxBytes', 'BYTES', [65_536, 2 ** 32], String(16 * 1024 * 1024), 'bytes of the forward cache, one per process, reserved at start'),
     cacheInt('min-ttl', 'minTtl', 'SECONDS', [0, WEEK], '0', 'cached records live at least this long'),
     cacheInt('max-ttl', 'maxTtl', 'SECONDS', [0, WEEK], '3600', 'cached records live at most this long (at least min-ttl)',
       (l) => {

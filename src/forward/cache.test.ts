@@ -53,7 +53,9 @@ t.test('ageing: TTLs go down, stale after expiry, gone after stale-max-age', asy
   t.same(cache.currentTtls(e), [30, 30]);
   clock.now = 160_000;
   t.equal(cache.get('k'), undefined);
-  t.equal(cache.size().entries, 0);
+  t.equal(cache.size().entries, 1, 'left in its slot, first to be replaced (readers never write)');
+  cache.set('k2', cache.entryFor(indexed(0, [A(60)]))!);
+  t.ok(cache.get('k2'), 'a new entry is stored beside it');
 });
 
 t.test('no serve-stale: expired entries are dropped; SERVFAIL entries never served stale', async (t) => {

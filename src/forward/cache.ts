@@ -3,13 +3,13 @@
 // answers are clamped per record to [minTtl, maxTtl]; negative ones (NXDOMAIN, NODATA) live for the RFC 2308
 // §5 TTL, min(SOA TTL, SOA MINIMUM), capped; a negative answer without an SOA is not cached (RFC 2308 §5);
 // SERVFAIL is remembered briefly (RFC 2308 §7.1) so a dead upstream is not asked again for every query.
-// With serve-stale on, an expired entry is kept up to staleMaxAge more for RFC 8767. Bounded by entries
-// and by bytes (lru-cache evicts the least recently used).
-
-import { LRUCache } from 'lru-cache';
+// With serve-stale on, an expired entry is kept up to staleMaxAge more for RFC 8767. The entries live in
+// one SharedStore per process (shared-store.ts), read and written by every worker thread without locks;
+// this class is the policy over it. Bounded by entries and bytes: the store's slots are fixed at start.
 import { RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_SERVFAIL } from '../dns/constants.js';
 import type { IndexedResponse } from './message.js';
 import type { CacheOptions } from './options.js';
+import { allocateStore, SharedStore, type StoredEntry } from './shared-store.js';
 
 export const KIND_POSITIVE = 0;
 export const KIND_NEGATIVE = 1;
@@ -18,26 +18,13 @@ export const KIND_SERVFAIL = 2;
 export const STATE_FRESH = 0;
 export const STATE_STALE = 1;
 
-export interface CacheEntry {
-  kind: number;
-  /** The upstream message minus its OPT; empty for SERVFAIL entries (answered locally). */
-  msg: Buffer;
-  ttlOffsets: number[];
-  /** Per-record TTLs as stored (clamped); each is at least `lifetime`. */
-  ttls: number[];
-  extRcodeHi: number;
-  /** Clock ms when stored. */
-  storedAt: number;
-  /** Seconds the entry is fresh: the smallest stored TTL. */
-  lifetime: number;
-  /** Hits since stored, for prefetch. */
-  hits: number;
-  /** Clock ms of the last failed refresh; RFC 8767 §4 waits staleTtl before trying again. */
-  refreshFailedAt: number;
-}
-
-// Per-entry bookkeeping beyond the message bytes (object, arrays, LRU node), a rough constant.
-const ENTRY_OVERHEAD = 160;
+/**
+ * An entry: the upstream message minus its OPT (empty for SERVFAIL entries, answered locally), the offset
+ * and stored (clamped) TTL of each record, `lifetime` (seconds fresh: the smallest TTL) from `storedAt`
+ * (clock ms), its hits and the clock ms of its last failed refresh (RFC 8767 §4). A copy: changes go
+ * through the cache (hit, noteRefreshFailed), so every worker sees them.
+ */
+export type CacheEntry = StoredEntry;
 
 /** A cache key: the name, type, class and the DO and CD bits (both change what an upstream returns). */
 export function cacheKey(qnameKey: string, qtype: number, qclass: number, dnssecOk: boolean, checkingDisabled: boolean): string {
@@ -45,26 +32,21 @@ export function cacheKey(qnameKey: string, qtype: number, qclass: number, dnssec
 }
 
 export class ForwardCache {
-  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly store: SharedStore;
   private readonly opts: CacheOptions;
   private readonly now: () => number;
+  /** Entries this thread replaced to make room (other threads count their own). */
   evictions = 0;
   onEvict: (() => void) | null = null;
 
-  constructor(opts: CacheOptions, now: () => number = Date.now) {
+  /**
+   * `shared` is the process's store (allocateForwardStore), the same for every worker; without it the
+   * cache makes its own (one forwarder in the process: in-process serving, tests).
+   */
+  constructor(opts: CacheOptions, now: () => number = Date.now, shared: SharedArrayBuffer | null = null) {
     this.opts = opts;
     this.now = now;
-    this.lru = new LRUCache<string, CacheEntry>({
-      max: opts.maxEntries,
-      maxSize: opts.maxBytes,
-      sizeCalculation: (e, k) => e.msg.length + k.length * 2 + e.ttls.length * 16 + ENTRY_OVERHEAD,
-      dispose: (_v, _k, reason) => {
-        if (reason === 'evict') {
-          this.evictions++;
-          this.onEvict?.();
-        }
-      },
-    });
+    this.store = new SharedStore(shared ?? allocateForwardStore(opts));
   }
 
   /** Makes the entry to store for an upstream response, or null when it must not be cached. */
@@ -90,7 +72,7 @@ export class ForwardCache {
     if (!(lifetime > 0) || lifetime === Infinity) return null; // TTL 0: use once, do not cache
     return {
       kind: negative ? KIND_NEGATIVE : KIND_POSITIVE, msg: r.msg, ttlOffsets: r.ttlOffsets, ttls,
-      extRcodeHi: 0, storedAt: at, lifetime, hits: 0, refreshFailedAt: -Infinity,
+      extRcodeHi: 0, storedAt: at, lifetime, hits: 0, refreshFailedAt: -Infinity, slot: -1, version: 0,
     };
   }
 
@@ -99,29 +81,48 @@ export class ForwardCache {
     if (this.opts.servfailTtl <= 0) return null;
     return {
       kind: KIND_SERVFAIL, msg: Buffer.alloc(0), ttlOffsets: [], ttls: [], extRcodeHi: 0,
-      storedAt: this.now(), lifetime: this.opts.servfailTtl, hits: 0, refreshFailedAt: -Infinity,
+      storedAt: this.now(), lifetime: this.opts.servfailTtl, hits: 0, refreshFailedAt: -Infinity, slot: -1, version: 0,
     };
   }
 
   set(key: string, entry: CacheEntry): void {
-    this.lru.set(key, entry);
+    if (this.store.write(key, entry) !== 'evicted') return;
+    this.evictions++;
+    this.onEvict?.();
   }
 
-  /** The entry for `key` when fresh or still servable stale; drops it once past both. */
+  /**
+   * The entry for `key` when fresh or still servable stale. One past both is left where it is: it is the
+   * first to be replaced in its slots (readers never write).
+   */
   get(key: string): CacheEntry | undefined {
-    const e = this.lru.get(key);
+    const e = this.store.read(key);
     if (e === undefined) return undefined;
     if (this.state(e) === STATE_FRESH) return e;
     const servableStale = this.opts.serveStale && e.kind !== KIND_SERVFAIL &&
       this.now() < e.storedAt + (e.lifetime + this.opts.staleMaxAge) * 1000;
-    if (servableStale) return e;
-    this.lru.delete(key);
-    return undefined;
+    return servableStale ? e : undefined;
   }
 
-  /** The entry whatever its age, without touching its recency. */
+  /** The entry whatever its age. */
   peek(key: string): CacheEntry | undefined {
-    return this.lru.peek(key);
+    return this.store.read(key);
+  }
+
+  /** Counts a hit on `e` (seen by every worker); returns its hits since stored. */
+  hit(e: CacheEntry): number {
+    e.hits = this.store.hit(e);
+    return e.hits;
+  }
+
+  /** True for one caller per stored answer across the process: that one prefetches it. */
+  claimPrefetch(e: CacheEntry): boolean {
+    return this.store.claimPrefetch(e);
+  }
+
+  /** Notes a failed refresh of `key`'s entry at `at` (clock ms); false when there is no entry to note it on. */
+  noteRefreshFailed(key: string, at: number): boolean {
+    return this.store.noteRefreshFailed(key, at);
   }
 
   state(e: CacheEntry): number {
@@ -158,17 +159,21 @@ export class ForwardCache {
   }
 
   delete(key: string): void {
-    this.lru.delete(key);
+    this.store.delete(key);
   }
 
-  /** Drops everything; returns how many entries there were. */
+  /** Drops everything, for every worker; returns how many entries there were. */
   clear(): number {
-    const n = this.lru.size;
-    this.lru.clear();
-    return n;
+    return this.store.clear();
   }
 
+  /** What the store holds now: entries and the bytes of their slots (the same from every worker). */
   size(): { entries: number; bytes: number } {
-    return { entries: this.lru.size, bytes: this.lru.calculatedSize };
+    return { entries: this.store.entries, bytes: this.store.bytesHeld };
   }
+}
+
+/** The process's forward cache store for these bounds: made once, handed to every worker. */
+export function allocateForwardStore(opts: CacheOptions): SharedArrayBuffer {
+  return allocateStore(opts.maxEntries, opts.maxBytes);
 }

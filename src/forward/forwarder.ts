@@ -83,12 +83,16 @@ export class Forwarder {
     refused: 0, localAnswers: 0, servfail: 0, loopProbesSeen: 0,
   };
 
-  /** `clock` is for tests (milliseconds, Date.now by default). */
-  constructor(opts: ForwardOptions, log: Logger, registry: Registry | null, clock: () => number = Date.now) {
+  /**
+   * `clock` is for tests (milliseconds, Date.now by default). `sharedCache` is the process's one cache store
+   * (allocateForwardStore), the same for every worker's forwarder; null: this forwarder makes its own.
+   */
+  constructor(opts: ForwardOptions, log: Logger, registry: Registry | null, clock: () => number = Date.now,
+    sharedCache: SharedArrayBuffer | null = null) {
     this.opts = opts;
     this.log = log;
     this.now = clock;
-    this.cache = new ForwardCache(opts.cache, clock);
+    this.cache = new ForwardCache(opts.cache, clock, sharedCache);
     this.metrics = new ForwardMetrics(registry, this.cache);
     this.cache.onEvict = () => this.metrics.cacheEvictions.inc();
     this.acl = new Acl(opts.allowNetworks);
@@ -302,7 +306,7 @@ export class Forwarder {
       this.counters.servfail++;
       return localResponse(query, q, RCODE_SERVFAIL);
     }
-    e.hits++;
+    this.cache.hit(e);
     this.maybePrefetch(e, question);
     this.noteReuse(e, q, udpLimit);
     return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
@@ -346,6 +350,7 @@ export class Forwarder {
     const p = this.opts.cache.prefetch;
     if (p.minHits <= 0 || e.hits < p.minHits || e.lifetime < 2 || this.inflight.has(question.key)) return;
     if (this.cache.remainingMs(e) > e.lifetime * 10 * p.beforeExpiryPercent) return;
+    if (!this.cache.claimPrefetch(e)) return; // another worker (or an earlier hit here) refreshes it
     this.counters.prefetches++;
     this.metrics.cachePrefetch.inc();
     void this.fetch(question);
@@ -380,8 +385,9 @@ export class Forwarder {
       return localResponse(query, q, RCODE_SERVFAIL);
     }
     if (r.rcode === RCODE_SERVFAIL) this.counters.servfail++;
-    const e = this.cache.peek(question.key);
-    if (e !== undefined && e.msg === r.msg && this.cache.state(e) === STATE_FRESH) {
+    // The TTLs as the cache keeps them (clamped), as a hit just after would give them.
+    const e = this.cache.entryFor(r);
+    if (e !== null && e.msg === r.msg) {
       return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
     }
     return writeClientResponse(r.msg, r.ttlOffsets, r.ttls, r.extRcodeHi, query, q, udpLimit);
@@ -432,9 +438,10 @@ export class Forwarder {
 
   /** True when a good answer is kept for serve-stale: the failed refresh is noted on it (RFC 8767 §4). */
   private noteRefreshFailed(key: string): boolean {
+    if (!this.opts.cache.serveStale) return false;
     const prev = this.cache.peek(key);
-    if (prev === undefined || prev.kind === KIND_SERVFAIL || !this.opts.cache.serveStale) return false;
-    prev.refreshFailedAt = this.now();
+    if (prev === undefined || prev.kind === KIND_SERVFAIL) return false;
+    this.cache.noteRefreshFailed(key, this.now()); // lost to a concurrent write: that one is newer anyway
     return true;
   }
 
@@ -522,7 +529,7 @@ export class Forwarder {
     this.onReuseInvalid?.();
     for (const up of this.byAddress.values()) up.close();
     await Promise.allSettled([...this.inflight.values()]);
-    this.cache.clear();
+    // The cache is not cleared: other workers (and this one's replacement after a restart) share it.
   }
 }
 

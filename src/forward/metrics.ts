@@ -101,12 +101,15 @@ export class ForwardMetrics {
       name: 'kdns_cache_coalesced_total', help: 'Queries that joined an identical upstream query already in flight.', registers,
     });
     this.cacheEvictions = new Counter({ name: 'kdns_cache_evictions_total', help: 'Entries evicted to stay within the size bounds.', registers });
+    // One cache per process: every worker reports the same store, so the aggregate is any one of them.
     this.cacheEntries = new Gauge({
-      name: 'kdns_cache_entries', help: 'Entries in the forward cache.', registers,
+      name: 'kdns_cache_entries', help: 'Entries in the forward cache (one per process, shared by every worker).', registers,
+      aggregator: 'max',
       collect() { this.set(cache.size().entries); },
     });
     this.cacheBytes = new Gauge({
-      name: 'kdns_cache_size_bytes', help: 'Approximate bytes held by the forward cache.', registers,
+      name: 'kdns_cache_size_bytes', help: 'Bytes of the forward cache\'s slots in use (each entry takes one fixed-size slot).', registers,
+      aggregator: 'max',
       collect() { this.set(cache.size().bytes); },
     });
   }

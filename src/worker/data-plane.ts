@@ -130,7 +130,7 @@ function onInit(msg: InitMessage): void {
     },
   });
   // No registry here: prom-client lives on the main thread.
-  forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), forwardRegistry);
+  forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), forwardRegistry, Date.now, msg.forwardCache);
   tap = dnstapRecorder(msg.dnstap);
   forwarder?.setTap(tap);
   responder = new Responder({

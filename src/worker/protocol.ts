@@ -198,8 +198,10 @@ export interface InitMessage {
   reusePort: boolean;
   counters: SharedArrayBuffer;
   logLevel: LogLevel;
-  /** Each worker runs its own forwarder (cache, upstream sockets) with these options; null: REFUSED. */
+  /** Each worker runs its own forwarder (upstream sockets, health) with these options; null: REFUSED. */
   forward: ForwardOptions | null;
+  /** The process's one forward cache store (src/forward/shared-store.ts), the same for every worker; null without forwarding. */
+  forwardCache: SharedArrayBuffer | null;
   /** Insecure-mode pod records for the cluster zone, synthesized in the worker; null: none. */
   podRecords: PodRecordSettings | null;
   /** RFC 2136 UPDATE messages go to the main thread (`update` → `update-reply`); false: NOTIMP. */

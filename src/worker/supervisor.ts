@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { KdnsConfig, ListenAddress } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
+import { allocateForwardStore } from '../forward/cache.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
@@ -121,6 +122,8 @@ class Supervisor implements DataPlane {
   private readonly log: Logger;
   /** What a worker's forwarder is built with: the start-up options, then each reload's. */
   private forward: ForwardOptions | null;
+  /** One forward cache for every worker, restarted ones included (a reload keeps the cache's bounds). */
+  private readonly forwardCache: SharedArrayBuffer | null;
   private readonly slots: Slot[] = [];
   /** One bucket table for every worker, restarted ones included: a client's limits outlive a worker. */
   private readonly rateLimitTable: SharedArrayBuffer | null;
@@ -144,6 +147,7 @@ class Supervisor implements DataPlane {
     this.rateLimitTable = rateLimitTable(opts.config.rateLimit);
     this.opts = opts;
     this.forward = opts.forward ?? null;
+    this.forwardCache = this.forward === null ? null : allocateForwardStore(this.forward.cache);
     this.log = opts.log.child({ component: 'worker' });
     const registers = opts.registry === undefined ? [] : [opts.registry];
     const self = this;
@@ -318,6 +322,7 @@ class Supervisor implements DataPlane {
       counters: this.opts.countersBuffer,
       logLevel: config.logLevel,
       forward: this.forward,
+      forwardCache: this.forwardCache,
       // Pod records are a rule, not data: the worker rebuilds it (insecure mode only; verified stays in-process).
       podRecords: config.kubernetes.pods === 'insecure' && clusterConfigured(config)
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,

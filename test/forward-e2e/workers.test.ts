@@ -1,13 +1,13 @@
 // Forwarding with two data-plane threads (the default multi-worker mode; KDNS_ENGINE=node runs one
 // in-process thread instead, and the test still holds). Client queries from many source ports spread over
-// the threads; each thread forwards with its own cache, so an upstream sees at most one query per thread
-// for a name, however many clients ask.
+// the threads; the threads share one cache and coalesce their own misses, so an upstream sees at most one
+// query per thread for a name (two threads missing it at the same moment), however many clients ask.
 import t from 'tap';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { startKdns } from '../helpers/kdns-process.js';
 import { ask, sleep, startLoggedNamed, workDir } from './setup.js';
 
-t.test('two workers forward both routes, each with its own cache', async (t) => {
+t.test('two workers forward both routes through one cache', async (t) => {
   const w = workDir(t);
   const named = await startLoggedNamed(t, w.exampleZone, 'example.test');
   const dm = await startDnsmasq(['--host-record=db.ops.cna,10.1.1.5', '--local=/ops.cna/', '--local-ttl=300'], 'db.ops.cna');

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import dnsPacket from 'dns-packet';
+import { query } from './dns-client.js';
 import { freePort } from './named.js';
 import { childStopper } from './stop-child.js';
 
@@ -116,6 +117,39 @@ export async function startUnboundTls(o: UnboundTlsOptions, startTimeoutMs = 15_
 }
 
 async function launch(o: UnboundTlsOptions, port: number, confFile: string, startTimeoutMs: number): Promise<UnboundHandle> {
+  const probe = dnsPacket.encode({ type: 'query', id: 99, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: o.probeName }] });
+  return launchWith(port, confFile, startTimeoutMs, () => dotQuery(port, o.caFile, o.serverName, probe), 'DNS over TLS');
+}
+
+export interface ForwardingUnboundOptions {
+  dir: string;
+  /** unbound's num-threads. */
+  threads: number;
+  /** The zone it forwards (e.g. `ops.cna`) and where to (a loopback port); everything else is refused. */
+  zone: string;
+  upstreamPort: number;
+  /** A name in `zone` the upstream answers: unbound is up once it answers it. */
+  probeName: string;
+}
+
+/** unbound as a plain UDP forwarder of one zone to a loopback upstream (the cache beside kdns's in a test). */
+export async function startForwardingUnbound(o: ForwardingUnboundOptions, startTimeoutMs = 15_000): Promise<UnboundHandle> {
+  const port = await freePort();
+  const controlPort = await freePort();
+  const confFile = path.join(o.dir, `unbound-forward-${port}.conf`);
+  writeFileSync(confFile, [
+    'server:', `  interface: 127.0.0.1@${port}`, '  chroot: ""', '  username: ""', `  directory: "${o.dir}"`, '  pidfile: ""',
+    '  use-syslog: no', '  logfile: ""', '  do-daemonize: no', `  num-threads: ${o.threads}`, '  do-ip6: no', '  verbosity: 1',
+    '  access-control: 127.0.0.0/8 allow', '  module-config: "iterator"', '  do-not-query-localhost: no',
+    '  local-zone: "." refuse', `  local-zone: "${o.zone}." transparent`,
+    'forward-zone:', `  name: "${o.zone}."`, `  forward-addr: 127.0.0.1@${o.upstreamPort}`,
+    'remote-control:', '  control-enable: yes', '  control-interface: 127.0.0.1', `  control-port: ${controlPort}`, '  control-use-cert: no', '',
+  ].join('\n'));
+  const probe = dnsPacket.encode({ type: 'query', id: 98, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: o.probeName }] });
+  return launchWith(port, confFile, startTimeoutMs, () => query(port, probe, { timeoutMs: 500, attempts: 1 }), 'UDP');
+}
+
+async function launchWith(port: number, confFile: string, startTimeoutMs: number, answers: () => Promise<Buffer>, what: string): Promise<UnboundHandle> {
   const child = spawn(UNBOUND_BIN, ['-d', '-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let log = '';
@@ -123,11 +157,10 @@ async function launch(o: UnboundTlsOptions, port: number, confFile: string, star
   child.stdout!.setEncoding('utf8').on('data', onData);
   child.stderr!.setEncoding('utf8').on('data', onData);
   const { exited, stop } = childStopper(child, 5000, () => live.delete(child));
-  const probe = dnsPacket.encode({ type: 'query', id: 99, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: o.probeName }] });
   const deadline = Date.now() + startTimeoutMs;
   while (Date.now() < deadline && !exited()) {
     try {
-      await dotQuery(port, o.caFile, o.serverName, probe);
+      await answers();
       return {
         port, pid: child.pid!, stop, log: () => log,
         stats: () => {
@@ -147,5 +180,5 @@ async function launch(o: UnboundTlsOptions, port: number, confFile: string, star
     }
   }
   await stop();
-  throw new Error(`unbound did not answer DNS over TLS on port ${port} within ${startTimeoutMs} ms; log:\n${log.slice(-2000)}`);
+  throw new Error(`unbound did not answer ${what} on port ${port} within ${startTimeoutMs} ms; log:\n${log.slice(-2000)}`);
 }

@@ -93,6 +93,11 @@ function defineTests(b: NativeBinding): void {
     const bytes = sample(text, 'kdns_native_cache_bytes{table="forwarded"}');
     t.ok(entries !== null && entries > 0 && entries <= 1000, `forwarded answers held in C: ${entries} (bound 1,000)`);
     t.ok(bytes !== null && bytes > 0 && bytes <= 1000 * 2048 + 2048 * 8, `their bytes: ${bytes}`);
+    // The one forward cache of the process (JavaScript, shared by the workers) is bounded by the same setting.
+    const forwardEntries = sample(text, 'kdns_cache_entries');
+    const forwardBytes = sample(text, 'kdns_cache_size_bytes');
+    t.ok(forwardEntries !== null && forwardEntries > 0 && forwardEntries <= 1000, `forward cache entries: ${forwardEntries} (bound 1,000)`);
+    t.ok(forwardBytes !== null && forwardBytes > 0 && forwardBytes <= 16 * 1024 * 1024, `forward cache bytes: ${forwardBytes} (bound max-bytes)`);
     t.ok(sample(text, 'kdns_native_cache_entries{table="answers"}') !== null, 'the compiled-answer table is reported too');
     t.ok(sample(text, 'kdns_native_cache_bytes{table="negative"}') !== null, 'and the zones\' names for negative answers');
   });
