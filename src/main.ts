@@ -20,10 +20,12 @@ import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerEngineMetrics } from './metrics/engine-metrics.js';
 import { KDNS_VERSION } from './config/version.js';
-import { startHttp, type HttpDeps } from './http/server.js';
+import { startHttp, type HttpDeps, type HttpServer } from './http/server.js';
 import type { Rr } from './dns/types.js';
 import { BearerAuth } from './http/auth.js';
 import { claimListenAddresses } from './takeover/port-claim.js';
+import { adoptedFrom, serveTakeovers, type Adopted } from './takeover/successor.js';
+import type { HandOffSource } from './takeover/hand-off.js';
 import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
@@ -34,6 +36,8 @@ import { startHealthChecks } from './policy/setup.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** Resolves with the pid of a `kdns --takeover` that now serves our sockets: close, then exit 0. */
+  takenOver?: Promise<number>;
   /** SIGHUP: serve the config, zone files and hosts files `readConfig` finds now (src/reload). */
   reload(readConfig: () => KdnsConfig): Promise<ReloadOutcome>;
 }
@@ -83,22 +87,20 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   const loaded = loadStaticSources(config, log);
   const data: StaticData = { ...loaded, origins: loaded.zones.zones().map((z) => z.origin) };
   const auth = BearerAuth.fromFile(config.apiTokenFile);
-  // Before any socket is bound: a second kdns on the same port must not take a share of the traffic.
-  const claim = await claimListenAddresses(config.listen);
-  const server = await serve(config, log, data, auth).catch(async (e: unknown) => {
+  // Before any socket is bound: a second kdns on the same port must not take a share of the traffic
+  // (with --takeover it hands its sockets over instead: src/takeover).
+  const claim = await claimListenAddresses(config.listen, { takeover: config.takeover, engine: config.engine, log });
+  const server = await serve(config, log, data, auth, adoptedFrom(claim, config.http)).catch(async (e: unknown) => {
     await claim.release();
     throw e;
   });
-  return {
-    ...server,
-    async close() {
-      await server.close();
-      await claim.release();
-    },
-  };
+  return serveTakeovers(server, claim, log);
 }
 
-async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+/** A running server and the sockets a successor may take over. */
+type Served = RunningServer & { handOff: HandOffSource };
+
+async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const registry = createRegistry();
   // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
   // rule must cross threads: verified pod records read a pod index that lives on the main thread.
@@ -108,8 +110,8 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
     threads = false;
   }
   return threads
-    ? runThreaded(config, log, registry, data, auth)
-    : runInProcess(config, log, registry, data, auth);
+    ? runThreaded(config, log, registry, data, auth, adopted)
+    : runInProcess(config, log, registry, data, auth, adopted);
 }
 
 /** The SIGHUP reloader over the serving state `target` stands for. */
@@ -125,7 +127,7 @@ function createReloader(config: KdnsConfig, log: Logger, registry: Registry, dat
 }
 
 /** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
-async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const { zones, local } = data;
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
@@ -160,6 +162,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     log: log.child({ component: 'engine' }),
     observer: counters,
     udpReceiveBuffer: config.udpBuffer,
+    adopted: adopted.sockets,
   });
   const bound = await engine.start();
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
@@ -170,12 +173,13 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
     api: dynamic.api,
-  });
+  }, adopted.httpFd);
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
 
   return {
     reload: (readConfig) => reloader.reload(readConfig),
+    handOff: { sockets: () => engine.sockets ?? [], http: () => httpSocket(config, http) },
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
@@ -189,7 +193,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
 }
 
 /** N data-plane threads with zone replicas fed by the hub (src/worker). */
-async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
@@ -207,7 +211,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
   dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates,
+    updates: dynamic.updates, adopted: adopted.sockets,
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
@@ -219,13 +223,14 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
     auth,
     api: dynamic.api,
-  });
+  }, adopted.httpFd);
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);
   const health = startHealthChecks(config, hub.zones, hubWriter(hub), log);
 
   return {
     reload: (readConfig) => reloader.reload(readConfig),
+    handOff: { sockets: () => dp.sockets(), http: () => httpSocket(config, http) },
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
@@ -246,12 +251,17 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 
 async function startHttpIfConfigured(
   config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
-  extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>,
-): Promise<{ port: number; close(): Promise<void> } | null> {
+  extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>, adoptedFd: number | null,
+): Promise<HttpServer | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {
     registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }), ...extra,
-  });
+  }, adoptedFd);
+}
+
+/** The HTTP listener a successor takes over with the DNS sockets. */
+function httpSocket(config: KdnsConfig, http: HttpServer | null): { host: string; port: number; fd: number } | null {
+  return config.http === null || http === null || http.fd === null ? null : { host: config.http.host, port: http.port, fd: http.fd };
 }
 
 /** The one line tools and tests wait for: every socket is bound. */

@@ -45,6 +45,7 @@ export function defaultConfig(): KdnsConfig {
     rateLimit: defaultRateLimit(),
     maxUdpPayload: 1232,
     shutdownGraceMs: 5000,
+    takeover: false,
     udpBuffer: DEFAULT_UDP_BUFFER,
     logLevel: 'info',
     logFormat: 'auto',

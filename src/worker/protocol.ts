@@ -175,6 +175,7 @@ export interface Snapshot {
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { AnswerPolicy } from '../policy/rules.js';
 import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
+import type { ListenSockets } from '../takeover/sockets.js';
 
 export interface InitMessage {
   type: 'init';
@@ -205,6 +206,8 @@ export interface InitMessage {
   updates: boolean;
   /** Answer policies: the worker applies their order (health checks run on the main thread). */
   policies: AnswerPolicy[];
+  /** Sockets handed over by the kdns this one takes over, for this worker to serve (src/takeover). */
+  adopted: ListenSockets[];
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -232,7 +235,7 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 /** Worker → main. */
 export type FromWorker =
   /** Bound and answering; `engine` is the engine actually used ('auto' resolved). */
-  | { type: 'ready'; bound: BoundAddress[]; engine: string; version: number }
+  | { type: 'ready'; bound: BoundAddress[]; engine: string; version: number; sockets: ListenSockets[] }
   /**
    * Replica is at `version`. After deltas, `lagSeconds` = applied time − emit time of the oldest delta in
    * the batch; null after a snapshot.
