@@ -12,6 +12,7 @@
 // sender has said, on the claim socket, that it was sent.
 
 #include <node_api.h>
+#include <uv.h>
 
 #include "takeover.h"
 
@@ -31,8 +32,9 @@
 #define MAX_NAME 100
 
 static napi_value throw_code(napi_env env, const char *what, int err) {
-  char msg[200];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  char msg[200], text[128];
+  uv_strerror_r(-err, text, sizeof text); // strerror's buffer is shared between threads
+  snprintf(msg, sizeof msg, "%s: %s", what, text);
   napi_value jmsg, jcode, error, jerrno;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
   napi_create_string_utf8(env, err == EPERM ? "EPERM" : err == EAGAIN ? "EAGAIN" : err == ECONNREFUSED ? "ECONNREFUSED" : "KDNS_HANDOFF",
