@@ -31,18 +31,13 @@
 #define MAX_PAYLOAD 65536
 #define MAX_NAME 100
 
+// Errors carry Node's errno name as `code` (EPERM, ECONNREFUSED, ...), as the socket functions' do.
 static napi_value throw_code(napi_env env, const char *what, int err) {
-  char msg[200], text[128];
+  char msg[200], text[128], name[64];
+  uv_err_name_r(-err, name, sizeof name);
   uv_strerror_r(-err, text, sizeof text); // strerror's buffer is shared between threads
   snprintf(msg, sizeof msg, "%s: %s", what, text);
-  napi_value jmsg, jcode, error, jerrno;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
-  napi_create_string_utf8(env, err == EPERM ? "EPERM" : err == EAGAIN ? "EAGAIN" : err == ECONNREFUSED ? "ECONNREFUSED" : "KDNS_HANDOFF",
-                          NAPI_AUTO_LENGTH, &jcode);
-  napi_create_error(env, jcode, jmsg, &error);
-  napi_create_int32(env, -err, &jerrno);
-  napi_set_named_property(env, error, "errno", jerrno);
-  napi_throw(env, error);
+  napi_throw_error(env, name, msg);
   return NULL;
 }
 
@@ -62,13 +57,18 @@ static socklen_t abstract_addr(napi_env env, napi_value jname, struct sockaddr_u
   return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
 }
 
+/** Reads `wanted` arguments, the first a channel name, into argv and addr; 0 when they are missing or bad. */
+static socklen_t channel_args(napi_env env, napi_callback_info info, size_t wanted, napi_value *argv, struct sockaddr_un *addr) {
+  size_t argc = wanted;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc < wanted ? 0 : abstract_addr(env, argv[0], addr);
+}
+
 // handoffListen(name): a listening, non-blocking, close-on-exec unix stream socket at `\0name`.
 static napi_value handoff_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   struct sockaddr_un addr;
-  socklen_t len = argc < 1 ? 0 : abstract_addr(env, argv[0], &addr);
+  socklen_t len = channel_args(env, info, 1, argv, &addr);
   if (len == 0) return throw_arg(env, "expected a channel name (1-99 bytes)");
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_code(env, "handoffListen socket", errno);
@@ -87,10 +87,8 @@ static napi_value handoff_listen(napi_env env, napi_callback_info info) {
 // that listens on the channel (SO_PEERCRED), for the caller to compare with the pid it was told.
 static napi_value send_fds(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  size_t argc = 3;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   struct sockaddr_un addr;
-  socklen_t addr_len = argc < 3 ? 0 : abstract_addr(env, argv[0], &addr);
+  socklen_t addr_len = channel_args(env, info, 3, argv, &addr);
   if (addr_len == 0) return throw_arg(env, "expected sendFds(name, fds, payload)");
   uint32_t count = 0;
   bool is_array = false;

@@ -136,6 +136,7 @@ async function main(): Promise<void> {
   writeFileSync(queries, `${NAME} A\n`);
   const port = await freePort(new Set());
   const coredns = corednsPath();
+  if (coredns !== undefined) log(`coredns: ${coredns}, ${spawnSync(coredns, ['-version'], { encoding: 'utf8', timeout: 10_000 }).stdout.split('\n')[0]}`);
   const scenarios: Array<[string, Server | null]> = [
     ['kdns-takeover', kdnsServer(port, hosts, true)],
     ['kdns-restart', kdnsServer(port, hosts, false)],
