@@ -163,6 +163,9 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     observer: counters,
     udpReceiveBuffer: config.udpBuffer,
     adopted: adopted.sockets,
+    // A successor with more workers binds its extra ones into this socket's group (src/takeover); the
+    // claim keeps any other kdns off the port.
+    reusePort: true,
   });
   const bound = await engine.start();
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);

@@ -1,6 +1,6 @@
 // `kdns --takeover` seen from outside: a 1 ms prober (every tenth probe forwarded to an upstream that takes
 // 300 ms, so forwarded queries are in flight at the hand-off) loses none of its probes across two takeovers
-// in a row (2 workers → 1 → 2); each old kdns exits 0, the new one answers UDP, TCP and /ready on the same
+// in a row (1 worker → 2 → 1); each old kdns exits 0, the new one answers UDP, TCP and /ready on the same
 // ports. A hand-off that fails after the sockets were sent leaves the old kdns serving (and takeable later);
 // --takeover with nothing to take over starts afresh; the node engine refuses with exit 2.
 import t from 'tap';
@@ -86,12 +86,13 @@ if (process.env.KDNS_ENGINE === 'node') {
     t.teardown(() => upstream.close());
     const p = await ports();
     const args = (workers: number, extra: string[] = []): string[] => baseArgs(p, upstream.port, ['--workers', String(workers), ...extra]);
-    const first = await startKdns(args(2), { t });
+    const first = await startKdns(args(1), { t });
     const prober = new UdpClient(p.dns);
     await prober.bind();
     t.teardown(() => prober.close());
 
-    // Two hand-offs while probing: 2 workers → 1 (one thread reads both sockets) → 2 again.
+    // Two hand-offs while probing: 1 worker → 2 (the second binds a new socket into the first's
+    // SO_REUSEPORT group) → 1 (one thread reads both sockets).
     const chain: KdnsProcess[] = [first];
     const exits: number[] = [];
     let handOffs = 0;
@@ -111,7 +112,7 @@ if (process.env.KDNS_ENGINE === 'node') {
       const { name } = expected(i);
       answers.push(prober.query(buildQuery(name, 'A', { id: i & 0xffff }), 5000));
       if (running === null && handOffs < 2 && i - quietSince >= 300) {
-        running = takeOver(handOffs === 0 ? 1 : 2).then(() => { running = null; quietSince = answers.length; });
+        running = takeOver(handOffs === 0 ? 2 : 1).then(() => { running = null; quietSince = answers.length; });
       }
       if (handOffs === 2 && running === null && i - quietSince >= 300) break;
       await sleep(1);
