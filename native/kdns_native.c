@@ -17,6 +17,7 @@
 
 #include "answer_cache_napi.h"
 #include "negative_napi.h"
+#include "takeover.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +37,7 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 4
+#define KDNS_ABI_VERSION 5
 
 // meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
 // uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
@@ -892,6 +893,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "liveEngines", live_engines_fn);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
+  register_takeover_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
   set_int(env, abi, "version", KDNS_ABI_VERSION);

@@ -15,6 +15,8 @@ import { createStdoutLogger, type Logger } from './log.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** Resolves with the pid of a `kdns --takeover` that now serves our sockets (src/takeover). */
+  takenOver?: Promise<number>;
   /** SIGHUP: serve what `readConfig` (config file, zone and hosts files) says now; never rejects. */
   reload?(readConfig: () => KdnsConfig): Promise<unknown>;
 }
@@ -126,6 +128,13 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<void> {
     }
     return;
   }
+  // Taken over: drain as on SIGTERM and exit 0 (the successor serves the same sockets meanwhile).
+  void server.takenOver?.then((pid) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ successor: pid }, 'taken over: shutting down');
+    void shutdown();
+  });
   if (stopping) await shutdown();
   else if (reloadWhenServing) reload();
 }

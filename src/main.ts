@@ -20,10 +20,12 @@ import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerEngineMetrics } from './metrics/engine-metrics.js';
 import { KDNS_VERSION } from './config/version.js';
-import { startHttp, type HttpDeps } from './http/server.js';
+import { startHttp, type HttpDeps, type HttpServer } from './http/server.js';
 import type { Rr } from './dns/types.js';
 import { BearerAuth } from './http/auth.js';
 import { claimListenAddresses } from './takeover/port-claim.js';
+import { adoptedFrom, serveTakeovers, type Adopted } from './takeover/successor.js';
+import type { HandOffSource } from './takeover/hand-off.js';
 import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
@@ -35,6 +37,8 @@ import { dnstapRecorder, startDnstap } from './dnstap/index.js';
 
 export interface RunningServer {
   close(): Promise<void>;
+  /** Resolves with the pid of a `kdns --takeover` that now serves our sockets: close, then exit 0. */
+  takenOver?: Promise<number>;
   /** SIGHUP: serve the config, zone files and hosts files `readConfig` finds now (src/reload). */
   reload(readConfig: () => KdnsConfig): Promise<ReloadOutcome>;
 }
@@ -84,22 +88,20 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   const loaded = loadStaticSources(config, log);
   const data: StaticData = { ...loaded, origins: loaded.zones.zones().map((z) => z.origin) };
   const auth = BearerAuth.fromFile(config.apiTokenFile);
-  // Before any socket is bound: a second kdns on the same port must not take a share of the traffic.
-  const claim = await claimListenAddresses(config.listen);
-  const server = await serve(config, log, data, auth).catch(async (e: unknown) => {
+  // Before any socket is bound: a second kdns on the same port must not take a share of the traffic
+  // (with --takeover it hands its sockets over instead: src/takeover).
+  const claim = await claimListenAddresses(config.listen, { takeover: config.takeover, engine: config.engine, log });
+  const server = await serve(config, log, data, auth, adoptedFrom(claim, config.http)).catch(async (e: unknown) => {
     await claim.release();
     throw e;
   });
-  return {
-    ...server,
-    async close() {
-      await server.close();
-      await claim.release();
-    },
-  };
+  return serveTakeovers(server, claim, log);
 }
 
-async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+/** A running server and the sockets a successor may take over. */
+type Served = RunningServer & { handOff: HandOffSource };
+
+async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const registry = createRegistry();
   // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
   // rule must cross threads: verified pod records read a pod index that lives on the main thread.
@@ -109,8 +111,8 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
     threads = false;
   }
   return threads
-    ? runThreaded(config, log, registry, data, auth)
-    : runInProcess(config, log, registry, data, auth);
+    ? runThreaded(config, log, registry, data, auth, adopted)
+    : runInProcess(config, log, registry, data, auth, adopted);
 }
 
 /** The SIGHUP reloader over the serving state `target` stands for. */
@@ -126,7 +128,7 @@ function createReloader(config: KdnsConfig, log: Logger, registry: Registry, dat
 }
 
 /** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
-async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const { zones, local } = data;
   const sab = DnsCounters.bufferFor(1);
   const counters = new DnsCounters(sab, 0);
@@ -165,6 +167,10 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     log: log.child({ component: 'engine' }),
     observer: counters,
     udpReceiveBuffer: config.udpBuffer,
+    adopted: adopted.sockets,
+    // A successor with more workers binds its extra ones into this socket's group (src/takeover); the
+    // claim keeps any other kdns off the port.
+    reusePort: true,
   });
   const bound = await engine.start();
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
@@ -175,12 +181,13 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
     api: dynamic.api,
-  });
+  }, adopted.httpFd);
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
 
   return {
     reload: (readConfig) => reloader.reload(readConfig),
+    handOff: { sockets: () => engine.sockets ?? [], http: () => httpSocket(config, http) },
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
@@ -195,7 +202,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
 }
 
 /** N data-plane threads with zone replicas fed by the hub (src/worker). */
-async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth): Promise<RunningServer> {
+async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
@@ -214,7 +221,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   const dnstap = startDnstap(config, log, registry, slots);
   dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates, dnstap,
+    updates: dynamic.updates, dnstap, adopted: adopted.sockets,
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
@@ -226,13 +233,14 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
     auth,
     api: dynamic.api,
-  });
+  }, adopted.httpFd);
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);
   const health = startHealthChecks(config, hub.zones, hubWriter(hub), log);
 
   return {
     reload: (readConfig) => reloader.reload(readConfig),
+    handOff: { sockets: () => dp.sockets(), http: () => httpSocket(config, http) },
     async close(): Promise<void> {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
@@ -254,12 +262,17 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 
 async function startHttpIfConfigured(
   config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
-  extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>,
-): Promise<{ port: number; close(): Promise<void> } | null> {
+  extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>, adoptedFd: number | null,
+): Promise<HttpServer | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {
     registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }), ...extra,
-  });
+  }, adoptedFd);
+}
+
+/** The HTTP listener a successor takes over with the DNS sockets. */
+function httpSocket(config: KdnsConfig, http: HttpServer | null): { host: string; port: number; fd: number } | null {
+  return config.http === null || http === null || http.fd === null ? null : { host: config.http.host, port: http.port, fd: http.fd };
 }
 
 /** The one line tools and tests wait for: every socket is bound. */

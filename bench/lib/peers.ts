@@ -37,7 +37,7 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 
-function corednsPath(): string | undefined {
+export function corednsPath(): string | undefined {
   const gopath = process.env.GOPATH ?? join(process.env.HOME ?? '/root', 'go');
   const p = join(gopath, 'bin', 'coredns');
   return existsSync(p) ? p : which('coredns');

@@ -46,6 +46,7 @@ export function defaultConfig(): KdnsConfig {
     rateLimit: defaultRateLimit(),
     maxUdpPayload: 1232,
     shutdownGraceMs: 5000,
+    takeover: false,
     udpBuffer: DEFAULT_UDP_BUFFER,
     dnstap: null,
     dnstapSample: 1,

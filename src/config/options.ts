@@ -270,6 +270,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'on SIGTERM/SIGINT, stop reading and answer what was received (forwarded queries too) for up to this long',
     apply: (l, v) => { l.shutdownGraceMs = parseDurationMs(v); },
   }),
+  opt(null, 'takeover', {
+    defaultText: 'false',
+    help: 'take over the sockets of the kdns serving the same --listen addresses (no query lost; it exits 0); starts afresh when none does',
+    apply: (l, v) => { l.takeover = parseBool(v); },
+  }),
   opt(['udp-buffer'], null, {
     arg: 'BYTES', defaultText: String(DEFAULT_UDP_BUFFER),
     help: 'receive buffer of each UDP socket (SO_RCVBUFFORCE when permitted, else capped by net.core.rmem_max); 0: kernel default',

@@ -110,6 +110,8 @@ export interface KdnsConfig {
   maxUdpPayload: number;
   /** On SIGTERM/SIGINT: how long queries already received (forwarded ones too) may take to be answered. */
   shutdownGraceMs: number;
+  /** --takeover: a kdns already serving the listen addresses hands its sockets over instead of refusing us (src/takeover). */
+  takeover: boolean;
   /** SO_RCVBUF asked for on every UDP listening socket, in bytes; 0 keeps the kernel's default. */
   udpBuffer: number;
   /** dnstap query log: a file path or `unix:PATH` (src/dnstap); null: off. */

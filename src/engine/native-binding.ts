@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 export const META_HEADER = 16;
 export const META_STRIDE = 9;
 // header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)
@@ -107,6 +107,15 @@ export interface NativeBinding {
   /** Applies name records ([length][wire name][flags][n][n × qtype]); returns how many. */
   negativeNames(cache: CacheHandle, records: Buffer): number;
   negativeStats(cache: CacheHandle): { names: number; zones: number; bytes: number };
+  /** A listening unix socket at the abstract name `\0name` (the takeover channel, native/takeover.c). */
+  handoffListen(name: string): number;
+  /**
+   * Sends `fds` and `payload` in one SCM_RIGHTS message to the channel `\0name`; throws EPERM when another
+   * user listens there. Returns the channel owner's pid.
+   */
+  sendFds(name: string, fds: number[], payload: Buffer): number;
+  /** The message sent to channel `listenFd`, or null when none has arrived. */
+  receiveFds(listenFd: number): { fds: number[]; payload: Buffer } | null;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

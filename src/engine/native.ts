@@ -23,6 +23,7 @@ import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import type { BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
+import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
 
 export const DEFAULT_BATCH = 64;
 /** Bytes per receive slot: a larger query is dropped (and counted) by the addon. */
@@ -44,6 +45,11 @@ export interface NativeEngineOptions extends EngineOptions {
    * Default true; false sends every datagram through JavaScript (for comparison and diagnosis).
    */
   answerCache?: boolean;
+  /**
+   * Sockets handed over by the kdns this one takes over (src/takeover): served instead of binding new
+   * ones for their address (a worker that gets none for an address binds one into the same group).
+   */
+  adopted?: readonly ListenSockets[];
 }
 
 /** Counters of every UDP socket of an engine (the addon's meta header, summed). */
@@ -251,6 +257,8 @@ interface Listener {
   udp: UdpPort;
   tcp: net.Server;
   bound: BoundAddress;
+  /** The fds of both sockets, for a successor's takeover. */
+  sockets: ListenSockets;
 }
 
 export class NativeEngine implements PacketEngine {
@@ -318,7 +326,11 @@ export class NativeEngine implements PacketEngine {
       this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
     }
     try {
-      for (const addr of this.opts.listen) this.listeners.push(await this.listen(addr.host, addr.port));
+      for (const addr of this.opts.listen) {
+        const adopted = socketsFor(this.opts.adopted ?? [], addr.host, addr.port);
+        if (adopted.length === 0) this.listeners.push(await this.listen(addr.host, addr.port));
+        for (const pair of adopted) this.listeners.push(await this.serve(pair.host, pair.port, pair.udp, pair.tcp, null));
+      }
     } catch (err) {
       await this.close();
       throw err;
@@ -341,10 +353,15 @@ export class NativeEngine implements PacketEngine {
       (p) => b.createTcpListener(host, p, reusePort, TCP_BACKLOG),
       (fd) => b.closeFd(fd),
     );
-    const udpFd = pair.udp;
+    return this.serve(host, pair.port, pair.udp, pair.tcp.fd, receiveBuffer);
+  }
+
+  /** Serves a bound UDP socket and a listening TCP socket (bound here, or adopted from a predecessor). */
+  private async serve(host: string, port: number, udpFd: number, tcpFd: number, receiveBuffer: number | null): Promise<Listener> {
+    const b = this.binding;
     let server: net.Server;
     try {
-      server = await this.serveTcp(pair.tcp.fd);
+      server = await this.serveTcp(tcpFd);
     } catch (err) {
       b.closeFd(udpFd); // the TCP fd belongs to the server, which closed it
       throw err;
@@ -356,7 +373,8 @@ export class NativeEngine implements PacketEngine {
       this.opts.tap ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
-    logReceiveBuffer(this.opts.log, `${host}:${pair.port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
+    // An adopted socket keeps the receive buffer its first owner asked for.
+    if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
       port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
     } catch (err) {
@@ -364,7 +382,7 @@ export class NativeEngine implements PacketEngine {
       server.close();
       throw err;
     }
-    return { udp: port_, tcp: server, bound: { address: host, port: pair.port } };
+    return { udp: port_, tcp: server, bound: { address: host, port }, sockets: { host, port, udp: udpFd, tcp: tcpFd } };
   }
 
   private serveTcp(fd: number): Promise<net.Server> {
@@ -377,6 +395,11 @@ export class NativeEngine implements PacketEngine {
         resolve(server);
       });
     });
+  }
+
+  /** Every listen address's socket fds, while serving (what a takeover hands to the successor). */
+  get sockets(): ListenSockets[] {
+    return this.listeners.map((l) => l.sockets);
   }
 
   async close(): Promise<void> {

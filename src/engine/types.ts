@@ -6,6 +6,7 @@ import type { Responder } from '../server/responder.js';
 import type { Logger } from 'pino';
 import type { NativeCounters } from '../metrics/dns-counters.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
+import type { ListenSockets } from '../takeover/sockets.js';
 
 /** What the metrics layer needs from an engine, per answered query; no allocation. */
 export interface QueryObserver {
@@ -75,4 +76,9 @@ export interface PacketEngine {
   readonly tcpConnections: number;
   /** Datagrams the kernel dropped on this engine's UDP sockets because their receive queue was full. */
   readonly udpReceiveDrops: number;
+  /**
+   * The socket fds a successor may take over (src/takeover); absent on the node engine, whose dgram
+   * sockets no successor could adopt.
+   */
+  readonly sockets?: ListenSockets[];
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import type { BearerAuth } from './auth.js';
+import { listeningFd } from '../takeover/sockets.js';
 
 export interface HttpDeps {
   registry: Registry;
@@ -29,6 +30,8 @@ export interface HttpDeps {
 
 export interface HttpServer {
   port: number;
+  /** The listening socket's fd (null where Node does not expose it), for a takeover's successor. */
+  fd: number | null;
   close(): Promise<void>;
 }
 
@@ -88,7 +91,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps)
   }
 }
 
-export function startHttp(addr: ListenAddress, deps: HttpDeps): Promise<HttpServer> {
+/** Serves on `addr`, or on `adoptedFd` (a listener handed over by the kdns taken over, src/takeover). */
+export function startHttp(addr: ListenAddress, deps: HttpDeps, adoptedFd: number | null = null): Promise<HttpServer> {
   // Callers usually pass log.child({ component: 'http' }); binding it twice would repeat the key.
   const log = deps.log.bindings().component === 'http' ? deps.log : deps.log.child({ component: 'http' });
   const server = createServer((req, res) => {
@@ -102,18 +106,21 @@ export function startHttp(addr: ListenAddress, deps: HttpDeps): Promise<HttpServ
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(addr.port, addr.host, () => {
+    const listening = (): void => {
       server.off('error', reject);
       server.on('error', (err) => log.error({ err }, 'server error'));
       const port = (server.address() as AddressInfo).port;
       log.info({ host: addr.host, port }, 'serving /metrics /health /ready');
       resolve({
         port,
+        fd: listeningFd(server),
         close: () => new Promise<void>((done) => {
           server.close(() => done());
           server.closeAllConnections();
         }),
       });
-    });
+    };
+    if (adoptedFd === null) server.listen(addr.port, addr.host, listening);
+    else server.listen({ fd: adoptedFd }, listening);
   });
 }

@@ -162,6 +162,7 @@ async function start(): Promise<void> {
       tap,
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
+      adopted: init.adopted,
     });
     const bound = await e.start();
     engine = e;
@@ -170,7 +171,7 @@ async function start(): Promise<void> {
       if (forwarder !== null) await forwarder.close();
       process.exit(0);
     }
-    send({ type: 'ready', bound, engine: e.name, version: replica.version });
+    send({ type: 'ready', bound, engine: e.name, version: replica.version, sockets: e.sockets ?? [] });
     // Each worker has its own upstreams, so each probes them for loops once it listens (as runInProcess does).
     if (forwarder !== null) void forwarder.detectLoops();
   } catch (err) {

@@ -176,6 +176,7 @@ export interface Snapshot {
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { AnswerPolicy } from '../policy/rules.js';
 import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
+import type { ListenSockets } from '../takeover/sockets.js';
 
 export interface InitMessage {
   type: 'init';
@@ -210,6 +211,8 @@ export interface InitMessage {
   policies: AnswerPolicy[];
   /** dnstap: this worker's ring and sampling (src/dnstap); null: off. */
   dnstap: DnstapThreadSettings | null;
+  /** Sockets handed over by the kdns this one takes over, for this worker to serve (src/takeover). */
+  adopted: ListenSockets[];
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -237,7 +240,7 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 /** Worker → main. */
 export type FromWorker =
   /** Bound and answering; `engine` is the engine actually used ('auto' resolved). */
-  | { type: 'ready'; bound: BoundAddress[]; engine: string; version: number }
+  | { type: 'ready'; bound: BoundAddress[]; engine: string; version: number; sockets: ListenSockets[] }
   /**
    * Replica is at `version`. After deltas, `lagSeconds` = applied time − emit time of the oldest delta in
    * the batch; null after a snapshot.

@@ -16,6 +16,7 @@ import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
 import type { UpdatePort } from '../server/responder.js';
 import type { Dnstap } from '../dnstap/index.js';
+import { socketsForWorker, type ListenSockets } from '../takeover/sockets.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
@@ -46,6 +47,8 @@ export interface DataPlaneOptions {
   restartDelayMs?: number;
   /** dnstap (src/dnstap): each worker's ring; absent or null: off. */
   dnstap?: Dnstap | null;
+  /** Sockets handed over by the kdns this one takes over: shared out among the first workers (src/takeover). */
+  adopted?: readonly ListenSockets[];
 }
 
 export interface WorkerStatus {
@@ -84,6 +87,8 @@ export interface DataPlane {
   reconfigureForward(forward: ForwardOptions): Promise<void>;
   /** Resolves true once every answering worker has applied hub `version`, false after `timeoutMs`. */
   synced(version: number, timeoutMs?: number): Promise<boolean>;
+  /** The socket fds every answering worker serves (what a takeover hands to the successor). */
+  sockets(): ListenSockets[];
 }
 
 interface Slot {
@@ -95,6 +100,8 @@ interface Slot {
   restarts: number;
   failures: number;
   listen: ListenAddress[];
+  /** Its engine's socket fds, from `ready`. */
+  sockets: ListenSockets[];
   timer: NodeJS.Timeout | null;
   /** Settles the start-up promise of this thread (first ready, or death before it). */
   onReady: ((err: Error | null) => void) | null;
@@ -136,6 +143,8 @@ class Supervisor implements DataPlane {
   /** Set once start() has every worker up; crashes before that fail the start instead of restarting. */
   private started = false;
   private closed: Promise<void> | null = null;
+  /** Workers start() means to run: how the adopted sockets are shared out. */
+  private planned = 1;
   private cachedSnapshot: Snapshot | null = null;
   private readonly waiters = new Set<() => void>();
   private readonly metrics: {
@@ -186,6 +195,7 @@ class Supervisor implements DataPlane {
       count = 1;
     }
     this.unsubscribe = this.opts.hub.subscribe((d) => this.onDelta(d));
+    this.planned = count;
 
     const first = this.newSlot(0, config.listen);
     await this.spawn(first);
@@ -282,7 +292,7 @@ class Supervisor implements DataPlane {
 
   private newSlot(index: number, listen: ListenAddress[]): Slot {
     const slot: Slot = {
-      index, worker: null, state: 'starting', bound: [], version: -1, restarts: 0, failures: 0, listen,
+      index, worker: null, state: 'starting', bound: [], version: -1, restarts: 0, failures: 0, listen, sockets: [],
       timer: null, onReady: null,
     };
     this.slots[index] = slot;
@@ -329,6 +339,8 @@ class Supervisor implements DataPlane {
       updates: this.opts.updates != null,
       policies: config.policies,
       dnstap: this.opts.dnstap?.thread(slot.index) ?? null,
+      // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
+      adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
@@ -347,6 +359,7 @@ class Supervisor implements DataPlane {
       case 'ready':
         slot.state = this.closing ? 'closing' : 'ready';
         slot.bound = msg.bound;
+        slot.sockets = msg.sockets;
         slot.version = Math.max(slot.version, msg.version);
         slot.failures = 0;
         this.engine = msg.engine;
@@ -394,6 +407,10 @@ class Supervisor implements DataPlane {
         });
         return;
     }
+  }
+
+  sockets(): ListenSockets[] {
+    return this.slots.filter((s) => s.state === 'ready').flatMap((s) => s.sockets);
   }
 
   async workerMetrics(): Promise<unknown[][]> {
