@@ -31,6 +31,7 @@ import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js'
 import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
 import { answerOrderFor } from './policy/answer-order.js';
 import { startHealthChecks } from './policy/setup.js';
+import { startTransfers, withTransferSink, withTransferWriter } from './transfer/setup.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -133,21 +134,22 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
 
   const forward = forwardOptions(config, config.listen);
   const forwarder = forward === null ? null : new Forwarder(forward, log.child({ component: 'forward' }), registry);
+  const transfers = startTransfers(config, log, zones, registry);
   // The writer calls the responder only on changes, after it exists.
   const dynamic = startDynamicZones(config, log, {
-    served: zones, writer: directWriter(zones, (names) => responder.invalidateNames(names)), auth,
+    served: zones, writer: withTransferWriter(directWriter(zones, (names) => responder.invalidateNames(names)), transfers), auth,
   });
   const responder = new Responder({
     zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder, updates: dynamic.updates,
-    answerOrder: answerOrderFor(config.policies),
+    answerOrder: answerOrderFor(config.policies), transfers,
   });
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, directSink({
+    cluster = await startClusterZone(config, log, withTransferSink(directSink({
       changed: (names) => responder.invalidateNames(names),
       reset: () => responder.invalidate(),
-    }), { registry });
+    }), transfers), { registry });
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
@@ -180,6 +182,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       health?.close();
+      transfers?.close();
       await engine.close();
       await forwarder?.close();
       if (http !== null) await http.close();
@@ -193,21 +196,22 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
+  let dp: DataPlane | null = null;
+  const transfers = startTransfers(config, log, zones, registry, () => dp?.synced(hub.version, 2000) ?? Promise.resolve());
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, hubSink(hub), { registry });
+    cluster = await startClusterZone(config, log, withTransferSink(hubSink(hub), transfers), { registry });
   }
-  let dp: DataPlane | null = null;
   const dynamic = startDynamicZones(config, log, {
-    served: zones, writer: hubWriter(hub), auth, settled: () => dp?.synced(hub.version, 2000) ?? Promise.resolve(),
+    served: zones, writer: withTransferWriter(hubWriter(hub), transfers), auth, settled: () => dp?.synced(hub.version, 2000) ?? Promise.resolve(),
   });
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
   dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates,
+    updates: dynamic.updates, transfers,
   });
   const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
   const http = await startHttpIfConfigured(config, registry, notReady, log, {
@@ -230,6 +234,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       health?.close();
+      transfers?.close();
       await dp.close();
       if (http !== null) await http.close();
       log.info('stopped');

@@ -13,7 +13,7 @@ import type { ForwardOptions } from '../forward/options.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
-import type { UpdatePort } from '../server/responder.js';
+import type { TransferPort, UpdatePort } from '../server/responder.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
@@ -39,6 +39,8 @@ export interface DataPlaneOptions {
   forward?: ForwardOptions | null;
   /** Where workers send RFC 2136 UPDATE messages (the dynamic zones); absent: they answer NOTIMP. */
   updates?: UpdatePort | null;
+  /** Where workers send AXFR/IXFR queries (src/transfer); absent: they answer REFUSED. */
+  transfers?: TransferPort | null;
   /** First restart delay; doubles on each failure before a worker gets ready again. */
 
   restartDelayMs?: number;
@@ -320,6 +322,7 @@ class Supervisor implements DataPlane {
         ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
       updates: this.opts.updates != null,
       policies: config.policies,
+      transfers: this.opts.transfers != null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
@@ -382,6 +385,14 @@ class Supervisor implements DataPlane {
         }).then((response) => {
           // The worker may have been replaced meanwhile; its client then simply times out and retries.
           if (slot.worker === worker) worker.postMessage({ type: 'update-reply', id: msg.id, response: response ?? null } satisfies ToWorker);
+        });
+        return;
+      case 'transfer':
+        void this.opts.transfers?.handle(Buffer.from(msg.message), msg.client, msg.tcp).catch((err: unknown) => {
+          this.log.error({ worker: slot.index, err }, 'zone transfer failed');
+          return null;
+        }).then((messages) => {
+          if (slot.worker === worker) worker.postMessage({ type: 'transfer-reply', id: msg.id, messages: messages ?? null } satisfies ToWorker);
         });
         return;
     }
