@@ -39,7 +39,7 @@ interface Tracked {
   commitPending: (() => void) | null;
 }
 
-type Outcome = 'full' | 'incremental' | 'up-to-date' | 'refused' | 'not-authoritative' | 'error';
+type Outcome = 'full' | 'incremental' | 'up-to-date' | 'soa-only' | 'refused' | 'not-authoritative' | 'error';
 
 export class TransferService implements TransferPort {
   private readonly opts: TransferOptions;
@@ -54,7 +54,7 @@ export class TransferService implements TransferPort {
     const registers = opts.registry === undefined ? null : [opts.registry];
     this.requests = registers === null ? null : new Counter({
       name: 'kdns_transfer_requests_total',
-      help: 'AXFR and IXFR queries, by type and result (full, incremental, up-to-date, refused, not-authoritative, error)',
+      help: 'AXFR and IXFR queries, by type and result (full, incremental, up-to-date, soa-only, refused, not-authoritative, error)',
       labelNames: ['type', 'result'], registers,
     });
     const notifies = registers === null ? null : new Counter({
@@ -127,7 +127,7 @@ export class TransferService implements TransferPort {
     } else if (!tcp) {
       // RFC 1995 §2: over UDP, the current SOA alone tells the client to come back over TCP.
       records = [soa];
-      outcome = 'up-to-date';
+      outcome = 'soa-only';
     } else {
       const steps = query.clientSerial === null ? null : tracked?.journal.since(query.clientSerial) ?? null;
       records = steps === null || steps.length === 0 ? fullZone(zone, soa) : incremental(soaSet, soa, steps);
