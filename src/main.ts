@@ -28,7 +28,9 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
-import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
+import {
+  clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
+} from './sources/kubernetes/cluster-zone.js';
 import { answerOrderFor } from './policy/answer-order.js';
 import { startHealthChecks } from './policy/setup.js';
 import { startTransfers, withTransferSink, withTransferWriter } from './transfer/setup.js';
@@ -167,8 +169,8 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
   registerEngineMetrics(registry, { engine: () => engine });
   if (forwarder !== null) void forwarder.detectLoops();
-  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+  const readiness = clusterReadiness(() => cluster);
+  const http = await startHttpIfConfigured(config, registry, readiness, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
     api: dynamic.api,
@@ -213,8 +215,8 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
     updates: dynamic.updates, transfers,
   });
-  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+  const readiness = clusterReadiness(() => cluster);
+  const http = await startHttpIfConfigured(config, registry, readiness, log, {
     // Forwarder and cache metrics live in each worker: aggregate them into every scrape.
     metrics: async () => {
       const merged = Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
@@ -250,12 +252,13 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 }
 
 async function startHttpIfConfigured(
-  config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
+  config: KdnsConfig, registry: Registry, readiness: { notReady(): string[]; note(): string | null }, log: Logger,
   extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>,
 ): Promise<{ port: number; close(): Promise<void> } | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {
-    registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }), ...extra,
+    registry, isReady: () => readiness.notReady().length === 0, notReady: readiness.notReady, readyNote: readiness.note,
+    log: log.child({ component: 'http' }), ...extra,
   });
 }
 
