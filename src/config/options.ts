@@ -108,7 +108,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['state-dir'], null, {
     arg: 'DIR', defaultText: 'none (dynamic zones in memory only)',
-    help: 'where kdns keeps state across restarts (dynamic zones)',
+    help: 'where kdns keeps state across restarts (dynamic zones, the last synced cluster zone)',
     apply: (l, v, ctx) => { l.stateDir = rebase(parseNonEmpty(v), ctx); },
   }),
   opt(['api-token-file'], null, {
