@@ -30,10 +30,13 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
-import { clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone } from './sources/kubernetes/cluster-zone.js';
+import {
+  clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
+} from './sources/kubernetes/cluster-zone.js';
 import { answerOrderFor } from './policy/answer-order.js';
 import { startHealthChecks } from './policy/setup.js';
 import { dnstapRecorder, startDnstap } from './dnstap/index.js';
+import { startTransfers, withTransferSink, withTransferWriter } from './transfer/setup.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -136,21 +139,22 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
 
   const forward = forwardOptions(config, config.listen);
   const forwarder = forward === null ? null : new Forwarder(forward, log.child({ component: 'forward' }), registry);
+  const transfers = startTransfers(config, log, zones, registry);
   // The writer calls the responder only on changes, after it exists.
   const dynamic = startDynamicZones(config, log, {
-    served: zones, writer: directWriter(zones, (names) => responder.invalidateNames(names)), auth,
+    served: zones, writer: withTransferWriter(directWriter(zones, (names) => responder.invalidateNames(names)), transfers), auth,
   });
   const responder = new Responder({
     zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder, updates: dynamic.updates,
-    answerOrder: answerOrderFor(config.policies),
+    answerOrder: answerOrderFor(config.policies), transfers,
   });
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, directSink({
+    cluster = await startClusterZone(config, log, withTransferSink(directSink({
       changed: (names) => responder.invalidateNames(names),
       reset: () => responder.invalidate(),
-    }), { registry });
+    }), transfers), { registry });
     zones.add(cluster.zone);
     responder.addLocal(cluster.reverse);
   }
@@ -176,8 +180,8 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
   registerEngineMetrics(registry, { engine: () => engine });
   if (forwarder !== null) void forwarder.detectLoops();
-  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+  const readiness = clusterReadiness(() => cluster);
+  const http = await startHttpIfConfigured(config, registry, readiness, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
     api: dynamic.api,
@@ -192,6 +196,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       health?.close();
+      transfers?.close();
       await engine.close();
       await forwarder?.close();
       await dnstap?.close();
@@ -206,14 +211,15 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
+  let dp: DataPlane | null = null;
+  const transfers = startTransfers(config, log, zones, registry, () => dp?.synced(hub.version, 2000) ?? Promise.resolve());
   let cluster: ClusterZone | null = null;
   if (clusterSourceConfigured(config)) {
     refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, hubSink(hub), { registry });
+    cluster = await startClusterZone(config, log, withTransferSink(hubSink(hub), transfers), { registry });
   }
-  let dp: DataPlane | null = null;
   const dynamic = startDynamicZones(config, log, {
-    served: zones, writer: hubWriter(hub), auth, settled: () => dp?.synced(hub.version, 2000) ?? Promise.resolve(),
+    served: zones, writer: withTransferWriter(hubWriter(hub), transfers), auth, settled: () => dp?.synced(hub.version, 2000) ?? Promise.resolve(),
   });
   const slots = config.workers;
   const sab = DnsCounters.bufferFor(slots);
@@ -221,10 +227,10 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   const dnstap = startDnstap(config, log, registry, slots);
   dp = await startDataPlane({
     workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates, dnstap, adopted: adopted.sockets,
+    updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
-  const notReady = (): string[] => (cluster !== null && !cluster.synced ? ['kubernetes'] : []);
-  const http = await startHttpIfConfigured(config, registry, notReady, log, {
+  const readiness = clusterReadiness(() => cluster);
+  const http = await startHttpIfConfigured(config, registry, readiness, log, {
     // Forwarder and cache metrics live in each worker: aggregate them into every scrape.
     metrics: async () => {
       const merged = Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
@@ -245,6 +251,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
       cluster?.close();
       health?.close();
+      transfers?.close();
       await dp.close();
       await dnstap?.close();
       if (http !== null) await http.close();
@@ -261,12 +268,13 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 }
 
 async function startHttpIfConfigured(
-  config: KdnsConfig, registry: Registry, notReady: () => string[], log: Logger,
+  config: KdnsConfig, registry: Registry, readiness: { notReady(): string[]; note(): string | null }, log: Logger,
   extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>, adoptedFd: number | null,
 ): Promise<HttpServer | null> {
   if (config.http === null) return null;
   return startHttp(config.http, {
-    registry, isReady: () => notReady().length === 0, notReady, log: log.child({ component: 'http' }), ...extra,
+    registry, isReady: () => readiness.notReady().length === 0, notReady: readiness.notReady, readyNote: readiness.note,
+    log: log.child({ component: 'http' }), ...extra,
   }, adoptedFd);
 }
 

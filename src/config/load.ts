@@ -25,6 +25,8 @@ export function defaultConfig(): KdnsConfig {
     hostsTtl: 60,
     dynamicZones: [],
     stateDir: null,
+    transferTo: [],
+    notify: [],
     apiTokenFile: null,
     tsigKeys: [],
     kubeconfig: null,

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type { ConfigLayer } from './types.js';
 import {
   parseBool, parseChaosText, parseDomain, parseDurationMs, parseEngine, parseHttp, parseIntIn,
-  parseListen, parseLogFormat, parseLogLevel, parseNonEmpty, parsePodMode, parseServer, parseZoneFile,
+  parseListen, parseLogFormat, parseLogLevel, parseNonEmpty, parseNotifyTarget, parsePodMode, parseServer, parseZoneFile,
 } from './values.js';
 import { ValueProblem } from './values.js';
 import { parseAddressRule } from '../forward/options.js';
@@ -109,7 +109,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['state-dir'], null, {
     arg: 'DIR', defaultText: 'none (dynamic zones in memory only)',
-    help: 'where kdns keeps state across restarts (dynamic zones)',
+    help: 'where kdns keeps state across restarts (dynamic zones, the last synced cluster zone)',
     apply: (l, v, ctx) => { l.stateDir = rebase(parseNonEmpty(v), ctx); },
   }),
   opt(['api-token-file'], null, {
@@ -139,6 +139,19 @@ export const OPTIONS: readonly OptionSpec[] = [
       }
       (l.policies ??= []).push(p);
     },
+  }),
+  opt(['transfer-to'], null, {
+    arg: 'CIDR', repeatable: true, defaultText: 'none (AXFR and IXFR refused)',
+    help: 'networks allowed zone transfers (AXFR, IXFR over TCP) of the cluster zone and the zone-file and dynamic zones',
+    apply: (l, v) => {
+      if (parseCidr(v) === null) throw new ValueProblem(`expected an address or CIDR (e.g. 10.0.0.0/8), got '${v}'`);
+      (l.transferTo ??= []).push(v);
+    },
+  }),
+  opt(['notify'], null, {
+    arg: 'IP[#PORT]', repeatable: true, defaultText: 'none',
+    help: 'a secondary told of every change of a transferable zone (RFC 1996 NOTIFY over UDP, port 53 unless given)',
+    apply: (l, v) => { (l.notify ??= []).push(parseNotifyTarget(v)); },
   }),
   opt(['kubeconfig'], null, {
     arg: 'FILE', defaultText: 'none',

@@ -79,6 +79,10 @@ export interface KdnsConfig {
   dynamicZones: string[];
   /** Where state survives restarts; null: nowhere. */
   stateDir: string | null;
+  /** Networks (CIDR text) allowed AXFR/IXFR over TCP; empty: transfers refused (src/transfer). */
+  transferTo: string[];
+  /** Secondaries sent a NOTIFY when a transferable zone's serial moves. */
+  notify: ListenAddress[];
   /** File holding the bearer token for state-changing HTTP requests; null: they are refused. */
   apiTokenFile: string | null;
   /** Keys that may sign RFC 2136 updates of dynamic zones. */

@@ -71,6 +71,16 @@ function parseTlsName(name: string, text: string): string {
   return parseDomain(name).slice(0, -1);
 }
 
+/** A NOTIFY target `IP[#PORT]` (dnsmasq's `#`, so IPv6 needs no brackets); port 53 unless given. */
+export function parseNotifyTarget(text: string): ListenAddress {
+  const hash = text.indexOf('#');
+  const host = hash < 0 ? text : text.slice(0, hash);
+  if (isIP(host) === 0) fail(`expected a secondary's IP[#PORT] (e.g. 10.0.0.2#53), got '${text}'`);
+  const port = hash < 0 ? 53 : parsePort(text.slice(hash + 1), 'a secondary\'s');
+  if (port === 0) fail(`expected a secondary's port 1-65535, got '${text}'`);
+  return { host, port };
+}
+
 /**
  * A domain in key form: lower case, trailing dot. Hostname characters only (plus '_' for SRV-style
  * labels); config names are typed by people, so escapes are more likely a typo than intent.

@@ -3,7 +3,8 @@
 // one, never half of either. Reading checks every record with the API's own rules: a file that does not
 // parse is an error naming it, never a silently empty zone.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { join } from 'node:path';
 import { SourceError } from '../errors.js';
 import type { RrSet } from '../dns/types.js';
@@ -69,22 +70,6 @@ export function readZoneState(file: string, origin: string): ZoneState | null {
 
 /** Replaces the file with this state, atomically and durably. */
 export function writeZoneState(file: string, origin: string, state: ZoneState): void {
-  const dir = join(file, '..');
-  mkdirSync(dir, { recursive: true });
   const body: StateJson = { version: FORMAT_VERSION, zone: origin, serial: state.serial, records: state.rrsets.map(formatRecord) };
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(body, null, 1) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileAtomic(file, JSON.stringify(body, null, 1) + '\n');
 }

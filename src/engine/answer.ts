@@ -59,6 +59,7 @@ export function forwardNow(
  * copy it, resolve it asynchronously, report the outcome and hand the response to `send`. Must be called
  * right after that answerQuery, before the responder sees another query. The promise settles (never
  * rejects) once the response was handed to `send` or dropped: engines count it to drain on shutdown.
+ * `send` is called once per message: a zone transfer over TCP has several.
  */
 export function forwardQuery(
   responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
@@ -67,12 +68,15 @@ export function forwardQuery(
   const started = performance.now();
   const copy = Buffer.from(query.subarray(0, len));
   return responder.forwardPending(copy, address, family, proto).then((response) => {
-    if (response === null) {
+    if (response === null || (Array.isArray(response) && response.length === 0)) {
       observer?.dropped(DROP_OTHER);
       return;
     }
-    observer?.response(response[3]! & 0x0f, (performance.now() - started) / 1000);
-    send(response);
+    // A zone transfer is several messages (TCP: each framed and written in order).
+    const first = Array.isArray(response) ? response[0]! : response;
+    observer?.response(first[3]! & 0x0f, (performance.now() - started) / 1000);
+    if (Array.isArray(response)) for (const message of response) send(message);
+    else send(response);
   }).catch(() => observer?.dropped(DROP_OTHER));
 }
 

@@ -1,6 +1,7 @@
 // DNS over TCP (RFC 7766), shared by both engines: they differ only in how the listening socket is made
 // (node: `listen({ host, port })`; native: an SO_REUSEPORT fd from the addon, `listen({ fd })`).
 // Length-prefixed messages, many per connection, pipelined; all answers to one read go out in one write.
+// A zone transfer (src/transfer) is one query answered by many messages, written as they come back.
 //
 // What no client can do here (each is a closed connection, counted in kdns_tcp_connections_closed_total):
 // - hold a slot by idling: after tcp.idle-timeout without traffic the connection is closed outright
@@ -243,6 +244,11 @@ export class TcpConnections {
     response.copy(framed, 2);
     conn.socket.write(framed);
     this.touch(conn);
+    // A zone transfer writes many messages: a client that does not read them stops being read too.
+    if (conn.socket.writableNeedDrain && !conn.waitingDrain) {
+      conn.waitingDrain = true;
+      if (!conn.inputDone) conn.socket.pause();
+    }
     return true;
   }
 

@@ -17,6 +17,8 @@ export interface HttpDeps {
   isReady(): boolean;
   /** Names of what has not synced yet, for the /ready body (e.g. ["kubernetes"]). */
   notReady?(): string[];
+  /** Said in /ready's body while ready, when there is something to say (e.g. serving a snapshot). */
+  readyNote?(): string | null;
   log: Logger;
   /** The /metrics text when it is more than this registry (worker threads' metrics aggregated in). */
   metrics?(): Promise<{ body: string; contentType: string }>;
@@ -75,7 +77,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpDeps)
     send(res, 200, 'OK');
   } else if (path === '/ready') {
     if (deps.isReady()) {
-      send(res, 200, 'OK');
+      const note = deps.readyNote?.() ?? null;
+      send(res, 200, note === null ? 'OK' : `OK: ${note}\n`);
     } else {
       const pending = deps.notReady?.() ?? [];
       send(res, 503, pending.length > 0 ? `not ready: waiting for ${pending.join(', ')} to sync\n` : 'not ready\n');

@@ -20,6 +20,11 @@ export class LocalNames {
     return this.byName.keys();
   }
 
+  /** Every record of an exact name (empty when it is not local data). */
+  records(name: string): readonly Rr[] {
+    return this.byName.get(name) ?? [];
+  }
+
   replaceAll(records: Rr[]): void {
     this.byName.clear();
     for (const rr of records) {

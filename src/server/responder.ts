@@ -51,6 +51,13 @@ export interface ResponderOptions {
   updates?: UpdatePort | null;
   /** Per-name answer order (src/policy); answers it turns are never cached, here or in a mirror. */
   answerOrder?: AnswerOrder | null;
+  /** Takes AXFR/IXFR queries (src/transfer, on the main thread); null = REFUSED for them. */
+  transfers?: TransferPort | null;
+}
+
+/** Where AXFR/IXFR queries go: the whole query in, every response message out (null: silence). */
+export interface TransferPort {
+  handle(message: Buffer, client: string, tcp: boolean): Promise<Buffer[] | null>;
 }
 
 /** Where UPDATE messages go: the whole message in, the whole response (or null: silence) out. */
@@ -137,6 +144,8 @@ export class Responder {
   private pendingMaxUdp = MIN_UDP_PAYLOAD;
   /** Set when the message respond() handed off is an UPDATE (it goes to `updates`, not the forwarder). */
   private pendingUpdate = false;
+  /** Set when the message respond() handed off is AXFR/IXFR (it goes to `transfers`). */
+  private pendingTransfer = false;
   /** Set when the pending forward is a CNAME chase (our CNAMEs, then the forwarder's answer for the target). */
   private pendingChase: { cnames: Rr[]; target: string } | null = null;
   /** rcode of the last response written, for metrics. */
@@ -160,7 +169,7 @@ export class Responder {
    * send it like any other answer; RESPOND_FORWARD when forwardPending() must be called instead.
    */
   forwardNow(query: Buffer, len: number, address: string, family: number, proto: number, out: Buffer): number {
-    if (this.pendingChase !== null || this.pendingUpdate) return RESPOND_FORWARD;
+    if (this.pendingChase !== null || this.pendingUpdate || this.pendingTransfer) return RESPOND_FORWARD;
     const response = this.forwarder!.tryAnswerNow(query.subarray(0, len), this.pendingQname, this.pendingQtype, {
       address,
       family: family === 1 ? 6 : 4,
@@ -196,10 +205,15 @@ export class Responder {
   }
 
   /**
-   * Sends the query found by the last respond() that returned RESPOND_FORWARD to the forwarder. Must be
-   * called before the next respond(); `query` must be a copy the caller no longer touches.
+   * Sends the query found by the last respond() that returned RESPOND_FORWARD to the forwarder (or the
+   * UPDATE or transfer port). Must be called before the next respond(); `query` must be a copy the caller
+   * no longer touches. A transfer resolves to several messages.
    */
-  forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | null> {
+  forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | Buffer[] | null> {
+    if (this.pendingTransfer) {
+      this.pendingTransfer = false;
+      return this.opts.transfers!.handle(query, address, proto === PROTO_TCP).catch(() => null);
+    }
     if (this.pendingUpdate) {
       this.pendingUpdate = false;
       return this.opts.updates!.handle(query, address).catch(() => null);
@@ -345,6 +359,11 @@ export class Responder {
       ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
       : undefined;
     if (compiled === undefined) {
+      // Transfers are never compiled into the table: each depends on who asks and on the zone's history.
+      if ((slot.qtype === TYPE_AXFR || slot.qtype === TYPE_IXFR) && this.opts.transfers != null) {
+        this.pendingTransfer = true;
+        return RESPOND_FORWARD;
+      }
       const forwarding = this.forwarder !== null && slot.qclass === CLASS_IN;
       if (forwarding) {
         const known = this.forwardedKeys.get(slot.lowerName, slot.nameLength, slot.hash, 0, 0);

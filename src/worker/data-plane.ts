@@ -9,7 +9,7 @@
 import { insecurePodSynthesizer, podRecordsRoot } from '../sources/kubernetes/pod-records.js';
 import { parentPort } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import { Responder, type UpdatePort } from '../server/responder.js';
+import { Responder, type TransferPort, type UpdatePort } from '../server/responder.js';
 import { DnsCounters } from '../metrics/dns.js';
 import { createEngine, type PacketEngine } from '../engine/index.js';
 import { Forwarder } from '../forward/forwarder.js';
@@ -82,6 +82,12 @@ port.on('message', (msg: ToWorker) => {
       done?.(msg.response === null ? null : Buffer.from(msg.response));
       return;
     }
+    case 'transfer-reply': {
+      const done = pendingTransfers.get(msg.id);
+      pendingTransfers.delete(msg.id);
+      done?.(msg.messages === null ? null : msg.messages.map((m) => Buffer.from(m.buffer, m.byteOffset, m.byteLength)));
+      return;
+    }
   }
 });
 
@@ -95,6 +101,19 @@ const mainThreadUpdates: UpdatePort = {
       const id = ++nextUpdateId;
       pendingUpdates.set(id, resolve);
       send({ type: 'update', id, message, client });
+    });
+  },
+};
+
+// Zone transfers read the main thread's zones and journals: hand each AXFR/IXFR over the same way.
+const pendingTransfers = new Map<number, (messages: Buffer[] | null) => void>();
+let nextTransferId = 0;
+const mainThreadTransfers: TransferPort = {
+  handle(message, client, tcp) {
+    return new Promise((resolve) => {
+      const id = ++nextTransferId;
+      pendingTransfers.set(id, resolve);
+      send({ type: 'transfer', id, message, client, tcp });
     });
   },
 };
@@ -141,6 +160,7 @@ function onInit(msg: InitMessage): void {
     forwarder,
     updates: msg.updates ? mainThreadUpdates : null,
     answerOrder: answerOrderFor(msg.policies),
+    transfers: msg.transfers ? mainThreadTransfers : null,
   });
   replica.attach(responder);
 }

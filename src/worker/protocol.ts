@@ -213,6 +213,8 @@ export interface InitMessage {
   dnstap: DnstapThreadSettings | null;
   /** Sockets handed over by the kdns this one takes over, for this worker to serve (src/takeover). */
   adopted: ListenSockets[];
+  /** AXFR/IXFR queries go to the main thread (`transfer` → `transfer-reply`); false: REFUSED. */
+  transfers: boolean;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -230,7 +232,9 @@ export type ToWorker =
   /** SIGHUP reload: forward with these routes from now on (Forwarder.reconfigure); `reply` acknowledges. */
   | { type: 'request'; id: number; what: 'reconfigure-forward'; forward: ForwardOptions }
   /** The main thread's response to the worker's `update` with this id (null: send nothing). */
-  | { type: 'update-reply'; id: number; response: Uint8Array | null };
+  | { type: 'update-reply'; id: number; response: Uint8Array | null }
+  /** The main thread's messages for the worker's `transfer` with this id (null: send nothing). */
+  | { type: 'transfer-reply'; id: number; messages: Uint8Array[] | null };
 
 export type WorkerRequest = Extract<ToWorker, { type: 'request' }>;
 
@@ -255,4 +259,6 @@ export type FromWorker =
   /** The answer to a `request`: metrics as prom-client JSON, or the number of cache entries flushed. */
   | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number }
   /** An RFC 2136 UPDATE message from `client`, for the dynamic zones the main thread owns. */
-  | { type: 'update'; id: number; message: Uint8Array; client: string };
+  | { type: 'update'; id: number; message: Uint8Array; client: string }
+  /** An AXFR/IXFR query from `client` (src/transfer, on the main thread, where the zone truth is). */
+  | { type: 'transfer'; id: number; message: Uint8Array; client: string; tcp: boolean };

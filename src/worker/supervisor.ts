@@ -14,7 +14,7 @@ import { allocateForwardStore } from '../forward/cache.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
-import type { UpdatePort } from '../server/responder.js';
+import type { TransferPort, UpdatePort } from '../server/responder.js';
 import type { Dnstap } from '../dnstap/index.js';
 import { socketsForWorker, type ListenSockets } from '../takeover/sockets.js';
 
@@ -42,6 +42,8 @@ export interface DataPlaneOptions {
   forward?: ForwardOptions | null;
   /** Where workers send RFC 2136 UPDATE messages (the dynamic zones); absent: they answer NOTIMP. */
   updates?: UpdatePort | null;
+  /** Where workers send AXFR/IXFR queries (src/transfer); absent: they answer REFUSED. */
+  transfers?: TransferPort | null;
   /** First restart delay; doubles on each failure before a worker gets ready again. */
 
   restartDelayMs?: number;
@@ -341,6 +343,7 @@ class Supervisor implements DataPlane {
       dnstap: this.opts.dnstap?.thread(slot.index) ?? null,
       // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
       adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
+      transfers: this.opts.transfers != null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
@@ -404,6 +407,14 @@ class Supervisor implements DataPlane {
         }).then((response) => {
           // The worker may have been replaced meanwhile; its client then simply times out and retries.
           if (slot.worker === worker) worker.postMessage({ type: 'update-reply', id: msg.id, response: response ?? null } satisfies ToWorker);
+        });
+        return;
+      case 'transfer':
+        void this.opts.transfers?.handle(Buffer.from(msg.message), msg.client, msg.tcp).catch((err: unknown) => {
+          this.log.error({ worker: slot.index, err }, 'zone transfer failed');
+          return null;
+        }).then((messages) => {
+          if (slot.worker === worker) worker.postMessage({ type: 'transfer-reply', id: msg.id, messages: messages ?? null } satisfies ToWorker);
         });
         return;
     }

@@ -15,8 +15,11 @@ export const NAMED_BIN = process.env.KDNS_NAMED ?? '/usr/sbin/named';
 export const NAMED_CHECKCONF_BIN = process.env.KDNS_NAMED_CHECKCONF ?? '/usr/bin/named-checkconf';
 
 export interface NamedZone {
+  /** The zone file (a primary's content; a secondary's copy is written here). */
   file: string;
   origin: string;
+  /** A secondary zone: transferred from this primary (zone transfers, NOTIFY accepted from it). */
+  primary?: { host: string; port: number };
 }
 
 export interface NamedHandle {
@@ -25,6 +28,8 @@ export interface NamedHandle {
   dir: string;
   /** Stops named (SIGTERM, then SIGKILL after a grace period) and removes its temp dir. */
   stop(): Promise<void>;
+  /** The last 20,000 characters named logged. */
+  log(): string;
 }
 
 const live = new Set<ChildProcess>();
@@ -68,6 +73,8 @@ export interface NamedExtras {
   options?: string[];
   /** Worker threads (`named -n`); one keeps answers to one socket in the order of the queries. */
   threads?: number;
+  /** Listen on this port instead of a free one picked here (a primary must know it to NOTIFY). */
+  port?: number;
 }
 
 /** The named.conf text for these zones in `dir`, listening on 127.0.0.1#port only. */
@@ -95,7 +102,10 @@ export function namedConf(dir: string, port: number, zones: NamedZone[], answerC
     'controls { };',
   ];
   for (const z of zones) {
-    lines.push(`zone ${quote(absOrigin(z.origin))} { type primary; file ${quote(path.resolve(z.file))}; };`);
+    const file = `file ${quote(path.resolve(z.file))};`;
+    lines.push(z.primary === undefined
+      ? `zone ${quote(absOrigin(z.origin))} { type primary; ${file} };`
+      : `zone ${quote(absOrigin(z.origin))} { type secondary; primaries { ${z.primary.host} port ${z.primary.port}; }; ${file} };`);
   }
   return lines.join('\n') + '\n';
 }
@@ -117,7 +127,7 @@ export async function startNamed(zones: NamedZone[], opts: { startTimeoutMs?: nu
     // Two tries: the free port we picked may be taken by someone else before named binds it.
     let lastErr: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const port = await freePort();
+      const port = opts.port ?? await freePort();
       try {
         return await launch(dir, port, zones, opts.startTimeoutMs ?? 15000, opts);
       } catch (err) {
@@ -178,7 +188,7 @@ async function launch(dir: string, port: number, zones: NamedZone[], startTimeou
       if (((res.flags ?? 0) & 0xf) === 0 && (res.answers ?? []).some((a) => a.type === 'SOA')) {
         // Zones load in order; the last one loaded means all of them are.
         const last = dnsPacket.decode(await query(port, soaQuery(zones[zones.length - 1].origin), { timeoutMs: 1000 }));
-        if (((last.flags ?? 0) & 0xf) === 0) return { port, pid: child.pid as number, dir, stop };
+        if (((last.flags ?? 0) & 0xf) === 0) return { port, pid: child.pid as number, dir, stop, log: () => log };
       }
     } catch {
       // not up yet

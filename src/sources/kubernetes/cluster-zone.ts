@@ -19,12 +19,16 @@ import type { ZoneHub } from '../../worker/hub.js';
 import { applyCollectingNames } from '../../worker/zone-writer.js';
 import { startManifestsSource } from '../manifests/source.js';
 import { podRecordsRoot } from './pod-records.js';
+import { SnapshotKeeper } from './snapshot.js';
+import { snapshotPath } from './snapshot-file.js';
 
 export interface ClusterZone {
   readonly zone: Zone;
   readonly reverse: LocalNames;
   readonly state: ClusterState;
   readonly synced: boolean;
+  /** Seconds since the --state-dir snapshot being served was saved; null when the zone is live (or not served yet). */
+  readonly snapshotAge: number | null;
   /** Resolves when the first full view has been applied and the zone answers. */
   readonly whenSynced: Promise<void>;
   /** SIGHUP: re-reads the manifests directory (the live source needs nothing: it watches). */
@@ -97,6 +101,12 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   zone.synthesizer = state.synthesizer;
   zone.synthesizedBelow = podRecordsRoot(origin);
 
+  const sourceLog = log.child({ component: 'kubernetes' });
+  // The last-known zone (--state-dir): served while the source has not synced (snapshot.ts).
+  const snapshots = config.stateDir === null ? null
+    : new SnapshotKeeper({ file: snapshotPath(config.stateDir, origin), origin, log: sourceLog, registry: opts.registry });
+  if (snapshots !== null) sink = snapshots.wrap(sink);
+
   // Split each batch: names under the zone go to the zone, reverse names to the exact-match store.
   const apply = (changes: RrSetChange[]): void => {
     const inZone: RrSetChange[] = [];
@@ -108,10 +118,11 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     sink.apply(zone, reverse, inZone, reverseChanges);
   };
   sink.adopt(zone, reverse);
+  const restored = snapshots?.restore() ?? false;
   apply(state.initial());
   state.onChange(apply);
+  if (restored) sink.ready(zone);
 
-  const sourceLog = log.child({ component: 'kubernetes' });
   let synced = false;
   const metrics = opts.registry === undefined ? undefined : new KubernetesMetrics(opts.registry, {
     synced: () => synced,
@@ -136,14 +147,40 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     whenSourceSynced = source.whenSynced;
   }
   const whenSynced = whenSourceSynced.then(() => {
+    snapshots?.sourceSynced();
     synced = true;
     sink.ready(zone);
     sourceLog.info({ zone: origin, ...state.stats() }, 'cluster zone synced');
   });
   return {
-    zone, reverse, state, whenSynced, close, reload,
+    zone, reverse, state, whenSynced, reload,
+    close() {
+      close();
+      snapshots?.close();
+    },
     get synced() {
       return synced;
+    },
+    get snapshotAge() {
+      return snapshots?.snapshotAge ?? null;
+    },
+  };
+}
+
+/**
+ * What /ready says about the cluster zone: not ready until it answers (synced, or served from a
+ * snapshot); while a snapshot is served, ready with a note saying so and how old it is.
+ */
+export function clusterReadiness(cluster: () => ClusterZone | null): { notReady(): string[]; note(): string | null } {
+  return {
+    notReady: () => {
+      const c = cluster();
+      return c !== null && !c.synced && c.snapshotAge === null ? ['kubernetes'] : [];
+    },
+    note: () => {
+      const age = cluster()?.snapshotAge ?? null;
+      return age === null ? null
+        : `serving the cluster zone from a snapshot saved ${Math.round(age)} s ago; waiting for kubernetes to sync`;
     },
   };
 }
