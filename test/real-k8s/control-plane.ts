@@ -84,15 +84,16 @@ function get(url: string, token: string, ca: string, pathname: string): Promise<
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms: number, logFile: string): Promise<void> {
+/** Polls `check` until it holds; fails at once when `child` exits, else after `ms`, with its log's tail. */
+async function waitFor(what: string, child: ChildProcess, check: () => Promise<boolean>, ms: number, logFile: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   let tail = '';
   try { tail = readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n'); } catch { /* no log yet */ }
-  throw new Error(`real-k8s: ${what} not ready within ${ms / 1000} s; last lines of ${logFile}:\n${tail}`);
+  throw new Error(`real-k8s: ${what} not ready (exit ${child.exitCode ?? child.signalCode ?? 'none'}, waited up to ${ms / 1000} s); last lines of ${logFile}:\n${tail}`);
 }
 
 export async function startControlPlane(dir: string): Promise<ControlPlane> {
@@ -115,12 +116,12 @@ export async function startControlPlane(dir: string): Promise<ControlPlane> {
     '--authorization-mode', 'RBAC', '--token-auth-file', cred.tokens,
     '--service-account-issuer', 'https://kubernetes.default.svc', '--service-account-key-file', cred.saPub,
     '--service-account-signing-key-file', cred.saKey, '--api-audiences', 'https://kubernetes.default.svc',
-    '--service-cluster-ip-range', '10.96.0.0/12,fd00:10:96::/112',
+    '--service-cluster-ip-range', '10.96.0.0/12,fd00:96::/112',
     // A loopback advertise address is not a valid endpoint for the `kubernetes` Service.
     '--endpoint-reconciler-type', 'none',
   ];
   let api: ChildProcess | null = launch(dir, 'kube-apiserver', path.join(BIN_DIR, 'kube-apiserver'), apiArgs);
-  const apiReady = (): Promise<void> => waitFor('kube-apiserver', async () => (await get(url, cred.adminToken, ca, '/readyz')).status === 200, 90_000, path.join(dir, 'kube-apiserver.log'));
+  const apiReady = (): Promise<void> => waitFor('kube-apiserver', api!, async () => (await get(url, cred.adminToken, ca, '/readyz')).status === 200, 90_000, path.join(dir, 'kube-apiserver.log'));
   let kcm: ChildProcess | null = null;
   const kubeconfig = (token = cred.adminToken, file = path.join(dir, `kubeconfig-${token.slice(0, 8)}`)): string => {
     writeFileSync(file, [
@@ -141,11 +142,12 @@ export async function startControlPlane(dir: string): Promise<ControlPlane> {
     kcm = launch(dir, 'kube-controller-manager', path.join(BIN_DIR, 'kube-controller-manager'), [
       '--kubeconfig', kubeconfig(), '--authentication-kubeconfig', kubeconfig(), '--authorization-kubeconfig', kubeconfig(),
       '--bind-address', '127.0.0.1', '--secure-port', String(await freePort()), '--leader-elect=false',
-      '--controllers', 'namespace,endpointslice,endpointslice-mirroring,endpoints,serviceaccount,serviceaccount-token,garbage-collector',
+      '--controllers', ['namespace', 'endpointslice', 'endpointslice-mirroring', 'endpoints', 'serviceaccount', 'serviceaccount-token', 'garbage-collector']
+        .map((c) => `${c}-controller`).join(','),
       '--service-account-private-key-file', cred.saKey, '--root-ca-file', cred.caFile, '--use-service-account-credentials=false',
     ]);
     // The service-account controller makes `default` in every namespace: the controller manager works.
-    await waitFor('kube-controller-manager', async () => (await get(url, cred.adminToken, ca, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 90_000, path.join(dir, 'kube-controller-manager.log'));
+    await waitFor('kube-controller-manager', kcm, async () => (await get(url, cred.adminToken, ca, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 90_000, path.join(dir, 'kube-controller-manager.log'));
   } catch (e) {
     await stop();
     throw e;

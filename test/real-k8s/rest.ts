@@ -24,6 +24,8 @@ const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: 
   ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
   Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
   DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
+  StatefulSet: { prefix: '/apis/apps/v1', plural: 'statefulsets', namespaced: true },
+  ReplicaSet: { prefix: '/apis/apps/v1', plural: 'replicasets', namespaced: true },
   PodDisruptionBudget: { prefix: '/apis/policy/v1', plural: 'poddisruptionbudgets', namespaced: true },
 };
 

@@ -126,7 +126,9 @@ async function main(): Promise<void> {
     }
     for (const { file, obj } of shipped) {
       const r = await admin.create(obj, true);
-      check(r.status === 201 || r.status === 200, `${file}: ${obj.kind} ${obj.metadata.name} valid (server-side dry run, strict)`, `${r.status} ${r.message}`);
+      // 409: the object exists already (the API server's own `default`, `kubernetes`; namespaces made above).
+      const note = r.status === 409 ? ' (exists already)' : '';
+      check(r.status === 201 || r.status === 200 || r.status === 409, `${file}: ${obj.kind} ${obj.metadata.name} valid (server-side dry run, strict)${note}`, `${r.status} ${r.message}`);
     }
 
     // 4. RBAC for real, and kdns's own token.
@@ -134,7 +136,18 @@ async function main(): Promise<void> {
       await admin.mustCreate(obj);
     }
     const sa = yamlObjects(path.join(REPO_ROOT, 'deploy/kubernetes')).find(({ obj }) => obj.kind === 'ServiceAccount')!.obj;
-    const kdnsKubeconfig = cp.kubeconfig(await admin.token(sa.metadata.namespace ?? 'default', sa.metadata.name), path.join(dir, 'kubeconfig-kdns'));
+    const saNs = sa.metadata.namespace ?? 'default';
+    const kdnsKubeconfig = cp.kubeconfig(await admin.token(saNs, sa.metadata.name), path.join(dir, 'kubeconfig-kdns'));
+    // Verified pod mode: the rule rbac.yaml ships commented out (Pods list/watch), for a second account.
+    await admin.mustCreate({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kdns-verified', namespace: saNs } });
+    await admin.mustCreate({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'kdns-verified-pods' },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }] });
+    for (const role of ['kdns', 'kdns-verified-pods']) {
+      await admin.mustCreate({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `kdns-verified-${role}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects: [{ kind: 'ServiceAccount', name: 'kdns-verified', namespace: saNs }] });
+    }
+    const verifiedKubeconfig = cp.kubeconfig(await admin.token(saNs, 'kdns-verified'), path.join(dir, 'kubeconfig-kdns-verified'));
 
     // 5. The fixture cluster for real.
     await admin.mustCreate({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'kdns-real-node' } });
@@ -148,7 +161,7 @@ async function main(): Promise<void> {
     }
     check(true, `fixture cluster created (${objects.length} objects)`);
 
-    const env = { KDNS_REAL_K8S_KUBECONFIG: kdnsKubeconfig, KDNS_REAL_K8S_ADMIN_KUBECONFIG: cp.kubeconfig() };
+    const env = { KDNS_REAL_K8S_KUBECONFIG: kdnsKubeconfig, KDNS_REAL_K8S_KUBECONFIG_VERIFIED: verifiedKubeconfig };
     await runTap(path.join(REPO_ROOT, 'dist/test/k8s/conformance.test.js'), env);
     await controllerChecks(cp, admin, kdnsKubeconfig);
   } finally {
