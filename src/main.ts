@@ -30,6 +30,8 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
+import { TopTalkers } from './stats/top-talkers.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import {
   clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
 } from './sources/kubernetes/cluster-zone.js';
@@ -161,6 +163,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const dnstap = startDnstap(config, log, registry, 1);
   const tap = dnstapRecorder(dnstap?.thread(0) ?? null);
   forwarder?.setTap(tap);
+  const talkers = config.topTalkers ? new TopTalkers({ clusterDomain: config.clusterDomain }) : null;
   const engine: PacketEngine = createEngine(config.engine, {
     tap,
     listen: config.listen,
@@ -175,6 +178,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     // A successor with more workers binds its extra ones into this socket's group (src/takeover); the
     // claim keeps any other kdns off the port.
     reusePort: true,
+    talkers,
   });
   const bound = await engine.start();
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
@@ -184,7 +188,15 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
-    api: dynamic.api,
+    api: dashboardRoutes({
+      api: dynamic.api,
+      stats: {
+        top: talkers === null ? null : async (by, n) => [talkers.top(by, n)],
+        metrics: () => registry.getMetricsAsJSON(),
+        workers: () => 1,
+      },
+      inspect: { zones },
+    }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
@@ -198,6 +210,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
       health?.close();
       transfers?.close();
       await engine.close();
+      talkers?.close();
       await forwarder?.close();
       await dnstap?.close();
       if (http !== null) await http.close();
@@ -230,15 +243,25 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
   const readiness = clusterReadiness(() => cluster);
+  const withWorkerMetrics = async (): Promise<Registry> =>
+    Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
     // Forwarder and cache metrics live in each worker: aggregate them into every scrape.
     metrics: async () => {
-      const merged = Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
+      const merged = await withWorkerMetrics();
       return { body: await merged.metrics(), contentType: registry.contentType };
     },
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
     auth,
-    api: dynamic.api,
+    api: dashboardRoutes({
+      api: dynamic.api,
+      stats: {
+        top: config.topTalkers ? (by, n) => dp.topTalkers(by, n) : null,
+        metrics: async () => (await withWorkerMetrics()).getMetricsAsJSON(),
+        workers: () => dp.workers(),
+      },
+      inspect: { zones },
+    }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);

@@ -116,6 +116,11 @@ export interface NativeBinding {
   sendFds(name: string, fds: number[], payload: Buffer): number;
   /** The message sent to channel `listenFd`, or null when none has arrived. */
   receiveFds(listenFd: number): { fds: number[]; payload: Buffer } | null;
+  /**
+   * Samples the queries answered in C into `ring` (a Buffer laid out as src/stats/ring.ts says; native/observe.h)
+   * for top talkers; null stops. A no-op after udpStop.
+   */
+  udpObserve(handle: UdpHandle, ring: Buffer | null): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };
