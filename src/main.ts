@@ -32,6 +32,8 @@ import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
 import { TopTalkers } from './stats/top-talkers.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+import { summarize } from './stats/summary.js';
+import type { InspectSource } from './inspect/api.js';
 import {
   clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
 } from './sources/kubernetes/cluster-zone.js';
@@ -102,6 +104,9 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   });
   return serveTakeovers(server, claim, log);
 }
+
+/** When this process started serving: the inspection report's "stale since" for a zone never synced. */
+const startedAt = Date.now();
 
 /** A running server and the sockets a successor may take over. */
 type Served = RunningServer & { handOff: HandOffSource };
@@ -195,7 +200,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
         metrics: () => registry.getMetricsAsJSON(),
         workers: () => 1,
       },
-      inspect: { zones },
+      inspect: inspectSource(zones, cluster, startedAt, bound, async () => summarize(await registry.getMetricsAsJSON(), 1).upstreams),
     }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
@@ -260,7 +265,8 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
         metrics: async () => (await withWorkerMetrics()).getMetricsAsJSON(),
         workers: () => dp.workers(),
       },
-      inspect: { zones },
+      inspect: inspectSource(zones, cluster, startedAt, dp.bound,
+        async () => summarize(await (await withWorkerMetrics()).getMetricsAsJSON(), 1).upstreams),
     }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
@@ -281,6 +287,16 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       log.info('stopped');
     },
   };
+}
+
+/** What the inspection API reads: the zones, the cluster source, and kdns's own DNS port to resolve through. */
+function inspectSource(
+  zones: ZoneSet, cluster: ClusterZone | null, startedAt: number, bound: BoundAddress[], upstreams: InspectSource['upstreams'],
+): InspectSource {
+  const first = bound[0];
+  const host = first === undefined ? null : first.address === '0.0.0.0' ? '127.0.0.1' : first.address === '::' ? '::1' : first.address;
+  const server = first === undefined || host === null ? null : host.includes(':') ? `[${host}]:${first.port}` : `${host}:${first.port}`;
+  return { zones, cluster, startedAt, upstreams, dnsServer: () => server };
 }
 
 function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
