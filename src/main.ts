@@ -30,7 +30,7 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
-import { TopTalkers } from './stats/top-talkers.js';
+import { TopTalkers, topTalkersOn } from './stats/top-talkers.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { summarize } from './stats/summary.js';
 import type { InspectSource } from './inspect/api.js';
@@ -168,7 +168,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const dnstap = startDnstap(config, log, registry, 1);
   const tap = dnstapRecorder(dnstap?.thread(0) ?? null);
   forwarder?.setTap(tap);
-  const talkers = config.topTalkers ? new TopTalkers({ clusterDomain: config.clusterDomain }) : null;
+  const talkers = topTalkersOn(config) ? new TopTalkers({ clusterDomain: config.clusterDomain }) : null;
   const engine: PacketEngine = createEngine(config.engine, {
     tap,
     listen: config.listen,
@@ -261,7 +261,7 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     api: dashboardRoutes({
       api: dynamic.api,
       stats: {
-        top: config.topTalkers ? (by, n) => dp.topTalkers(by, n) : null,
+        top: topTalkersOn(config) ? (by, n) => dp.topTalkers(by, n) : null,
         metrics: async () => (await withWorkerMetrics()).getMetricsAsJSON(),
         workers: () => dp.workers(),
       },

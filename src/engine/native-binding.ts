@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 export const META_HEADER = 16;
 export const META_STRIDE = 9;
 // header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)

@@ -6,6 +6,7 @@
 // about SAMPLES_PER_DRAIN samples per source however fast it answers; below that every answer counts.
 
 import type { AnswerTap } from '../engine/types.js';
+import type { KdnsConfig } from '../config/types.js';
 import { wireToKey } from '../dns/name.js';
 import { addressText } from './client-text.js';
 import { ObservationRing, type Sample } from './ring.js';
@@ -16,6 +17,11 @@ export const TOP_BY = ['client', 'name', 'nxdomain', 'namespace'] as const;
 export type TopBy = (typeof TOP_BY)[number];
 /** The window the lists cover by default. */
 export const TOP_WINDOW_MS = 60_000;
+
+/** Top talkers cost a little per query; with no HTTP port nothing could read them, so they stay off. */
+export function topTalkersOn(config: Pick<KdnsConfig, 'topTalkers' | 'http'>): boolean {
+  return config.topTalkers && config.http !== null;
+}
 
 export interface TopTalkersOptions {
   /** The cluster zone ("cluster.local"), whose names give the namespace; null: no namespace list. */

@@ -11,7 +11,7 @@ import type { KdnsConfig, ListenAddress } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { allocateForwardStore } from '../forward/cache.js';
-import type { TopBy, TopReport } from '../stats/top-talkers.js';
+import { topTalkersOn, type TopBy, type TopReport } from '../stats/top-talkers.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
@@ -350,7 +350,7 @@ class Supervisor implements DataPlane {
       // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
       adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
       transfers: this.opts.transfers != null,
-      topTalkers: config.topTalkers ? { clusterDomain: config.clusterDomain } : null,
+      topTalkers: topTalkersOn(config) ? { clusterDomain: config.clusterDomain } : null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
