@@ -51,7 +51,14 @@ function ref(svc: SlimService): string {
 function zoneSection(cluster: ClusterZone, startedAt: number): ReportSection {
   const title = `Cluster zone ${cluster.state.zone}`;
   if (!cluster.synced || cluster.syncedAt === null) {
-    return { title, items: [`stale since ${new Date(startedAt).toISOString()}: not synced with its source yet (answers SERVFAIL)`] };
+    const since = new Date(startedAt).toISOString();
+    const age = cluster.snapshotAge;
+    return {
+      title,
+      items: [age === null
+        ? `stale since ${since}: not synced with its source yet (answers SERVFAIL)`
+        : `stale since ${since}: not synced with its source yet; answering from the --state-dir snapshot saved ${Math.round(age)} s ago`],
+    };
   }
   const changed = cluster.changedAt === null ? 'no change since' : `last change ${new Date(cluster.changedAt).toISOString()}`;
   return { title, items: [], note: `synced ${new Date(cluster.syncedAt).toISOString()}, ${changed}` };
