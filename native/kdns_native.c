@@ -18,6 +18,7 @@
 #include "answer_cache_napi.h"
 #include "negative_napi.h"
 #include "takeover.h"
+#include "observe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +38,7 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 5
+#define KDNS_ABI_VERSION 6
 
 // meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
 // uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
@@ -88,6 +89,7 @@ typedef struct udp_engine {
   napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref, fwd_ref;
   answer_cache *cache; // compiled authoritative answers; NULL: every datagram goes to JavaScript
   answer_cache *fwd;   // forwarded answers (expiring, access-listed); NULL: none
+  observe_ring obs;    // top-talker samples of the answers made in C (udpObserve); base NULL: off
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
@@ -539,6 +541,7 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
     if (len == 0 && e->fwd != NULL) len = answer_cache_answer_udp(e->fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
+    if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
     m[S_IN_LEN] = -1;
     answered++;
   }
@@ -590,6 +593,7 @@ static void on_closed(uv_handle_t *h) {
   for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
     if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
   }
+  observe_release(env, &e->obs);
   if (e->actx != NULL) napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
@@ -860,6 +864,17 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// udpObserve(handle, ring | null): sample the answers made in C into `ring` (observe.h); null stops.
+static napi_value udp_observe(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  if (argc < 2 || e->stopped) return NULL;
+  observe_attach(env, &e->obs, argv[1]);
+  return NULL;
+}
+
 // liveEngines() → engines whose memory is not yet released (all threads). For tests.
 static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
   (void)info;
@@ -891,6 +906,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "udpStop", udp_stop);
   set_fn(env, exports, "udpSendTo", udp_send_to);
   set_fn(env, exports, "liveEngines", live_engines_fn);
+  set_fn(env, exports, "udpObserve", udp_observe);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);

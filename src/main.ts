@@ -30,6 +30,10 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { directWriter, hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
+import { TopTalkers, topTalkersOn } from './stats/top-talkers.js';
+import { dashboardRoutes } from './dashboard/routes.js';
+import { summarize } from './stats/summary.js';
+import type { InspectSource } from './inspect/api.js';
 import {
   clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
 } from './sources/kubernetes/cluster-zone.js';
@@ -101,6 +105,9 @@ export async function run(config: KdnsConfig, log: Logger): Promise<RunningServe
   return serveTakeovers(server, claim, log);
 }
 
+/** When this process started serving: the inspection report's "stale since" for a zone never synced. */
+const startedAt = Date.now();
+
 /** A running server and the sockets a successor may take over. */
 type Served = RunningServer & { handOff: HandOffSource };
 
@@ -161,6 +168,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const dnstap = startDnstap(config, log, registry, 1);
   const tap = dnstapRecorder(dnstap?.thread(0) ?? null);
   forwarder?.setTap(tap);
+  const talkers = topTalkersOn(config) ? new TopTalkers({ clusterDomain: config.clusterDomain }) : null;
   const engine: PacketEngine = createEngine(config.engine, {
     tap,
     listen: config.listen,
@@ -175,6 +183,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
     // A successor with more workers binds its extra ones into this socket's group (src/takeover); the
     // claim keeps any other kdns off the port.
     reusePort: true,
+    talkers,
   });
   const bound = await engine.start();
   const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
@@ -184,7 +193,15 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
     flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
     auth,
-    api: dynamic.api,
+    api: dashboardRoutes({
+      api: dynamic.api,
+      stats: {
+        top: talkers === null ? null : async (by, n) => [talkers.top(by, n)],
+        metrics: () => registry.getMetricsAsJSON(),
+        workers: () => 1,
+      },
+      inspect: inspectSource(zones, cluster, startedAt, bound, async () => summarize(await registry.getMetricsAsJSON(), 1).upstreams),
+    }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
@@ -198,6 +215,7 @@ async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry,
       health?.close();
       transfers?.close();
       await engine.close();
+      talkers?.close();
       await forwarder?.close();
       await dnstap?.close();
       if (http !== null) await http.close();
@@ -230,15 +248,26 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
     updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
   const readiness = clusterReadiness(() => cluster);
+  const withWorkerMetrics = async (): Promise<Registry> =>
+    Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
     // Forwarder and cache metrics live in each worker: aggregate them into every scrape.
     metrics: async () => {
-      const merged = Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
+      const merged = await withWorkerMetrics();
       return { body: await merged.metrics(), contentType: registry.contentType };
     },
     flushCache: config.noForward ? undefined : () => dp.flushCaches(),
     auth,
-    api: dynamic.api,
+    api: dashboardRoutes({
+      api: dynamic.api,
+      stats: {
+        top: topTalkersOn(config) ? (by, n) => dp.topTalkers(by, n) : null,
+        metrics: async () => (await withWorkerMetrics()).getMetricsAsJSON(),
+        workers: () => dp.workers(),
+      },
+      inspect: inspectSource(zones, cluster, startedAt, dp.bound,
+        async () => summarize(await (await withWorkerMetrics()).getMetricsAsJSON(), 1).upstreams),
+    }),
   }, adopted.httpFd);
   logServing(log, config, http, { listen: dp.bound, engine: dp.engine, workers: dp.workers(), zones: zones.zones().map((z) => z.origin) });
   const reloader = createReloader(config, log, registry, data, hubTarget(hub, dp, log), cluster);
@@ -258,6 +287,16 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
       log.info('stopped');
     },
   };
+}
+
+/** What the inspection API reads: the zones, the cluster source, and kdns's own DNS port to resolve through. */
+function inspectSource(
+  zones: ZoneSet, cluster: ClusterZone | null, startedAt: number, bound: BoundAddress[], upstreams: InspectSource['upstreams'],
+): InspectSource {
+  const first = bound[0];
+  const host = first === undefined ? null : first.address === '0.0.0.0' ? '127.0.0.1' : first.address === '::' ? '::1' : first.address;
+  const server = first === undefined || host === null ? null : host.includes(':') ? `[${host}]:${first.port}` : `${host}:${first.port}`;
+  return { zones, cluster, startedAt, upstreams, dnsServer: () => server };
 }
 
 function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {

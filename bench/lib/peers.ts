@@ -58,7 +58,10 @@ async function ready(p: Proc, check: () => Promise<unknown>): Promise<Proc> {
   }
 }
 
-/** A kdns peer; a variant (dnstap on) has its own id and label and adds flags (it replaces `--http none`). */
+/**
+ * A kdns peer; a variant (dnstap on, top talkers on) has its own id and label and adds flags (it replaces
+ * `--http none`). Without an HTTP port top talkers are off (nothing could read them).
+ */
 function kdns(engine: 'node' | 'native', variant?: { id: string; label: string; args(ctx: PeerContext): string[] }): Peer {
   const id = variant?.id ?? `kdns-${engine}`;
   return {
@@ -242,7 +245,17 @@ const coredns: Peer = {
 const kdnsDnstap = kdns('native', {
   id: DNSTAP_PEER,
   label: 'kdns (native engine, dnstap on)',
-  args: (ctx) => ['--dnstap', join(ctx.dir, 'kdns.dnstap'), '--http', '127.0.0.1:0'],
+  args: (ctx) => ['--dnstap', join(ctx.dir, 'kdns.dnstap'), '--http', '127.0.0.1:0', '--top-talkers=false'],
 });
 
-export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];
+/**
+ * kdns native with the HTTP port and top talkers on, measured in the same interleaved rounds as `kdns-native`,
+ * so their ratio is the cost of top talkers on the hot path (issue 14, item 6).
+ */
+const kdnsTop = kdns('native', {
+  id: 'kdns-native-top',
+  label: 'kdns (native engine, top talkers on)',
+  args: () => ['--http', '127.0.0.1:0', '--top-talkers=true'],
+});
+
+export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdnsTop, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];

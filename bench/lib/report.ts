@@ -185,6 +185,11 @@ export function targets(r: Results): Target[] {
     { what: `${kdName} TCP pipelined vs bind9 TCP`, ratio: div(tcpQps(find(r.oneWorker, kd)), tcpQps(find(r.oneWorker, 'bind9'))), goal: 1 },
     { what: `${kdName} UDP vs CoreDNS`, ratio: div(one(kd), one('coredns')), goal: 5 },
     { what: `${kdName} UDP: 2 workers vs 1 (unpinned)`, ratio: div(udpQps(find(r.twoWorkers, kd)), udpQps(find(r.oneWorkerUnpinned, kd))), goal: 1.7 },
+    { what: 'kdns native UDP, top talkers on vs off', ratio: div(one('kdns-native-top'), native), goal: 0.95 },
+    {
+      what: 'kdns native random-name flood, top talkers on vs off', goal: 0.95,
+      ratio: div(floodQps(find(r.oneWorker, 'kdns-native-top')), floodQps(find(r.oneWorker, 'kdns-native'))),
+    },
     { what: 'kdns native random-name flood vs Knot', ratio: div(floodQps(find(r.oneWorker, 'kdns-native')), floodQps(find(r.oneWorker, 'knot'))), goal: 1 },
     {
       what: '64 MiB ÷ kdns native RSS growth over the long flood', goal: 1,

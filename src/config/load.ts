@@ -42,6 +42,7 @@ export function defaultConfig(): KdnsConfig {
     filterAaaa: false,
     forward: null,
     http: { host: '127.0.0.1', port: 9153 },
+    topTalkers: true,
     kubernetes: { ttl: 30, pods: 'insecure', endpointsApi: 'endpointslices' },
     chaos: { versionBind: `kdns ${KDNS_VERSION}`, idServer: hostname() },
     tcp: { idleTimeoutMs: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 64, messageTimeoutMs: 3000 },

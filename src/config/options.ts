@@ -233,8 +233,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['http'], null, {
     arg: 'ADDR:PORT|none', nullable: true, defaultText: '127.0.0.1:9153',
-    help: 'serve /metrics /health /ready here',
+    help: 'serve /metrics /health /ready, the dashboard (/) and /api/v1 here',
     apply: (l, v) => { l.http = parseHttp(v); },
+  }),
+  opt(['top-talkers'], null, {
+    defaultText: 'true',
+    help: 'rank clients, names, NXDOMAIN names and namespaces over the last minute (dashboard, /api/v1/stats/top)',
+    apply: (l, v) => { l.topTalkers = parseBool(v); },
   }),
   opt(null, 'no-http', {
     defaultText: 'false',

@@ -105,6 +105,8 @@ export interface KdnsConfig {
   /** Tunables of the `forward:` section (`--forward-*` flags); null when none is given (defaults). */
   forward: ForwardOptions | null;
   http: ListenAddress | null;
+  /** Rank clients and names over the last minute (src/stats) for /api/v1/stats/top and the dashboard. */
+  topTalkers: boolean;
   kubernetes: KubernetesConfig;
   chaos: ChaosConfig;
   tcp: TcpConfig;

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 export const META_HEADER = 16;
 export const META_STRIDE = 9;
 // header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)
@@ -116,6 +116,11 @@ export interface NativeBinding {
   sendFds(name: string, fds: number[], payload: Buffer): number;
   /** The message sent to channel `listenFd`, or null when none has arrived. */
   receiveFds(listenFd: number): { fds: number[]; payload: Buffer } | null;
+  /**
+   * Samples the queries answered in C into `ring` (a Buffer laid out as src/stats/ring.ts says; native/observe.h)
+   * for top talkers; null stops. A no-op after udpStop.
+   */
+  udpObserve(handle: UdpHandle, ring: Buffer | null): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

@@ -21,7 +21,7 @@ import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
-import type { BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import type { AnswerTap, BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
 
@@ -100,15 +100,19 @@ class UdpPort {
   private readonly metaBytes: Uint8Array;
   /** Query logging (dnstap); every datagram then comes through JS (no answer cache). */
   private readonly tap: ClientTap | null;
+  /** Top talkers (src/stats): sees every answer this port sends from JS; C answers go to its ring. */
+  private readonly talkers: AnswerTap | null;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
     limiter: RateLimiter | null,
     tap: ClientTap | null,
+    talkers: AnswerTap | null,
   ) {
-    this.limiter = limiter;
     this.tap = tap;
+    this.talkers = talkers;
+    this.limiter = limiter;
     this.binding = binding;
     this.forwards = forwards;
     this.nativeCounted = nativeCounted;
@@ -188,6 +192,7 @@ class UdpPort {
     const out = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
     meta[base + S_OUT_LEN] = out;
     if (sampled && out > 0) tap!.response(PROTO_UDP, this.outViews[i]!, out);
+    if (this.talkers !== null && out > 0) this.talkers.answered(this.outViews[i]!, out, meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
   }
 
   /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
@@ -213,6 +218,7 @@ class UdpPort {
         this.tap!.clientBytes(fam === 6, addrCopy, 0, port);
         this.tap!.response(PROTO_UDP, limited, limited.length);
       }
+      this.talkers?.answered(limited, limited.length, fam, addrCopy, 0);
     }));
   }
 
@@ -371,12 +377,15 @@ export class NativeEngine implements PacketEngine {
       this.udpForwards,
       this.limiter,
       this.opts.tap ?? null,
+      this.opts.talkers ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     // An adopted socket keeps the receive buffer its first owner asked for.
     if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
       port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
+      // The answers made in C never reach onBatch: they are sampled into a ring top talkers drain.
+      if (this.opts.talkers?.nativeRing !== undefined) b.udpObserve(port_.handle, this.opts.talkers.nativeRing());
     } catch (err) {
       b.closeFd(udpFd);
       server.close();

@@ -111,6 +111,7 @@ export class NodeEngine implements PacketEngine {
             if (limited === null) return;
             udp.send(limited, rinfo.port, rinfo.address);
             if (sampled) tapLater(tap!, rinfo.address, rinfo.port, PROTO_UDP, limited);
+            this.opts.talkers?.answeredText(limited, limited.length, rinfo.address);
           }));
         return;
       }
@@ -119,6 +120,7 @@ export class NodeEngine implements PacketEngine {
     if (limiter !== null) n = limiter.limitResponse(this.out, n);
     if (n === 0) return;
     if (sampled) tap!.response(PROTO_UDP, this.out, n);
+    this.opts.talkers?.answeredText(this.out, n, rinfo.address);
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
     const reply = Buffer.allocUnsafe(n);

@@ -22,7 +22,7 @@ import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
 import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
-import type { ClientTap, QueryObserver } from './types.js';
+import type { AnswerTap, ClientTap, QueryObserver } from './types.js';
 
 const MAX_TCP_MESSAGE = 65535;
 const EMPTY = Buffer.alloc(0);
@@ -33,6 +33,8 @@ export interface TcpOptions {
   observer: QueryObserver | null;
   log: Logger;
   tap?: ClientTap | null;
+  /** Top talkers (src/stats); absent or null: off. */
+  talkers?: AnswerTap | null;
 }
 
 /** One client connection: its unread bytes, its forwarded queries, and what may close it. */
@@ -230,6 +232,7 @@ export class TcpConnections {
     }
     if (n === 0) return null;
     if (sampled) tap!.response(PROTO_TCP, this.out, n);
+    this.opts.talkers?.answeredText(this.out, n, conn.address);
     const reply = Buffer.allocUnsafe(n + 2);
     reply.writeUInt16BE(Math.min(n, MAX_TCP_MESSAGE), 0);
     this.out.copy(reply, 2, 0, n);
@@ -243,6 +246,7 @@ export class TcpConnections {
     framed.writeUInt16BE(response.length, 0);
     response.copy(framed, 2);
     conn.socket.write(framed);
+    this.opts.talkers?.answeredText(response, response.length, conn.address);
     this.touch(conn);
     // A zone transfer writes many messages: a client that does not read them stops being read too.
     if (conn.socket.writableNeedDrain && !conn.waitingDrain) {

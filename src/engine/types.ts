@@ -40,6 +40,18 @@ export interface ClientTap {
   response(proto: number, msg: Buffer, len: number): void;
 }
 
+/**
+ * Sees every answer an engine sends (top talkers, src/stats): the response, whose question names the
+ * query, and the client. Implementations sample; a call must cost next to nothing when not sampled.
+ */
+export interface AnswerTap {
+  /** `addr[addrOffset..+16)` is the client's address (IPv4 in the first 4 bytes), `family` 4 or 6. */
+  answered(response: Buffer, length: number, family: number, addr: Uint8Array, addrOffset: number): void;
+  answeredText(response: Buffer, length: number, address: string): void;
+  /** A ring for the answers a native UDP socket makes in C (native/observe.h); absent: C answers unseen. */
+  nativeRing?(): Buffer;
+}
+
 export interface EngineOptions {
   listen: ListenAddress[];
   tcp: TcpConfig;
@@ -56,6 +68,8 @@ export interface EngineOptions {
   rateLimitTable?: SharedArrayBuffer | null;
   /** Query logging (dnstap); absent or null: off. The native engine then answers nothing in C. */
   tap?: ClientTap | null;
+  /** Top talkers (src/stats); absent or null: off. */
+  talkers?: AnswerTap | null;
 }
 
 export interface BoundAddress {

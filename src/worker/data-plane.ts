@@ -16,6 +16,7 @@ import { Forwarder } from '../forward/forwarder.js';
 import { Registry } from 'prom-client';
 import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
+import { TopTalkers } from '../stats/top-talkers.js';
 import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
 import { answerOrderFor } from '../policy/answer-order.js';
 import { dnstapRecorder, type DnstapRecorder } from '../dnstap/recorder.js';
@@ -33,6 +34,7 @@ let responder: Responder | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
 let tap: DnstapRecorder | null = null;
+let talkers: TopTalkers | null = null;
 // This worker's forwarder, cache and engine metrics; the main thread aggregates every worker's on each scrape.
 const forwardRegistry = new Registry();
 registerEngineMetrics(forwardRegistry, { engine: () => engine });
@@ -137,6 +139,9 @@ async function answerRequest(msg: WorkerRequest): Promise<void> {
     case 'metrics':
       send({ type: 'reply', id, metrics: await forwardRegistry.getMetricsAsJSON() });
       return;
+    case 'top':
+      send({ type: 'reply', id, top: talkers?.top(msg.by, msg.n) });
+      return;
   }
 }
 
@@ -163,6 +168,7 @@ function onInit(msg: InitMessage): void {
     transfers: msg.transfers ? mainThreadTransfers : null,
   });
   replica.attach(responder);
+  talkers = msg.topTalkers === null ? null : new TopTalkers({ clusterDomain: msg.topTalkers.clusterDomain });
 }
 
 async function start(): Promise<void> {
@@ -183,6 +189,7 @@ async function start(): Promise<void> {
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
       adopted: init.adopted,
+      talkers,
     });
     const bound = await e.start();
     engine = e;

@@ -10,6 +10,7 @@ import type { ChaosConfig, EngineName, ListenAddress, LogLevel, TcpConfig } from
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import type { DnstapThreadSettings } from '../dnstap/recorder.js';
+import type { TopBy, TopReport } from '../stats/top-talkers.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -215,6 +216,8 @@ export interface InitMessage {
   adopted: ListenSockets[];
   /** AXFR/IXFR queries go to the main thread (`transfer` → `transfer-reply`); false: REFUSED. */
   transfers: boolean;
+  /** Top talkers (src/stats) with this cluster domain for the namespace list; null: off. */
+  topTalkers: { clusterDomain: string } | null;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
@@ -231,6 +234,8 @@ export type ToWorker =
   | { type: 'request'; id: number; what: 'metrics' | 'flush-cache' }
   /** SIGHUP reload: forward with these routes from now on (Forwarder.reconfigure); `reply` acknowledges. */
   | { type: 'request'; id: number; what: 'reconfigure-forward'; forward: ForwardOptions }
+  /** This worker's top talkers of list `by` (src/stats), its `n` heaviest keys. */
+  | { type: 'request'; id: number; what: 'top'; by: TopBy; n: number }
   /** The main thread's response to the worker's `update` with this id (null: send nothing). */
   | { type: 'update-reply'; id: number; response: Uint8Array | null }
   /** The main thread's messages for the worker's `transfer` with this id (null: send nothing). */
@@ -257,7 +262,7 @@ export type FromWorker =
   /** One pino JSON line, re-logged by the main thread's logger. */
   | { type: 'log'; line: string }
   /** The answer to a `request`: metrics as prom-client JSON, or the number of cache entries flushed. */
-  | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number }
+  | { type: 'reply'; id: number; metrics?: unknown[]; flushed?: number; top?: TopReport }
   /** An RFC 2136 UPDATE message from `client`, for the dynamic zones the main thread owns. */
   | { type: 'update'; id: number; message: Uint8Array; client: string }
   /** An AXFR/IXFR query from `client` (src/transfer, on the main thread, where the zone truth is). */

@@ -11,6 +11,7 @@ import type { KdnsConfig, ListenAddress } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { allocateForwardStore } from '../forward/cache.js';
+import { topTalkersOn, type TopBy, type TopReport } from '../stats/top-talkers.js';
 import { ConfigError } from '../errors.js';
 import type { ZoneHub } from './hub.js';
 import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
@@ -80,6 +81,8 @@ export interface DataPlane {
   kill(index: number, how?: 'terminate' | 'throw'): Promise<void>;
   /** Every answering worker's own metrics (forwarder, cache) as prom-client JSON, for aggregation. */
   workerMetrics(): Promise<unknown[][]>;
+  /** Every answering worker's top talkers of list `by` (none when top talkers are off). */
+  topTalkers(by: TopBy, n: number): Promise<TopReport[]>;
   /** Flushes every worker's forwarder cache; resolves with the entries dropped in total. */
   flushCaches(): Promise<number>;
   /**
@@ -92,6 +95,9 @@ export interface DataPlane {
   /** The socket fds every answering worker serves (what a takeover hands to the successor). */
   sockets(): ListenSockets[];
 }
+
+/** What a worker's `reply` carries (one field, by request). */
+type WorkerReply = Omit<Extract<FromWorker, { type: 'reply' }>, 'type' | 'id'>;
 
 interface Slot {
   index: number;
@@ -137,7 +143,7 @@ class Supervisor implements DataPlane {
   /** One bucket table for every worker, restarted ones included: a client's limits outlive a worker. */
   private readonly rateLimitTable: SharedArrayBuffer | null;
   private requestId = 0;
-  private readonly replies = new Map<number, (reply: { metrics?: unknown[]; flushed?: number }) => void>();
+  private readonly replies = new Map<number, (reply: WorkerReply) => void>();
   private pending: Delta[] = [];
   private flushScheduled = false;
   private unsubscribe: (() => void) | null = null;
@@ -344,6 +350,7 @@ class Supervisor implements DataPlane {
       // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
       adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
       transfers: this.opts.transfers != null,
+      topTalkers: topTalkersOn(config) ? { clusterDomain: config.clusterDomain } : null,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
     return ready;
@@ -429,6 +436,11 @@ class Supervisor implements DataPlane {
     return replies.map((r) => r.metrics ?? []);
   }
 
+  async topTalkers(by: TopBy, n: number): Promise<TopReport[]> {
+    const replies = await this.askAll({ what: 'top', by, n });
+    return replies.flatMap((r) => (r.top === undefined ? [] : [r.top]));
+  }
+
   async flushCaches(): Promise<number> {
     const replies = await this.askAll({ what: 'flush-cache' });
     return replies.reduce((n, r) => n + (r.flushed ?? 0), 0);
@@ -440,9 +452,9 @@ class Supervisor implements DataPlane {
   }
 
   /** Asks every answering worker; a worker that does not reply within a second is left out. */
-  private askAll(question: DistributiveOmit<WorkerRequest, 'type' | 'id'>): Promise<Array<{ metrics?: unknown[]; flushed?: number }>> {
+  private askAll(question: DistributiveOmit<WorkerRequest, 'type' | 'id'>): Promise<Array<WorkerReply>> {
     const asked = this.slots.filter((s) => s.state === 'ready' && s.worker !== null);
-    return Promise.all(asked.map((slot) => new Promise<{ metrics?: unknown[]; flushed?: number }>((resolve) => {
+    return Promise.all(asked.map((slot) => new Promise<WorkerReply>((resolve) => {
       const id = ++this.requestId;
       const timer = setTimeout(() => {
         this.replies.delete(id);

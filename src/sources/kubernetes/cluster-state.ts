@@ -29,6 +29,14 @@ export interface ClusterStateOptions {
 
 export type ChangeListener = (changes: RrSetChange[]) => void;
 
+/** ClusterState's indexes, keyed `ns/name` (slices: by service `ns/name`, then slice name). */
+export interface ClusterView {
+  services: ReadonlyMap<string, SlimService>;
+  slices: ReadonlyMap<string, ReadonlyMap<string, SlimEndpointSlice>>;
+  endpoints: ReadonlyMap<string, SlimEndpoints>;
+  pods: ReadonlyMap<string, SlimPod>;
+}
+
 /** What one Service published, so its next rendering can be diffed and its PTR references dropped. */
 interface Published {
   keys: Set<string>; // rrset keys (see rrKey)
@@ -112,6 +120,11 @@ export class ClusterState {
       services: this.services.size, endpointSlices: this.sliceService.size, endpoints: this.endpoints.size,
       pods: this.pods.size, rrsets: this.current.size,
     };
+  }
+
+  /** The objects held, read-only, for the inspection API (src/inspect): which object made a name. */
+  view(): ClusterView {
+    return { services: this.services, slices: this.slices, endpoints: this.endpoints, pods: this.pods };
   }
 
   /** Objects held, by API kind (metrics). */

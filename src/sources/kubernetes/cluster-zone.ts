@@ -21,6 +21,7 @@ import { startManifestsSource } from '../manifests/source.js';
 import { podRecordsRoot } from './pod-records.js';
 import { SnapshotKeeper } from './snapshot.js';
 import { snapshotPath } from './snapshot-file.js';
+import { SkippedObjects } from '../../inspect/skipped.js';
 
 export interface ClusterZone {
   readonly zone: Zone;
@@ -29,6 +30,11 @@ export interface ClusterZone {
   readonly synced: boolean;
   /** Seconds since the --state-dir snapshot being served was saved; null when the zone is live (or not served yet). */
   readonly snapshotAge: number | null;
+  /** Objects skipped and why (inspection report). */
+  readonly skipped: SkippedObjects;
+  /** When the first full view was applied, and when the zone last changed (ms since the epoch; null: not yet). */
+  readonly syncedAt: number | null;
+  readonly changedAt: number | null;
   /** Resolves when the first full view has been applied and the zone answers. */
   readonly whenSynced: Promise<void>;
   /** SIGHUP: re-reads the manifests directory (the live source needs nothing: it watches). */
@@ -120,8 +126,13 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   sink.adopt(zone, reverse);
   const restored = snapshots?.restore() ?? false;
   apply(state.initial());
-  state.onChange(apply);
+  let changedAt: number | null = null;
+  state.onChange((changes) => {
+    changedAt = Date.now();
+    apply(changes);
+  });
   if (restored) sink.ready(zone);
+  const skipped = new SkippedObjects();
 
   let synced = false;
   const metrics = opts.registry === undefined ? undefined : new KubernetesMetrics(opts.registry, {
@@ -132,7 +143,7 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   let reload = async (): Promise<void> => {};
   let whenSourceSynced: Promise<void>;
   if (config.manifests !== null) {
-    const source = await startManifestsSource(config.manifests, state, sourceLog);
+    const source = await startManifestsSource(config.manifests, state, sourceLog, { skipped });
     close = () => source.close();
     reload = () => source.reload();
     whenSourceSynced = Promise.resolve();
@@ -141,19 +152,21 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     const { startKubernetesSource } = await import('./watch.js');
     const source = startKubernetesSource({
       state, log: sourceLog, kubeconfig: config.kubeconfig ?? undefined, inCluster: config.inCluster,
-      observer: metrics, endpointsApi: config.kubernetes.endpointsApi,
+      observer: metrics, endpointsApi: config.kubernetes.endpointsApi, skipped,
     });
     close = () => source.close();
     whenSourceSynced = source.whenSynced;
   }
+  let syncedAt: number | null = null;
   const whenSynced = whenSourceSynced.then(() => {
     snapshots?.sourceSynced();
     synced = true;
+    syncedAt = Date.now();
     sink.ready(zone);
     sourceLog.info({ zone: origin, ...state.stats() }, 'cluster zone synced');
   });
   return {
-    zone, reverse, state, whenSynced, reload,
+    zone, reverse, state, whenSynced, reload, skipped,
     close() {
       close();
       snapshots?.close();
@@ -163,6 +176,12 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
     },
     get snapshotAge() {
       return snapshots?.snapshotAge ?? null;
+    },
+    get syncedAt() {
+      return syncedAt;
+    },
+    get changedAt() {
+      return changedAt;
     },
   };
 }

@@ -4,6 +4,7 @@
 // client-node's informer re-watches by itself after a cleanly closed stream and relists after 410;
 // on any other error it stops, so we restart it here (retry-policy.ts says when).
 
+import type { SkippedObjects } from '../../inspect/skipped.js';
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from './cluster-state.js';
 import { KINDS, slimRef, type KindName } from './kinds.js';
@@ -26,6 +27,8 @@ export interface KubernetesSourceOptions {
   /** Where endpoints come from: 'endpointslices' (default) or legacy v1 'endpoints'. */
   endpointsApi?: 'endpointslices' | 'endpoints';
   observer?: KubernetesObserver; // metrics
+  /** Skipped objects and why, for the inspection report (src/inspect). */
+  skipped?: SkippedObjects;
 }
 
 export interface KubernetesSource {
@@ -139,7 +142,8 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
         if (typeof slim === 'string') {
           log.warn({ kind, object: key, problem: slim }, 'object skipped');
           observer?.rejected(kind);
-        }
+          opts.skipped?.add(`${kind} ${key}`, slim);
+        } else opts.skipped?.clear(`${kind} ${key}`);
         if (applied.delete(key)) handler.remove(state, ns, name);
         observer?.applied(received);
         return;

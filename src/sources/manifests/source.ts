@@ -3,6 +3,7 @@
 // read again, unchanged files are reused, and only the objects that appeared, changed or vanished
 // are applied to the ClusterState, which in turn emits only the RRsets that differ.
 
+import type { SkippedObjects } from '../../inspect/skipped.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -25,6 +26,8 @@ export interface ManifestsSource {
 
 export interface ManifestsOptions {
   debounceMs?: number; // default 100: editors write a file in several steps
+  /** Skipped objects and why, for the inspection report (src/inspect). */
+  skipped?: SkippedObjects;
 }
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
@@ -62,7 +65,11 @@ export async function startManifestsSource(dir: string, state: ClusterState, log
         const prev = files.get(name);
         if (prev && prev.mtimeMs === st.mtimeMs && prev.size === st.size) continue;
         const parsed = parseManifest(await readFile(file, 'utf8'), file);
-        for (const problem of parsed.problems) log.warn({ file, problem }, 'manifest object skipped');
+        opts.skipped?.clearPrefix(file + '#');
+        for (const problem of parsed.problems) {
+          log.warn({ file, problem }, 'manifest object skipped');
+          opts.skipped?.add(problem.slice(0, problem.indexOf(': ')), problem.slice(problem.indexOf(': ') + 2));
+        }
         if (parsed.syntaxError) {
           // Often a file caught half-written: keep what it held before rather than drop live names.
           log.warn({ file, problem: parsed.syntaxError }, prev ? 'manifest unreadable, keeping its previous objects' : 'manifest unreadable, skipped');

@@ -1,0 +1,25 @@
+// A client address as text from the 16 address bytes the engines carry (IPv4 in the first 4).
+
+/** RFC 5952 form: lower-case hex, the longest run of two or more zero groups as "::". */
+export function addressText(family: number, buf: Uint8Array, offset: number): string {
+  if (family !== 6) return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((buf[offset + i]! << 8) | buf[offset + i + 1]!);
+  let bestAt = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestAt < 0) return hex.join(':');
+  return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
+}

@@ -1,0 +1,75 @@
+// The observation ring (native/observe.c, ABI 5): the answers the addon makes in C are sampled into a
+// Buffer for top talkers; together with the answers JavaScript makes (the engine's AnswerTap calls) every
+// answer is seen exactly once at one-in-one, and one in EVERY with weight EVERY when asked.
+import t from 'tap';
+import { NativeEngine } from '../../src/engine/native.js';
+import type { AnswerTap } from '../../src/engine/types.js';
+import { DnsCounters } from '../../src/metrics/dns-counters.js';
+import { ObservationRing, type Sample } from '../../src/stats/ring.js';
+import { wireToKey } from '../../src/dns/name.js';
+import { addressText } from '../../src/stats/client-text.js';
+import { A, Client, engineOptions, nativeOrFail, query } from './setup.js';
+
+/** Counts JavaScript's answers and owns the rings the engine hands to C. */
+class RecordingTap implements AnswerTap {
+  js = 0;
+  readonly rings: ObservationRing[] = [];
+  answered(): void {
+    this.js++;
+  }
+  answeredText(): void {
+    this.js++;
+  }
+  nativeRing(): Buffer {
+    const ring = new ObservationRing(4);
+    this.rings.push(ring);
+    return ring.buf;
+  }
+}
+
+function drain(ring: ObservationRing): { samples: Array<{ name: string; client: string; rcode: number; weight: number }>; seen: number } {
+  const samples: Array<{ name: string; client: string; rcode: number; weight: number }> = [];
+  const seen = ring.drain((s: Sample) => samples.push({
+    name: wireToKey(s.buf, s.nameOffset).key, client: addressText(s.family, s.buf, s.addrOffset), rcode: s.rcode, weight: s.weight,
+  }));
+  return { samples, seen };
+}
+
+t.test('C answers land in the ring, JavaScript answers in the tap, each once', async (t) => {
+  const binding = nativeOrFail(t);
+  if (binding === null) return;
+  const tap = new RecordingTap();
+  const engine = new NativeEngine({ ...engineOptions('127.0.0.1', new DnsCounters(DnsCounters.bufferFor(1), 0)), binding, talkers: tap });
+  const port = (await engine.start())[0]!.port;
+  const client = new Client();
+  await client.bind();
+  t.teardown(async () => {
+    client.close();
+    await engine.close();
+  });
+  t.equal(tap.rings.length, 1, 'one ring per UDP socket');
+  const ring = tap.rings[0]!;
+  for (let id = 1; id <= 3; id++) t.ok(await client.one(port, query(id, 'WWW.example.test', A)), `answer ${id}`);
+  t.equal(tap.js, 1, 'the first answer was compiled in JavaScript');
+  const first = drain(ring);
+  t.same(first.samples, [
+    { name: 'www.example.test.', client: '127.0.0.1', rcode: 0, weight: 1 },
+    { name: 'www.example.test.', client: '127.0.0.1', rcode: 0, weight: 1 },
+  ], 'the two later ones were answered in C and sampled, name lower-cased by the reader');
+  t.equal(first.seen, 2);
+
+  // One in three, weight three; a full ring counts the weight it could not keep.
+  ring.every = 3;
+  for (let id = 10; id < 25; id++) await client.one(port, query(id, 'www.example.test', A));
+  const sampled = drain(ring);
+  t.same(sampled.samples.map((s) => s.weight), [3, 3, 3, 3], 'fifteen answers: four records of weight three fill the ring');
+  t.equal(sampled.seen, 15, 'and the fifth sample is counted as lost weight');
+
+  // NXDOMAIN from the C negative table carries its rcode.
+  ring.every = 1;
+  for (let id = 30; id < 33; id++) await client.one(port, query(id, 'nope.example.test', A));
+  t.ok(drain(ring).samples.some((s) => s.name === 'nope.example.test.' && s.rcode === 3), 'an NXDOMAIN made in C');
+
+  t.throws(() => binding.udpObserve((engine as unknown as { listeners: Array<{ udp: { handle: never } }> }).listeners[0]!.udp.handle, Buffer.alloc(8)),
+    { name: 'TypeError' }, 'a ring smaller than one record is refused');
+});
