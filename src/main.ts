@@ -1,5 +1,6 @@
-// Wiring: sources → zones → responder → engine, plus the HTTP endpoints. `run` is what the CLI calls; it
-// returns once every socket is bound and logs one "serving" line that tools and tests wait for.
+// Wiring: sources → ZoneHub → data-plane worker threads (replica, responder, engine), plus the HTTP
+// endpoints. `run` is what the CLI calls; it returns once every socket is bound and logs one "serving"
+// line that tools and tests wait for.
 
 import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
@@ -9,16 +10,13 @@ import { Zone, ZoneSet, rrsetFromRecords } from './zone/index.js';
 import { loadZoneFile } from './sources/zonefile/parse.js';
 import { loadHostsFile } from './sources/hosts/parse.js';
 import { LocalNames } from './server/local-names.js';
-import { Responder } from './server/responder.js';
-import { createEngine } from './engine/index.js';
-import type { BoundAddress, PacketEngine } from './engine/types.js';
-import { Forwarder } from './forward/forwarder.js';
+import type { BoundAddress } from './engine/types.js';
 import { defaultForwardOptions, forwardOptionsFor, parseAddressRule, type ForwardOptions } from './forward/options.js';
 import { ZoneHub } from './worker/hub.js';
 import { startDataPlane, type DataPlane } from './worker/supervisor.js';
+import { dataPlaneSettings } from './worker/settings.js';
 import { DnsCounters, registerDnsMetrics, serverLabel } from './metrics/dns.js';
 import { createRegistry } from './metrics/registry.js';
-import { registerEngineMetrics } from './metrics/engine-metrics.js';
 import { KDNS_VERSION } from './config/version.js';
 import { startHttp, type HttpDeps, type HttpServer } from './http/server.js';
 import type { Rr } from './dns/types.js';
@@ -27,19 +25,18 @@ import { claimListenAddresses } from './takeover/port-claim.js';
 import { adoptedFrom, serveTakeovers, type Adopted } from './takeover/successor.js';
 import type { HandOffSource } from './takeover/hand-off.js';
 import { startDynamicZones } from './dynamic/setup.js';
-import { directWriter, hubWriter } from './worker/zone-writer.js';
+import { hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
-import { directTarget, hubTarget, type ReloadTarget } from './reload/targets.js';
-import { TopTalkers, topTalkersOn } from './stats/top-talkers.js';
+import { hubTarget, type ReloadTarget } from './reload/targets.js';
+import { topTalkersOn } from './stats/top-talkers.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { summarize } from './stats/summary.js';
 import type { InspectSource } from './inspect/api.js';
 import {
-  clusterReadiness, clusterSourceConfigured, directSink, hubSink, startClusterZone, type ClusterZone,
+  clusterReadiness, clusterSourceConfigured, hubSink, startClusterZone, type ClusterZone,
 } from './sources/kubernetes/cluster-zone.js';
-import { answerOrderFor } from './policy/answer-order.js';
 import { startHealthChecks } from './policy/setup.js';
-import { dnstapRecorder, startDnstap } from './dnstap/index.js';
+import { startDnstap } from './dnstap/index.js';
 import { startTransfers, withTransferSink, withTransferWriter } from './transfer/setup.js';
 
 export interface RunningServer {
@@ -111,20 +108,6 @@ const startedAt = Date.now();
 /** A running server and the sockets a successor may take over. */
 type Served = RunningServer & { handOff: HandOffSource };
 
-async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
-  const registry = createRegistry();
-  // Worker threads need a packet engine that shares a port (native, SO_REUSEPORT), and every answer
-  // rule must cross threads: verified pod records read a pod index that lives on the main thread.
-  let threads = config.workers > 1 && config.engine !== 'node';
-  if (threads && config.kubernetes.pods === 'verified' && clusterSourceConfigured(config)) {
-    log.warn({ component: 'worker' }, '--kubernetes-pods verified answers from the main thread: serving with one data-plane thread');
-    threads = false;
-  }
-  return threads
-    ? runThreaded(config, log, registry, data, auth, adopted)
-    : runInProcess(config, log, registry, data, auth, adopted);
-}
-
 /** The SIGHUP reloader over the serving state `target` stands for. */
 function createReloader(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, target: ReloadTarget, cluster: ClusterZone | null): Reloader {
   return new Reloader({
@@ -137,95 +120,13 @@ function createReloader(config: KdnsConfig, log: Logger, registry: Registry, dat
   });
 }
 
-/** One data-plane thread: the main thread answers, with the zones themselves (no replica). */
-async function runInProcess(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
-  const { zones, local } = data;
-  const sab = DnsCounters.bufferFor(1);
-  const counters = new DnsCounters(sab, 0);
-  registerDnsMetrics(registry, sab, 1, { server: serverLabel(config.listen) });
-
-  const forward = forwardOptions(config, config.listen);
-  const forwarder = forward === null ? null : new Forwarder(forward, log.child({ component: 'forward' }), registry);
-  const transfers = startTransfers(config, log, zones, registry);
-  // The writer calls the responder only on changes, after it exists.
-  const dynamic = startDynamicZones(config, log, {
-    served: zones, writer: withTransferWriter(directWriter(zones, (names) => responder.invalidateNames(names)), transfers), auth,
-  });
-  const responder = new Responder({
-    zones, local: [local], maxUdpPayload: config.maxUdpPayload, chaos: config.chaos, forwarder, updates: dynamic.updates,
-    answerOrder: answerOrderFor(config.policies), transfers,
-  });
-  let cluster: ClusterZone | null = null;
-  if (clusterSourceConfigured(config)) {
-    refuseClusterZoneClash(config, zones);
-    cluster = await startClusterZone(config, log, withTransferSink(directSink({
-      changed: (names) => responder.invalidateNames(names),
-      reset: () => responder.invalidate(),
-    }), transfers), { registry });
-    zones.add(cluster.zone);
-    responder.addLocal(cluster.reverse);
-  }
-  const dnstap = startDnstap(config, log, registry, 1);
-  const tap = dnstapRecorder(dnstap?.thread(0) ?? null);
-  forwarder?.setTap(tap);
-  const talkers = topTalkersOn(config) ? new TopTalkers({ clusterDomain: config.clusterDomain }) : null;
-  const engine: PacketEngine = createEngine(config.engine, {
-    tap,
-    listen: config.listen,
-    tcp: config.tcp,
-    shutdownGraceMs: config.shutdownGraceMs,
-    rateLimit: config.rateLimit,
-    responder,
-    log: log.child({ component: 'engine' }),
-    observer: counters,
-    udpReceiveBuffer: config.udpBuffer,
-    adopted: adopted.sockets,
-    // A successor with more workers binds its extra ones into this socket's group (src/takeover); the
-    // claim keeps any other kdns off the port.
-    reusePort: true,
-    talkers,
-  });
-  const bound = await engine.start();
-  const health = startHealthChecks(config, zones, directWriter(zones, (names) => responder.invalidateNames(names)), log);
-  registerEngineMetrics(registry, { engine: () => engine });
-  if (forwarder !== null) void forwarder.detectLoops();
-  const readiness = clusterReadiness(() => cluster);
-  const http = await startHttpIfConfigured(config, registry, readiness, log, {
-    flushCache: forwarder === null ? undefined : async () => forwarder.flushCache(),
-    auth,
-    api: dashboardRoutes({
-      api: dynamic.api,
-      stats: {
-        top: talkers === null ? null : async (by, n) => [talkers.top(by, n)],
-        metrics: () => registry.getMetricsAsJSON(),
-        workers: () => 1,
-      },
-      inspect: inspectSource(zones, cluster, startedAt, bound, async () => summarize(await registry.getMetricsAsJSON(), 1).upstreams),
-    }),
-  }, adopted.httpFd);
-  logServing(log, config, http, { listen: bound, engine: engine.name, workers: 1, zones: zones.zones().map((z) => z.origin) });
-  const reloader = createReloader(config, log, registry, data, directTarget(zones, local, responder, forwarder), cluster);
-
-  return {
-    reload: (readConfig) => reloader.reload(readConfig),
-    handOff: { sockets: () => engine.sockets ?? [], http: () => httpSocket(config, http) },
-    async close(): Promise<void> {
-      log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: answering the queries already received');
-      cluster?.close();
-      health?.close();
-      transfers?.close();
-      await engine.close();
-      talkers?.close();
-      await forwarder?.close();
-      await dnstap?.close();
-      if (http !== null) await http.close();
-      log.info('stopped');
-    },
-  };
-}
-
-/** N data-plane threads with zone replicas fed by the hub (src/worker). */
-async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
+/**
+ * One topology whatever the worker count: the main thread is the control plane (sources → ZoneHub, dynamic
+ * zones, transfers, reloads, HTTP); N worker threads (src/worker) answer from replicas the hub keeps in
+ * step. `--workers 1` is the same wiring with one worker.
+ */
+async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: BearerAuth, adopted: Adopted): Promise<Served> {
+  const registry = createRegistry();
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
@@ -244,8 +145,8 @@ async function runThreaded(config: KdnsConfig, log: Logger, registry: Registry, 
   registerDnsMetrics(registry, sab, slots, { server: serverLabel(config.listen) });
   const dnstap = startDnstap(config, log, registry, slots);
   dp = await startDataPlane({
-    workers: config.workers, hub, config, log, countersBuffer: sab, registry, forward: forwardOptions(config, config.listen),
-    updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
+    workers: config.workers, hub, settings: dataPlaneSettings(config), log, countersBuffer: sab, registry,
+    forward: forwardOptions(config, config.listen), updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
   const readiness = clusterReadiness(() => cluster);
   const withWorkerMetrics = async (): Promise<Registry> =>

@@ -1,10 +1,12 @@
 // The checker against a fake probe (which addresses answer is a set the test changes) over a real zone
-// and the in-process writer: rounds are awaited through onRound, never slept on.
+// and the hub's writer (the names a change carries are read from the hub's deltas): rounds are awaited
+// through onRound, never slept on.
 import t from 'tap';
 import { pino } from 'pino';
 import { CLASS_IN, TYPE_A, TYPE_AAAA } from '../dns/constants.js';
 import { rdataA, rdataAAAA } from '../dns/rdata.js';
-import { directWriter } from '../worker/zone-writer.js';
+import { hubWriter } from '../worker/zone-writer.js';
+import { ZoneHub } from '../worker/hub.js';
 import { Zone, ZoneSet } from '../zone/index.js';
 import { HealthChecker } from './health.js';
 import { parsePolicy, type AnswerPolicy } from './rules.js';
@@ -17,8 +19,12 @@ t.test('withdraw, restore, all-down, a source rewrite, and the names told to the
   zone.replaceAll([A('web.h.test.', ['10.0.0.1', '10.0.0.2', '10.0.0.3']), A('other.h.test.', ['10.0.0.9']),
     { name: 'web.h.test.', type: TYPE_AAAA, class: CLASS_IN, ttl: 60, rdatas: [rdataAAAA('fd00::1')] }]);
   zones.add(zone);
+  const hub = new ZoneHub(zones);
   const changed: string[] = [];
-  const writer = directWriter(zones, (names) => changed.push(...names));
+  hub.subscribe((d) => {
+    if (d.kind === 'changes') changed.push(...d.changes.names);
+  });
+  const writer = hubWriter(hub);
   const failing = new Set<string>();
   const probed: string[] = [];
   let rounds = 0;
@@ -48,7 +54,7 @@ t.test('withdraw, restore, all-down, a source rewrite, and the names told to the
   t.same(served(), ['10.0.0.1', '10.0.0.2', '10.0.0.3'], 'one failure is not enough (failures: 2)');
   await afterRounds(1);
   t.same(served(), ['10.0.0.1', '10.0.0.3'], 'two in a row: withdrawn');
-  t.ok(changed.includes('web.h.test.'), 'the responder was told the name changed');
+  t.ok(changed.includes('web.h.test.'), 'the change carries the name (the workers\' responders drop its answers)');
   t.same(checker.downAddresses(), ['10.0.0.2 80']);
 
   // A source writes the full set again (a zone-file reload, an API PUT): filtered again at the next round.

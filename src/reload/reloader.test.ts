@@ -8,12 +8,12 @@ import { defaultConfig, mergeConfig } from '../config/load.js';
 import type { KdnsConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { forwardOptions, loadStaticSources } from '../main.js';
-import { Responder } from '../server/responder.js';
 import { TYPE_A } from '../dns/constants.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { Reloader } from './reloader.js';
 import { Zone, type ZoneSet } from '../zone/index.js';
-import { directTarget, type ReloadTarget } from './targets.js';
+import { hubTarget } from './targets.js';
+import { ZoneHub } from '../worker/hub.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kdns-reloader-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,13 +31,13 @@ interface Rig {
   forwards: ForwardOptions[];
 }
 
-/** A reloader over real zones and a real responder (in-process serving), recording forward changes. */
+/** A reloader over a real hub (no worker threads: nothing to wait for), recording forward changes. */
 function rig(config: KdnsConfig): Rig {
   const data = loadStaticSources(config, silent);
-  const responder = new Responder({ zones: data.zones, local: [data.local], maxUdpPayload: 1232, chaos: config.chaos, forwarder: null });
-  const direct = directTarget(data.zones, data.local, responder, null);
+  const hub = new ZoneHub(data.zones);
+  hub.replaceLocal(data.hostRecords);
   const forwards: ForwardOptions[] = [];
-  const target: ReloadTarget = { ...direct, reconfigureForward: async (o) => { forwards.push(o); } };
+  const target = hubTarget(hub, { reconfigureForward: async (o) => { forwards.push(o); }, synced: async () => true }, silent);
   const registry = new Registry();
   const reloader = new Reloader({
     config, log: silent, registry, target,

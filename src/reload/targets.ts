@@ -1,16 +1,13 @@
-// Where a reload's changes go, for the two ways kdns serves (main.ts): through the hub to N worker
-// threads, or straight into the zones the main thread answers from. Both take the whole change in one
-// synchronous call, so no query is answered from half a reload.
+// Where a reload's changes go: through the hub to the worker threads (main.ts). The whole change is
+// applied in one synchronous call, so the deltas go out in one batch and no query is answered from half a
+// reload.
 
 import type { Logger } from 'pino';
 import type { Rr, RrSetChange } from '../dns/types.js';
 import type { ForwardOptions } from '../forward/options.js';
-import type { Forwarder } from '../forward/forwarder.js';
-import type { LocalNames } from '../server/local-names.js';
-import type { Responder } from '../server/responder.js';
 import type { ZoneHub } from '../worker/hub.js';
 import type { DataPlane } from '../worker/supervisor.js';
-import type { Zone, ZoneSet } from '../zone/index.js';
+import type { Zone } from '../zone/index.js';
 
 /** One reload's data changes; empty parts are left alone. */
 export interface DataEdit {
@@ -37,8 +34,8 @@ export interface ReloadTarget {
   settled(): Promise<void>;
 }
 
-/** Threaded serving: the hub turns the edit into versioned deltas, the path every zone change takes. */
-export function hubTarget(hub: ZoneHub, dp: DataPlane, log: Logger): ReloadTarget {
+/** The hub turns the edit into versioned deltas, the path every zone change takes. */
+export function hubTarget(hub: ZoneHub, dp: Pick<DataPlane, 'reconfigureForward' | 'synced'>, log: Logger): ReloadTarget {
   return {
     zone: (origin) => hub.zones.get(origin),
     apply(edit) {
@@ -51,30 +48,5 @@ export function hubTarget(hub: ZoneHub, dp: DataPlane, log: Logger): ReloadTarge
     async settled() {
       if (!(await dp.synced(hub.version))) log.warn({ version: hub.version }, 'reload: not every worker confirmed the new data within 5 s');
     },
-  };
-}
-
-/** In-process serving: the responder reads these zones itself; its compiled answers are dropped. */
-export function directTarget(zones: ZoneSet, hosts: LocalNames, responder: Responder, forwarder: Forwarder | null): ReloadTarget {
-  return {
-    zone: (origin) => zones.get(origin),
-    apply(edit) {
-      if (isEmptyEdit(edit)) return;
-      for (const origin of edit.removed) zones.remove(origin);
-      for (const [origin, changes] of edit.changed) {
-        const zone = zones.get(origin)!;
-        for (const change of changes) zone.apply(change);
-      }
-      for (const zone of edit.added) zones.add(zone);
-      if (edit.hosts !== null) hosts.replaceAll(edit.hosts);
-      responder.invalidate();
-    },
-    async reconfigureForward(options) {
-      if (forwarder === null) return;
-      forwarder.reconfigure(options);
-      responder.invalidate(); // refusals and forwarding verdicts made under the old routes
-      void forwarder.detectLoops();
-    },
-    settled: async () => {},
   };
 }

@@ -4,9 +4,17 @@
 
 import type { LookupResult, Rr, RrSetChange } from '../dns/types.js';
 import { RCODE_NOERROR } from '../dns/constants.js';
+import { isAtOrBelow } from '../dns/name.js';
 
 export class LocalNames {
   private readonly byName = new Map<string, Rr[]>();
+  /**
+   * Subtrees whose names this store holds once its source has synced (the cluster's reverse names under
+   * in-addr.arpa. and ip6.arpa.); empty once it has. Until then no answer for a name in them can be
+   * trusted, neither "no such name" nor the forwarder's: the responder answers SERVFAIL, as a zone that
+   * is not ready does. Data like the records: it travels with the hub's deltas and snapshots.
+   */
+  unsyncedBelow: readonly string[] = [];
 
   get size(): number {
     return this.byName.size;
@@ -49,6 +57,12 @@ export class LocalNames {
     if (kept.length === 0) this.byName.delete(name);
     else this.byName.set(name, kept);
     return name;
+  }
+
+  /** True while `name` lies strictly below a subtree this store has not loaded yet (unsyncedBelow). */
+  awaitsSync(name: string): boolean {
+    for (const root of this.unsyncedBelow) if (name !== root && isAtOrBelow(name, root)) return true;
+    return false;
   }
 
   /** The answer for an exact name, or null when the name is not local data. */

@@ -20,7 +20,6 @@ export const NEG_APEX = 8;
 export const NEG_TYPES_UNKNOWN = 16;
 /** Types sent per name at most; a name with more is sent without types (C then never says NODATA for it). */
 const MAX_TYPES = 32;
-const REVERSE_ROOTS = ['in-addr.arpa.', 'ip6.arpa.'];
 
 /** One zone as the C table takes it (negativeZone). */
 export interface NegativeZone {
@@ -59,7 +58,7 @@ export class NegativeFeed {
   full(): NegativeBatch {
     const out = new RecordWriter();
     const zones = this.zones.zones();
-    const specs = zones.map((z) => this.zoneSpec(z, zones));
+    const specs = zones.map((z) => this.zoneSpec(z));
     for (const zone of zones) {
       // A name of this zone below a child zone's apex is the child's to answer (and the child's to send).
       const children = zones.filter((z) => z !== zone && isAtOrBelow(z.origin, zone.origin));
@@ -77,11 +76,10 @@ export class NegativeFeed {
     const out = new RecordWriter();
     const seen = new Set<string>();
     const specs = new Map<Zone, NegativeZone>();
-    let all: Zone[] | null = null;
     for (const name of names) {
       // The SOA lives at the apex, so only a changed apex (not a parent) can change the templates.
       const zone = this.zones.get(name);
-      if (zone !== undefined && !specs.has(zone)) specs.set(zone, this.zoneSpec(zone, all ??= this.zones.zones()));
+      if (zone !== undefined && !specs.has(zone)) specs.set(zone, this.zoneSpec(zone));
       for (const n of [name, parentOf(name)]) {
         if (n === null || seen.has(n)) continue;
         seen.add(n);
@@ -108,12 +106,20 @@ export class NegativeFeed {
     out.add(wireOf(name), flags, types);
   }
 
+  /**
+   * A zone that holds (or is above) names a local store has not synced: the responder answers SERVFAIL
+   * for those (LocalNames.unsyncedBelow), so such a zone synthesizes nothing until the store has synced.
+   */
+  private overlapsUnsynced(origin: string): boolean {
+    return this.local.some((l) => l.unsyncedBelow.some((r) => isAtOrBelow(origin, r) || isAtOrBelow(r, origin)));
+  }
+
   /** The templates of `zone`, or none when its negative answers are not the plain SOA ones. */
-  private zoneSpec(zone: Zone, all: Zone[]): NegativeZone {
+  private zoneSpec(zone: Zone): NegativeZone {
     const apex = keyToWire(zone.origin);
     const soa = zone.soa;
     const usable = soa !== undefined && zone.ready && (zone.synthesizer === null || zone.synthesizedBelow !== null) &&
-      !(mayHoldReverseNames(zone.origin) && all.some((z) => !z.ready));
+      !this.overlapsUnsynced(zone.origin);
     if (!usable) return { apex, templates: null, conflicts: Buffer.alloc(0) };
     const negative = (rcode: number, qtype: number): Buffer => {
       const result: LookupResult = { rcode, aa: true, answer: [], authority: [], additional: [] };
@@ -131,13 +137,6 @@ export class NegativeFeed {
   }
 }
 
-/**
- * A zone that holds (or is above) reverse names: while any zone is unsynced the responder answers SERVFAIL
- * for every reverse name (Responder.reverseUnsynced), so such a zone synthesizes nothing until all are.
- */
-function mayHoldReverseNames(origin: string): boolean {
-  return REVERSE_ROOTS.some((r) => isAtOrBelow(origin, r) || isAtOrBelow(r, origin));
-}
 
 /** The wire label of `name` just left of `apex` (length byte + bytes), when name is strictly below apex. */
 function labelLeftOf(name: string, apex: string): Buffer[] {

@@ -370,7 +370,7 @@ export class Responder {
         if (known !== undefined) return this.prepareForward(query, len, known, out);
       }
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
-      if (forwarding && !this.reverseUnsynced(qname) && this.isForwarded(qname)) {
+      if (forwarding && !this.awaitsSync(qname) && this.isForwarded(qname)) {
         if (this.forwardedKeys.size >= FORWARDED_MEMO_LIMIT) this.forwardedKeys.clear();
         this.forwardedKeys.set(slot.lowerName, slot.nameLength, slot.hash, 0, 0, qname);
         return this.prepareForward(query, len, qname, out);
@@ -401,13 +401,12 @@ export class Responder {
   }
 
   /**
-   * Reverse names while a zone (the cluster's) has not synced: the cluster's PTR names are not loaded
-   * yet, so neither "no such name" nor the forwarder's answer can be trusted: SERVFAIL, as for names in
-   * the zone itself. The readiness flip clears every cached answer.
+   * A name a local store has not loaded yet (LocalNames.unsyncedBelow: the cluster's reverse names before
+   * its first sync): neither "no such name" nor the forwarder's answer can be trusted, so SERVFAIL, as for
+   * names in a zone that is not ready. The store's sync clears every cached answer.
    */
-  private reverseUnsynced(qname: string): boolean {
-    if (!qname.endsWith('.in-addr.arpa.') && !qname.endsWith('.ip6.arpa.')) return false;
-    for (const zone of this.opts.zones.zones()) if (!zone.ready) return true;
+  private awaitsSync(qname: string): boolean {
+    for (const local of this.opts.local) if (local.unsyncedBelow.length > 0 && local.awaitsSync(qname)) return true;
     return false;
   }
 
@@ -543,7 +542,7 @@ export class Responder {
     if (qtype === TYPE_AXFR || qtype === TYPE_IXFR) return refused(); // zone transfers are not offered
     if (qtype === TYPE_OPT) return { ...refused(), rcode: RCODE_FORMERR };
     if (qtype >= 128 && qtype < 255) return { ...refused(), rcode: RCODE_NOTIMP }; // MAILA/MAILB, TKEY...
-    if (this.reverseUnsynced(qname)) return { ...refused(), rcode: RCODE_SERVFAIL };
+    if (this.awaitsSync(qname)) return { ...refused(), rcode: RCODE_SERVFAIL };
     for (const local of this.opts.local) {
       const answer = local.lookup(qname, qtype);
       if (answer !== null) return answer;

@@ -199,7 +199,7 @@ async function start(): Promise<void> {
       process.exit(0);
     }
     send({ type: 'ready', bound, engine: e.name, version: replica.version, sockets: e.sockets ?? [] });
-    // Each worker has its own upstreams, so each probes them for loops once it listens (as runInProcess does).
+    // Each worker has its own upstreams, so each probes them for loops once it listens.
     if (forwarder !== null) void forwarder.detectLoops();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -107,6 +107,17 @@ export class ZoneHub {
     this.emit({ kind: 'local', store, replace: false, changes: packChanges(changes) });
   }
 
+  /**
+   * Says which subtrees a local store has not loaded yet (the cluster's reverse names before its first
+   * sync); [] once it has. Queries there are answered SERVFAIL meanwhile (LocalNames.unsyncedBelow).
+   */
+  setLocalUnsynced(store: LocalStore, below: string[]): void {
+    const local = this.local[storeIndex(store)]!;
+    if (local.unsyncedBelow.length === below.length && below.every((r, i) => local.unsyncedBelow[i] === r)) return;
+    local.unsyncedBelow = [...below];
+    this.emit({ kind: 'local-unsynced', store, below: [...below] });
+  }
+
   /** Everything, at the current version: what a starting or recovering worker loads. */
   snapshot(): Snapshot {
     const zones: ZoneSnapshot[] = this.zones.zones().map((zone) => ({
@@ -115,7 +126,8 @@ export class ZoneHub {
       rrsets: packRrSets(zoneContent(zone)),
     }));
     const local = this.localRecords.map((byName) => packRecords([...byName.values()].flat()));
-    return { version: this.versionCounter, zones, local };
+    const localUnsynced = this.local.map((l) => [...l.unsyncedBelow]);
+    return { version: this.versionCounter, zones, local, localUnsynced };
   }
 
   /** Calls `listener` with every delta from now on; returns the unsubscribe function. */

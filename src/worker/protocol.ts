@@ -6,7 +6,8 @@
 // cost 10^5 objects and slabs. Packed, one message carries a few typed arrays, one byte array of all
 // RDATA and the owner names as strings; the worker rebuilds Buffers as views into that one array.
 
-import type { ChaosConfig, EngineName, ListenAddress, LogLevel, TcpConfig } from '../config/types.js';
+import type { ListenAddress } from '../config/types.js';
+import type { DataPlaneSettings } from './settings.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import type { DnstapThreadSettings } from '../dnstap/recorder.js';
@@ -153,6 +154,8 @@ export type Delta = DeltaBase & (
   | { kind: 'ready'; origin: string; ready: boolean }
   /** Local store `store` (see LOCAL_STORES in hub.ts): replaced by these records, or these RRset changes. */
   | { kind: 'local'; store: LocalStore; replace: boolean; changes: PackedRecords }
+  /** Local store `store` has not synced the names below these roots (LocalNames.unsyncedBelow); [] once it has. */
+  | { kind: 'local-unsynced'; store: LocalStore; below: string[] }
 );
 
 export interface ZoneSnapshot {
@@ -167,57 +170,40 @@ export interface Snapshot {
   zones: ZoneSnapshot[];
   /** Each local store's records, in LOCAL_STORES order. */
   local: PackedRecords[];
+  /** Each local store's unsyncedBelow, in LOCAL_STORES order. */
+  localUnsynced: string[][];
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Messages
 // ---------------------------------------------------------------------------------------------------
 
-/** Everything a worker needs to serve; sent once, first. */
-import type { RateLimitConfig } from '../rate-limit/config.js';
-import type { AnswerPolicy } from '../policy/rules.js';
-import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
 import type { ListenSockets } from '../takeover/sockets.js';
 
-export interface InitMessage {
+/** Everything a worker needs to serve: the data-plane settings (settings.ts) and its own place; sent once, first. */
+export interface InitMessage extends DataPlaneSettings {
   type: 'init';
   /** Worker index = its counter slot. */
   index: number;
+  /** This worker's addresses (after the first worker: the concrete ports it bound). */
   listen: ListenAddress[];
-  tcp: TcpConfig;
-  /** How long `close` may take to answer the queries already received (EngineOptions.shutdownGraceMs). */
-  shutdownGraceMs: number;
-  /** UDP response-rate limiting, one limiter per worker (src/rate-limit). */
-  rateLimit: RateLimitConfig;
   /** The rate-limit buckets all workers share (null: rate limiting off). */
   rateLimitTable: SharedArrayBuffer | null;
-  maxUdpPayload: number;
-  /** SO_RCVBUF for the UDP sockets, bytes (0: kernel default). */
-  udpBuffer: number;
-  chaos: ChaosConfig;
-  engine: EngineName;
   /** Bind with SO_REUSEPORT (several workers on one port). */
   reusePort: boolean;
   counters: SharedArrayBuffer;
-  logLevel: LogLevel;
   /** Each worker runs its own forwarder (upstream sockets, health) with these options; null: REFUSED. */
   forward: ForwardOptions | null;
   /** The process's one forward cache store (src/forward/shared-store.ts), the same for every worker; null without forwarding. */
   forwardCache: SharedArrayBuffer | null;
-  /** Insecure-mode pod records for the cluster zone, synthesized in the worker; null: none. */
-  podRecords: PodRecordSettings | null;
   /** RFC 2136 UPDATE messages go to the main thread (`update` → `update-reply`); false: NOTIMP. */
   updates: boolean;
-  /** Answer policies: the worker applies their order (health checks run on the main thread). */
-  policies: AnswerPolicy[];
   /** dnstap: this worker's ring and sampling (src/dnstap); null: off. */
   dnstap: DnstapThreadSettings | null;
   /** Sockets handed over by the kdns this one takes over, for this worker to serve (src/takeover). */
   adopted: ListenSockets[];
   /** AXFR/IXFR queries go to the main thread (`transfer` → `transfer-reply`); false: REFUSED. */
   transfers: boolean;
-  /** Top talkers (src/stats) with this cluster domain for the namespace list; null: off. */
-  topTalkers: { clusterDomain: string } | null;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */

@@ -71,6 +71,7 @@ export class Replica {
     for (let i = 0; i < this.local.length; i++) {
       const packed = s.local[i];
       this.local[i]!.replaceAll(packed === undefined ? [] : unpackRecords(packed));
+      this.local[i]!.unsyncedBelow = s.localUnsynced[i] ?? [];
     }
     this.versionCounter = s.version;
     this.awaitingSnapshot = false;
@@ -154,6 +155,13 @@ export class Replica {
         } else {
           for (const c of unpackChanges(d.changes)) this.changed.add(local.apply(c));
         }
+        return;
+      }
+      case 'local-unsynced': {
+        const local = this.local[LOCAL_STORES.indexOf(d.store)];
+        if (local === undefined) throw new RangeError(`no local store ${d.store}`);
+        local.unsyncedBelow = d.below;
+        this.flushAll = true; // SERVFAILs compiled for those names go, and the negative table is rebuilt
         return;
       }
     }

@@ -1,23 +1,29 @@
-// Starts and keeps the data-plane workers: N threads, each with its own sockets on the same addresses
-// (SO_REUSEPORT through the native engine) and its own replica of the hub. Every worker gets the hub's
-// snapshot, then every delta, batched per event-loop turn. A worker that dies is restarted with a fresh
-// snapshot while the others keep answering.
+// Starts and keeps the data-plane workers (lifecycle and restarts): N threads, each with its own sockets
+// on the same addresses (SO_REUSEPORT through the native engine) and its own replica of the hub. A worker
+// that dies is restarted with a fresh snapshot while the others keep answering. The other jobs live
+// beside it: delta fan-out (delta-fanout.ts), requests to and from workers (worker-rpc.ts), log lines
+// (log-relay.ts), metrics (worker-metrics.ts), what a worker is told (settings.ts).
 
-import { rateLimitTable } from '../rate-limit/index.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { KdnsConfig, ListenAddress } from '../config/types.js';
+import type { Registry } from 'prom-client';
+import type { ListenAddress } from '../config/types.js';
 import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import { allocateForwardStore } from '../forward/cache.js';
-import { topTalkersOn, type TopBy, type TopReport } from '../stats/top-talkers.js';
+import type { TopBy, TopReport } from '../stats/top-talkers.js';
 import { ConfigError } from '../errors.js';
-import type { ZoneHub } from './hub.js';
-import type { Delta, DistributiveOmit, FromWorker, Snapshot, ToWorker, WorkerRequest } from './protocol.js';
+import { rateLimitTable } from '../rate-limit/index.js';
 import type { TransferPort, UpdatePort } from '../server/responder.js';
 import type { Dnstap } from '../dnstap/index.js';
 import { socketsForWorker, type ListenSockets } from '../takeover/sockets.js';
+import { DeltaFanout } from './delta-fanout.js';
+import type { ZoneHub } from './hub.js';
+import { relayLogLine } from './log-relay.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import type { DataPlaneSettings } from './settings.js';
+import { workerMetrics, type WorkerMetrics } from './worker-metrics.js';
+import { answerUpdate, WorkerRpc, type WorkerQuestion, type WorkerReply } from './worker-rpc.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
@@ -28,7 +34,8 @@ const RESTART_DELAY_MAX_MS = 5000;
 export interface DataPlaneOptions {
   workers: number;
   hub: ZoneHub;
-  config: KdnsConfig;
+  /** What each worker is told (dataPlaneSettings(config)). */
+  settings: DataPlaneSettings;
   log: Logger;
   /** DnsCounters.bufferFor(workers): worker i counts in slot i (a restarted worker keeps its slot). */
   countersBuffer: SharedArrayBuffer;
@@ -46,7 +53,6 @@ export interface DataPlaneOptions {
   /** Where workers send AXFR/IXFR queries (src/transfer); absent: they answer REFUSED. */
   transfers?: TransferPort | null;
   /** First restart delay; doubles on each failure before a worker gets ready again. */
-
   restartDelayMs?: number;
   /** dnstap (src/dnstap): each worker's ring; absent or null: off. */
   dnstap?: Dnstap | null;
@@ -97,7 +103,6 @@ export interface DataPlane {
 }
 
 /** What a worker's `reply` carries (one field, by request). */
-type WorkerReply = Omit<Extract<FromWorker, { type: 'reply' }>, 'type' | 'id'>;
 
 interface Slot {
   index: number;
@@ -113,10 +118,6 @@ interface Slot {
   timer: NodeJS.Timeout | null;
   /** Settles the start-up promise of this thread (first ready, or death before it). */
   onReady: ((err: Error | null) => void) | null;
-}
-
-function clusterConfigured(config: KdnsConfig): boolean {
-  return config.kubeconfig !== null || config.inCluster || config.manifests !== null;
 }
 
 export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
@@ -142,70 +143,44 @@ class Supervisor implements DataPlane {
   private readonly slots: Slot[] = [];
   /** One bucket table for every worker, restarted ones included: a client's limits outlive a worker. */
   private readonly rateLimitTable: SharedArrayBuffer | null;
-  private requestId = 0;
-  private readonly replies = new Map<number, (reply: WorkerReply) => void>();
-  private pending: Delta[] = [];
-  private flushScheduled = false;
-  private unsubscribe: (() => void) | null = null;
+  private readonly rpc = new WorkerRpc();
+  private readonly fanout: DeltaFanout;
   private closing = false;
   /** Set once start() has every worker up; crashes before that fail the start instead of restarting. */
   private started = false;
   private closed: Promise<void> | null = null;
   /** Workers start() means to run: how the adopted sockets are shared out. */
   private planned = 1;
-  private cachedSnapshot: Snapshot | null = null;
   private readonly waiters = new Set<() => void>();
-  private readonly metrics: {
-    restarts: Counter;
-    lag: Histogram;
-  };
+  private readonly metrics: WorkerMetrics;
 
   constructor(opts: DataPlaneOptions) {
-    this.rateLimitTable = rateLimitTable(opts.config.rateLimit);
+    this.rateLimitTable = rateLimitTable(opts.settings.rateLimit);
     this.opts = opts;
     this.forward = opts.forward ?? null;
     this.forwardCache = this.forward === null ? null : allocateForwardStore(this.forward.cache);
     this.log = opts.log.child({ component: 'worker' });
-    const registers = opts.registry === undefined ? [] : [opts.registry];
-    const self = this;
-    this.metrics = {
-      restarts: new Counter({
-        name: 'kdns_worker_restarts_total',
-        help: 'Data-plane worker threads restarted after a crash.',
-        registers,
-      }),
-      lag: new Histogram({
-        name: 'kdns_worker_delta_apply_seconds',
-        help: 'Time from a zone change on the main thread to its delta applied in a worker replica.',
-        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-        registers,
-      }),
-    };
-    new Gauge({
-      name: 'kdns_worker_threads',
-      help: 'Data-plane worker threads currently answering.',
-      registers,
-      collect() {
-        this.set(self.workers());
-      },
+    this.metrics = workerMetrics(opts.registry, () => this.workers());
+    this.fanout = new DeltaFanout(opts.hub, (msg) => {
+      for (const slot of this.slots) this.post(slot, msg);
     });
   }
 
   async start(): Promise<void> {
-    const { config } = this.opts;
+    const { settings } = this.opts;
     let count = Math.max(1, Math.floor(this.opts.workers));
     const distinct = this.opts.distinctPorts === true;
-    if (distinct && config.listen.some((l) => l.port !== 0)) {
+    if (distinct && settings.listen.some((l) => l.port !== 0)) {
       throw new RangeError('distinctPorts needs listen addresses with port 0');
     }
-    if (config.engine === 'node' && count > 1 && !distinct) {
+    // Node 20's dgram has no SO_REUSEPORT: with the node engine one worker holds the port (README.md).
+    if (settings.engine === 'node' && count > 1 && !distinct) {
       this.log.warn({ workers: count }, 'the node engine cannot share a port between threads (no SO_REUSEPORT in Node 20): running 1 worker');
       count = 1;
     }
-    this.unsubscribe = this.opts.hub.subscribe((d) => this.onDelta(d));
     this.planned = count;
 
-    const first = this.newSlot(0, config.listen);
+    const first = this.newSlot(0, settings.listen);
     await this.spawn(first);
     this.bound = first.bound;
     if (count > 1 && this.engine !== 'native' && !distinct) {
@@ -213,7 +188,7 @@ class Supervisor implements DataPlane {
       count = 1;
     }
     // Port 0 asked the OS for a port: the others must share the very port the first one got.
-    const listen = distinct ? config.listen : first.bound.map((b) => ({ host: b.address, port: b.port }));
+    const listen = distinct ? settings.listen : first.bound.map((b) => ({ host: b.address, port: b.port }));
     const rest: Promise<void>[] = [];
     for (let i = 1; i < count; i++) rest.push(this.spawn(this.newSlot(i, listen)));
     await Promise.all(rest);
@@ -270,8 +245,7 @@ class Supervisor implements DataPlane {
 
   private async closeAll(): Promise<void> {
     this.closing = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.fanout.stop();
     await Promise.all(this.slots.map((s) => this.closeSlot(s)));
   }
 
@@ -288,7 +262,7 @@ class Supervisor implements DataPlane {
     this.post(slot, { type: 'close' });
     let deadline: NodeJS.Timeout | null = null;
     const late = new Promise<'late'>((resolve) => {
-      deadline = setTimeout(() => resolve('late'), this.opts.config.shutdownGraceMs + CLOSE_MARGIN_MS);
+      deadline = setTimeout(() => resolve('late'), this.opts.settings.shutdownGraceMs + CLOSE_MARGIN_MS);
     });
     if ((await Promise.race([exited, late])) === 'late') {
       this.log.warn({ worker: slot.index }, 'worker did not drain in time: terminating it');
@@ -309,7 +283,6 @@ class Supervisor implements DataPlane {
 
   /** Starts the slot's thread: init, the current snapshot, then deltas as they come. Resolves when bound. */
   private spawn(slot: Slot): Promise<void> {
-    const { config } = this.opts;
     const worker = new Worker(WORKER_URL);
     slot.worker = worker;
     slot.state = 'starting';
@@ -325,42 +298,23 @@ class Supervisor implements DataPlane {
     });
     worker.on('exit', (code) => this.onExit(slot, worker, code));
     this.post(slot, {
+      ...this.opts.settings,
       type: 'init',
       index: slot.index,
       listen: slot.listen,
-      tcp: config.tcp,
-      shutdownGraceMs: config.shutdownGraceMs,
-      rateLimit: config.rateLimit,
       rateLimitTable: this.rateLimitTable,
-      maxUdpPayload: config.maxUdpPayload,
-      udpBuffer: config.udpBuffer,
-      chaos: config.chaos,
-      engine: config.engine,
       reusePort: this.opts.distinctPorts !== true,
       counters: this.opts.countersBuffer,
-      logLevel: config.logLevel,
       forward: this.forward,
       forwardCache: this.forwardCache,
-      // Pod records are a rule, not data: the worker rebuilds it (insecure mode only; verified stays in-process).
-      podRecords: config.kubernetes.pods === 'insecure' && clusterConfigured(config)
-        ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
       updates: this.opts.updates != null,
-      policies: config.policies,
       dnstap: this.opts.dnstap?.thread(slot.index) ?? null,
       // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
       adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
       transfers: this.opts.transfers != null,
-      topTalkers: topTalkersOn(config) ? { clusterDomain: config.clusterDomain } : null,
     });
-    this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
+    this.post(slot, { type: 'snapshot', snapshot: this.fanout.snapshot() });
     return ready;
-  }
-
-  /** One snapshot per hub version, shared by every worker that starts at that version. */
-  private snapshot(): Snapshot {
-    const hub = this.opts.hub;
-    if (this.cachedSnapshot === null || this.cachedSnapshot.version !== hub.version) this.cachedSnapshot = hub.snapshot();
-    return this.cachedSnapshot;
   }
 
   private onMessage(slot: Slot, worker: Worker, msg: FromWorker): void {
@@ -376,9 +330,7 @@ class Supervisor implements DataPlane {
         slot.onReady?.(null);
         slot.onReady = null;
         if (slot.restarts > 0) this.log.info({ worker: slot.index, version: msg.version }, 'worker restarted and answering');
-        // The snapshot is shared by workers starting together; once none is starting it is only memory
-        // (tens of MiB on a large cluster), and a later restart or resync packs a fresh one anyway.
-        if (this.slots.every((s) => s.state !== 'starting' && s.state !== 'restarting')) this.cachedSnapshot = null;
+        if (this.slots.every((s) => s.state !== 'starting' && s.state !== 'restarting')) this.fanout.releaseSnapshot();
         this.notifyWaiters();
         return;
       case 'applied':
@@ -388,7 +340,7 @@ class Supervisor implements DataPlane {
         return;
       case 'resync':
         this.log.warn({ worker: slot.index, version: msg.version, reason: msg.reason }, 'worker asked for a snapshot');
-        this.post(slot, { type: 'snapshot', snapshot: this.snapshot() });
+        this.post(slot, { type: 'snapshot', snapshot: this.fanout.snapshot() });
         return;
       case 'error':
         this.log.error({ worker: slot.index, code: msg.code, fatal: msg.fatal }, msg.message);
@@ -402,19 +354,13 @@ class Supervisor implements DataPlane {
         }
         return;
       case 'log':
-        this.relog(msg.line);
+        relayLogLine(this.opts.log, msg.line);
         return;
       case 'reply':
-        this.replies.get(msg.id)?.(msg);
+        this.rpc.onReply(msg);
         return;
       case 'update':
-        void this.opts.updates?.handle(Buffer.from(msg.message), msg.client).catch((err: unknown) => {
-          this.log.error({ worker: slot.index, err }, 'UPDATE failed');
-          return null;
-        }).then((response) => {
-          // The worker may have been replaced meanwhile; its client then simply times out and retries.
-          if (slot.worker === worker) worker.postMessage({ type: 'update-reply', id: msg.id, response: response ?? null } satisfies ToWorker);
-        });
+        answerUpdate(this.opts.updates, worker, () => slot.worker === worker, msg, this.log.child({ worker: slot.index }));
         return;
       case 'transfer':
         void this.opts.transfers?.handle(Buffer.from(msg.message), msg.client, msg.tcp).catch((err: unknown) => {
@@ -452,21 +398,10 @@ class Supervisor implements DataPlane {
   }
 
   /** Asks every answering worker; a worker that does not reply within a second is left out. */
-  private askAll(question: DistributiveOmit<WorkerRequest, 'type' | 'id'>): Promise<Array<WorkerReply>> {
-    const asked = this.slots.filter((s) => s.state === 'ready' && s.worker !== null);
-    return Promise.all(asked.map((slot) => new Promise<WorkerReply>((resolve) => {
-      const id = ++this.requestId;
-      const timer = setTimeout(() => {
-        this.replies.delete(id);
-        resolve({});
-      }, 1000);
-      this.replies.set(id, (reply) => {
-        clearTimeout(timer);
-        this.replies.delete(id);
-        resolve(reply);
-      });
-      this.post(slot, { type: 'request', id, ...question });
-    })));
+  private askAll(question: WorkerQuestion): Promise<WorkerReply[]> {
+    const asked: Worker[] = [];
+    for (const s of this.slots) if (s.state === 'ready' && s.worker !== null) asked.push(s.worker);
+    return this.rpc.askAll(asked, question);
   }
 
   private onExit(slot: Slot, worker: Worker, code: number): void {
@@ -504,23 +439,6 @@ class Supervisor implements DataPlane {
     this.notifyWaiters();
   }
 
-  private onDelta(delta: Delta): void {
-    this.pending.push(delta);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Every change made in this turn of the event loop goes out as one message per worker.
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const deltas = this.pending;
-    this.pending = [];
-    if (deltas.length === 0) return;
-    const msg: ToWorker = { type: 'delta', deltas };
-    for (const slot of this.slots) if (slot.worker !== null) this.post(slot, msg);
-  }
-
   private post(slot: Slot, msg: ToWorker): void {
     slot.worker?.postMessage(msg);
   }
@@ -528,21 +446,4 @@ class Supervisor implements DataPlane {
   private notifyWaiters(): void {
     for (const check of [...this.waiters]) check();
   }
-
-  /** Re-logs a worker's pino line through the main logger (one stream, one format). */
-  private relog(line: string): void {
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const { level, msg, time: _time, ...rest } = rec;
-    const name = typeof level === 'number' ? LEVELS[Math.floor(level / 10)] ?? 'info' : 'info';
-    this.opts.log[name](rest, typeof msg === 'string' ? msg : '');
-  }
 }
-
-const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  1: 'trace', 2: 'debug', 3: 'info', 4: 'warn', 5: 'error', 6: 'fatal',
-};

@@ -8,7 +8,7 @@ import dnsPacket from 'dns-packet';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { defaultConfig } from '../../src/config/load.js';
-import type { EngineName, KdnsConfig } from '../../src/config/types.js';
+import type { EngineName } from '../../src/config/types.js';
 import { loadNative } from '../../src/engine/native-binding.js';
 import { CLASS_IN, TYPE_A } from '../../src/dns/constants.js';
 import { rdataA } from '../../src/dns/rdata.js';
@@ -17,6 +17,7 @@ import { DnsCounters, REQ_OFF, RESP_OFF, SLOT_DOUBLES, SLOT_BYTES } from '../../
 import { parseZone } from '../../src/zone/zone-text.js';
 import { ZoneHub } from '../../src/worker/hub.js';
 import { startDataPlane, type DataPlane } from '../../src/worker/supervisor.js';
+import { dataPlaneSettings, type DataPlaneSettings } from '../../src/worker/settings.js';
 import { defaultForwardOptions } from '../../src/forward/options.js';
 import { query } from '../helpers/dns-client.js';
 
@@ -29,8 +30,8 @@ www 300 A 192.0.2.10
 `;
 const WORKERS = 2;
 
-function config(engine: EngineName): KdnsConfig {
-  return { ...defaultConfig(), listen: [{ host: '127.0.0.1', port: 0 }], engine, workers: WORKERS, http: null, logLevel: 'warn' };
+function settings(engine: EngineName): DataPlaneSettings {
+  return dataPlaneSettings({ ...defaultConfig(), listen: [{ host: '127.0.0.1', port: 0 }], engine, workers: WORKERS, http: null, logLevel: 'warn' });
 }
 
 /** A logger whose lines the test can read. */
@@ -79,7 +80,7 @@ async function setup(t: Test, engine: EngineName, distinct: boolean): Promise<Se
   const registry = new Registry();
   const { log, lines } = captureLog();
   const dp = await startDataPlane({
-    workers: WORKERS, hub, config: config(engine), log, countersBuffer: sab, registry,
+    workers: WORKERS, hub, settings: settings(engine), log, countersBuffer: sab, registry,
     distinctPorts: distinct, restartDelayMs: 300,
   });
   t.teardown(() => dp.close());
@@ -189,7 +190,7 @@ t.test('node engine on one shared port: one worker, and the log says why', async
   const hub = new ZoneHub();
   hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
   const { log, lines } = captureLog();
-  const dp = await startDataPlane({ workers: 4, hub, config: config('node'), log, countersBuffer: DnsCounters.bufferFor(4) });
+  const dp = await startDataPlane({ workers: 4, hub, settings: settings('node'), log, countersBuffer: DnsCounters.bufferFor(4) });
   t.teardown(() => dp.close());
   t.equal(dp.workers(), 1);
   t.equal(dp.status().length, 1);
@@ -202,13 +203,13 @@ t.test('forward options reach the workers: answers say recursion is available', 
   hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
   const { log } = captureLog();
   const forward = { ...defaultForwardOptions(), defaultUpstreams: [{ host: '127.0.0.1', port: 9 }], resolvConf: null };
-  const dp = await startDataPlane({ workers: 1, hub, config: config('node'), log, countersBuffer: DnsCounters.bufferFor(1), forward });
+  const dp = await startDataPlane({ workers: 1, hub, settings: settings('node'), log, countersBuffer: DnsCounters.bufferFor(1), forward });
   t.teardown(() => dp.close());
   const packet = dnsPacket.encode({ type: 'query', id: 99, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'www.example.test', type: 'A', class: 'IN' }] });
   const raw = await query(dp.bound[0]!.port, packet, { attempts: 1, timeoutMs: 1000 });
   t.equal(raw[3]! & 0x0f, 0, 'zone answer');
   t.equal(raw[3]! & 0x80, 0x80, 'RA set: the worker\'s responder has a forwarder');
-  const plain = await startDataPlane({ workers: 1, hub, config: config('node'), log, countersBuffer: DnsCounters.bufferFor(1) });
+  const plain = await startDataPlane({ workers: 1, hub, settings: settings('node'), log, countersBuffer: DnsCounters.bufferFor(1) });
   t.teardown(() => plain.close());
   const raw2 = await query(plain.bound[0]!.port, packet, { attempts: 1, timeoutMs: 1000 });
   t.equal(raw2[3]! & 0x80, 0, 'no RA without forward options');
@@ -219,8 +220,8 @@ t.test('a worker that cannot bind fails the start, with the errno code', async (
   await new Promise<void>((resolve) => taken.bind({ address: '127.0.0.1', port: 0, exclusive: true }, resolve));
   t.teardown(() => taken.close());
   const hub = new ZoneHub();
-  const cfg = { ...config('node'), listen: [{ host: '127.0.0.1', port: taken.address().port }] };
+  const cfg = { ...settings('node'), listen: [{ host: '127.0.0.1', port: taken.address().port }] };
   const { log } = captureLog();
-  await t.rejects(startDataPlane({ workers: 1, hub, config: cfg, log: log, countersBuffer: DnsCounters.bufferFor(1) }),
+  await t.rejects(startDataPlane({ workers: 1, hub, settings: cfg, log: log, countersBuffer: DnsCounters.bufferFor(1) }),
     { code: 'EADDRINUSE' });
 });

@@ -153,19 +153,30 @@ t.test('ClusterIP change, ExternalName switch, and full delete', async (t) => {
   t.same(snapshot(s).filter((l) => l.includes('svc.cluster.local')), ['svc.cluster.local. EXISTS'], 'back to the apex only');
 });
 
-t.test('verified pod mode answers through the synthesizer only', async (t) => {
+t.test('verified pod mode: pod records are changes naming the records a pod touches', async (t) => {
   const s = new ClusterState({ zone: 'Cluster.Local.', podMode: 'verified' });
-  t.same(changesText(s.upsertNamespace({ name: 'default' })).sort(), ['+ default.pod.cluster.local. EXISTS', '+ default.svc.cluster.local. EXISTS']);
   const q = '10-244-0-7.default.pod.cluster.local.';
-  t.equal(s.synthesizer(q), null);
-  t.same(s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Running' }), []);
-  t.same(rrsetsText(s.synthesizer(q)!), [`${q} 30 A 10.244.0.7`]);
-  s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Succeeded' });
-  t.equal(s.synthesizer(q), null, 'finished pods do not hold their IP');
-  s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Running' });
+  t.same(changesText(s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Running' })), [], 'unknown namespace: no record yet');
+  t.same(changesText(s.upsertNamespace({ name: 'default' })).sort(),
+    ['+ 10-244-0-7.default.pod.cluster.local. 30 A 10.244.0.7', '+ default.pod.cluster.local. EXISTS', '+ default.svc.cluster.local. EXISTS'],
+    'the namespace appears: its pods\' records with it');
+  t.same(changesText(s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Running' })), [], 'same pod again: nothing');
+  t.same(changesText(s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Succeeded' })), [`- ${q} A`], 'finished pods do not hold their IP');
+  t.same(changesText(s.upsertPod({ ns: 'default', name: 'pending', podIPs: [], phase: 'Pending' })), [], 'no IP yet: no record');
+  t.same(changesText(s.upsertPod({ ns: 'default', name: 'pending', podIPs: ['10.244.0.7', 'fd00::7'], phase: 'Running' })).sort(),
+    [`+ ${q} 30 A 10.244.0.7`, '+ fd00--7.default.pod.cluster.local. 30 AAAA fd00::7']);
+  s.upsertPod({ ns: 'default', name: 'twin', podIPs: ['10.244.0.7'], phase: 'Running' });
+  t.same(changesText(s.deletePod('default', 'pending')), ['- fd00--7.default.pod.cluster.local. AAAA'], 'another pod still holds the IPv4 address');
+  t.same(changesText(s.deletePod('default', 'twin')), [`- ${q} A`]);
   s.deletePod('default', 'p');
-  t.equal(s.synthesizer(q), null);
   t.equal(s.stats().pods, 0);
+  t.same(snapshot(s).filter((l) => l.includes('.pod.')), ['default.pod.cluster.local. EXISTS']);
+});
+
+t.test('insecure pod mode publishes nothing for pods (the rule is applied per query)', async (t) => {
+  const s = new ClusterState({ zone: 'cluster.local', podMode: 'insecure' });
+  s.upsertNamespace({ name: 'default' });
+  t.same(s.upsertPod({ ns: 'default', name: 'p', podIPs: ['10.244.0.7'], phase: 'Running' }), []);
 });
 
 t.test('ns.dns.<zone> follows the Service that selects our address', async (t) => {

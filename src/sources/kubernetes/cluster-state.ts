@@ -9,7 +9,7 @@ import { reverseName } from '../../dns/reverse.js';
 import type { RrSet, RrSetChange } from '../../dns/types.js';
 import { canonicalIp } from './ip.js';
 import {
-  apexRrsets, DEFAULT_TTL, nameServerAddresses, nameServerRrsets, namespaceRrsets, podRecord, ptrRrset, selectsAddress,
+  apexRrsets, DEFAULT_TTL, nameServerAddresses, nameServerRrsets, namespaceRrsets, podAddressRrset, ptrRrset, selectsAddress,
   serviceRecords, zoneKeyOf,
   type NamingOptions, type PodMode,
 } from './naming.js';
@@ -107,10 +107,6 @@ export class ClusterState {
     return [...this.current.values()].map((rrset) => ({ op: 'upsert', rrset }));
   }
 
-  /** For zone.synthesizer: pod records are answered on demand rather than stored. */
-  readonly synthesizer = (qname: string): RrSet[] | null =>
-    podRecord(this.o, this.podMode, qname, (ns) => this.namespaceKnown(ns), (ns, ip) => (this.podIps.get(ns)?.get(ip) ?? 0) > 0);
-
   namespaceKnown(ns: string): boolean {
     return this.namespaceObjects.has(ns) || (this.servicesPerNamespace.get(ns) ?? 0) > 0;
   }
@@ -204,22 +200,32 @@ export class ClusterState {
     return this.emit(out);
   }
 
-  /** Pods only feed the verified-mode index the synthesizer reads; they publish no RRsets. */
+  /**
+   * Pods make the `verified` pod records: `<dashed-ip>.<ns>.pod.<zone>` A/AAAA for each IP a live pod holds,
+   * published as changes like any other record (a pod going Running, finishing or being deleted names the
+   * records it touches). Other modes publish nothing for pods (insecure records are a rule: pod-records.ts).
+   */
   upsertPod(p: SlimPod): RrSetChange[] {
-    this.deletePod(p.ns, p.name);
-    this.pods.set(objKey(p.ns, p.name), p);
+    const key = objKey(p.ns, p.name);
+    const old = this.pods.get(key);
+    this.pods.set(key, p);
+    if (old !== undefined && podHoldsIp(old)) this.countPodIps(old, -1);
     if (podHoldsIp(p)) this.countPodIps(p, 1);
-    return [];
+    const out: RrSetChange[] = [];
+    this.renderPodIps(p.ns, new Set([...(old?.podIPs ?? []), ...p.podIPs]), out);
+    return this.emit(out);
   }
 
   deletePod(ns: string, name: string): RrSetChange[] {
     const key = objKey(ns, name);
     const old = this.pods.get(key);
+    const out: RrSetChange[] = [];
     if (old) {
       this.pods.delete(key);
       if (podHoldsIp(old)) this.countPodIps(old, -1);
+      this.renderPodIps(ns, old.podIPs, out);
     }
-    return [];
+    return this.emit(out);
   }
 
   private emit(changes: RrSetChange[]): RrSetChange[] {
@@ -281,6 +287,20 @@ export class ClusterState {
     const keys = this.replace(this.namespaceKeys.get(ns) ?? new Set(), fresh, out);
     if (keys.size > 0) this.namespaceKeys.set(ns, keys);
     else this.namespaceKeys.delete(ns);
+    // Verified pod records need a known namespace (as CoreDNS's): they follow it.
+    this.renderPodIps(ns, this.podIps.get(ns)?.keys() ?? [], out);
+  }
+
+  /** Publishes (or withdraws) the verified pod record of each of `ips` in `ns`, by what holds it now. */
+  private renderPodIps(ns: string, ips: Iterable<string>, out: RrSetChange[]): void {
+    if (this.podMode !== 'verified') return;
+    const held = this.podIps.get(ns);
+    const known = this.namespaceKnown(ns);
+    for (const ip of ips) {
+      const rrset = podAddressRrset(this.o, ns, ip);
+      const fresh = known && (held?.get(ip) ?? 0) > 0 ? [rrset] : [];
+      this.replace(new Set([rrKey(rrset.name, rrset.type)]), fresh, out);
+    }
   }
 
   /** Publishes `fresh` in place of the RRsets named by `oldKeys`; returns the new key set. */

@@ -1,9 +1,9 @@
 // Glue between the cluster state and the serving structures: the cluster zone (`<domain>.`) and an
-// exact-match store for reverse names. Reverse names go to LocalNames rather than to an `in-addr.arpa.`
-// zone, so kdns answers the PTRs it knows and every other reverse name falls through to the other zones
-// or the forwarder (CoreDNS's default behaviour), instead of claiming all of in-addr.arpa with NXDOMAIN.
-// The zone answers SERVFAIL until the source has listed every kind once: never NXDOMAIN from a partial
-// view (clients cache NXDOMAIN).
+// exact-match store for reverse names (the hub's `reverse` local store). Reverse names go to a local store
+// rather than to an `in-addr.arpa.` zone, so kdns answers the PTRs it knows and every other reverse name
+// falls through to the other zones or the forwarder (CoreDNS's default behaviour), instead of claiming all
+// of in-addr.arpa with NXDOMAIN. Both answer SERVFAIL until the source has listed every kind once (the
+// zone's `ready`, the store's `unsyncedBelow`): never NXDOMAIN from a partial view (clients cache NXDOMAIN).
 
 import type { Logger } from 'pino';
 import type { KdnsConfig } from '../../config/types.js';
@@ -16,9 +16,7 @@ import { ClusterState } from './cluster-state.js';
 import { KubernetesMetrics } from './metrics.js';
 import { ownAddresses } from './own-addresses.js';
 import type { ZoneHub } from '../../worker/hub.js';
-import { applyCollectingNames } from '../../worker/zone-writer.js';
 import { startManifestsSource } from '../manifests/source.js';
-import { podRecordsRoot } from './pod-records.js';
 import { SnapshotKeeper } from './snapshot.js';
 import { snapshotPath } from './snapshot-file.js';
 import { SkippedObjects } from '../../inspect/skipped.js';
@@ -42,11 +40,10 @@ export interface ClusterZone {
   close(): void;
 }
 
-/**
- * Where the cluster's RRset changes go. In-process serving applies them to the zone directly and drops the
- * answers they touch; threaded serving sends them through the ZoneHub, which applies them to the main
- * thread's zone and ships ordered deltas to every worker's replica.
- */
+/** Where the reverse names live: what the `reverse` store holds once synced, SERVFAIL until then. */
+const REVERSE_ROOTS = ['in-addr.arpa.', 'ip6.arpa.'];
+
+/** Where the cluster's RRset changes go (the ZoneHub, through hubSink: ordered deltas to every worker). */
 export interface ClusterSink {
   /** Once, before any change: the (not yet ready) zone exists. */
   adopt(zone: Zone, reverse: LocalNames): void;
@@ -55,34 +52,27 @@ export interface ClusterSink {
   ready(zone: Zone): void;
 }
 
-/** In-process serving: apply here, then tell the responder which names changed (or that all did). */
-export function directSink(hooks: { changed(names: string[]): void; reset(): void }): ClusterSink {
-  return {
-    adopt() {},
-    apply(zone, reverse, inZone, reverseChanges) {
-      const names = applyCollectingNames(zone, inZone);
-      for (const change of reverseChanges) names.push(reverse.apply(change));
-      hooks.changed(names);
-    },
-    ready(zone) {
-      zone.ready = true;
-      hooks.reset();
-    },
-  };
-}
-
-/** Threaded serving: every change goes through the hub, which keeps the workers' replicas in step. */
+/**
+ * Every change goes through the hub, which keeps the main thread's zone and the workers' replicas in step.
+ * `reverse` is the main thread's copy of the reverse names (snapshot.ts reads it); the hub's `reverse`
+ * store is what the workers get, unsynced below REVERSE_ROOTS until the first full view.
+ */
 export function hubSink(hub: ZoneHub): ClusterSink {
   return {
     adopt(zone) {
       hub.adoptZone(zone);
+      hub.setLocalUnsynced('reverse', REVERSE_ROOTS);
     },
-    apply(zone, _reverse, inZone, reverseChanges) {
+    apply(zone, reverse, inZone, reverseChanges) {
       if (inZone.length > 0) hub.apply(zone.origin, inZone);
-      if (reverseChanges.length > 0) hub.applyLocal('reverse', reverseChanges);
+      if (reverseChanges.length > 0) {
+        for (const change of reverseChanges) reverse.apply(change);
+        hub.applyLocal('reverse', reverseChanges);
+      }
     },
     ready(zone) {
       hub.setReady(zone.origin, true);
+      hub.setLocalUnsynced('reverse', []);
     },
   };
 }
@@ -101,11 +91,10 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   const state = new ClusterState({
     zone: origin, ttl: config.kubernetes.ttl, podMode: config.kubernetes.pods, ownIps: ownAddresses(config.listen),
   });
+  // Insecure-mode pod records are a rule each worker applies (src/worker/settings.ts); verified ones are data.
   const zone = new Zone(origin);
   const reverse = new LocalNames();
   zone.ready = false;
-  zone.synthesizer = state.synthesizer;
-  zone.synthesizedBelow = podRecordsRoot(origin);
 
   const sourceLog = log.child({ component: 'kubernetes' });
   // The last-known zone (--state-dir): served while the source has not synced (snapshot.ts).

@@ -1,7 +1,7 @@
 // Table tests for the naming rules: each case is objects in, zone-file lines out.
 
 import t from 'tap';
-import { apexRrsets, nameServerAddresses, nameServerRrsets, namespaceRrsets, podRecord, serviceRecords, type NamingOptions } from './naming.js';
+import { apexRrsets, nameServerAddresses, nameServerRrsets, namespaceRrsets, podAddressRrset, podRecord, serviceRecords, type NamingOptions } from './naming.js';
 import { toEndpoints, toEndpointSlice, toService, type EndpointGroup, type SlimService } from './objects.js';
 import { rrsetsText } from './rrset-text.js';
 
@@ -138,21 +138,23 @@ t.test('ExternalName: one CNAME, no endpoint names or SRV, no PTR', async (t) =>
   t.same(render(svc, [slice('ext', 'IPv4', [{ addresses: ['10.1.0.9'] }])]), { rr: [`ext.${S} 30 CNAME www.example.com.`], ptr: [] });
 });
 
-t.test('pod records by mode', async (t) => {
+t.test('insecure pod records: a rule over the name', async (t) => {
   const known = (ns: string): boolean => ns === 'default';
-  const holds = (ns: string, ip: string): boolean => ns === 'default' && ip === '10.244.1.7';
-  const ask = (mode: 'disabled' | 'insecure' | 'verified', q: string): string[] | null => {
-    const r = podRecord(O, mode, q, known, holds);
+  const ask = (q: string): string[] | null => {
+    const r = podRecord(O, q, known);
     return r === null ? null : rrsetsText(r);
   };
-  t.equal(ask('disabled', '10-244-1-7.default.pod.cluster.local.'), null, 'disabled never answers');
-  t.same(ask('insecure', '10-244-9-9.default.pod.cluster.local.'), ['10-244-9-9.default.pod.cluster.local. 30 A 10.244.9.9']);
-  t.same(ask('insecure', 'fd00--1.default.pod.cluster.local.'), ['fd00--1.default.pod.cluster.local. 30 AAAA fd00::1']);
-  t.equal(ask('insecure', '10-244-9-9.nope.pod.cluster.local.'), null, 'unknown namespace');
-  t.equal(ask('insecure', '10-244-9.default.pod.cluster.local.'), null, 'not an IP');
-  t.equal(ask('insecure', 'x.10-244-9-9.default.pod.cluster.local.'), null, 'too many labels');
-  t.same(ask('verified', '10-244-1-7.default.pod.cluster.local.'), ['10-244-1-7.default.pod.cluster.local. 30 A 10.244.1.7']);
-  t.equal(ask('verified', '10-244-9-9.default.pod.cluster.local.'), null, 'verified needs a pod holding the IP');
+  t.same(ask('10-244-9-9.default.pod.cluster.local.'), ['10-244-9-9.default.pod.cluster.local. 30 A 10.244.9.9']);
+  t.same(ask('fd00--1.default.pod.cluster.local.'), ['fd00--1.default.pod.cluster.local. 30 AAAA fd00::1']);
+  t.equal(ask('10-244-9-9.nope.pod.cluster.local.'), null, 'unknown namespace');
+  t.equal(ask('10-244-9.default.pod.cluster.local.'), null, 'not an IP');
+  t.equal(ask('x.10-244-9-9.default.pod.cluster.local.'), null, 'too many labels');
+});
+
+t.test('verified pod records: data at the canonical dashed name', async (t) => {
+  t.same(rrsetsText([podAddressRrset(O, 'default', '10.244.1.7')]), ['10-244-1-7.default.pod.cluster.local. 30 A 10.244.1.7']);
+  t.same(rrsetsText([podAddressRrset(O, 'default', '::1')]), ['0--1.default.pod.cluster.local. 30 AAAA ::1']);
+  t.same(podRecord(O, '0--1.default.pod.cluster.local.', () => true)?.[0]?.name, '0--1.default.pod.cluster.local.', 'the insecure rule reads the same name back');
 });
 
 t.test('ns.dns.<zone>: the Services selecting us, else our own addresses (CoreDNS ns.go)', async (t) => {

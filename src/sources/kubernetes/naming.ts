@@ -223,20 +223,28 @@ export function ptrRrset(o: NamingOptions, ip: string, targets: Iterable<string>
   return makeRrSet(reverseName(ip), TYPE_PTR, o.ttl, [...targets].map(rdataName));
 }
 
+/** The owner name of a pod record: `<dashed-ip>.<ns>.pod.<zone>` (`ip` canonical). */
+export function podRecordName(o: NamingOptions, ns: string, ip: string): string {
+  return `${dashedIp(ip)}.${podNamespaceName(o.zone, ns)}`;
+}
+
 /**
- * Pod records `<dashed-ip>.<ns>.pod.<zone>` (not in the spec; kube-dns/CoreDNS convention). Returns
- * the A or AAAA RRset, or null when the name is not a pod record or the rules refuse it: `disabled`
- * never answers, `insecure` echoes any IP in a known namespace, `verified` only an IP that a pod in
- * that namespace holds.
+ * A `verified` pod record (not in the spec; kube-dns/CoreDNS convention): the A or AAAA RRset of an IP a
+ * pod in a known namespace holds. Stored in the zone like any record (cluster-state.ts), so it comes and
+ * goes with the pod and every copy of the zone sees it. Only the canonical spelling of the IP is a name
+ * (CoreDNS compares the undashed label with the pod's IP as text, so it answers no other spelling either).
  */
-export function podRecord(
-  o: NamingOptions,
-  mode: PodMode,
-  qname: string,
-  namespaceKnown: (ns: string) => boolean,
-  podHasIp: (ns: string, ip: string) => boolean,
-): RrSet[] | null {
-  if (mode === 'disabled') return null;
+export function podAddressRrset(o: NamingOptions, ns: string, ip: string): RrSet {
+  const { type, rdata } = addressRdata(ip);
+  return makeRrSet(podRecordName(o, ns, ip), type, o.ttl, [rdata]);
+}
+
+/**
+ * An `insecure` pod record `<dashed-ip>.<ns>.pod.<zone>`: any IP in a known namespace is echoed. Such names
+ * are infinite in number, so they are a rule applied per query (pod-records.ts), not data. Returns the A
+ * or AAAA RRset, or null when the name is not a pod record.
+ */
+export function podRecord(o: NamingOptions, qname: string, namespaceKnown: (ns: string) => boolean): RrSet[] | null {
   const suffix = `.pod.${o.zone}`;
   if (!qname.endsWith(suffix)) return null;
   const labels = qname.slice(0, -suffix.length).split('.');
@@ -245,7 +253,6 @@ export function podRecord(
   if (!namespaceKnown(ns)) return null;
   const ip = undashIp(dashed);
   if (!ip) return null;
-  if (mode === 'verified' && !podHasIp(ns, ip.ip)) return null;
   const { type, rdata } = addressRdata(ip.ip);
   return [makeRrSet(qname, type, o.ttl, [rdata])];
 }

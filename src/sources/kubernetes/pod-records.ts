@@ -16,7 +16,7 @@ export interface PodRecordSettings {
 export function insecurePodSynthesizer(zone: Zone, settings: PodRecordSettings): (qname: string) => RrSet[] | null {
   const options = { zone: settings.zone, ttl: settings.ttl, serial: 0 };
   const namespaceKnown = (ns: string): boolean => zone.nodeExists(`${ns}.pod.${settings.zone}`);
-  return (qname) => podRecord(options, 'insecure', qname, namespaceKnown, () => false);
+  return (qname) => podRecord(options, qname, namespaceKnown);
 }
 
 /** Pod names are made by rule strictly below `pod.<zone>` (naming.ts podRecord): Zone.synthesizedBelow. */
