@@ -76,7 +76,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   }),
   opt(['workers'], null, {
     arg: 'N', defaultText: 'number of CPUs',
-    help: 'data-plane worker threads',
+    help: 'data-plane worker threads (the node engine runs one)',
     apply: (l, v) => { l.workers = parseIntIn(v, 1, 1024); },
   }),
   opt(['engine'], null, {

@@ -40,7 +40,7 @@ export function registerEngineMetrics(registry: Registry, from: EngineMetricsSou
   });
   new Gauge({
     name: 'kdns_data_plane_heap_bytes',
-    help: 'JavaScript heap of the data-plane threads (summed over workers; in-process, the main thread\'s), used and reserved.',
+    help: 'JavaScript heap of the data-plane threads (summed over workers), used and reserved.',
     labelNames: ['kind'],
     registers,
     collect() {
