@@ -306,7 +306,7 @@ export class Responder {
 
   /**
    * Forget the compiled answers whose lookup consulted any of `names` (keys). The zone reports every name
-   * whose data or existence changed (Zone.onChange); an answer can only change when one of the names it
+   * whose data or existence changed (Zone.apply's change set); an answer can only change when one of the names it
    * depended on did, so one EndpointSlice update drops a handful of entries, not the table.
    */
   invalidateNames(changed: Iterable<string>): void {

@@ -1,6 +1,6 @@
 // A worker's read-only copy of the hub: a ZoneSet and LocalNames that only snapshots and deltas change,
 // strictly in version order. The responder reads the same objects; after each batch the replica tells
-// it which compiled answers went stale (names reported by Zone.onChange, or everything when a zone
+// it which compiled answers went stale (the names Zone.apply put in the batch's change set, or everything when a zone
 // appears, disappears or flips readiness, or hosts data change).
 
 import { LocalNames } from '../server/local-names.js';
@@ -39,9 +39,6 @@ export class Replica {
   // Per batch: names changed in any zone, and whether everything must go.
   private readonly changed = new Set<string>();
   private flushAll = false;
-  private readonly collect = (name: string): void => {
-    this.changed.add(name);
-  };
 
   constructor(events: ReplicaEvents, zones: ZoneSet = new ZoneSet()) {
     this.events = events;
@@ -117,7 +114,6 @@ export class Replica {
     const zone = new Zone(origin);
     zone.replaceAll(unpackRrSets(rrsets));
     zone.ready = ready;
-    zone.onChange = this.collect;
     this.events.configureZone?.(zone);
     return zone;
   }
@@ -136,7 +132,7 @@ export class Replica {
       case 'changes': {
         const zone = this.zones.get(d.origin);
         if (zone === undefined) throw new RangeError(`no zone ${d.origin}`);
-        for (const c of unpackChanges(d.changes)) zone.apply(c);
+        for (const c of unpackChanges(d.changes)) zone.apply(c, this.changed);
         return;
       }
       case 'ready': {

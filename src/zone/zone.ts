@@ -39,17 +39,13 @@ export class Zone {
    * synthesizes nothing in this zone).
    */
   synthesizedBelow: string | null = null;
-  /**
-   * Called with each name whose node changed: its data, or its existence (empty non-terminals created
-   * or removed above it by the change). A cache holding lookups' `deps` invalidates exactly these names.
-   */
-  onChange: ((name: string) => void) | null = null;
-
   private readonly nodes = new Map<string, ZoneNode>();
   /** Names below the apex that own NS: delegation points. Checked on every lookup, so kept apart. */
   private readonly cutSet = new Set<string>();
   private rrsetCount = 0;
   private versionCounter = 0;
+  /** The caller's change set while apply()/replaceAll() runs (see apply), else null. */
+  private touched: Set<string> | null = null;
 
   constructor(origin: string) {
     this.origin = origin;
@@ -96,8 +92,22 @@ export class Zone {
    * Applies one change. An upsert replaces the whole RRset; an upsert with no RDATA deletes it; type 0
    * with no RDATA sets the exists-without-data mark, and deleting type 0 clears it. Names outside the
    * zone are a bug in the caller and throw.
+   *
+   * `touched`, when given, receives each name whose node changed: its data, or its existence (empty
+   * non-terminals created or removed above it by the change). A cache holding lookups' `deps`
+   * invalidates exactly these names. One set can collect a whole batch of changes, over several zones.
    */
-  apply(change: RrSetChange): void {
+  apply(change: RrSetChange, touched?: Set<string>): void {
+    this.touched = touched ?? null;
+    try {
+      this.applyOne(change);
+    } finally {
+      this.touched = null;
+    }
+    this.versionCounter++;
+  }
+
+  private applyOne(change: RrSetChange): void {
     if (change.op === 'upsert') {
       const { rrset } = change;
       this.checkName(rrset.name);
@@ -114,30 +124,23 @@ export class Zone {
       if (change.type === 0) this.clearMark(change.name);
       else this.remove(change.name, change.type);
     }
-    this.versionCounter++;
   }
 
-  /** Swaps the whole content (a zone file reload). Every old and new name is reported as changed. */
-  replaceAll(rrsets: RrSet[]): void {
+  /** Swaps the whole content (a zone file reload). Every old and new name goes into `touched`. */
+  replaceAll(rrsets: RrSet[], touched?: Set<string>): void {
     for (const r of rrsets) this.checkName(r.name);
-    const old = [...this.nodes.keys()];
+    const old = touched === undefined ? [] : [...this.nodes.keys()];
     this.nodes.clear();
     this.cutSet.clear();
     this.rrsetCount = 0;
-    const notify = this.onChange;
-    this.onChange = null; // report each name once below, not once per RRset
-    try {
-      for (const r of rrsets) {
-        if (r.type === 0) this.setMark(r.name);
-        else if (r.rdatas.length > 0) this.put(r);
-      }
-    } finally {
-      this.onChange = notify;
+    for (const r of rrsets) {
+      if (r.type === 0) this.setMark(r.name);
+      else if (r.rdatas.length > 0) this.put(r);
     }
     this.versionCounter++;
-    if (notify !== null) {
-      for (const name of old) if (!this.nodes.has(name)) notify(name);
-      for (const name of this.nodes.keys()) notify(name);
+    if (touched !== undefined) {
+      for (const name of old) touched.add(name);
+      for (const name of this.nodes.keys()) touched.add(name);
     }
   }
 
@@ -228,7 +231,7 @@ export class Zone {
   }
 
   private changed(name: string): void {
-    if (this.onChange !== null) this.onChange(name);
+    if (this.touched !== null) this.touched.add(name);
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../../src/metrics/dns-counters.js';
 import { rdataA } from '../../src/dns/rdata.js';
 import {
-  A, AAAA, ANY, cases, Client, DO, engineOptions, makeZoneResponder, message, MX, nativeOrFail, opt, query, question, RD,
+  A, AAAA, ANY, applyChange, cases, Client, DO, engineOptions, makeZoneResponder, message, MX, nativeOrFail, opt, query, question, RD,
   SOA, SRV, TXT,
 } from './setup.js';
 
@@ -153,13 +153,13 @@ function defineTests(b: NativeBinding): void {
     t.same(second.subarray(2), first.subarray(2), 'same answer');
     t.ok(second.includes(rdataA('192.0.2.20')), 'the zone file address');
 
-    zone.apply({ op: 'upsert', rrset: { name: 'www.example.test.', type: A, class: 1, ttl: 300, rdatas: [rdataA('192.0.2.99')] } });
+    applyChange(zone, responder, { op: 'upsert', rrset: { name: 'www.example.test.', type: A, class: 1, ttl: 300, rdatas: [rdataA('192.0.2.99')] } });
     const changed = await ask(3);
     t.ok(changed.includes(rdataA('192.0.2.99')) && !changed.includes(rdataA('192.0.2.20')), 'the new address, not the old');
     const again = await ask(4);
     t.same(again.subarray(2), changed.subarray(2), 'and it is cached again');
 
-    zone.apply({ op: 'delete', name: 'www.example.test.', type: A });
+    applyChange(zone, responder, { op: 'delete', name: 'www.example.test.', type: A });
     const nodata = await ask(5);
     t.equal(nodata.readUInt16BE(6), 0, 'no answer records after the delete');
     t.equal(nodata[3]! & 0x0f, 0, 'NOERROR (NODATA: www still has AAAA)');

@@ -19,7 +19,7 @@ import { parseZone } from '../../src/zone/zone-text.js';
 import type { RrSetChange } from '../../src/dns/types.js';
 import { fileURLToPath } from 'node:url';
 import {
-  A, AAAA, ANY, AXFR, Client, DO, MX, NS, OPT, SOA, SRV, TXT, message, nativeOrFail, opt, query, question, quietLog, RD,
+  A, AAAA, ANY, applyChange, AXFR, Client, DO, MX, NS, OPT, SOA, SRV, TXT, message, nativeOrFail, opt, query, question, quietLog, RD,
 } from './setup.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/wire/', import.meta.url));
@@ -72,7 +72,6 @@ function world(): World {
   const ptrs = new LocalNames();
   ptrs.replaceAll([{ name: '1.0.96.10.in-addr.arpa.', type: PTR, class: 1, ttl: 5, rdata: question('kubernetes.default.svc.cluster.local', 0).subarray(0, -4) }]);
   const responder = new Responder({ zones, local: [hosts, ptrs], maxUdpPayload: 1232, chaos: { versionBind: null, idServer: null } });
-  for (const z of [example, cluster, reverseZone]) z.onChange = (name) => responder.invalidateNames([name]);
   return { responder, example, cluster, reverseZone, hosts };
 }
 
@@ -105,7 +104,7 @@ async function startPair(t: Test, b: NativeBinding): Promise<Pair> {
 
 /** Applies a change to the same zone of both worlds. */
 function change(p: Pair, zone: 'example' | 'cluster' | 'reverseZone', c: RrSetChange): void {
-  for (const w of p.worlds) w[zone].apply(c);
+  for (const w of p.worlds) applyChange(w[zone], w.responder, c);
 }
 
 let nextId = 1;

@@ -14,6 +14,7 @@ import { loadHostsFile } from '../../src/sources/hosts/parse.js';
 import { loadZoneFile } from '../../src/sources/zonefile/parse.js';
 import { Zone, ZoneSet, rrsetFromRecords } from '../../src/zone/index.js';
 import type { EngineOptions, QueryObserver } from '../../src/engine/types.js';
+import type { RrSetChange } from '../../src/dns/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/wire/', import.meta.url));
 
@@ -41,8 +42,14 @@ export function makeZoneResponder(): { responder: Responder; zone: Zone } {
   const local = new LocalNames();
   local.replaceAll(loadHostsFile(`${FIXTURES}hosts`, 60));
   const responder = new Responder({ zones, local: [local], maxUdpPayload: 1232, chaos: { versionBind: 'kdns-test', idServer: null } });
-  zone.onChange = (name) => responder.invalidateNames([name]);
   return { responder, zone };
+}
+
+/** Applies `change` to `zone` and drops the responder's answers that depended on the names it touched. */
+export function applyChange(zone: Zone, responder: Responder, change: RrSetChange): void {
+  const touched = new Set<string>();
+  zone.apply(change, touched);
+  responder.invalidateNames(touched);
 }
 
 export const quietLog: Logger = pino({ level: 'silent' });
