@@ -50,6 +50,8 @@ interface World {
   cluster: Zone;
   reverseZone: Zone;
   hosts: LocalNames;
+  /** The cluster's reverse names (the hub's `reverse` store). */
+  ptrs: LocalNames;
 }
 
 function world(): World {
@@ -72,7 +74,7 @@ function world(): World {
   const ptrs = new LocalNames();
   ptrs.replaceAll([{ name: '1.0.96.10.in-addr.arpa.', type: PTR, class: 1, ttl: 5, rdata: question('kubernetes.default.svc.cluster.local', 0).subarray(0, -4) }]);
   const responder = new Responder({ zones, local: [hosts, ptrs], maxUdpPayload: 1232, chaos: { versionBind: null, idServer: null } });
-  return { responder, example, cluster, reverseZone, hosts };
+  return { responder, example, cluster, reverseZone, hosts, ptrs };
 }
 
 interface Pair {
@@ -225,19 +227,23 @@ function defineTests(b: NativeBinding): void {
     // header 12, question 20 + 4, then the SOA: owner pointer 2, type 2, class 2, TTL.
     t.equal(r.answer!.readUInt32BE(12 + 20 + 4 + 6), 2, 'the new negative TTL (MINIMUM 2)');
 
-    // Not synced: SERVFAIL from JavaScript, for the zone and (any zone unsynced) for reverse names.
+    // Not synced: SERVFAIL from JavaScript, for the zone and, while the reverse store has not synced the
+    // reverse trees (its unsyncedBelow, as the cluster source sets it), for names there: a reverse zone too.
     for (const w of p.worlds) {
       w.cluster.ready = false;
+      w.ptrs.unsyncedBelow = ['in-addr.arpa.', 'ip6.arpa.'];
       w.responder.invalidate();
     }
     t.same(await nx('nope.cluster.local'), { rcode: 2, inC: false }, 'unsynced zone: SERVFAIL');
-    t.same(await nx('9.9.168.192.in-addr.arpa', PTR), { rcode: 2, inC: false }, 'reverse names while a zone is unsynced: SERVFAIL');
+    t.same(await nx('9.9.168.192.in-addr.arpa', PTR), { rcode: 2, inC: false }, 'reverse names while the reverse store is unsynced: SERVFAIL');
     t.same(await nx('nope.example.test'), { rcode: 3, inC: true }, 'other zones still from C');
     for (const w of p.worlds) {
       w.cluster.ready = true;
+      w.ptrs.unsyncedBelow = [];
       w.responder.invalidate();
     }
     t.same(await nx('nope.cluster.local'), { rcode: 3, inC: true }, 'synced again');
+    t.same(await nx('9.9.168.192.in-addr.arpa', PTR), { rcode: 3, inC: true }, 'the reverse zone from C again');
 
     // Local data that changes: a hosts name inside a zone stops C at once (the replica reports local names).
     for (const w of p.worlds) {
