@@ -1,7 +1,7 @@
 // A forwarding loop through the kdns process: kdns's default upstream is a real dnsmasq that forwards
 // everything back to kdns. The start-up probe finds it, an error line names it, the upstream is disabled,
 // and kdns stays up: its own zone answered, forwarded names SERVFAIL at once instead of circling.
-// Run with one worker (in-process) and with two worker threads.
+// Run with one worker thread and with two.
 import t from 'tap';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { startKdns } from '../helpers/kdns-process.js';

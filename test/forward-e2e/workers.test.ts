@@ -1,5 +1,5 @@
-// Forwarding with two data-plane threads (the default multi-worker mode; KDNS_ENGINE=node runs one
-// in-process thread instead, and the test still holds). Client queries from many source ports spread over
+// Forwarding with two data-plane threads (KDNS_ENGINE=node runs one worker thread instead, and the
+// test still holds). Client queries from many source ports spread over
 // the threads; the threads share one cache and coalesce their own misses, so an upstream sees at most one
 // query per thread for a name (two threads missing it at the same moment), however many clients ask.
 import t from 'tap';

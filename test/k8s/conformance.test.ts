@@ -325,8 +325,8 @@ for (const mode of MODES) {
     // Two processes at a time: the machine has two cores.
     const [live, offline] = await Promise.all([
       startKdns(kdnsArgs(['--kubeconfig', kubeconfigFor(mode)], args(mode)), { t, timeoutMs: 60_000 }),
-      // Offline on the node engine, live on the default (native worker threads where built; verified pod
-      // mode serves from the main thread): equal answers also mean equal engines.
+      // Offline on the node engine (one worker), live on the default (native worker threads where built):
+      // equal answers also mean equal engines.
       startKdns(kdnsArgs(['--manifests', CLUSTER_DIR], [...args(mode), '--engine', 'node']), { t, timeoutMs: 60_000 }),
     ]);
     let fromLive = new Map<string, Expected>();

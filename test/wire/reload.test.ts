@@ -1,4 +1,4 @@
-// SIGHUP seen from outside, with 2 workers (or in-process on the node engine): a valid reload of the
+// SIGHUP seen from outside, with 2 workers (one on the node engine): a valid reload of the
 // zone file, the hosts file and a forward route in the config file is served without losing one of the
 // queries a 1 ms prober sends meanwhile; a bad zone line or a bad config line keeps the old answers,
 // logs file and line and counts kdns_reload_failures_total; a setting that needs a restart is logged,
