@@ -41,8 +41,9 @@ export class ZoneHub {
   }
 
   /**
-   * Adds a zone object built elsewhere (the cluster zone with its synthesizer). Its content is published;
-   * from now on change it only through the hub. A synthesizer does not cross threads: see README.md.
+   * Adds a zone object built elsewhere (the cluster zone, dynamic zones). Its content is published; from
+   * now on change it only through the hub. Only data crosses threads: rules that are code (the insecure
+   * pod rule) are rebuilt by each worker (README.md, Known gaps).
    */
   adoptZone(zone: Zone): void {
     this.zones.add(zone);
