@@ -23,7 +23,7 @@ import { relayLogLine } from './log-relay.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import type { DataPlaneSettings } from './settings.js';
 import { workerMetrics, type WorkerMetrics } from './worker-metrics.js';
-import { answerUpdate, WorkerRpc, type WorkerQuestion, type WorkerReply } from './worker-rpc.js';
+import { answerWorker, WorkerRpc, type WorkerQuestion, type WorkerReply } from './worker-rpc.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
@@ -359,17 +359,20 @@ class Supervisor implements DataPlane {
       case 'reply':
         this.rpc.onReply(msg);
         return;
-      case 'update':
-        answerUpdate(this.opts.updates, worker, () => slot.worker === worker, msg, this.log.child({ worker: slot.index }));
+      case 'update': {
+        const updates = this.opts.updates;
+        if (updates == null) return;
+        answerWorker(worker, () => slot.worker === worker, () => updates.handle(Buffer.from(msg.message), msg.client),
+          (response) => ({ type: 'update-reply', id: msg.id, response }), this.log.child({ worker: slot.index }), 'UPDATE');
         return;
-      case 'transfer':
-        void this.opts.transfers?.handle(Buffer.from(msg.message), msg.client, msg.tcp).catch((err: unknown) => {
-          this.log.error({ worker: slot.index, err }, 'zone transfer failed');
-          return null;
-        }).then((messages) => {
-          if (slot.worker === worker) worker.postMessage({ type: 'transfer-reply', id: msg.id, messages: messages ?? null } satisfies ToWorker);
-        });
+      }
+      case 'transfer': {
+        const transfers = this.opts.transfers;
+        if (transfers == null) return;
+        answerWorker(worker, () => slot.worker === worker, () => transfers.handle(Buffer.from(msg.message), msg.client, msg.tcp),
+          (messages) => ({ type: 'transfer-reply', id: msg.id, messages }), this.log.child({ worker: slot.index }), 'zone transfer');
         return;
+      }
     }
   }
 

@@ -1,11 +1,10 @@
 // Requests between the main thread and the workers. Main → workers: a question every answering worker
 // replies to (metrics scrape, cache flush, forward reconfiguration), each bounded by a timeout so a stuck
 // worker is left out rather than blocking a scrape. Workers → main: RFC 2136 UPDATE messages, which the
-// main thread's dynamic zones answer.
+// main thread's dynamic zones answer, and AXFR/IXFR queries, which its transfer service answers.
 
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { UpdatePort } from '../server/responder.js';
 import type { DistributiveOmit, FromWorker, ToWorker, WorkerRequest } from './protocol.js';
 
 /** How long a worker has to answer a request before it is left out. */
@@ -42,18 +41,18 @@ export class WorkerRpc {
 }
 
 /**
- * Answers a worker's UPDATE through `updates` and posts the response back, unless `current()` says the
- * worker was replaced meanwhile (its client then times out and retries, as after any lost datagram).
+ * Runs `handle` for a message a worker handed over (an UPDATE, a zone transfer) and posts `reply(result)`
+ * back, unless `current()` says the worker was replaced meanwhile (its client then times out and retries,
+ * as after any lost datagram). A failure is logged as `<what> failed` and answered with null (silence).
  */
-export function answerUpdate(
-  updates: UpdatePort | null | undefined, worker: Worker, current: () => boolean,
-  msg: Extract<FromWorker, { type: 'update' }>, log: Logger,
+export function answerWorker<T>(
+  worker: Worker, current: () => boolean, handle: () => Promise<T | null>, reply: (result: T | null) => ToWorker,
+  log: Logger, what: string,
 ): void {
-  if (updates == null) return;
-  void updates.handle(Buffer.from(msg.message), msg.client).catch((err: unknown) => {
-    log.error({ err }, 'UPDATE failed');
+  void handle().catch((err: unknown) => {
+    log.error({ err }, `${what} failed`);
     return null;
-  }).then((response) => {
-    if (current()) worker.postMessage({ type: 'update-reply', id: msg.id, response: response ?? null } satisfies ToWorker);
+  }).then((result) => {
+    if (current()) worker.postMessage(reply(result));
   });
 }
