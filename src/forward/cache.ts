@@ -41,7 +41,7 @@ export class ForwardCache {
 
   /**
    * `shared` is the process's store (allocateForwardStore), the same for every worker; without it the
-   * cache makes its own (one forwarder in the process: in-process serving, tests).
+   * cache makes its own (one forwarder in the process: tests).
    */
   constructor(opts: CacheOptions, now: () => number = Date.now, shared: SharedArrayBuffer | null = null) {
     this.opts = opts;
