@@ -39,6 +39,8 @@ import { startHealthChecks } from './policy/setup.js';
 import { startDnstap } from './dnstap/index.js';
 import { startTransfers, withTransferSink, withTransferWriter } from './transfer/setup.js';
 
+type Readiness = { notReady(): string[]; note(): string | null };
+
 export interface RunningServer {
   close(): Promise<void>;
   /** Resolves with the pid of a `kdns --takeover` that now serves our sockets: close, then exit 0. */
@@ -148,7 +150,7 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
     workers: config.workers, hub, settings: dataPlaneSettings(config), log, countersBuffer: sab, registry,
     forward: forwardOptions(config, config.listen), updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
-  const readiness = clusterReadiness(() => cluster);
+  const readiness = servedReadiness(clusterReadiness(() => cluster), hub, dp);
   const withWorkerMetrics = async (): Promise<Registry> =>
     Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
@@ -200,6 +202,24 @@ function inspectSource(
   return { zones, cluster, startedAt, upstreams, dnsServer: () => server };
 }
 
+/**
+ * Ready once the sources are and every answering worker serves what they had then: the hub version seen
+ * when the sources first report ready is latched, and /ready waits until the workers applied it, so a
+ * client that polls /ready never gets SERVFAIL from a worker a delta behind.
+ */
+function servedReadiness(sources: Readiness, hub: ZoneHub, dp: DataPlane): Readiness {
+  let latched: number | null = null;
+  return {
+    note: sources.note,
+    notReady: () => {
+      const waiting = sources.notReady();
+      if (waiting.length > 0) return waiting;
+      latched ??= hub.version;
+      return dp.servedVersion() >= latched ? [] : ['workers'];
+    },
+  };
+}
+
 function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
   const origin = config.clusterDomain + '.';
   if (zones.get(origin) !== undefined) {
@@ -208,7 +228,7 @@ function refuseClusterZoneClash(config: KdnsConfig, zones: ZoneSet): void {
 }
 
 async function startHttpIfConfigured(
-  config: KdnsConfig, registry: Registry, readiness: { notReady(): string[]; note(): string | null }, log: Logger,
+  config: KdnsConfig, registry: Registry, readiness: Readiness, log: Logger,
   extra: Pick<HttpDeps, 'metrics' | 'flushCache' | 'auth' | 'api'>, adoptedFd: number | null,
 ): Promise<HttpServer | null> {
   if (config.http === null) return null;

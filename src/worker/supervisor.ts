@@ -98,6 +98,8 @@ export interface DataPlane {
   reconfigureForward(forward: ForwardOptions): Promise<void>;
   /** Resolves true once every answering worker has applied hub `version`, false after `timeoutMs`. */
   synced(version: number, timeoutMs?: number): Promise<boolean>;
+  /** The hub version every answering worker has applied (0 while none answers). */
+  servedVersion(): number;
   /** The socket fds every answering worker serves (what a takeover hands to the successor). */
   sockets(): ListenSockets[];
 }
@@ -219,6 +221,11 @@ class Supervisor implements DataPlane {
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     w.postMessage({ type: 'crash' } satisfies ToWorker);
     await exited;
+  }
+
+  servedVersion(): number {
+    const live = this.slots.filter((s) => s.state === 'ready');
+    return live.length === 0 ? 0 : Math.min(...live.map((s) => s.version));
   }
 
   synced(version: number, timeoutMs = 5000): Promise<boolean> {
