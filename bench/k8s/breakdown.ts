@@ -1,7 +1,7 @@
 // Where kdns's memory goes for a synthetic cluster, structure by structure, without a server or threads:
 // the same objects as scale.js's cluster are converted and fed to a ClusterState, then the main thread's
 // hub (zone + reverse store), a snapshot as a starting worker receives it, and one worker's replica are
-// built in this isolate; the JS heap is measured after a full GC at each step.
+// built in this isolate; the JS heap (plus ArrayBuffer backing stores) is measured after a full GC at each step.
 //
 //   node --expose-gc dist/bench/k8s/breakdown.js [--services 10000] [--endpoints 100000] [--headless 0.5]
 //
@@ -31,12 +31,13 @@ function parseArgs(argv: string[]): { services: number; endpoints: number; headl
   return a;
 }
 
+/** JS heap used plus ArrayBuffer backing stores (Buffers, packed arrays), after a full GC. */
 function heapUsed(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with node --expose-gc');
   gc();
   gc();
-  return getHeapStatistics().used_heap_size;
+  return getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers;
 }
 
 function main(): void {
@@ -46,6 +47,7 @@ function main(): void {
   const step = (what: string, holds: string): void => {
     const now = heapUsed();
     rows.push([what, now - last, holds]);
+    process.stderr.write(`${what}: ${((now - last) / MiB).toFixed(1)} MiB\n`);
     last = now;
   };
 
@@ -57,16 +59,19 @@ function main(): void {
 
   const origin = 'cluster.local.';
   const state = new ClusterState({ zone: origin });
+  const slims: Array<[string, object]> = [];
   for (const [kind, obj] of objects) {
     if (!isKindName(kind)) continue;
     const slim = KINDS[kind].convert(obj);
-    if (slim !== null && typeof slim !== 'string') KINDS[kind].upsert(state, slim);
+    if (slim !== null && typeof slim !== 'string') slims.push([kind, slim]);
   }
   objects = [];
-  step('API objects dropped', '');
+  step('slim objects (API objects dropped)', 'what DNS keeps of each object (objects.ts)');
+  for (const [kind, slim] of slims) if (isKindName(kind)) KINDS[kind].upsert(state, slim);
+  slims.length = 0;
   const rrsets = state.stats().rrsets;
-  // ClusterState minus what it shares with the zone below: measured before the zone exists.
-  step('ClusterState', 'slim objects, indexes, published keys, PTR references, its RRsets');
+  // ClusterState without the slim objects (counted above), before the zone shares its RRsets.
+  step('ClusterState', 'indexes, published keys, PTR references, its RRsets (RRset objects and RDATA)');
 
   const hub = new ZoneHub();
   const zone = new Zone(origin);
