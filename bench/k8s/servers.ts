@@ -55,14 +55,14 @@ function collect(child: ChildProcess): string[] {
   return lines;
 }
 
-export async function startKdns(cli: string, kubeconfig: string): Promise<Started> {
+export async function startKdns(cli: string, kubeconfig: string, flags: string[] = []): Promise<Started> {
   const dnsPort = await freePort();
   const httpPort = await freePort();
   const startedAt = performance.now();
   const startedWall = Date.now();
   const child = spawn(process.execPath, [
     cli, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--http', `127.0.0.1:${httpPort}`,
-    '--no-forward', '--log-level', 'info',
+    '--no-forward', '--log-level', 'info', ...flags,
     // Extra kdns flags for a run, e.g. KDNS_BENCH_ARGS='--workers 1' to measure the in-process data plane.
     ...(process.env.KDNS_BENCH_ARGS ?? '').split(' ').filter((a) => a !== ''),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -33,6 +33,11 @@ export class LocalNames {
     return this.byName.get(name) ?? [];
   }
 
+  /** Every record held (a hub snapshot sends these). */
+  allRecords(): Rr[] {
+    return [...this.byName.values()].flat();
+  }
+
   replaceAll(records: Rr[]): void {
     this.byName.clear();
     for (const rr of records) {

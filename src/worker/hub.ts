@@ -17,8 +17,6 @@ export class ZoneHub {
   readonly zones: ZoneSet;
   /** One LocalNames per LOCAL_STORES entry, in that order (what the Responder's `local` takes). */
   readonly local: LocalNames[] = LOCAL_STORES.map(() => new LocalNames());
-  /** Each store's content as records, for snapshots (LocalNames keeps no iterator). */
-  private readonly localRecords: Map<string, Rr[]>[] = LOCAL_STORES.map(() => new Map());
   private versionCounter = 0;
   private readonly listeners = new Set<DeltaListener>();
 
@@ -77,34 +75,15 @@ export class ZoneHub {
 
   /** Replaces all of one local store (hosts data by default). */
   replaceLocal(records: Rr[], store: LocalStore = 'hosts'): void {
-    const i = storeIndex(store);
-    this.local[i]!.replaceAll(records);
-    const byName = new Map<string, Rr[]>();
-    for (const rr of records) {
-      const list = byName.get(rr.name);
-      if (list === undefined) byName.set(rr.name, [rr]);
-      else list.push(rr);
-    }
-    this.localRecords[i] = byName;
+    this.local[storeIndex(store)]!.replaceAll(records);
     this.emit({ kind: 'local', store, replace: true, changes: packRecords(records) });
   }
 
   /** Changes some RRsets of one local store (the cluster's reverse names). */
   applyLocal(store: LocalStore, changes: RrSetChange[]): void {
-    const i = storeIndex(store);
+    const local = this.local[storeIndex(store)]!;
     if (changes.length === 0) return;
-    const byName = this.localRecords[i]!;
-    for (const c of changes) {
-      this.local[i]!.apply(c);
-      const name = c.op === 'upsert' ? c.rrset.name : c.name;
-      const type = c.op === 'upsert' ? c.rrset.type : c.type;
-      const kept = (byName.get(name) ?? []).filter((rr) => rr.type !== type);
-      if (c.op === 'upsert') {
-        for (const rdata of c.rrset.rdatas) kept.push({ name, type, class: c.rrset.class, ttl: c.rrset.ttl, rdata });
-      }
-      if (kept.length === 0) byName.delete(name);
-      else byName.set(name, kept);
-    }
+    for (const c of changes) local.apply(c);
     this.emit({ kind: 'local', store, replace: false, changes: packChanges(changes) });
   }
 
@@ -126,7 +105,7 @@ export class ZoneHub {
       ready: zone.ready,
       rrsets: packRrSets(zoneContent(zone)),
     }));
-    const local = this.localRecords.map((byName) => packRecords([...byName.values()].flat()));
+    const local = this.local.map((store) => packRecords(store.allRecords()));
     const localUnsynced = this.local.map((l) => [...l.unsyncedBelow]);
     return { version: this.versionCounter, zones, local, localUnsynced };
   }

@@ -26,6 +26,12 @@ import { workerMetrics, type WorkerMetrics } from './worker-metrics.js';
 import { answerWorker, WorkerRpc, type WorkerQuestion, type WorkerReply } from './worker-rpc.js';
 
 const WORKER_URL = new URL('./data-plane.js', import.meta.url);
+/**
+ * A data-plane thread allocates little once its replica is built (answers are copies of compiled bytes), but
+ * V8 sizes each isolate's young generation for the burst of the initial sync and keeps it: ~30-40 MiB a
+ * worker at 10k Services (bench/k8s/README.md). A small one costs more, cheaper scavenges during that burst.
+ */
+const WORKER_YOUNG_GENERATION_MB = 4;
 /** A worker gets the shutdown grace period plus this to exit on its own; then the thread is terminated. */
 const CLOSE_MARGIN_MS = 2000;
 const RESTART_DELAY_MS = 100;
@@ -290,7 +296,7 @@ class Supervisor implements DataPlane {
 
   /** Starts the slot's thread: init, the current snapshot, then deltas as they come. Resolves when bound. */
   private spawn(slot: Slot): Promise<void> {
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     slot.worker = worker;
     slot.state = 'starting';
     const ready = new Promise<void>((resolve, reject) => {

@@ -37,17 +37,38 @@ export interface ClusterView {
   pods: ReadonlyMap<string, SlimPod>;
 }
 
-/** What one Service published, so its next rendering can be diffed and its PTR references dropped. */
-interface Published {
-  keys: Set<string>; // rrset keys (see rrKey)
-  ptrs: Set<string>; // "ip target"
+/** One (owner name, type) an owner published. */
+interface RrSetRef {
+  name: string;
+  type: number;
 }
 
-const NOTHING: Published = { keys: new Set(), ptrs: new Set() };
+/** An IP whose PTR names `target`. */
+interface PtrRef {
+  ip: string;
+  target: string;
+}
+
+/**
+ * What one Service published, so its next rendering can be diffed and its PTR references dropped. Held as
+ * references to the RRsets (the same objects as in `current` and the zone) and to strings the RRsets already
+ * hold, not as key strings: at 10^5 names every per-name string or Set entry costs megabytes.
+ */
+interface Published {
+  rrsets: RrSetRef[];
+  ptrs: PtrRef[]; // no two alike
+}
+
+const NOTHING: Published = { rrsets: [], ptrs: [] };
 
 function rrKey(name: string, type: number): string {
   return `${name}|${type}`;
 }
+
+/** One name's RRsets in `current`: the RRset itself when there is one (most names), else a list. */
+type NameEntry = RrSet | RrSet[];
+/** One IP's PTR targets with their reference counts: the target itself for the usual one reference. */
+type PtrTargets = string | Map<string, number>;
 
 function sameRrSet(a: RrSet, b: RrSet): boolean {
   if (a.ttl !== b.ttl || a.rdatas.length !== b.rdatas.length) return false;
@@ -69,21 +90,23 @@ export class ClusterState {
   readonly podMode: PodMode;
   private readonly o: NamingOptions;
   private readonly listeners: ChangeListener[] = [];
-  private readonly current = new Map<string, RrSet>();
+  /** Every RRset published, by owner name. */
+  private readonly current = new Map<string, NameEntry>();
+  private rrsetCount = 0;
   private readonly services = new Map<string, SlimService>();
   private readonly published = new Map<string, Published>();
   private readonly slices = new Map<string, Map<string, SlimEndpointSlice>>(); // service → slice name → slice
   private readonly sliceService = new Map<string, string>(); // slice → service (the label can change)
   private readonly endpoints = new Map<string, SlimEndpoints>();
-  private readonly ptrRefs = new Map<string, Map<string, number>>(); // ip → target → references
+  private readonly ptrRefs = new Map<string, PtrTargets>(); // ip → its PTR targets
   private readonly namespaceObjects = new Set<string>();
   private readonly servicesPerNamespace = new Map<string, number>();
-  private readonly namespaceKeys = new Map<string, Set<string>>();
+  private readonly namespaceRrsets = new Map<string, RrSetRef[]>();
   private readonly pods = new Map<string, SlimPod>();
   private readonly podIps = new Map<string, Map<string, number>>(); // ns → ip → pods holding it
   private readonly ownIps: ReadonlySet<string>;
   private readonly selectingUs = new Set<string>(); // services with one of ownIps as a ready endpoint
-  private nameServerKeys = new Set<string>();
+  private nameServerRrsets: RrSetRef[] = [];
 
   constructor(opts: ClusterStateOptions) {
     this.zone = zoneKeyOf(opts.zone);
@@ -94,7 +117,7 @@ export class ClusterState {
       serial: opts.serial ?? Math.floor(Date.now() / 1000),
     };
     this.ownIps = new Set((opts.ownIps ?? []).flatMap((ip) => canonicalIp(ip)?.ip ?? []));
-    for (const rrset of apexRrsets(this.o)) this.current.set(rrKey(rrset.name, rrset.type), rrset);
+    for (const rrset of apexRrsets(this.o)) this.setCurrent(rrset);
     this.renderNameServer([]);
   }
 
@@ -104,7 +127,12 @@ export class ClusterState {
 
   /** Every RRset currently published, as upserts: the snapshot a zone loads before applying changes. */
   initial(): RrSetChange[] {
-    return [...this.current.values()].map((rrset) => ({ op: 'upsert', rrset }));
+    const out: RrSetChange[] = [];
+    for (const entry of this.current.values()) {
+      if (Array.isArray(entry)) for (const rrset of entry) out.push({ op: 'upsert', rrset });
+      else out.push({ op: 'upsert', rrset: entry });
+    }
+    return out;
   }
 
   namespaceKnown(ns: string): boolean {
@@ -114,7 +142,7 @@ export class ClusterState {
   stats(): { services: number; endpointSlices: number; endpoints: number; pods: number; rrsets: number } {
     return {
       services: this.services.size, endpointSlices: this.sliceService.size, endpoints: this.endpoints.size,
-      pods: this.pods.size, rrsets: this.current.size,
+      pods: this.pods.size, rrsets: this.rrsetCount,
     };
   }
 
@@ -252,11 +280,10 @@ export class ClusterState {
     const svc = this.services.get(svcKey);
     const fresh = svc ? serviceRecords(this.o, svc, this.groupsOf(svcKey)) : { rrsets: [], ptrs: [] };
     const before = this.published.get(svcKey) ?? NOTHING;
-    const keys = this.replace(before.keys, fresh.rrsets, out);
-    const ptrs = new Set(fresh.ptrs.map((p) => `${p.ip} ${p.target}`));
-    this.updatePtrs(before.ptrs, ptrs, out);
-    if (keys.size === 0 && ptrs.size === 0) this.published.delete(svcKey);
-    else this.published.set(svcKey, { keys, ptrs });
+    const rrsets = this.replace(before.rrsets, fresh.rrsets, out);
+    const ptrs = this.updatePtrs(before.ptrs, fresh.ptrs, out);
+    if (rrsets.length === 0 && ptrs.length === 0) this.published.delete(svcKey);
+    else this.published.set(svcKey, { rrsets, ptrs });
     this.trackNameServer(svcKey, svc, out);
   }
 
@@ -272,7 +299,7 @@ export class ClusterState {
 
   private renderNameServer(out: RrSetChange[]): void {
     const services = [...this.selectingUs].map((key) => ({ svc: this.services.get(key)!, groups: this.groupsOf(key) }));
-    this.nameServerKeys = this.replace(this.nameServerKeys, nameServerRrsets(this.o, nameServerAddresses(this.ownIps, services)), out);
+    this.nameServerRrsets = this.replace(this.nameServerRrsets, nameServerRrsets(this.o, nameServerAddresses(this.ownIps, services)), out);
   }
 
   private countService(ns: string, delta: number, out: RrSetChange[]): void {
@@ -284,9 +311,9 @@ export class ClusterState {
 
   private renderNamespace(ns: string, out: RrSetChange[]): void {
     const fresh = this.namespaceKnown(ns) ? namespaceRrsets(this.o, ns, this.podMode) : [];
-    const keys = this.replace(this.namespaceKeys.get(ns) ?? new Set(), fresh, out);
-    if (keys.size > 0) this.namespaceKeys.set(ns, keys);
-    else this.namespaceKeys.delete(ns);
+    const rrsets = this.replace(this.namespaceRrsets.get(ns) ?? [], fresh, out);
+    if (rrsets.length > 0) this.namespaceRrsets.set(ns, rrsets);
+    else this.namespaceRrsets.delete(ns);
     // Verified pod records need a known namespace (as CoreDNS's): they follow it.
     this.renderPodIps(ns, this.podIps.get(ns)?.keys() ?? [], out);
   }
@@ -299,53 +326,118 @@ export class ClusterState {
     for (const ip of ips) {
       const rrset = podAddressRrset(this.o, ns, ip);
       const fresh = known && (held?.get(ip) ?? 0) > 0 ? [rrset] : [];
-      this.replace(new Set([rrKey(rrset.name, rrset.type)]), fresh, out);
+      this.replace([rrset], fresh, out);
     }
   }
 
-  /** Publishes `fresh` in place of the RRsets named by `oldKeys`; returns the new key set. */
-  private replace(oldKeys: Set<string>, fresh: RrSet[], out: RrSetChange[]): Set<string> {
-    const keys = new Set<string>();
+  /**
+   * Publishes `fresh` in place of the RRsets `old` names; returns what is published now (an unchanged
+   * RRset as the object already published, so an equal copy is not kept alive).
+   */
+  private replace(old: readonly RrSetRef[], fresh: RrSet[], out: RrSetChange[]): RrSet[] {
+    const now: RrSet[] = [];
+    const freshKeys = new Set<string>();
     for (const rrset of fresh) {
-      const key = rrKey(rrset.name, rrset.type);
-      keys.add(key);
-      const prev = this.current.get(key);
-      if (prev && sameRrSet(prev, rrset)) continue;
-      this.current.set(key, rrset);
+      freshKeys.add(rrKey(rrset.name, rrset.type));
+      const prev = this.getCurrent(rrset.name, rrset.type);
+      if (prev && sameRrSet(prev, rrset)) {
+        now.push(prev);
+        continue;
+      }
+      this.setCurrent(rrset);
+      now.push(rrset);
       out.push({ op: 'upsert', rrset });
     }
-    for (const key of oldKeys) {
-      if (keys.has(key)) continue;
-      const prev = this.current.get(key);
-      if (!prev) continue;
-      this.current.delete(key);
-      out.push({ op: 'delete', name: prev.name, type: prev.type });
+    for (const { name, type } of old) {
+      if (freshKeys.has(rrKey(name, type))) continue;
+      if (this.deleteCurrent(name, type)) out.push({ op: 'delete', name, type });
     }
-    return keys;
+    return now;
   }
 
-  /** Moves one owner's PTR references from `before` to `after` and republishes the IPs that changed. */
-  private updatePtrs(before: Set<string>, after: Set<string>, out: RrSetChange[]): void {
+  private getCurrent(name: string, type: number): RrSet | undefined {
+    const entry = this.current.get(name);
+    if (entry === undefined) return undefined;
+    if (!Array.isArray(entry)) return entry.type === type ? entry : undefined;
+    return entry.find((r) => r.type === type);
+  }
+
+  private setCurrent(rrset: RrSet): void {
+    const entry = this.current.get(rrset.name);
+    if (entry === undefined || (!Array.isArray(entry) && entry.type === rrset.type)) {
+      if (entry === undefined) this.rrsetCount++;
+      this.current.set(rrset.name, rrset);
+      return;
+    }
+    const list = Array.isArray(entry) ? entry : [entry];
+    const i = list.findIndex((r) => r.type === rrset.type);
+    if (i >= 0) list[i] = rrset;
+    else {
+      list.push(rrset);
+      this.rrsetCount++;
+    }
+    this.current.set(rrset.name, list);
+  }
+
+  /** Removes (name, type) from `current`; false when it was not there. */
+  private deleteCurrent(name: string, type: number): boolean {
+    const entry = this.current.get(name);
+    if (entry === undefined) return false;
+    if (!Array.isArray(entry)) {
+      if (entry.type !== type) return false;
+      this.current.delete(name);
+    } else {
+      const i = entry.findIndex((r) => r.type === type);
+      if (i < 0) return false;
+      entry.splice(i, 1);
+      if (entry.length === 1) this.current.set(name, entry[0]!);
+    }
+    this.rrsetCount--;
+    return true;
+  }
+
+  /**
+   * Moves one owner's PTR references from `before` to `after` (duplicates counted once) and republishes
+   * the IPs that changed; returns `after` without duplicates, to be passed as `before` next time.
+   */
+  private updatePtrs(before: readonly PtrRef[], after: readonly PtrRef[], out: RrSetChange[]): PtrRef[] {
+    if (before.length === 0 && after.length === 0) return [];
+    const key = (p: PtrRef): string => `${p.ip} ${p.target}`;
+    const beforeKeys = new Set(before.map(key));
+    const afterKeys = new Set<string>();
+    const unique: PtrRef[] = [];
     const touched = new Set<string>();
-    const adjust = (entry: string, delta: number): void => {
-      const cut = entry.indexOf(' ');
-      const ip = entry.slice(0, cut);
-      const target = entry.slice(cut + 1);
-      let targets = this.ptrRefs.get(ip);
-      if (!targets) this.ptrRefs.set(ip, (targets = new Map()));
-      const n = (targets.get(target) ?? 0) + delta;
-      if (n > 0) targets.set(target, n);
-      else targets.delete(target);
-      if (targets.size === 0) this.ptrRefs.delete(ip);
-      touched.add(ip);
-    };
-    for (const e of before) if (!after.has(e)) adjust(e, -1);
-    for (const e of after) if (!before.has(e)) adjust(e, 1);
+    for (const p of after) {
+      const k = key(p);
+      if (afterKeys.has(k)) continue;
+      afterKeys.add(k);
+      unique.push(p);
+      if (!beforeKeys.has(k)) this.adjustPtr(p, 1, touched);
+    }
+    for (const p of before) if (!afterKeys.has(key(p))) this.adjustPtr(p, -1, touched);
     for (const ip of touched) {
       const targets = this.ptrRefs.get(ip);
-      const fresh = targets ? [ptrRrset(this.o, ip, targets.keys())] : [];
-      this.replace(new Set([rrKey(reverseName(ip), TYPE_PTR)]), fresh, out);
+      const fresh = targets === undefined ? [] : [ptrRrset(this.o, ip, typeof targets === 'string' ? [targets] : targets.keys())];
+      this.replace([{ name: reverseName(ip), type: TYPE_PTR }], fresh, out);
     }
+    return unique;
+  }
+
+  private adjustPtr({ ip, target }: PtrRef, delta: 1 | -1, touched: Set<string>): void {
+    touched.add(ip);
+    const targets = this.ptrRefs.get(ip);
+    if (targets === undefined) {
+      if (delta > 0) this.ptrRefs.set(ip, target);
+      return;
+    }
+    const counts = typeof targets === 'string' ? new Map([[targets, 1]]) : targets;
+    const n = (counts.get(target) ?? 0) + delta;
+    if (n > 0) counts.set(target, n);
+    else counts.delete(target);
+    const [only, onlyCount] = counts.size === 1 ? [...counts][0]! : ['', 0];
+    if (counts.size === 0) this.ptrRefs.delete(ip);
+    else if (onlyCount === 1) this.ptrRefs.set(ip, only);
+    else this.ptrRefs.set(ip, counts);
   }
 
   private countPodIps(p: SlimPod, delta: number): void {

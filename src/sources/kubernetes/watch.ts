@@ -1,15 +1,17 @@
-// The live source: one client-node informer per kind (Namespaces, Services, EndpointSlices, and Pods
-// in verified pod mode), each object converted to its slim form on arrival and fed to ClusterState.
+// The live source: one list/watch (reflector.ts) per kind (Namespaces, Services, EndpointSlices, and Pods
+// in verified pod mode), each object converted to its slim form on arrival and fed to ClusterState; no API
+// object outlives its event. client-node still does the configuration, authentication and requests.
 // The watch is kept apart from the naming rules: this file knows the API, not DNS.
-// client-node's informer re-watches by itself after a cleanly closed stream and relists after 410;
-// on any other error it stops, so we restart it here (retry-policy.ts says when).
+// The reflector re-watches by itself after a cleanly closed stream and relists after 410; on any other
+// error it stops, so we restart it here (retry-policy.ts says when).
 
 import type { SkippedObjects } from '../../inspect/skipped.js';
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from './cluster-state.js';
 import { KINDS, slimRef, type KindName } from './kinds.js';
 import { loadInClusterConfig } from './in-cluster.js';
 import type { EventType, KubernetesObserver } from './metrics.js';
+import { Reflector, type PageFn } from './reflector.js';
 import { RetryPolicy } from './retry-policy.js';
 
 export interface WatchLog {
@@ -64,52 +66,22 @@ function allowPlainHttp(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
-type ListFn = () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
-interface Page { items: KubernetesObject[]; metadata?: { resourceVersion?: string; _continue?: string } }
-type PageFn = (p: { limit: number; _continue?: string }) => Promise<Page>;
-
-/** Objects per list page, as client-go's reflector asks: bounded responses on large clusters. */
-export const LIST_PAGE_SIZE = 500;
-
-/**
- * A full list fetched in pages of LIST_PAGE_SIZE (a consistent snapshot: every page carries the same
- * resourceVersion, which the watch then starts from). One unpaged list of 10,000 EndpointSlices is one
- * huge response to buffer and parse at once; pages keep each response, and the API server's work, bounded.
- */
-function paged(fetchPage: PageFn): ListFn {
-  return async () => {
-    const items: KubernetesObject[] = [];
-    let cont: string | undefined;
-    let resourceVersion: string | undefined;
-    for (let pages = 0; pages < 100_000; pages++) {
-      const page = await fetchPage({ limit: LIST_PAGE_SIZE, _continue: cont });
-      for (const item of page.items) items.push(item);
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      cont = page.metadata?._continue || undefined;
-      if (cont === undefined) break;
-    }
-    return { items, metadata: { resourceVersion } };
-  };
-}
-
-function listers(kc: KubeConfig): Record<KindName, { path: string; list: ListFn }> {
+function pageFns(kc: KubeConfig): Record<KindName, { path: string; page: PageFn }> {
   const core = kc.makeApiClient(CoreV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   return {
-    Namespace: { path: '/api/v1/namespaces', list: paged((p) => core.listNamespace(p)) },
-    Service: { path: '/api/v1/services', list: paged((p) => core.listServiceForAllNamespaces(p)) },
-    EndpointSlice: {
-      path: '/apis/discovery.k8s.io/v1/endpointslices', list: paged((p) => discovery.listEndpointSliceForAllNamespaces(p)),
-    },
-    Endpoints: { path: '/api/v1/endpoints', list: paged((p) => core.listEndpointsForAllNamespaces(p)) },
-    Pod: { path: '/api/v1/pods', list: paged((p) => core.listPodForAllNamespaces(p)) },
+    Namespace: { path: '/api/v1/namespaces', page: (p) => core.listNamespace(p) },
+    Service: { path: '/api/v1/services', page: (p) => core.listServiceForAllNamespaces(p) },
+    EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', page: (p) => discovery.listEndpointSliceForAllNamespaces(p) },
+    Endpoints: { path: '/api/v1/endpoints', page: (p) => core.listEndpointsForAllNamespaces(p) },
+    Pod: { path: '/api/v1/pods', page: (p) => core.listPodForAllNamespaces(p) },
   };
 }
 
 export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
   const { state, log, observer } = opts;
   const kc = loadConfig(opts);
-  const all = listers(kc);
+  const all = pageFns(kc);
   // EndpointSlices by default (no 1000-address cap, dual stack); legacy v1 Endpoints only when asked for,
   // for clusters or proxies that do not serve discovery.k8s.io/v1.
   const endpointsKind: KindName = opts.endpointsApi === 'endpoints' ? 'Endpoints' : 'EndpointSlice';
@@ -162,39 +134,36 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
       observer?.applied(received);
     };
 
-    let listed = false;
-    const { path, list } = all[kind];
-    const informer = makeInformer(kc, path, async () => {
-      const result = await list();
-      listed = true;
-      return result;
-    });
-    informer.on('add', (o) => upsert(o, 'added'));
-    informer.on('update', (o) => upsert(o, 'modified'));
-    informer.on('delete', remove);
-    // client-node says "connect" each time it (re)opens the list/watch: the first is no restart.
+    // client-node's informer would keep every object in full; the reflector keeps only their versions.
     let connects = 0;
-    informer.on('connect', () => {
-      if (connects++ > 0) observer?.watchRestarted(kind);
+    const { path, page } = all[kind];
+    const reflector = new Reflector(kc, path, page, {
+      upsert,
+      remove,
+      // Said each time it (re)opens the list/watch: the first is no restart.
+      connect: () => {
+        if (connects++ > 0) observer?.watchRestarted(kind);
+      },
+      error: (err) => onError(err),
     });
 
     let timer: NodeJS.Timeout | undefined;
     const start = async (): Promise<void> => {
-      await informer.start();
-      if (listed && pending.delete(kind)) {
+      await reflector.start();
+      if (reflector.listed && pending.delete(kind)) {
         log.info({ kind, objects: applied.size }, 'initial list applied');
         if (pending.size === 0) markSynced();
       }
     };
-    informer.on('error', (err: unknown) => {
+    const onError = (err: unknown): void => {
       if (closed) return;
       const retryMs = retry.next(err);
       log.warn({ kind, err: String(err), retryMs }, 'watch failed, restarting');
       timer = setTimeout(() => void start(), retryMs);
-    });
+    };
     stops.push(() => {
       if (timer) clearTimeout(timer);
-      void informer.stop();
+      reflector.stop();
     });
     void start();
   }
