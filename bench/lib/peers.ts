@@ -258,4 +258,11 @@ const kdnsTop = kdns('native', {
   args: () => ['--http', '127.0.0.1:0', '--top-talkers=true'],
 });
 
-export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdnsTop, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];
+/** kdns native with the HTTP port but top talkers off: separates the HTTP server's cost from top talkers'. */
+const kdnsHttp = kdns('native', {
+  id: 'kdns-native-http',
+  label: 'kdns (native engine, HTTP on, top talkers off)',
+  args: () => ['--http', '127.0.0.1:0', '--top-talkers=false'],
+});
+
+export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdnsHttp, kdnsTop, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];
