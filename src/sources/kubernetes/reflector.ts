@@ -9,12 +9,7 @@
 // (as an error or an ERROR event) lists again; any other error stops it and goes to `error`.
 
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-
-export interface ListPage {
-  items: KubernetesObject[];
-  metadata?: { resourceVersion?: string; _continue?: string };
-}
-export type PageFn = (p: { limit: number; _continue?: string }) => Promise<ListPage>;
+import type { PageFn } from './list-page.js';
 
 export interface ReflectorHandlers {
   /** An object not seen before ('added') or at a resourceVersion other than the last one delivered. */
@@ -107,13 +102,13 @@ export class Reflector {
     let cont: string | undefined;
     let resourceVersion = '';
     for (let pages = 0; pages < MAX_PAGES; pages++) {
-      const page = await this.fetchPage({ limit: LIST_PAGE_SIZE, _continue: cont });
+      const page = await this.fetchPage({ limit: LIST_PAGE_SIZE, continue: cont });
       for (const item of page.items) {
         listedKeys.add(keyOf(item));
         this.deliver(item);
       }
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
       if (cont === undefined) break;
     }
     for (const key of [...this.versions.keys()]) {
