@@ -107,6 +107,8 @@ export class ClusterState {
   private readonly ownIps: ReadonlySet<string>;
   private readonly selectingUs = new Set<string>(); // services with one of ownIps as a ready endpoint
   private nameServerRrsets: RrSetRef[] = [];
+  /** Changes held back while batch() runs; null outside a batch. */
+  private pending: RrSetChange[] | null = null;
 
   constructor(opts: ClusterStateOptions) {
     this.zone = zoneKeyOf(opts.zone);
@@ -123,6 +125,24 @@ export class ClusterState {
 
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Runs `run`, handing the listeners every change it made as one batch at the end instead of one batch
+   * per mutation (a list page of 500 objects becomes one hub delta, one message per worker, instead of
+   * 500). The changes are those of the mutations in order, so applying the batch equals applying each.
+   * Each mutation still returns its own changes. Nested calls join the outer batch.
+   */
+  batch<T>(run: () => T): T {
+    if (this.pending !== null) return run();
+    const pending: RrSetChange[] = [];
+    this.pending = pending;
+    try {
+      return run();
+    } finally {
+      this.pending = null;
+      if (pending.length > 0) for (const l of this.listeners) l(pending);
+    }
   }
 
   /** Every RRset currently published, as upserts: the snapshot a zone loads before applying changes. */
@@ -257,7 +277,9 @@ export class ClusterState {
   }
 
   private emit(changes: RrSetChange[]): RrSetChange[] {
-    if (changes.length > 0) for (const l of this.listeners) l(changes);
+    if (changes.length === 0) return changes;
+    if (this.pending !== null) for (const change of changes) this.pending.push(change);
+    else for (const l of this.listeners) l(changes);
     return changes;
   }
 

@@ -60,9 +60,11 @@ export function podNamespaceName(zone: string, ns: string): string {
 
 /** Builds an RRset with duplicate RDATA removed and the rest in byte order. */
 export function makeRrSet(name: string, type: number, ttl: number, rdatas: Buffer[]): RrSet {
-  const unique = new Map<string, Buffer>();
-  for (const r of rdatas) unique.set(r.toString('hex'), r);
-  const sorted = [...unique.values()].sort(Buffer.compare);
+  // Sorted, equal neighbours are duplicates: no key string per RDATA (most RRsets hold one record).
+  const sorted = rdatas.length > 1 ? [...rdatas].sort(Buffer.compare) : [...rdatas];
+  let kept = Math.min(sorted.length, 1);
+  for (let i = 1; i < sorted.length; i++) if (!sorted[i]!.equals(sorted[kept - 1]!)) sorted[kept++] = sorted[i]!;
+  sorted.length = kept;
   return { name, type, class: CLASS_IN, ttl, rdatas: sorted };
 }
 

@@ -4,7 +4,7 @@
 // keeps the slim form it needs in ClusterState. This keeps only `namespace/name → resourceVersion`.
 //
 // It behaves as ListWatch does, event for event: `connect` on every (re)start; a list (in pages, each
-// applied as it arrives, so at most one page of full objects is alive) when there is no resourceVersion
+// applied as it arrives, as one batch of changes, so at most one page of full objects is alive) when there is no resourceVersion
 // to watch from; a watch from the last resourceVersion seen; a cleanly ended watch re-watches; 410 Gone
 // (as an error or an ERROR event) lists again; any other error stops it and goes to `error`.
 
@@ -16,6 +16,8 @@ export interface ReflectorHandlers {
   upsert(o: KubernetesObject, type: 'added' | 'modified'): void;
   /** An object delivered before is gone (on a relist only `metadata.namespace` and `.name` are set). */
   remove(o: KubernetesObject): void;
+  /** Runs `apply` (the deliveries of one list page) so that their changes leave as one batch. */
+  batch(apply: () => void): void;
   /** Each (re)start that lists or watches (the first one is no restart). */
   connect(): void;
   /** The list or watch failed other than with 410; the reflector stopped until start() is called again. */
@@ -103,19 +105,23 @@ export class Reflector {
     let resourceVersion = '';
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const page = await this.fetchPage({ limit: LIST_PAGE_SIZE, continue: cont });
-      for (const item of page.items) {
-        listedKeys.add(keyOf(item));
-        this.deliver(item);
-      }
+      this.on.batch(() => {
+        for (const item of page.items) {
+          listedKeys.add(keyOf(item));
+          this.deliver(item);
+        }
+      });
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       cont = page.metadata?.continue || undefined;
       if (cont === undefined) break;
     }
-    for (const key of [...this.versions.keys()]) {
-      if (listedKeys.has(key)) continue;
-      const cut = key.indexOf('/');
-      this.forget({ metadata: { namespace: key.slice(0, cut) || undefined, name: key.slice(cut + 1) } });
-    }
+    this.on.batch(() => {
+      for (const key of [...this.versions.keys()]) {
+        if (listedKeys.has(key)) continue;
+        const cut = key.indexOf('/');
+        this.forget({ metadata: { namespace: key.slice(0, cut) || undefined, name: key.slice(cut + 1) } });
+      }
+    });
     this.resourceVersion = resourceVersion;
     this.listed = true;
   }

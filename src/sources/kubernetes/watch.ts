@@ -138,6 +138,8 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     const reflector = new Reflector(kc, path, jsonPages(kc, path), {
       upsert,
       remove,
+      // A list page's changes go to the hub as one delta (the sync sends ~40 instead of ~20,000).
+      batch: (apply) => state.batch(apply),
       // Said each time it (re)opens the list/watch: the first is no restart.
       connect: () => {
         if (connects++ > 0) observer?.watchRestarted(kind);
