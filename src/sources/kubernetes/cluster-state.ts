@@ -7,6 +7,7 @@
 import { TYPE_PTR } from '../../dns/constants.js';
 import { reverseName } from '../../dns/reverse.js';
 import type { RrSet, RrSetChange } from '../../dns/types.js';
+import { flatKey } from '../../util/flat-string.js';
 import { canonicalIp } from './ip.js';
 import {
   apexRrsets, DEFAULT_TTL, nameServerAddresses, nameServerRrsets, namespaceRrsets, podAddressRrset, ptrRrset, selectsAddress,
@@ -17,6 +18,7 @@ import type { KindName } from './kinds.js';
 import type {
   EndpointGroup, SlimEndpoints, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService,
 } from './objects.js';
+import { exact } from './objects.js';
 
 export interface ClusterStateOptions {
   zone: string;
@@ -76,8 +78,9 @@ function sameRrSet(a: RrSet, b: RrSet): boolean {
   return a.rdatas.every((r, i) => r.equals(b.rdatas[i]!));
 }
 
+/** `ns/name`, flat: these keys are kept in several maps for the life of each object. */
 function objKey(ns: string, name: string): string {
-  return `${ns}/${name}`;
+  return flatKey(`${ns}/${name}`);
 }
 
 /** Pods that ended keep their IP in status, but the IP may already belong to another pod. */
@@ -366,6 +369,7 @@ export class ClusterState {
         now.push(prev);
         continue;
       }
+      rrset.name = prev?.name ?? flatKey(rrset.name); // kept for as long as it is published
       this.setCurrent(rrset);
       now.push(rrset);
       out.push({ op: 'upsert', rrset });
@@ -374,7 +378,14 @@ export class ClusterState {
       if (freshKeys.has(rrKey(name, type))) continue;
       if (this.deleteCurrent(name, type)) out.push({ op: 'delete', name, type });
     }
-    return now;
+    return exact(now);
+  }
+
+  /** `name` as stored: the owner string of its published RRsets when there are any (a PTR target names the A RRset of the same name), else a flat copy. */
+  private storedName(name: string): string {
+    const entry = this.current.get(name);
+    if (entry === undefined) return flatKey(name);
+    return Array.isArray(entry) ? entry[0]?.name ?? flatKey(name) : entry.name;
   }
 
   private getCurrent(name: string, type: number): RrSet | undefined {
@@ -425,7 +436,7 @@ export class ClusterState {
   private updatePtrs(before: readonly PtrRef[], after: readonly PtrRef[], out: RrSetChange[]): PtrRef[] {
     if (before.length === 0 && after.length === 0) return [];
     const key = (p: PtrRef): string => `${p.ip} ${p.target}`;
-    const beforeKeys = new Set(before.map(key));
+    const beforeRefs = new Map(before.map((p) => [key(p), p]));
     const afterKeys = new Set<string>();
     const unique: PtrRef[] = [];
     const touched = new Set<string>();
@@ -433,16 +444,23 @@ export class ClusterState {
       const k = key(p);
       if (afterKeys.has(k)) continue;
       afterKeys.add(k);
-      unique.push(p);
-      if (!beforeKeys.has(k)) this.adjustPtr(p, 1, touched);
+      // A reference kept from before keeps its (flat) strings; a new one is stored flat.
+      const kept = beforeRefs.get(k);
+      if (kept !== undefined) {
+        unique.push(kept);
+        continue;
+      }
+      const ref = { ip: p.ip, target: this.storedName(p.target) };
+      unique.push(ref);
+      this.adjustPtr(ref, 1, touched);
     }
-    for (const p of before) if (!afterKeys.has(key(p))) this.adjustPtr(p, -1, touched);
+    for (const [k, p] of beforeRefs) if (!afterKeys.has(k)) this.adjustPtr(p, -1, touched);
     for (const ip of touched) {
       const targets = this.ptrRefs.get(ip);
       const fresh = targets === undefined ? [] : [ptrRrset(this.o, ip, typeof targets === 'string' ? [targets] : targets.keys())];
       this.replace([{ name: reverseName(ip), type: TYPE_PTR }], fresh, out);
     }
-    return unique;
+    return exact(unique);
   }
 
   private adjustPtr({ ip, target }: PtrRef, delta: 1 | -1, touched: Set<string>): void {

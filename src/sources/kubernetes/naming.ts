@@ -86,12 +86,15 @@ class AddressSets {
   }
   rrsets(ttl: number): RrSet[] {
     const out: RrSet[] = [];
+    // One RDATA buffer per address: a headless Service's A RRset and its endpoints' A RRsets share them.
+    const rdataOf = new Map<string, { type: number; rdata: Buffer }>();
     for (const [name, ips] of this.byName) {
       const v4: Buffer[] = [];
       const v6: Buffer[] = [];
       for (const ip of ips) {
-        const { type, rdata } = addressRdata(ip);
-        (type === TYPE_A ? v4 : v6).push(rdata);
+        let address = rdataOf.get(ip);
+        if (address === undefined) rdataOf.set(ip, (address = addressRdata(ip)));
+        (address.type === TYPE_A ? v4 : v6).push(address.rdata);
       }
       if (v4.length > 0) out.push(makeRrSet(name, TYPE_A, ttl, v4));
       if (v6.length > 0) out.push(makeRrSet(name, TYPE_AAAA, ttl, v6));
