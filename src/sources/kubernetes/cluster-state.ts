@@ -63,9 +63,6 @@ interface Published {
 
 const NOTHING: Published = { rrsets: [], ptrs: [] };
 
-function rrKey(name: string, type: number): string {
-  return `${name}|${type}`;
-}
 
 /** One name's RRsets in `current`: the RRset itself when there is one (most names), else a list. */
 type NameEntry = RrSet | RrSet[];
@@ -361,9 +358,7 @@ export class ClusterState {
    */
   private replace(old: readonly RrSetRef[], fresh: RrSet[], out: RrSetChange[]): RrSet[] {
     const now: RrSet[] = [];
-    const freshKeys = new Set<string>();
     for (const rrset of fresh) {
-      freshKeys.add(rrKey(rrset.name, rrset.type));
       const prev = this.getCurrent(rrset.name, rrset.type);
       if (prev && sameRrSet(prev, rrset)) {
         now.push(prev);
@@ -374,9 +369,16 @@ export class ClusterState {
       now.push(rrset);
       out.push({ op: 'upsert', rrset });
     }
-    for (const { name, type } of old) {
-      if (freshKeys.has(rrKey(name, type))) continue;
-      if (this.deleteCurrent(name, type)) out.push({ op: 'delete', name, type });
+    if (old.length > 0) {
+      // An old (name, type) still rendered is published now as one of `now`; anything else there goes.
+      // (By object identity: no `name|type` key string per RRset, which cost more than the rest.)
+      const published = new Set<RrSet>(now);
+      for (const { name, type } of old) {
+        const current = this.getCurrent(name, type);
+        if (current === undefined || published.has(current)) continue;
+        this.deleteCurrent(name, type);
+        out.push({ op: 'delete', name, type });
+      }
     }
     return exact(now);
   }
