@@ -76,13 +76,17 @@ function addressRdata(ip: string): { type: number; rdata: Buffer } {
   return ip.includes(':') ? { type: TYPE_AAAA, rdata: rdataAAAA(ip) } : { type: TYPE_A, rdata: rdataA(ip) };
 }
 
-/** Collects A/AAAA per owner name, then turns them into RRsets. */
+/**
+ * Collects A/AAAA per owner name, then turns them into RRsets. Addresses are listed as they come, repeats
+ * included: makeRrSet drops repeated RDATA, and a Set per name (one per endpoint) was most of a
+ * rendering's garbage.
+ */
 class AddressSets {
-  private readonly byName = new Map<string, Set<string>>();
+  private readonly byName = new Map<string, string[]>();
   add(name: string, ip: string): void {
-    let set = this.byName.get(name);
-    if (!set) this.byName.set(name, (set = new Set()));
-    set.add(ip);
+    const list = this.byName.get(name);
+    if (list === undefined) this.byName.set(name, [ip]);
+    else list.push(ip);
   }
   rrsets(ttl: number): RrSet[] {
     const out: RrSet[] = [];
