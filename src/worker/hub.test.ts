@@ -67,3 +67,23 @@ t.test('a snapshot is the image at the current version: every RRset and mark, lo
   t.ok(zone.node('m.example.test.')!.marked, 'the type-0 mark');
   t.same(new ImageLocalNames(localStoreId(0), source).lookup('gw.lan.', TYPE_TXT)!.answer.map((r) => r.rdata.toString('hex')), ['0178']);
 });
+
+t.test('an image too small for the data is rebuilt larger, and a delta says so', async (t) => {
+  const hub = new ZoneHub();
+  const seen: Delta[] = [];
+  hub.subscribe((d) => seen.push(d));
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
+  const before = hub.snapshot().image;
+  const many: RrSetChange[] = Array.from({ length: 20_000 }, (_, i) => ({
+    op: 'upsert', rrset: { name: `host${i}.sub.example.test.`, type: TYPE_A, class: CLASS_IN, ttl: 5, rdatas: [rdataA(`10.1.${i >> 8}.${i & 255}`)] },
+  }));
+  hub.apply(ORIGIN, many);
+  t.ok(hub.imageStats.rebuilds >= 1, `rebuilt ${hub.imageStats.rebuilds} times`);
+  t.same(seen.map((d) => d.kind), ['add-zone', 'image', 'changes'], 'the new image goes out before the change that needed it');
+  const snap = hub.snapshot();
+  t.not(snap.image.heap, before.heap);
+  const zone = new ImageZone(ORIGIN, snap.zones[0]!.id, true, { reader: new ZoneImageReader(snap.image) });
+  for (const i of [0, 12_345, 19_999]) t.same([...zone.get(`host${i}.sub.example.test.`, TYPE_A)!.rdatas[0]!], [10, 1, i >> 8, i & 255]);
+  t.ok(zone.nodeExists('sub.example.test.') && zone.nodeExists('ns1.example.test.'));
+  t.ok(hub.imageStats.bytes >= hub.imageStats.used, 'the metrics add up');
+});

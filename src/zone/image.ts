@@ -45,6 +45,7 @@ export const GARBAGE_LIMIT = 4 << 20;
 export class ImageFullError extends Error {
   constructor(what: string) {
     super(`zone image full: ${what}`);
+    this.name = 'ImageFullError';
   }
 }
 
