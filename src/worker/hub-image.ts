@@ -11,6 +11,9 @@ import { LOCAL_STORES, localStoreId } from './protocol.js';
 
 /** Where a new image starts, and the least a rebuilt one gets. */
 const MIN_HEAP = 1 << 20;
+/** Room a rebuild leaves, as a multiple of the live data: when the image was full, and when compacting. */
+const GROW = 2;
+const COMPACT = 1.5;
 
 export interface ImageStats {
   /** Bytes of the image's buffers (table + heap). */
@@ -100,21 +103,22 @@ export class HubImage {
       writes(this.writer);
     } catch (err) {
       if (!(err instanceof ImageFullError)) throw err;
-      this.rebuild(2);
+      this.rebuild(GROW);
       return;
     }
     this.compactIfWorth();
   }
 
   private compactIfWorth(): void {
-    if (this.writer.needsCompaction()) this.rebuild(1);
+    if (this.writer.needsCompaction()) this.rebuild(COMPACT);
   }
 
-  /** A fresh image with everything served now, sized `growth`× what is live (doubling until it fits). */
-  private rebuild(growth: number): void {
+  /** A fresh image with everything served now, `room`× what is live (doubling until it fits). */
+  private rebuild(room: number): void {
     const old = this.writer;
-    let heap = Math.max(MIN_HEAP, (old.heapUsed - old.garbage) * 2 * growth);
-    let slots = Math.max(1024, old.names * 2 * growth);
+    let heap = Math.max(MIN_HEAP, Math.ceil((old.heapUsed - old.garbage) * room));
+    // The table takes names up to half its slots (image.ts); dead names are counted, so this is generous.
+    let slots = Math.max(1024, Math.ceil(old.names * 2 * room));
     for (;;) {
       const next = new ZoneImageWriter(heap, slots);
       try {
