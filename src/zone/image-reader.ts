@@ -5,7 +5,7 @@
 import { TYPE_NS, TYPE_SOA } from '../dns/constants.js';
 import type { RrSet } from '../dns/types.js';
 import {
-  encodeName, hashName, MAX_KEY, SLOT_HASH, SLOT_INTS, SLOT_NAME, SLOT_STATE, SLOT_ZONE, STATE_MARKED, type ZoneImage,
+  encodeName, hashName, MAX_KEY, nameAt, SLOT_HASH, SLOT_INTS, SLOT_NAME, SLOT_STATE, SLOT_ZONE, STATE_MARKED, type ZoneImage,
 } from './image.js';
 import type { NodeView, Synthesizer, ZoneReader } from './reader.js';
 
@@ -75,10 +75,7 @@ export class ZoneImageReader {
   }
 
   private sameName(nameRef: number, length: number): boolean {
-    if (this.i32[nameRef >> 2] !== length) return false;
-    const at = nameRef + 4;
-    for (let i = 0; i < length; i++) if (this.u8[at + i] !== this.scratch[i]) return false;
-    return true;
+    return nameAt(this.i32, this.u8, nameRef, this.scratch, length);
   }
 
   private rrsetAt(ref: number, owner: string): RrSet {

@@ -64,6 +64,14 @@ export function encodeName(name: string, out: Uint8Array): number {
   return n;
 }
 
+/** True when the name record at `nameRef` holds the `length` bytes of `name`. */
+export function nameAt(i32: Int32Array, u8: Uint8Array, nameRef: number, name: Uint8Array, length: number): boolean {
+  if (i32[nameRef >> 2] !== length) return false;
+  const at = nameRef + 4;
+  for (let i = 0; i < length; i++) if (u8[at + i] !== name[i]) return false;
+  return true;
+}
+
 function align4(n: number): number {
   return (n + 3) & ~3;
 }
@@ -200,10 +208,7 @@ export class ZoneImageWriter {
   }
 
   private sameName(nameRef: number, length: number): boolean {
-    if (this.i32[nameRef >> 2] !== length) return false;
-    const at = nameRef + 4;
-    for (let i = 0; i < length; i++) if (this.u8[at + i] !== this.scratch[i]) return false;
-    return true;
+    return nameAt(this.i32, this.u8, nameRef, this.scratch, length);
   }
 
   private nameSize(slot: number): number {
