@@ -20,7 +20,7 @@ export class ImageLocalNames implements LocalReader {
     return this.source.reader.state(this.id, name) !== 0;
   }
 
-  names(): string[] {
+  names(): Iterable<string> {
     return this.source.reader.names(this.id);
   }
 

@@ -63,15 +63,17 @@ export class ZoneImageReader {
     return out;
   }
 
-  /** Every existing name of zone `zoneId` (a scan of the table: full rebuilds of negative mirrors only). */
-  names(zoneId: number): string[] {
-    const out: string[] = [];
+  /**
+   * Every existing name of zone `zoneId`, by a scan of the table (full rebuilds of negative mirrors only).
+   * Lazily: a zone of 10^5 names as one array would be promoted to the old generation and linger in every
+   * worker; one name at a time stays young garbage. Names published during the scan may or may not appear.
+   */
+  *names(zoneId: number): Generator<string> {
     for (let base = 0; base < this.slots.length; base += SLOT_INTS) {
       const nameRef = Atomics.load(this.slots, base + SLOT_NAME);
       if (nameRef === 0 || this.slots[base + SLOT_ZONE] !== zoneId || Atomics.load(this.slots, base + SLOT_STATE) === 0) continue;
-      out.push(this.heap.toString('latin1', nameRef + 4, nameRef + 4 + this.i32[nameRef >> 2]!));
+      yield this.heap.toString('latin1', nameRef + 4, nameRef + 4 + this.i32[nameRef >> 2]!);
     }
-    return out;
   }
 
   private sameName(nameRef: number, length: number): boolean {
@@ -148,7 +150,7 @@ export class ImageZone implements ZoneReader {
     return state !== 0 && reader.hasType(state, TYPE_NS);
   }
 
-  names(): string[] {
+  names(): Iterable<string> {
     return this.source.reader.names(this.id);
   }
 }
