@@ -1,7 +1,7 @@
 // Where kdns's memory goes for a synthetic cluster, structure by structure, without a server or threads:
 // the same objects as scale.js's cluster are converted and fed to a ClusterState, then the main thread's
-// hub (zone + reverse store), a snapshot as a starting worker receives it, and one worker's replica are
-// built in this isolate; the JS heap (plus ArrayBuffer backing stores) is measured after a full GC at each step.
+// hub (zone + reverse store + the shared zone image), and one worker's view of the image are built in
+// this isolate; the JS heap (plus ArrayBuffer backing stores) is measured after a full GC at each step.
 //
 //   node --expose-gc dist/bench/k8s/breakdown.js [--services 10000] [--endpoints 100000] [--headless 0.5]
 //
@@ -95,15 +95,12 @@ function main(): void {
   hub.apply(origin, inZone);
   hub.applyLocal('reverse', reverse);
   hub.setReady(origin, true);
-  step('hub: zone + reverse store', 'nodes and names (RRset objects shared with ClusterState)');
-
-  let snapshot: ReturnType<ZoneHub['snapshot']> | null = hub.snapshot();
-  step('hub snapshot (packed)', 'what a starting worker is sent; main keeps it while workers start');
+  const image = hub.imageStats;
+  step('hub: zone + reverse store + zone image', `nodes and names (RRset objects shared with ClusterState); the image: ${(image.bytes / MiB).toFixed(1)} MiB of SharedArrayBuffers (${(image.used / MiB).toFixed(1)} MiB of heap written, ${image.rebuilds} rebuilds while it grew)`);
 
   const replica = new Replica({ needSnapshot: () => undefined });
-  replica.applySnapshot(snapshot);
-  snapshot = null;
-  step('one worker replica', 'its own zone and reverse store, built from the snapshot');
+  replica.applySnapshot(hub.snapshot());
+  step('one worker view', 'its zone and store readers over the shared image (no copy of the data)');
 
   console.log(`cluster: ${JSON.stringify(counts)}, ${rrsets} RRsets; ClusterState applied them in ${applyCpuMs.toFixed(0)} ms of CPU`);
   console.log('\n| structure | JS heap MiB | bytes/RRset | holds |\n|---|---|---|---|');

@@ -17,8 +17,8 @@ import { rdataTxt } from '../dns/rdata.js';
 import type { LookupResult, Rr } from '../dns/types.js';
 import { chaseCname, danglingCnameTarget } from './cname-chase.js';
 import { BoundedMemo } from '../util/bounded-memo.js';
-import { lookup, type ZoneSet } from '../zone/index.js';
-import type { LocalNames } from './local-names.js';
+import { lookup, type ZoneSetReader } from '../zone/index.js';
+import type { LocalReader } from './local-names.js';
 import { NegativeFeed, type NegativeMirror } from './negative-feed.js';
 import type { AnswerOrder } from '../policy/answer-order.js';
 
@@ -40,9 +40,9 @@ const FORWARDED_MEMO_LIMIT = 10_000;
 const NX_SEEN_SLOTS = 1 << 16; // power of two: 16,384 buckets of 4, 256 KiB
 
 export interface ResponderOptions {
-  zones: ZoneSet;
+  zones: ZoneSetReader;
   /** Exact-match local data consulted before the zones, in order: hosts files, cluster reverse names. */
-  local: LocalNames[];
+  local: LocalReader[];
   maxUdpPayload: number;
   chaos: { versionBind: string | null; idServer: string | null };
   /** Answers names outside every zone and local store (src/forward); null = REFUSED for them. */
@@ -283,7 +283,7 @@ export class Responder {
   }
 
   /** Adds an exact-match store consulted after the existing ones (e.g. cluster reverse names). */
-  addLocal(local: LocalNames): void {
+  addLocal(local: LocalReader): void {
     this.opts.local.push(local);
     this.invalidate();
   }

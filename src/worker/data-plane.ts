@@ -1,4 +1,4 @@
-// The data-plane worker thread: a replica of the hub's zones, a Responder over it, and a packet engine
+// The data-plane worker thread: a view of the hub's zone image, a Responder over it, and a packet engine
 // bound to the shared listen addresses. Started by supervisor.ts; talks only through protocol.ts messages.
 //
 // Order of life: `init` (settings) → first `snapshot` → bind → post `ready`; then `delta` batches; on
@@ -44,7 +44,8 @@ let closing = false;
 const replica = new Replica({
   configureZone(zone) {
     if (init?.podRecords && zone.origin === init.podRecords.zone) {
-      zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
+      // The rule reads only nodeExists (a ZoneReader method); its parameter type is the Kubernetes source's.
+      zone.synthesizer = insecurePodSynthesizer(zone as unknown as Parameters<typeof insecurePodSynthesizer>[0], init.podRecords);
       zone.synthesizedBelow = podRecordsRoot(zone.origin);
     }
   },

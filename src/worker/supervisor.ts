@@ -1,5 +1,5 @@
 // Starts and keeps the data-plane workers (lifecycle and restarts): N threads, each with its own sockets
-// on the same addresses (SO_REUSEPORT through the native engine) and its own replica of the hub. A worker
+// on the same addresses (SO_REUSEPORT through the native engine) and its view of the hub's zone image. A worker
 // that dies is restarted with a fresh snapshot while the others keep answering. The other jobs live
 // beside it: delta fan-out (delta-fanout.ts), requests to and from workers (worker-rpc.ts), log lines
 // (log-relay.ts), metrics (worker-metrics.ts), what a worker is told (settings.ts).
@@ -168,7 +168,7 @@ class Supervisor implements DataPlane {
     this.forward = opts.forward ?? null;
     this.forwardCache = this.forward === null ? null : allocateForwardStore(this.forward.cache);
     this.log = opts.log.child({ component: 'worker' });
-    this.metrics = workerMetrics(opts.registry, () => this.workers());
+    this.metrics = workerMetrics(opts.registry, () => this.workers(), () => opts.hub.imageStats);
     this.fanout = new DeltaFanout(opts.hub, (msg) => {
       for (const slot of this.slots) this.post(slot, msg);
     });
