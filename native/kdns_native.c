@@ -38,7 +38,7 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 6
+#define KDNS_ABI_VERSION 7
 
 // meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
 // uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
@@ -530,21 +530,27 @@ static int call_js(udp_engine *e, unsigned n) {
 static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
   unsigned answered = 0;
-  for (unsigned i = 0; i < n; i++) {
+  // The tables are process-global: announce this thread as a reader of each for the batch (no lock; a
+  // table it cannot enter now answers nothing in this batch, JavaScript does).
+  answer_cache *cache = answer_cache_read_begin(e->cache) ? e->cache : NULL;
+  answer_cache *fwd = e->fwd != NULL && answer_cache_read_begin(e->fwd) ? e->fwd : NULL;
+  for (unsigned i = 0; i < n && (cache != NULL || fwd != NULL); i++) {
     int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
     if (m[S_IN_LEN] <= 0) continue;
     const uint8_t *q = e->in + (size_t)i * e->in_slot;
     uint8_t *out = e->out + (size_t)i * e->out_slot;
     const uint8_t *peer = (const uint8_t *)&m[S_ADDR];
     int v6 = m[S_FAMILY] == 6;
-    size_t len = answer_cache_answer_udp(e->cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
-    if (len == 0 && e->fwd != NULL) len = answer_cache_answer_udp(e->fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    size_t len = cache == NULL ? 0 : answer_cache_answer_udp(cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    if (len == 0 && fwd != NULL) len = answer_cache_answer_udp(fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
     if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
     m[S_IN_LEN] = -1;
     answered++;
   }
+  if (cache != NULL) answer_cache_read_end(cache);
+  if (fwd != NULL) answer_cache_read_end(fwd);
   if (answered > 0) {
     answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
     e->counters[H_NATIVE] += answered;
