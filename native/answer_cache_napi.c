@@ -3,6 +3,7 @@
 // views of one shared store may live in many threads (the store is process-global, answer_cache.c).
 
 #include "answer_cache_napi.h"
+#include "napi_props.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,13 @@ static cache_box *only_cache_arg(napi_env env, napi_callback_info info, napi_val
 answer_cache *cache_from_value(napi_env env, napi_value v) {
   cache_box *box = box_of(env, v);
   return box == NULL ? NULL : box->cache;
+}
+
+answer_cache *cache_from_only_arg(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc >= 1 ? cache_from_value(env, argv[0]) : NULL;
 }
 
 /** The share key argument: a string of 1-127 bytes, or absent/undefined/null (a private store). */
@@ -269,17 +277,7 @@ static napi_value cache_clear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void set_number(napi_env env, napi_value obj, const char *name, double v) {
-  napi_value n;
-  napi_create_double(env, v, &n);
-  napi_set_named_property(env, obj, name, n);
-}
 
-static void set_bool(napi_env env, napi_value obj, const char *name, int v) {
-  napi_value b;
-  napi_get_boolean(env, v != 0, &b);
-  napi_set_named_property(env, obj, name, b);
-}
 
 // cacheStats(cache) → { entries, bytes, shared, primary, views }: of the store the view belongs to.
 static napi_value cache_stats(napi_env env, napi_callback_info info) {
@@ -290,11 +288,11 @@ static napi_value cache_stats(napi_env env, napi_callback_info info) {
   answer_cache_stats st = answer_cache_stats_of(box->cache);
   napi_value obj;
   napi_create_object(env, &obj);
-  set_number(env, obj, "entries", (double)st.entries);
-  set_number(env, obj, "bytes", (double)st.bytes);
-  set_bool(env, obj, "shared", st.shared);
-  set_bool(env, obj, "primary", st.primary);
-  set_number(env, obj, "views", st.views);
+  prop_number(env, obj, "entries", (double)st.entries);
+  prop_number(env, obj, "bytes", (double)st.bytes);
+  prop_bool(env, obj, "shared", st.shared);
+  prop_bool(env, obj, "primary", st.primary);
+  prop_number(env, obj, "views", st.views);
   return obj;
 }
 
@@ -394,21 +392,16 @@ static napi_value cache_set_counters(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
 
 void register_cache_api(napi_env env, napi_value exports) {
-  set_fn(env, exports, "cacheCreate", cache_create);
-  set_fn(env, exports, "cacheSet", cache_set);
-  set_fn(env, exports, "cacheDelete", cache_delete);
-  set_fn(env, exports, "cacheClear", cache_clear);
-  set_fn(env, exports, "cacheStats", cache_stats);
-  set_fn(env, exports, "cacheSetCounters", cache_set_counters);
-  set_fn(env, exports, "cacheMakeForwarded", cache_make_forwarded);
-  set_fn(env, exports, "cacheClaimNegative", cache_claim_negative);
-  set_fn(env, exports, "cacheLiveStores", cache_live_stores);
-  set_fn(env, exports, "cacheClose", cache_close);
+  prop_fn(env, exports, "cacheCreate", cache_create);
+  prop_fn(env, exports, "cacheSet", cache_set);
+  prop_fn(env, exports, "cacheDelete", cache_delete);
+  prop_fn(env, exports, "cacheClear", cache_clear);
+  prop_fn(env, exports, "cacheStats", cache_stats);
+  prop_fn(env, exports, "cacheSetCounters", cache_set_counters);
+  prop_fn(env, exports, "cacheMakeForwarded", cache_make_forwarded);
+  prop_fn(env, exports, "cacheClaimNegative", cache_claim_negative);
+  prop_fn(env, exports, "cacheLiveStores", cache_live_stores);
+  prop_fn(env, exports, "cacheClose", cache_close);
 }

@@ -19,6 +19,7 @@
 #include "negative_napi.h"
 #include "takeover.h"
 #include "observe.h"
+#include "napi_props.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -891,38 +892,27 @@ static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-static void set_int(napi_env env, napi_value obj, const char *name, int v) {
-  napi_value jv;
-  napi_create_int32(env, v, &jv);
-  napi_set_named_property(env, obj, name, jv);
-}
-
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
 
 NAPI_MODULE_INIT() {
-  set_fn(env, exports, "createUdpSocket", create_udp_socket);
-  set_fn(env, exports, "createTcpListener", create_tcp_listener);
-  set_fn(env, exports, "closeFd", close_fd);
-  set_fn(env, exports, "udpStart", udp_start);
-  set_fn(env, exports, "udpPause", udp_pause);
-  set_fn(env, exports, "udpStop", udp_stop);
-  set_fn(env, exports, "udpSendTo", udp_send_to);
-  set_fn(env, exports, "liveEngines", live_engines_fn);
-  set_fn(env, exports, "udpObserve", udp_observe);
+  prop_fn(env, exports, "createUdpSocket", create_udp_socket);
+  prop_fn(env, exports, "createTcpListener", create_tcp_listener);
+  prop_fn(env, exports, "closeFd", close_fd);
+  prop_fn(env, exports, "udpStart", udp_start);
+  prop_fn(env, exports, "udpPause", udp_pause);
+  prop_fn(env, exports, "udpStop", udp_stop);
+  prop_fn(env, exports, "udpSendTo", udp_send_to);
+  prop_fn(env, exports, "liveEngines", live_engines_fn);
+  prop_fn(env, exports, "udpObserve", udp_observe);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
-  set_int(env, abi, "version", KDNS_ABI_VERSION);
-  set_int(env, abi, "metaHeader", META_HEADER);
-  set_int(env, abi, "metaStride", META_STRIDE);
-  set_int(env, abi, "maxBatch", MAX_BATCH);
-  set_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
+  prop_int(env, abi, "version", KDNS_ABI_VERSION);
+  prop_int(env, abi, "metaHeader", META_HEADER);
+  prop_int(env, abi, "metaStride", META_STRIDE);
+  prop_int(env, abi, "maxBatch", MAX_BATCH);
+  prop_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
   napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }

@@ -6,6 +6,7 @@
 
 #include "answer_cache_napi.h"
 #include "negative.h"
+#include "napi_props.h"
 
 #include <stdlib.h>
 
@@ -122,29 +123,20 @@ static napi_value negative_names_fn(napi_env env, napi_callback_info info) {
 
 // negativeStats(cache) → { names, zones, bytes }
 static napi_value negative_stats_fn(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  answer_cache *c = argc >= 1 ? cache_from_value(env, argv[0]) : NULL;
+  answer_cache *c = cache_from_only_arg(env, info);
   if (c == NULL) return throw_arg(env, "negativeStats(cache)");
   answer_cache_stats st = answer_cache_stats_of(c);
-  napi_value obj, names, zones, bytes;
+  napi_value obj;
   napi_create_object(env, &obj);
-  napi_create_double(env, (double)st.negative_names, &names);
-  napi_create_double(env, (double)st.negative_zones, &zones);
-  napi_create_double(env, (double)st.negative_bytes, &bytes);
-  napi_set_named_property(env, obj, "names", names);
-  napi_set_named_property(env, obj, "zones", zones);
-  napi_set_named_property(env, obj, "bytes", bytes);
+  prop_number(env, obj, "names", (double)st.negative_names);
+  prop_number(env, obj, "zones", (double)st.negative_zones);
+  prop_number(env, obj, "bytes", (double)st.negative_bytes);
   return obj;
 }
 
 /** negativeBegin(cache) / negativeEnd(cache): a batch of changes readers never see half applied. */
 static napi_value batch_call(napi_env env, napi_callback_info info, int open) {
-  napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  answer_cache *c = argc >= 1 ? cache_from_value(env, argv[0]) : NULL;
+  answer_cache *c = cache_from_only_arg(env, info);
   if (c == NULL || answer_cache_negative_batch(c, open) < 0) return throw_arg(env, "expected an authoritative cache from cacheCreate");
   return NULL;
 }
