@@ -19,6 +19,7 @@
 #include "negative_napi.h"
 #include "takeover.h"
 #include "observe.h"
+#include "napi_props.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +39,7 @@
 #define KDNS_HAVE_MMSG 0
 #endif
 
-#define KDNS_ABI_VERSION 6
+#define KDNS_ABI_VERSION 7
 
 // meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
 // uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
@@ -530,21 +531,27 @@ static int call_js(udp_engine *e, unsigned n) {
 static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
   unsigned answered = 0;
-  for (unsigned i = 0; i < n; i++) {
+  // The tables are process-global: announce this thread as a reader of each for the batch (no lock; a
+  // table it cannot enter now answers nothing in this batch, JavaScript does).
+  answer_cache *cache = answer_cache_read_begin(e->cache) ? e->cache : NULL;
+  answer_cache *fwd = e->fwd != NULL && answer_cache_read_begin(e->fwd) ? e->fwd : NULL;
+  for (unsigned i = 0; i < n && (cache != NULL || fwd != NULL); i++) {
     int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
     if (m[S_IN_LEN] <= 0) continue;
     const uint8_t *q = e->in + (size_t)i * e->in_slot;
     uint8_t *out = e->out + (size_t)i * e->out_slot;
     const uint8_t *peer = (const uint8_t *)&m[S_ADDR];
     int v6 = m[S_FAMILY] == 6;
-    size_t len = answer_cache_answer_udp(e->cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
-    if (len == 0 && e->fwd != NULL) len = answer_cache_answer_udp(e->fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    size_t len = cache == NULL ? 0 : answer_cache_answer_udp(cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    if (len == 0 && fwd != NULL) len = answer_cache_answer_udp(fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
     if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
     m[S_IN_LEN] = -1;
     answered++;
   }
+  if (cache != NULL) answer_cache_read_end(cache);
+  if (fwd != NULL) answer_cache_read_end(fwd);
   if (answered > 0) {
     answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
     e->counters[H_NATIVE] += answered;
@@ -885,38 +892,27 @@ static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-static void set_int(napi_env env, napi_value obj, const char *name, int v) {
-  napi_value jv;
-  napi_create_int32(env, v, &jv);
-  napi_set_named_property(env, obj, name, jv);
-}
-
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
 
 NAPI_MODULE_INIT() {
-  set_fn(env, exports, "createUdpSocket", create_udp_socket);
-  set_fn(env, exports, "createTcpListener", create_tcp_listener);
-  set_fn(env, exports, "closeFd", close_fd);
-  set_fn(env, exports, "udpStart", udp_start);
-  set_fn(env, exports, "udpPause", udp_pause);
-  set_fn(env, exports, "udpStop", udp_stop);
-  set_fn(env, exports, "udpSendTo", udp_send_to);
-  set_fn(env, exports, "liveEngines", live_engines_fn);
-  set_fn(env, exports, "udpObserve", udp_observe);
+  prop_fn(env, exports, "createUdpSocket", create_udp_socket);
+  prop_fn(env, exports, "createTcpListener", create_tcp_listener);
+  prop_fn(env, exports, "closeFd", close_fd);
+  prop_fn(env, exports, "udpStart", udp_start);
+  prop_fn(env, exports, "udpPause", udp_pause);
+  prop_fn(env, exports, "udpStop", udp_stop);
+  prop_fn(env, exports, "udpSendTo", udp_send_to);
+  prop_fn(env, exports, "liveEngines", live_engines_fn);
+  prop_fn(env, exports, "udpObserve", udp_observe);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
-  set_int(env, abi, "version", KDNS_ABI_VERSION);
-  set_int(env, abi, "metaHeader", META_HEADER);
-  set_int(env, abi, "metaStride", META_STRIDE);
-  set_int(env, abi, "maxBatch", MAX_BATCH);
-  set_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
+  prop_int(env, abi, "version", KDNS_ABI_VERSION);
+  prop_int(env, abi, "metaHeader", META_HEADER);
+  prop_int(env, abi, "metaStride", META_STRIDE);
+  prop_int(env, abi, "maxBatch", MAX_BATCH);
+  prop_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
   napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }

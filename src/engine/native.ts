@@ -46,6 +46,11 @@ export interface NativeEngineOptions extends EngineOptions {
    */
   answerCache?: boolean;
   /**
+   * Name of the process-global C tables (native/answer_cache.c) the engines of one server share, one per
+   * worker thread; absent: this engine's tables are its own.
+   */
+  sharedTables?: string;
+  /**
    * Sockets handed over by the kdns this one takes over (src/takeover): served instead of binding new
    * ones for their address (a worker that gets none for an address binds one into the same group).
    */
@@ -329,7 +334,7 @@ export class NativeEngine implements PacketEngine {
   async start(): Promise<BoundAddress[]> {
     // Answers made in C never reach the limiter or the query log, so with either every datagram goes through JS.
     if (this.opts.answerCache !== false && this.limiter === null && (this.opts.tap ?? null) === null) {
-      this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
+      this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer, this.opts.sharedTables ?? null);
     }
     try {
       for (const addr of this.opts.listen) {
@@ -421,7 +426,10 @@ export class NativeEngine implements PacketEngine {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
-    if (this.cache !== null) this.opts.responder.removeMirror(this.cache);
+    if (this.cache !== null) {
+      this.opts.responder.removeMirror(this.cache);
+      this.cache.close(); // after udpStop: no batch reads through this view any more
+    }
     this.cache = null;
     this.tcp.destroyAll();
   }

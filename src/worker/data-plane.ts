@@ -191,6 +191,7 @@ async function start(): Promise<void> {
       udpReceiveBuffer: init.udpBuffer,
       adopted: init.adopted,
       talkers,
+      sharedTables: init.sharedTables,
     });
     const bound = await e.start();
     engine = e;

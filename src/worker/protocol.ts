@@ -102,6 +102,8 @@ export interface InitMessage extends DataPlaneSettings {
   adopted: ListenSockets[];
   /** AXFR/IXFR queries go to the main thread (`transfer` → `transfer-reply`); false: REFUSED. */
   transfers: boolean;
+  /** Name of the native addon's C tables every worker of this server shares (native/answer_cache.c). */
+  sharedTables: string;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */
