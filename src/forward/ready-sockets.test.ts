@@ -51,7 +51,7 @@ t.test('every query through the pool leaves from a new source port (RFC 5452)', 
   t.teardown(() => pool.close());
   for (let i = 0; i < 40; i++) {
     const msg = buildUpstreamQuery(1000 + i, keyToWire(`q${i}.example.`), 1, 1, false, false);
-    const r = await udpExchange('127.0.0.1', server.port, msg, 1000, undefined, pool.take());
+    const r = await new Promise((resolve) => udpExchange('127.0.0.1', server.port, msg, 1000, undefined, pool.take(), resolve));
     t.ok(Buffer.isBuffer(r), `answer ${i}`);
   }
   t.equal(server.ports.length, 40);

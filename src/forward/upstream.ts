@@ -84,6 +84,12 @@ export class Upstream {
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
+  /** Label children looked up once: prom-client's labels() hashes the values on every call. */
+  private readonly counters: {
+    requests: Array<{ inc(): void }>;
+    responses: Array<{ inc(): void } | undefined>;
+    rtt: { observe(v: number): void };
+  };
 
   constructor(address: UpstreamAddress, settings: UpstreamSettings, metrics: ForwardMetrics, log: Logger) {
     this.host = address.host;
@@ -93,6 +99,11 @@ export class Upstream {
     this.settings = settings;
     this.metrics = metrics;
     this.log = log;
+    this.counters = {
+      requests: [metrics.requests.labels(this.name, 'udp'), metrics.requests.labels(this.name, 'tcp'), metrics.requests.labels(this.name, 'tls')],
+      responses: [],
+      rtt: metrics.rtt.labels(this.name),
+    };
     this.readySockets = new ReadySockets(this.host, this.port, this.tls === undefined ? READY_SOCKETS : 0);
     this.health = new UpstreamHealth(this.name, settings, {
       probe: () => this.probe(),
@@ -111,25 +122,37 @@ export class Upstream {
     return this.inFlight < this.settings.maxInFlight;
   }
 
-  /** Sends one query (our own message, which this may re-ID for TCP/TLS) and waits up to `timeoutMs`. */
-  async exchange(msg: Buffer, useTcp: boolean, timeoutMs: number): Promise<UpstreamOutcome> {
-    if (this.closed) return 'error';
+  /** Counts a query not sent because this server is at its in-flight cap. */
+  noteBusy(): void {
+    this.metrics.maxConcurrentRejects.labels(this.name).inc();
+  }
+
+  /**
+   * Sends one query (our own message, which this may re-ID for TCP/TLS) and calls `done` once with the
+   * answer or why there is none, after at most `timeoutMs` ('busy' at once past the in-flight cap).
+   */
+  exchange(msg: Buffer, useTcp: boolean, timeoutMs: number, done: (r: UpstreamOutcome) => void): void {
+    if (this.closed) { done('error'); return; }
     if (!this.hasCapacity()) {
-      this.metrics.maxConcurrentRejects.labels(this.name).inc();
-      return 'busy';
+      this.noteBusy();
+      done('busy');
+      return;
     }
     this.inFlight++;
     this.requests++;
-    this.metrics.requests.labels(this.name, this.tls !== undefined ? 'tls' : useTcp ? 'tcp' : 'udp').inc();
-    const started = performance.now();
     const transport = this.tls !== undefined ? UPSTREAM_TLS : useTcp ? UPSTREAM_TCP : UPSTREAM_UDP;
+    this.counters.requests[transport]!.inc();
+    const started = performance.now();
     const logged = this.tap !== null && this.tap.upstreamQuery(this.host, this.port, transport, msg);
-    let result: Buffer | FailureReason;
-    try {
-      result = await this.send(msg, useTcp, timeoutMs, this.readySockets);
-    } finally {
+    this.send(msg, useTcp, timeoutMs, this.readySockets, (result) => {
       this.inFlight--;
-    }
+      this.account(result, useTcp, transport, logged, started);
+      done(result);
+    });
+  }
+
+  /** Metrics and health for one finished exchange. */
+  private account(result: Buffer | FailureReason, useTcp: boolean, transport: number, logged: boolean, started: number): void {
     if (typeof result === 'string') {
       this.failures++;
       this.metrics.failures.labels(this.name, result).inc();
@@ -139,17 +162,30 @@ export class Upstream {
       this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
       if (logged) this.tap?.upstreamResponse(this.host, this.port, transport, result);
-      this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
-      this.metrics.responses.labels(this.name, rcodeLabel(result[3]! & 0x0f)).inc();
+      this.counters.rtt.observe((performance.now() - started) / 1000);
+      this.responsesCounter(result[3]! & 0x0f).inc();
       this.health.noteSuccess();
     }
-    return result;
+  }
+
+  /** The responses counter for `rcode`, its label child looked up once. */
+  private responsesCounter(rcode: number): { inc(): void } {
+    let c = this.counters.responses[rcode];
+    if (c === undefined) c = this.counters.responses[rcode] = this.metrics.responses.labels(this.name, rcodeLabel(rcode));
+    return c;
   }
 
   /** The transport: TLS for a TLS upstream, else TCP when asked, else UDP (a ready socket when `ready` has one). */
-  private send(msg: Buffer, useTcp: boolean, timeoutMs: number, ready: ReadySockets | null): Promise<Buffer | FailureReason> {
-    if (this.tls !== undefined || useTcp) return this.streamChannel().query(msg, timeoutMs);
-    return udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null);
+  private send(msg: Buffer, useTcp: boolean, timeoutMs: number, ready: ReadySockets | null, done: (r: Buffer | FailureReason) => void): void {
+    if (this.tls !== undefined || useTcp) {
+      this.streamChannel().query(msg, timeoutMs).then(done, () => done('error'));
+      return;
+    }
+    udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null, done);
+  }
+
+  private sendAsync(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
+    return new Promise((resolve) => this.send(msg, false, timeoutMs, null, resolve));
   }
 
   /** The open connection, or a new one (a TLS upstream's is TLS; a plain upstream's is TCP). */
@@ -186,20 +222,20 @@ export class Upstream {
     if (this.closed) return false;
     const q = buildUpstreamQuery(randomInt(0, 65536), ROOT_WIRE, TYPE_NS, CLASS_IN, false, false);
     const started = performance.now();
-    const r = await this.send(q, false, this.settings.probeTimeoutMs, null);
+    const r = await this.sendAsync(q, this.settings.probeTimeoutMs);
     if (typeof r === 'string') {
       this.metrics.healthcheckFailures.labels(this.name).inc();
       this.log.debug({ upstream: this.name, reason: r, detail: this.failureDetail(r) }, 'health probe failed');
       return false;
     }
-    this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
+    this.counters.rtt.observe((performance.now() - started) / 1000);
     return true;
   }
 
   /** One exchange outside the counting and health logic (the loop guard's probe). */
   rawExchange(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
     if (this.closed) return Promise.resolve('error');
-    return this.send(msg, false, timeoutMs, null);
+    return this.sendAsync(msg, timeoutMs);
   }
 
   /** The loop guard found that this server sends our queries back to us. */
@@ -233,41 +269,40 @@ function rcodeLabel(rcode: number): string {
 
 /**
  * One UDP exchange on a fresh connected socket (`ready`: one opened ahead for this query, else opened
- * here). Resolves with the first datagram that matches `msg` (ID and question), 'timeout', or 'error'
- * (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
+ * here). Calls `resolve` once with the first datagram that matches `msg` (ID and question), 'timeout', or
+ * 'error' (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
  */
 export function udpExchange(
-  host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>, ready: dgram.Socket | null = null,
-): Promise<Buffer | FailureReason> {
-  return new Promise((resolve) => {
-    const sock = ready ?? openSocket(host);
-    const qEnd = questionEndOf(msg);
-    let done = false;
-    const finish = (r: Buffer | FailureReason): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      live?.delete(cancel);
-      closeQuietly(sock);
-      resolve(r);
-    };
-    const cancel = (): void => finish('error');
-    live?.add(cancel);
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
-    sock.on('error', (err: Error & { code?: string }) => finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
-    sock.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
-      // The socket is connected, so the kernel already filters; checking again costs nothing.
-      if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;
-      if (matchesQuery(data, msg, qEnd)) finish(data);
-    });
-    const send = (): void => {
-      if (done) return;
-      sock.send(msg, (err) => { if (err) finish('error'); });
-    };
-    if (ready !== null) send();
-    else sock.connect(port, host, send);
+  host: string, port: number, msg: Buffer, timeoutMs: number, live: Set<() => void> | undefined, ready: dgram.Socket | null,
+  resolve: (r: Buffer | FailureReason) => void,
+): void {
+  const sock = ready ?? openSocket(host);
+  const qEnd = questionEndOf(msg);
+  let done = false;
+  const finish = (r: Buffer | FailureReason): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    live?.delete(cancel);
+    closeQuietly(sock);
+    resolve(r);
+  };
+  const cancel = (): void => finish('error');
+  live?.add(cancel);
+  const timer = setTimeout(() => finish('timeout'), timeoutMs);
+  // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
+  sock.on('error', (err: Error & { code?: string }) => finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+  sock.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
+    // The socket is connected, so the kernel already filters; checking again costs nothing.
+    if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;
+    if (matchesQuery(data, msg, qEnd)) finish(data);
   });
+  const send = (): void => {
+    if (done) return;
+    sock.send(msg, (err) => { if (err) finish('error'); });
+  };
+  if (ready !== null) send();
+  else sock.connect(port, host, send);
 }
 
 function sameHost(a: string, b: string): boolean {
