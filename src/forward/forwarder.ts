@@ -293,7 +293,7 @@ export class Forwarder {
   }
 
   /** The client's response from an upstream result, then the ticket's callback (unless it was answered stale). */
-  private settle(ticket: MissTicket, r: FetchResult): void {
+  private settle(ticket: MissTicket, r: FetchResult, entry: CacheEntry | null): void {
     if (ticket.answered) return;
     if (ticket.staleTimer !== undefined) {
       clearTimeout(ticket.staleTimer);
@@ -303,7 +303,7 @@ export class Forwarder {
     try {
       const e = ticket.entry;
       if (e !== undefined && (r === null || isFailure(r))) response = this.stale(e, ticket.query, ticket.q, ticket.udpLimit);
-      else response = this.fromResult(r, ticket.query, ticket.q, ticket.udpLimit);
+      else response = this.fromResult(r, entry, ticket.query, ticket.q, ticket.udpLimit);
     } catch (err) {
       this.log.error({ err }, 'forwarder error; answering SERVFAIL');
       this.counters.servfail++;
@@ -426,14 +426,13 @@ export class Forwarder {
   }
 
   /** The client's answer from a fetch result: from the fresh cache entry it made, else directly. */
-  private fromResult(r: FetchResult, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
+  private fromResult(r: FetchResult, e: CacheEntry | null, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
     if (r === null) {
       this.counters.servfail++;
       return localResponse(query, q, RCODE_SERVFAIL);
     }
     if (r.rcode === RCODE_SERVFAIL) this.counters.servfail++;
     // The TTLs as the cache keeps them (clamped), as a hit just after would give them.
-    const e = this.cache.entryFor(r);
     if (e !== null && e.msg === r.msg) {
       return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
     }
@@ -466,18 +465,22 @@ export class Forwarder {
     if (waiters === undefined) return; // settled already (an exchange that failed after its callback ran)
     this.inflight.delete(question.key);
     let result: FetchResult = null;
+    // The entry as the cache keeps it (TTLs clamped), made once for the store and every waiter's answer.
+    let entry: CacheEntry | null = null;
     if (r === NONE_UP) {
       // Nothing was asked: no SERVFAIL entry, so the first query after a probe brings a server back is sent.
       this.noteRefreshFailed(question.key);
     } else {
       result = r;
-      this.store(question.key, r);
+      if (r !== null) entry = this.cache.entryFor(r);
+      this.store(question.key, r, entry);
     }
-    for (const w of waiters) if (w !== null) this.settle(w, result);
+    for (const w of waiters) if (w !== null) this.settle(w, result, entry);
     if (this.inflight.size === 0 && this.drained !== null) this.drained();
   }
 
-  private store(key: string, r: IndexedResponse | null): void {
+  /** `entry`: cache.entryFor(r), null when r is not cacheable. */
+  private store(key: string, r: IndexedResponse | null, entry: CacheEntry | null): void {
     if (this.closed) return;
     const failed = r === null || isFailure(r);
     const prev = this.cache.peek(key);
@@ -488,7 +491,6 @@ export class Forwarder {
       if (sf !== null) this.cache.set(key, sf);
       return;
     }
-    const entry = this.cache.entryFor(r);
     if (entry !== null) this.cache.set(key, entry);
     else if (prev !== undefined && !failed) this.cache.delete(key); // e.g. TTL 0 now: forget the old answer
   }

@@ -1,16 +1,20 @@
 // Connected UDP sockets to one upstream, opened before they are needed. Each is used for exactly one query
 // and then closed, so every query still leaves from a fresh random source port (RFC 5452); what moves off
 // the query's path is the socket set-up (create, bind, connect, register with the event loop), which on
-// loopback costs about as much as the round trip itself. When the pool is empty a query opens its own.
+// loopback costs about as much as the round trip itself. When the pool is empty a query opens its own and
+// the pool doubles (up to MAX_READY), so a burst of misses finds sockets ready the next time.
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { literalLookup } from '../util/literal-lookup.js';
 
+/** The most sockets a pool grows to under a burst of misses (each an fd, idle until used). */
+export const MAX_READY = 64;
+
 export class ReadySockets {
   private readonly host: string;
   private readonly port: number;
-  private readonly target: number;
+  private target: number;
   private readonly ready: dgram.Socket[] = [];
   private opening = 0;
   private closed = false;
@@ -27,6 +31,7 @@ export class ReadySockets {
   take(): dgram.Socket | null {
     const sock = this.ready.pop() ?? null;
     if (sock !== null) sock.ref();
+    else if (this.target > 0 && this.target < MAX_READY && this.opening === 0) this.target = Math.min(MAX_READY, this.target * 2);
     // After this query's send, not before it: opening a socket is the cost the pool exists to hide.
     if (!this.refillScheduled) {
       this.refillScheduled = true;
@@ -50,6 +55,11 @@ export class ReadySockets {
 
   get size(): number {
     return this.ready.length;
+  }
+
+  /** How many sockets the pool keeps ready now. */
+  get wanted(): number {
+    return this.target;
   }
 
   private open(): void {

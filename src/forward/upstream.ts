@@ -299,7 +299,9 @@ export function udpExchange(
   });
   const send = (): void => {
     if (done) return;
-    sock.send(msg, (err) => { if (err) finish('error'); });
+    // No callback: libuv then tries the send at once (uv_udp_try_send) instead of queuing a request and
+    // calling back; a failure comes as an 'error' event, handled above.
+    sock.send(msg);
   };
   if (ready !== null) send();
   else sock.connect(port, host, send);
