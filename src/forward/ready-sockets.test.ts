@@ -1,6 +1,6 @@
 import t from 'tap';
 import dgram from 'node:dgram';
-import { ReadySockets } from './ready-sockets.js';
+import { MAX_READY, ReadySockets } from './ready-sockets.js';
 import { udpExchange } from './upstream.js';
 import { buildUpstreamQuery } from './message.js';
 import { keyToWire } from '../dns/name.js';
@@ -57,4 +57,20 @@ t.test('every query through the pool leaves from a new source port (RFC 5452)', 
   t.equal(server.ports.length, 40);
   // The kernel picks each port at random and may pick a closed one again: allow a rare repeat.
   t.ok(new Set(server.ports).size >= 37, `40 queries from ${new Set(server.ports).size} different source ports`);
+});
+
+t.test('a burst that finds the pool empty doubles it (up to MAX_READY), each socket still used once', async (t) => {
+  const server = await echoServer();
+  t.teardown(() => server.close());
+  const pool = new ReadySockets('127.0.0.1', server.port, 4);
+  t.teardown(() => pool.close());
+  pool.refill();
+  t.ok(await until(() => pool.size === 4), '4 ready');
+  const taken = Array.from({ length: 6 }, () => pool.take());
+  t.equal(taken.filter((s) => s !== null).length, 4, 'the burst took the 4 ready ones; 2 queries open their own');
+  t.ok(await until(() => pool.size === 8), 'the pool now keeps 8, and refills to 8');
+  t.equal(pool.wanted, 8);
+  for (const s of taken) s?.close();
+  for (let i = 0; i < 10; i++) for (const s of Array.from({ length: 100 }, () => pool.take())) s?.close();
+  t.ok(pool.wanted <= MAX_READY, `never more than ${MAX_READY} (${pool.wanted})`);
 });

@@ -19,6 +19,10 @@ export class ReadySockets {
   private opening = 0;
   private closed = false;
   private refillScheduled = false;
+  /** A take since the last refill found no socket ready. */
+  private ranDry = false;
+  /** Set by the first refill: before it, an empty pool says nothing about its size. */
+  private filling = false;
 
   /** `target` sockets are kept ready (0 disables the pool). */
   constructor(host: string, port: number, target: number) {
@@ -31,12 +35,15 @@ export class ReadySockets {
   take(): dgram.Socket | null {
     const sock = this.ready.pop() ?? null;
     if (sock !== null) sock.ref();
-    else if (this.target > 0 && this.target < MAX_READY && this.opening === 0) this.target = Math.min(MAX_READY, this.target * 2);
+    else if (this.filling) this.ranDry = true; // not the first take: the pool was too small for the burst
     // After this query's send, not before it: opening a socket is the cost the pool exists to hide.
     if (!this.refillScheduled) {
       this.refillScheduled = true;
       setImmediate(() => {
         this.refillScheduled = false;
+        // Once per turn of the event loop, however many queries found it empty.
+        if (this.ranDry && this.target > 0) this.target = Math.min(MAX_READY, this.target * 2);
+        this.ranDry = false;
         this.refill();
       });
     }
@@ -45,6 +52,7 @@ export class ReadySockets {
 
   /** Keeps `target` sockets ready or opening; each opens asynchronously, off any query's path. */
   refill(): void {
+    this.filling = true;
     while (!this.closed && this.ready.length + this.opening < this.target) this.open();
   }
 
