@@ -97,6 +97,8 @@ function forwardDone(response: Buffer | Buffer[] | null, context: unknown): void
     p.observer?.response(first[3]! & 0x0f, (performance.now() - p.started) / 1000);
     if (Array.isArray(response)) for (const message of response) p.sink.send(message, p.replyTo);
     else p.sink.send(response, p.replyTo);
+  } catch {
+    p.observer?.dropped(DROP_OTHER); // the sink could not send it (a closed socket): as if lost
   } finally {
     p.sink.settled(p.replyTo);
   }
