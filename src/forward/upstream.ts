@@ -77,7 +77,7 @@ export class Upstream {
   /** UDP sockets opened ahead, one per query (ready-sockets.ts); unused by TLS upstreams. */
   private readonly readySockets: ReadySockets;
   /** Cancels for UDP exchanges in progress, so close() ends them at once instead of at their timeouts. */
-  private readonly live = new Set<() => void>();
+  private readonly live = new Set<Cancellable>();
   private closed = false;
   /** Query logging (set by Forwarder.setTap); null: off. */
   tap: UpstreamTap | null = null;
@@ -251,7 +251,7 @@ export class Upstream {
     this.stream?.shutdown();
     this.stream = null;
     this.readySockets.close();
-    for (const cancel of [...this.live]) cancel();
+    for (const x of [...this.live]) x.cancel();
   }
 }
 
@@ -267,44 +267,95 @@ function rcodeLabel(rcode: number): string {
   }
 }
 
+/** Something that can end an exchange in progress (Upstream.close ends them all at once). */
+export interface Cancellable {
+  cancel(): void;
+}
+
+/** The exchange a socket carries, found by the handlers below (shared by every socket: no closures per query). */
+const EXCHANGE = Symbol('kdns.udpExchange');
+type ExchangeSocket = dgram.Socket & { [EXCHANGE]?: UdpExchange };
+
 /**
  * One UDP exchange on a fresh connected socket (`ready`: one opened ahead for this query, else opened
  * here). Calls `resolve` once with the first datagram that matches `msg` (ID and question), 'timeout', or
  * 'error' (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
  */
 export function udpExchange(
-  host: string, port: number, msg: Buffer, timeoutMs: number, live: Set<() => void> | undefined, ready: dgram.Socket | null,
+  host: string, port: number, msg: Buffer, timeoutMs: number, live: Set<Cancellable> | undefined, ready: dgram.Socket | null,
   resolve: (r: Buffer | FailureReason) => void,
 ): void {
-  const sock = ready ?? openSocket(host);
-  const qEnd = questionEndOf(msg);
-  let done = false;
-  const finish = (r: Buffer | FailureReason): void => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    live?.delete(cancel);
-    closeQuietly(sock);
-    resolve(r);
-  };
-  const cancel = (): void => finish('error');
-  live?.add(cancel);
-  const timer = setTimeout(() => finish('timeout'), timeoutMs);
+  const sock = (ready ?? openSocket(host)) as ExchangeSocket;
+  const x = new UdpExchange(sock, host, port, msg, timeoutMs, live, resolve);
+  sock[EXCHANGE] = x;
   // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
-  sock.on('error', (err: Error & { code?: string }) => finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
-  sock.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
-    // The socket is connected, so the kernel already filters; checking again costs nothing.
-    if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;
-    if (matchesQuery(data, msg, qEnd)) finish(data);
-  });
-  const send = (): void => {
-    if (done) return;
+  sock.on('error', onExchangeError);
+  sock.on('message', onExchangeMessage);
+  if (ready !== null) x.send();
+  else sock.connect(port, host, onExchangeConnected);
+}
+
+class UdpExchange implements Cancellable {
+  private done = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly questionEnd: number;
+
+  constructor(
+    private readonly sock: ExchangeSocket,
+    readonly host: string,
+    readonly port: number,
+    private readonly msg: Buffer,
+    timeoutMs: number,
+    private readonly live: Set<Cancellable> | undefined,
+    private readonly resolve: (r: Buffer | FailureReason) => void,
+  ) {
+    this.questionEnd = questionEndOf(msg);
+    this.timer = setTimeout(onExchangeTimeout, timeoutMs, this);
+    live?.add(this);
+  }
+
+  send(): void {
+    if (this.done) return;
     // No callback: libuv then tries the send at once (uv_udp_try_send) instead of queuing a request and
-    // calling back; a failure comes as an 'error' event, handled above.
-    sock.send(msg);
-  };
-  if (ready !== null) send();
-  else sock.connect(port, host, send);
+    // calling back; a failure comes as an 'error' event, handled by onExchangeError.
+    this.sock.send(this.msg);
+  }
+
+  /** A datagram: the socket is connected, so the kernel already filters; checking again costs nothing. */
+  message(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.port !== this.port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, this.host))) return;
+    if (matchesQuery(data, this.msg, this.questionEnd)) this.finish(data);
+  }
+
+  cancel(): void {
+    this.finish('error');
+  }
+
+  finish(r: Buffer | FailureReason): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.live?.delete(this);
+    this.sock[EXCHANGE] = undefined;
+    closeQuietly(this.sock);
+    this.resolve(r);
+  }
+}
+
+function onExchangeMessage(this: ExchangeSocket, data: Buffer, rinfo: dgram.RemoteInfo): void {
+  this[EXCHANGE]?.message(data, rinfo);
+}
+
+function onExchangeError(this: ExchangeSocket, err: Error & { code?: string }): void {
+  this[EXCHANGE]?.finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error');
+}
+
+function onExchangeConnected(this: ExchangeSocket): void {
+  this[EXCHANGE]?.send();
+}
+
+function onExchangeTimeout(x: UdpExchange): void {
+  x.finish('timeout');
 }
 
 function sameHost(a: string, b: string): boolean {
