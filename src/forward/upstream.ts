@@ -148,6 +148,8 @@ export class Upstream {
       this.inFlight--;
       this.account(result, useTcp, transport, logged, started);
       done(result);
+      // The next query's socket is opened now that this answer is out: never between a query and its answer.
+      if (transport === UPSTREAM_UDP) this.readySockets.refill();
     });
   }
 
