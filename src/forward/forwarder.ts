@@ -464,18 +464,17 @@ export class Forwarder {
     const waiters = this.inflight.get(question.key);
     if (waiters === undefined) return; // settled already (an exchange that failed after its callback ran)
     this.inflight.delete(question.key);
-    let result: FetchResult = null;
-    // The entry as the cache keeps it (TTLs clamped), made once for the store and every waiter's answer.
-    let entry: CacheEntry | null = null;
     if (r === NONE_UP) {
       // Nothing was asked: no SERVFAIL entry, so the first query after a probe brings a server back is sent.
       this.noteRefreshFailed(question.key);
+      for (const w of waiters) if (w !== null) this.settle(w, null, null);
     } else {
-      result = r;
-      if (r !== null) entry = this.cache.entryFor(r);
+      // The entry as the cache keeps it (TTLs clamped), made once for every waiter's answer and the store.
+      const entry = r === null ? null : this.cache.entryFor(r);
+      for (const w of waiters) if (w !== null) this.settle(w, r, entry);
+      // Stored after the answers went out (nothing else runs in between): the store is not on their path.
       this.store(question.key, r, entry);
     }
-    for (const w of waiters) if (w !== null) this.settle(w, result, entry);
     if (this.inflight.size === 0 && this.drained !== null) this.drained();
   }
 

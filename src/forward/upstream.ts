@@ -146,15 +146,17 @@ export class Upstream {
     const logged = this.tap !== null && this.tap.upstreamQuery(this.host, this.port, transport, msg);
     this.send(msg, useTcp, timeoutMs, this.readySockets, (result) => {
       this.inFlight--;
-      this.account(result, useTcp, transport, logged, started);
+      const rtt = performance.now() - started;
+      // The client's answer first; metrics, health and the log after it, off its path.
       done(result);
+      this.account(result, useTcp, transport, logged, rtt);
       // The next query's socket is opened now that this answer is out: never between a query and its answer.
       if (transport === UPSTREAM_UDP) this.readySockets.refill();
     });
   }
 
   /** Metrics and health for one finished exchange. */
-  private account(result: Buffer | FailureReason, useTcp: boolean, transport: number, logged: boolean, started: number): void {
+  private account(result: Buffer | FailureReason, useTcp: boolean, transport: number, logged: boolean, rttMs: number): void {
     if (typeof result === 'string') {
       this.failures++;
       this.metrics.failures.labels(this.name, result).inc();
@@ -164,7 +166,7 @@ export class Upstream {
       this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
       if (logged) this.tap?.upstreamResponse(this.host, this.port, transport, result);
-      this.counters.rtt.observe((performance.now() - started) / 1000);
+      this.counters.rtt.observe(rttMs / 1000);
       this.responsesCounter(result[3]! & 0x0f).inc();
       this.health.noteSuccess();
     }
@@ -339,8 +341,8 @@ class UdpExchange implements Cancellable {
     clearTimeout(this.timer);
     this.live?.delete(this);
     this.sock[EXCHANGE] = undefined;
-    closeQuietly(this.sock);
     this.resolve(r);
+    closeQuietly(this.sock); // after the answer went on: the close is not on its path
   }
 }
 
