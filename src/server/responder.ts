@@ -5,7 +5,7 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, OPCODE_UPDATE,
+  CLASS_CH, CLASS_IN, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, OPCODE_UPDATE,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
@@ -14,7 +14,7 @@ import { AnswerTable, hashName } from '../dns/answer-table.js';
 import { compileResponse, writeEmptyResponse } from '../dns/compile.js';
 import { keyToWire, wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
-import type { LookupResult, Rr } from '../dns/types.js';
+import type { LookupResult } from '../dns/types.js';
 import { danglingCnameTarget } from './cname-chase.js';
 import {
   ForwardHandoff, PROTO_UDP, RESPOND_FORWARD, type ForwardingPort, type ForwardedMirror, type TransferPort, type UpdatePort,
