@@ -61,6 +61,8 @@ export class Forwarder {
   private readonly upstreamSettings: UpstreamSettings;
   /** Questions asked upstream now → the tickets waiting for the answer (coalescing). */
   private readonly inflight = new Map<string, Waiter[]>();
+  /** Set while continueMiss runs: an answer found then is delivered on the next tick. */
+  private continuing = false;
   /** close(): called when the last question in flight settles. */
   private drained: (() => void) | null = null;
   private readonly loopProbes = new Map<string, Upstream>();
@@ -267,6 +269,15 @@ export class Forwarder {
    * exchange, then `ticket.onAnswer(response, ticket.replyTo)` exactly once. Never throws.
    */
   continueMiss(ticket: MissTicket): void {
+    this.continuing = true;
+    try {
+      this.startMiss(ticket);
+    } finally {
+      this.continuing = false;
+    }
+  }
+
+  private startMiss(ticket: MissTicket): void {
     const e = ticket.entry;
     if (e === undefined) {
       this.counters.cacheMisses++;
@@ -314,6 +325,14 @@ export class Forwarder {
 
   private deliver(ticket: MissTicket, response: Buffer): void {
     ticket.answered = true;
+    // Answered inside continueMiss (stale now, no upstream up, all at their caps): the caller gets it on
+    // the next tick, as it would from the network, never inside its own call (a TCP connection's read loop).
+    if (this.continuing) process.nextTick(deliverTicket, this, ticket, response);
+    else this.answerTicket(ticket, response);
+  }
+
+  /** Calls the ticket's callback; a failing caller is logged, never thrown into the forwarder. */
+  answerTicket(ticket: MissTicket, response: Buffer): void {
     try {
       ticket.onAnswer?.(response, ticket.replyTo);
     } catch (err) {
@@ -561,6 +580,10 @@ export class Forwarder {
 /** An upstream answer that should make us try elsewhere and not replace a good cached one. */
 function isFailure(r: IndexedResponse): boolean {
   return r.rcode === RCODE_SERVFAIL || r.rcode === RCODE_REFUSED || r.truncated;
+}
+
+function deliverTicket(fwd: Forwarder, ticket: MissTicket, response: Buffer): void {
+  fwd.answerTicket(ticket, response);
 }
 
 function staleTimerFired(fwd: Forwarder, ticket: MissTicket): void {

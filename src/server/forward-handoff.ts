@@ -130,7 +130,8 @@ export class ForwardHandoff {
 
   /**
    * Sends the query handed off on: the miss answerNow found to the network, a CNAME chase, an UPDATE or a
-   * transfer. `onAnswer(response, replyTo)` is called once, later. `query` is read now, not kept.
+   * transfer. `onAnswer(response, replyTo)` is called once, later (never inside this call). `query` is read
+   * now, not kept.
    */
   later(query: Buffer, len: number, address: string, family: number, proto: number, replyTo: unknown, onAnswer: HandoffAnswer): void {
     const kind = this.kind;
@@ -141,7 +142,7 @@ export class ForwardHandoff {
       if (ticket === null) {
         // answerNow was not called (or answered): decide now.
         this.opts.forwarder!.answerNow(query.subarray(0, len), this.slot, this.qnameKey, this.client(address, family, proto), this.outcome);
-        if (this.outcome.answer !== null) { onAnswer(this.outcome.answer, replyTo); return; }
+        if (this.outcome.answer !== null) { process.nextTick(onAnswer, this.outcome.answer, replyTo); return; }
         ticket = this.outcome.ticket!;
       }
       this.outcome.ticket = null;
@@ -154,7 +155,8 @@ export class ForwardHandoff {
       const chase = this.chaseQuery(query, this.chase!);
       this.chase = null;
       const client = { ...this.client(address, family, proto), maxUdpPayload: this.opts.maxUdpPayload };
-      chaseCname(this.opts.forwarder!, chase, client, (response) => onAnswer(response, replyTo));
+      // Never inside this call, even when the target is a cache hit: the engine (a TCP read loop) is mid-batch.
+      chaseCname(this.opts.forwarder!, chase, client, (response) => process.nextTick(onAnswer, response, replyTo));
       return;
     }
     const copy = Buffer.from(query.subarray(0, len));
@@ -162,7 +164,7 @@ export class ForwardHandoff {
     const none = (): void => onAnswer(null, replyTo);
     if (kind === HANDOFF_TRANSFER) this.opts.transfers!.handle(copy, address, tcp).then(settle, none);
     else if (kind === HANDOFF_UPDATE) this.opts.updates!.handle(copy, address).then(settle, none);
-    else onAnswer(null, replyTo);
+    else process.nextTick(onAnswer, null, replyTo);
   }
 
   /** What a mirror of reusable forwarded answers needs; null without a forwarder that offers reuse. */
