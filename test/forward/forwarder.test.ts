@@ -328,3 +328,26 @@ t.test('one hand-off per miss: answerNow decides once (a ticket), continueMiss a
   t.ok(out.answer !== null && out.reuseMs > 0, 'then a fresh hit, now, with a reuse time');
   t.equal(answers.length, 1, 'the ticket was answered exactly once');
 });
+
+t.test('an answer known inside continueMiss (every upstream at its cap) comes on the next tick, never inside the call', async (t) => {
+  const up = await standardUpstream(t);
+  const { fwd } = makeForwarder({ maxInFlightPerUpstream: 0 }, [up.port]);
+  t.teardown(() => fwd.close());
+  const query = clientQuery('capped.example.test', 'A', { edns: true });
+  const slot = new QuerySlot();
+  t.equal(readQuery(query, query.length, slot), READ_OK);
+  const out = new ForwardOutcome();
+  fwd.answerNow(query, slot, 'capped.example.test.', UDP_CLIENT, out);
+  const ticket = out.ticket!;
+  let inside = true;
+  let calledInside = false;
+  const answered = new Promise<Buffer>((resolve) => {
+    ticket.onAnswer = (response) => { calledInside = inside; resolve(response); };
+  });
+  fwd.continueMiss(ticket);
+  inside = false;
+  const r = decode(await answered);
+  t.equal(calledInside, false, 'not called from inside continueMiss');
+  t.equal(rcodeOf(r), 2, 'SERVFAIL: nothing is queued');
+  t.equal(up.received.length, 0, 'nothing sent');
+});
