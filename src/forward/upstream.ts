@@ -147,9 +147,16 @@ export class Upstream {
     this.send(msg, useTcp, timeoutMs, this.readySockets, (result) => {
       this.inFlight--;
       const rtt = performance.now() - started;
-      // The client's answer first; metrics, health and the log after it, off its path.
-      done(result);
-      this.account(result, useTcp, transport, logged, rtt);
+      if (typeof result === 'string') {
+        // A failure is counted first: the next attempt must see this server's health (down: no second send)
+        // and the failure's detail (the TLS error) before a retry replaces the connection.
+        this.account(result, useTcp, transport, logged, rtt);
+        done(result);
+      } else {
+        // An answer goes on to the client first; metrics, health and the log after it, off its path.
+        done(result);
+        this.account(result, useTcp, transport, logged, rtt);
+      }
       // The next query's socket is opened now that this answer is out: never between a query and its answer.
       if (transport === UPSTREAM_UDP) this.readySockets.refill();
     });
