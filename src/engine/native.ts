@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
+import { answerQueryTimed, forwardNow, forwardQuery, type ForwardSink } from './answer.js';
 import { performance } from 'node:perf_hooks';
 import { fstatSync } from 'node:fs';
 import {
@@ -210,22 +210,32 @@ class UdpPort {
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
   private forward(i: number, len: number, family: number, text: string, sampled: boolean): void {
     const base = META_HEADER + i * META_STRIDE;
-    const fam = this.meta[base + S_FAMILY]!;
-    const port = this.meta[base + S_PORT]!;
-    const scope = this.meta[base + S_SCOPE]! >>> 0; // a link-local client is reachable only through its interface
-    const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
-    this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
+    const peer: ForwardedPeer = {
+      fam: this.meta[base + S_FAMILY]!,
+      port: this.meta[base + S_PORT]!,
+      scope: this.meta[base + S_SCOPE]! >>> 0, // a link-local client is reachable only through its interface
+      addr: Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16)),
+      sampled,
+    };
+    this.forwards.begin();
+    forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, this.forwardSink, peer);
+  }
+
+  /** Where every forwarded answer of this engine goes: one sink, each query's peer passed along. */
+  private readonly forwardSink: ForwardSink<ForwardedPeer> = {
+    send: (response, peer) => {
       if (this.handle === null) return;
-      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, fam, addrCopy);
+      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addr);
       if (limited === null) return;
-      this.binding.udpSendTo(this.handle, limited, limited.length, fam, port, addrCopy, scope);
-      if (sampled) {
-        this.tap!.clientBytes(fam === 6, addrCopy, 0, port);
+      this.binding.udpSendTo(this.handle, limited, limited.length, peer.fam, peer.port, peer.addr, peer.scope);
+      if (peer.sampled) {
+        this.tap!.clientBytes(peer.fam === 6, peer.addr, 0, peer.port);
         this.tap!.response(PROTO_UDP, limited, limited.length);
       }
-      this.talkers?.answered(limited, limited.length, fam, addrCopy, 0);
-    }));
-  }
+      this.talkers?.answered(limited, limited.length, peer.fam, peer.addr, 0);
+    },
+    settled: () => this.forwards.end(),
+  };
 
   /**
    * The header counters as totals that never go back: a counter that wrapped since the last call counts
@@ -249,6 +259,15 @@ class UdpPort {
     this.seenTxErrors = errors;
     for (; lost > 0; lost--) observer.dropped(DROP_SEND_ERROR);
   }
+}
+
+/** Who a forwarded answer goes to, copied out of the batch's slot (the slot is reused). */
+interface ForwardedPeer {
+  fam: number;
+  port: number;
+  scope: number;
+  addr: Buffer;
+  sampled: boolean;
 }
 
 /** A forwarded answer arrives after its batch, when the limiter has moved on: set its client again first. */

@@ -8,7 +8,7 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater, type ForwardSink } from './answer.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
@@ -29,6 +29,18 @@ export class NodeEngine implements PacketEngine {
   private readonly out = Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE);
   private readonly tcp: TcpConnections;
   private readonly udpForwards = new InFlight();
+  /** Where every forwarded UDP answer goes: one sink, each query's client passed along. */
+  private readonly forwardSink: ForwardSink<UdpPeer> = {
+    send: (response, peer) => {
+      const limiter = this.limiter;
+      const limited = limiter === null ? response : limitForwarded(limiter, response, peer.address);
+      if (limited === null) return;
+      peer.udp.send(limited, peer.port, peer.address);
+      if (peer.sampled) tapLater(this.opts.tap!, peer.address, peer.port, PROTO_UDP, limited);
+      this.opts.talkers?.answeredText(limited, limited.length, peer.address);
+    },
+    settled: () => this.udpForwards.end(),
+  };
   /** Shutting down: datagrams still arriving are dropped (Node 20's dgram cannot stop reading a socket). */
   private closing = false;
   /** UDP only: TCP is never rate limited (a slipped client retries there). */
@@ -105,14 +117,9 @@ export class NodeEngine implements PacketEngine {
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
-        this.udpForwards.track(forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
-          (response) => {
-            const limited = limiter === null ? response : limitForwarded(limiter, response, rinfo.address);
-            if (limited === null) return;
-            udp.send(limited, rinfo.port, rinfo.address);
-            if (sampled) tapLater(tap!, rinfo.address, rinfo.port, PROTO_UDP, limited);
-            this.opts.talkers?.answeredText(limited, limited.length, rinfo.address);
-          }));
+        this.udpForwards.begin();
+        forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.forwardSink,
+          { udp, address: rinfo.address, port: rinfo.port, sampled });
         return;
       }
       n = now;
@@ -152,6 +159,14 @@ export class NodeEngine implements PacketEngine {
 }
 
 /** A forwarded answer arrives later, after other clients' queries: set its client again first. */
+/** Who a forwarded UDP answer goes to. */
+interface UdpPeer {
+  udp: dgram.Socket;
+  address: string;
+  port: number;
+  sampled: boolean;
+}
+
 function limitForwarded(limiter: RateLimiter, response: Buffer, address: string): Buffer | null {
   limiter.clientFromText(address);
   return limiter.limitLater(response);

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater, type ForwardSink } from './answer.js';
 import type { AnswerTap, ClientTap, QueryObserver } from './types.js';
 
 const MAX_TCP_MESSAGE = 65535;
@@ -224,9 +224,7 @@ export class TcpConnections {
       n = forwardNow(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, this.out);
       if (n === RESPOND_FORWARD) {
         conn.forwarding++;
-        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, (r) => {
-          if (this.writeLater(conn, r) && sampled) tapLater(tap!, conn.address, conn.port, PROTO_TCP, r);
-        }).then(() => this.forwardSettled(conn));
+        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, this.forwardSink, { conn, sampled });
         return null;
       }
     }
@@ -279,6 +277,14 @@ export class TcpConnections {
     if (conn.deadline !== null) clearTimeout(conn.deadline);
     conn.deadline = waiting ? setTimeout(this.deadlinePassed, this.opts.tcp.messageTimeoutMs, conn) : null;
   }
+
+  /** Where every forwarded TCP answer goes: framed onto its connection, which counts it as settled after. */
+  private readonly forwardSink: ForwardSink<{ conn: Connection; sampled: boolean }> = {
+    send: (r, { conn, sampled }) => {
+      if (this.writeLater(conn, r) && sampled) tapLater(this.opts.tap!, conn.address, conn.port, PROTO_TCP, r);
+    },
+    settled: ({ conn }) => this.forwardSettled(conn),
+  };
 
   private readonly deadlinePassed = (conn: Connection): void => {
     conn.deadline = null;
