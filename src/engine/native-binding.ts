@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 export const META_HEADER = 16;
 export const META_STRIDE = 9;
 // header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)
@@ -121,6 +121,11 @@ export interface NativeBinding {
    * for top talkers; null stops. A no-op after udpStop.
    */
   udpObserve(handle: UdpHandle, ring: Buffer | null): void;
+  /**
+   * Logs the exchanges answered in C, one in `every`, as dnstap records into `ring` (a Buffer over a
+   * src/dnstap/ring.ts SharedArrayBuffer; native/observe.h); null stops. A no-op after udpStop.
+   */
+  udpTap(handle: UdpHandle, ring: Buffer | null, every: number): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

@@ -1,11 +1,13 @@
 // Top talkers of one data-plane thread: who asks most (client), what is asked most (name), what does not
 // exist (nxdomain) and which cluster namespaces are asked about (namespace), over a sliding window, in
-// bounded memory (window.ts). It is the engines' AnswerTap: they hand it every answer they send, and the
-// native engine also a ring per UDP socket for the answers it makes in C (ring.ts). Both are sampled:
-// one answer in `every`, weighted `every`, with `every` raised and lowered at each drain so a thread keeps
-// about SAMPLES_PER_DRAIN samples per source however fast it answers; below that every answer counts.
+// bounded memory (window.ts). It is one of the engines' exchange observers: they offer it every query and
+// hand it the response of the ones it samples, and the native engine gives it a ring per UDP socket for
+// the answers it makes in C (ring.ts). Both are sampled: one answer in `every`, weighted `every`, with
+// `every` raised and lowered at each drain so a thread keeps about SAMPLES_PER_DRAIN samples per source
+// however fast it answers; below that every answer counts.
 
-import type { AnswerTap } from '../engine/types.js';
+import type { ExchangeObserver } from '../engine/types.js';
+import type { NativeBinding, UdpHandle } from '../engine/native-binding.js';
 import type { KdnsConfig } from '../config/types.js';
 import { wireToKey } from '../dns/name.js';
 import { addressText } from './client-text.js';
@@ -47,7 +49,7 @@ const SAMPLES_PER_DRAIN = 256;
 const MAX_EVERY = 1 << 16;
 const RCODE_NXDOMAIN = 3;
 
-export class TopTalkers implements AnswerTap {
+export class TopTalkers implements ExchangeObserver {
   private readonly lists: Record<TopBy, WindowedTop>;
   private readonly rings: ObservationRing[] = [];
   private readonly svcSuffix: string | null;
@@ -55,6 +57,11 @@ export class TopTalkers implements AnswerTap {
   private jsEvery = 1;
   private jsCountdown = 0;
   private jsCalls = 0;
+  /** The client of the current exchange: 16 bytes at an offset, or text (TCP, node engine). */
+  private clientBuf: Uint8Array = new Uint8Array(16);
+  private clientOffset = 0;
+  private clientFamily = 4;
+  private clientAddress: string | null = null;
   private readonly timer: NodeJS.Timeout;
   /** Bound once: the drain calls it per record. */
   private readonly fromRing = (s: Sample): void => {
@@ -73,27 +80,39 @@ export class TopTalkers implements AnswerTap {
     this.timer.unref();
   }
 
-  /** A ring for one native UDP socket (the engine passes it to udpObserve). */
-  nativeRing(): Buffer {
+  /** A ring for one native UDP socket, handed to C (udpObserve): the answers it makes are sampled there. */
+  attachNative(binding: NativeBinding, handle: UdpHandle): void {
     const ring = new ObservationRing(RING_CAPACITY);
     this.rings.push(ring);
-    return ring.buf;
+    binding.udpObserve(handle, ring.buf);
   }
 
-  answered(response: Buffer, length: number, family: number, addr: Uint8Array, addrOffset: number): void {
-    this.jsCalls++;
-    if (--this.jsCountdown > 0) return;
-    this.jsCountdown = this.jsEvery;
-    if (!hasQuestion(response, length)) return;
-    this.sample(response, 12, addressText(family, addr, addrOffset), response[3]! & 0x0f, this.jsEvery);
+  /** Only a reference: the text is made for a sampled answer alone. */
+  clientBytes(ipv6: boolean, bytes: Uint8Array, offset: number): void {
+    this.clientBuf = bytes;
+    this.clientOffset = offset;
+    this.clientFamily = ipv6 ? 6 : 4;
+    this.clientAddress = null;
   }
 
-  answeredText(response: Buffer, length: number, address: string): void {
+  clientText(address: string): void {
+    this.clientAddress = address;
+  }
+
+  /** One query answered in JavaScript: sampled one in `jsEvery`. */
+  query(): boolean {
     this.jsCalls++;
-    if (--this.jsCountdown > 0) return;
+    if (--this.jsCountdown > 0) return false;
     this.jsCountdown = this.jsEvery;
-    if (!hasQuestion(response, length)) return;
-    this.sample(response, 12, address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address, response[3]! & 0x0f, this.jsEvery);
+    return true;
+  }
+
+  response(_proto: number, msg: Buffer, len: number): void {
+    if (!hasQuestion(msg, len)) return;
+    const a = this.clientAddress;
+    const client = a === null ? addressText(this.clientFamily, this.clientBuf, this.clientOffset)
+      : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+    this.sample(msg, 12, client, msg[3]! & 0x0f, this.jsEvery);
   }
 
   /** The `n` heaviest keys of list `by` over the window (the rings drained first, so it includes now). */

@@ -185,11 +185,10 @@ async function start(): Promise<void> {
       responder,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
-      tap,
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
       adopted: init.adopted,
-      talkers,
+      exchangeObservers: [tap, talkers].filter((o) => o !== null),
     });
     const bound = await e.start();
     engine = e;
