@@ -1,7 +1,7 @@
 import t from 'tap';
 import { mergeTop, SpaceSaving } from './space-saving.js';
 import { WindowedTop } from './window.js';
-import { addressText } from './client-text.js';
+import { addressText, LastAddressText } from './client-text.js';
 import { TopTalkers } from './top-talkers.js';
 
 t.test('exact while the keys fit; heavy hitters survive a flood of unique keys in bounded space', async (t) => {
@@ -39,6 +39,11 @@ t.test('client addresses and namespaces', async (t) => {
   t.equal(addressText(6, v6, 0), '::1');
   t.equal(addressText(6, Buffer.from('fd000000000000000001000000000002', 'hex'), 0), 'fd00::1:0:0:2');
   t.equal(addressText(4, Buffer.from([10, 1, 2, 3]), 0), '10.1.2.3');
+  const last = new LastAddressText();
+  t.equal(last.of(4, Buffer.from([10, 1, 2, 3]), 0), '10.1.2.3');
+  t.equal(last.of(4, Buffer.from([10, 1, 2, 4]), 0), '10.1.2.4', 'a new address, new text');
+  t.equal(last.of(6, v6, 0), '::1');
+  t.equal(last.of(4, Buffer.from([0, 0, 0, 0]), 0), '0.0.0.0', 'same bytes as the IPv6 address begins with, other family');
   const tt = new TopTalkers({ clusterDomain: 'Cluster.Local' });
   t.teardown(() => tt.close());
   t.equal(tt.namespaceOf('web.shop.svc.cluster.local.'), 'shop');

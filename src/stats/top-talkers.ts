@@ -10,7 +10,7 @@ import type { ExchangeObserver } from '../engine/types.js';
 import type { NativeBinding, UdpHandle } from '../engine/native-binding.js';
 import type { KdnsConfig } from '../config/types.js';
 import { wireToKey } from '../dns/name.js';
-import { addressText } from './client-text.js';
+import { LastAddressText } from './client-text.js';
 import { ObservationRing, type Sample } from './ring.js';
 import type { Counted } from './space-saving.js';
 import { WindowedTop } from './window.js';
@@ -63,9 +63,10 @@ export class TopTalkers implements ExchangeObserver {
   private clientFamily = 4;
   private clientAddress: string | null = null;
   private readonly timer: NodeJS.Timeout;
+  private readonly addressText = new LastAddressText();
   /** Bound once: the drain calls it per record. */
   private readonly fromRing = (s: Sample): void => {
-    this.sample(s.buf, s.nameOffset, addressText(s.family, s.buf, s.addrOffset), s.rcode, s.weight);
+    this.sample(s.buf, s.nameOffset, this.addressText.of(s.family, s.buf, s.addrOffset), s.rcode, s.weight);
   };
 
   constructor(opts: TopTalkersOptions) {
@@ -110,7 +111,7 @@ export class TopTalkers implements ExchangeObserver {
   response(_proto: number, msg: Buffer, len: number): void {
     if (!hasQuestion(msg, len)) return;
     const a = this.clientAddress;
-    const client = a === null ? addressText(this.clientFamily, this.clientBuf, this.clientOffset)
+    const client = a === null ? this.addressText.of(this.clientFamily, this.clientBuf, this.clientOffset)
       : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
     this.sample(msg, 12, client, msg[3]! & 0x0f, this.jsEvery);
   }
