@@ -7,30 +7,48 @@
 #include <string.h>
 #include <time.h>
 
-int observe_attach(napi_env env, observe_ring *r, napi_value buffer) {
+/** A ring Buffer argument, as both attach functions take it. */
+typedef struct ring_arg {
+  uint8_t *data;
+  size_t len;
+  napi_ref ref;
+} ring_arg;
+
+/**
+ * Reads `buffer`: 0 with a pending TypeError (`what` names the ring) when it is not a Buffer of at least
+ * `min_len` bytes aligned to `align`, or no reference can be made; -1 for null/undefined (detach); 1 with
+ * `out` filled and a strong reference taken.
+ */
+static int ring_buffer_arg(napi_env env, napi_value buffer, size_t min_len, uintptr_t align, const char *what, ring_arg *out) {
   napi_valuetype t;
   if (napi_typeof(env, buffer, &t) != napi_ok) return 0;
-  if (t == napi_undefined || t == napi_null) {
-    observe_release(env, r);
-    return 1;
-  }
+  if (t == napi_undefined || t == napi_null) return -1;
   bool is_buf = false;
   void *p = NULL;
   size_t len = 0;
   if (napi_is_buffer(env, buffer, &is_buf) != napi_ok || !is_buf || napi_get_buffer_info(env, buffer, &p, &len) != napi_ok ||
-      len < OBS_HEADER + OBS_STRIDE || ((uintptr_t)p & 3) != 0) {
-    napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "the observation ring must be a 4-byte aligned Buffer of at least one record");
+      len < min_len || ((uintptr_t)p & (align - 1)) != 0) {
+    napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", what);
     return 0;
   }
-  napi_ref ref;
-  if (napi_create_reference(env, buffer, 1, &ref) != napi_ok) {
-    napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "observation ring: Node-API refused a reference");
+  if (napi_create_reference(env, buffer, 1, &out->ref) != napi_ok) {
+    napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "ring: Node-API refused a reference");
     return 0;
   }
+  out->data = (uint8_t *)p;
+  out->len = len;
+  return 1;
+}
+
+int observe_attach(napi_env env, observe_ring *r, napi_value buffer) {
+  ring_arg a;
+  int got = ring_buffer_arg(env, buffer, OBS_HEADER + OBS_STRIDE, 4, "the observation ring must be a 4-byte aligned Buffer of at least one record", &a);
+  if (got == 0) return 0;
   observe_release(env, r);
-  r->ref = ref;
-  r->base = (uint8_t *)p;
-  r->capacity = (uint32_t)((len - OBS_HEADER) / OBS_STRIDE);
+  if (got < 0) return 1;
+  r->ref = a.ref;
+  r->base = a.data;
+  r->capacity = (uint32_t)((a.len - OBS_HEADER) / OBS_STRIDE);
   return 1;
 }
 
@@ -75,29 +93,21 @@ void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_
 // byte by byte (the JavaScript side reads them with readUInt32LE and friends on any host).
 
 int tap_attach(napi_env env, tap_ring *r, napi_value buffer, uint32_t every) {
-  napi_valuetype t;
-  if (napi_typeof(env, buffer, &t) != napi_ok) return 0;
-  if (t == napi_undefined || t == napi_null) {
-    tap_release(env, r);
-    return 1;
-  }
-  bool is_buf = false;
-  void *p = NULL;
-  size_t len = 0;
-  if (napi_is_buffer(env, buffer, &is_buf) != napi_ok || !is_buf || napi_get_buffer_info(env, buffer, &p, &len) != napi_ok ||
-      len < TAP_HEADER + 4096 || len > 0x7fffffff || ((uintptr_t)p & 7) != 0 || (len & 3) != 0) {
+  ring_arg a;
+  // The JavaScript side makes it of 64 + 4,096 bytes or more, a multiple of 4 (src/dnstap/ring.ts ringBuffer).
+  int got = ring_buffer_arg(env, buffer, TAP_HEADER + 4096, 8,
+                            "the dnstap ring must be an 8-byte aligned Buffer of 64 + 4096 or more bytes, a multiple of 4", &a);
+  if (got == 0) return 0;
+  if (got > 0 && ((a.len & 3) != 0 || a.len > 0x7fffffff)) {
+    napi_delete_reference(env, a.ref);
     napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "the dnstap ring must be an 8-byte aligned Buffer of 64 + 4096 or more bytes, a multiple of 4");
     return 0;
   }
-  napi_ref ref;
-  if (napi_create_reference(env, buffer, 1, &ref) != napi_ok) {
-    napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "dnstap ring: Node-API refused a reference");
-    return 0;
-  }
   tap_release(env, r);
-  r->ref = ref;
-  r->base = (uint8_t *)p;
-  r->capacity = (uint32_t)(len - TAP_HEADER);
+  if (got < 0) return 1;
+  r->ref = a.ref;
+  r->base = a.data;
+  r->capacity = (uint32_t)(a.len - TAP_HEADER);
   r->every = every == 0 ? 1 : every;
   return 1;
 }

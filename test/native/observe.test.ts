@@ -3,7 +3,7 @@
 // calls) every answer is seen exactly once at one-in-one, and one in EVERY with weight EVERY when asked.
 // And the dnstap ring: C writes the records of the exchanges it answers into the same shared ring as
 // JavaScript, with one sampling counter for both.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { NativeEngine } from '../../src/engine/native.js';
 import type { ExchangeObserver } from '../../src/engine/types.js';
 import type { NativeBinding, UdpHandle } from '../../src/engine/native-binding.js';
@@ -34,6 +34,19 @@ class RecordingTap implements ExchangeObserver {
   }
 }
 
+/** A native engine on a free port with one exchange observer, and a client socket; both closed at teardown. */
+async function serve(t: Test, binding: NativeBinding, observer: ExchangeObserver): Promise<{ engine: NativeEngine; port: number; client: Client }> {
+  const engine = new NativeEngine({ ...engineOptions('127.0.0.1', new DnsCounters(DnsCounters.bufferFor(1), 0)), binding, exchangeObservers: [observer] });
+  const port = (await engine.start())[0]!.port;
+  const client = new Client();
+  await client.bind();
+  t.teardown(async () => {
+    client.close();
+    await engine.close();
+  });
+  return { engine, port, client };
+}
+
 function drain(ring: ObservationRing): { samples: Array<{ name: string; client: string; rcode: number; weight: number }>; seen: number } {
   const samples: Array<{ name: string; client: string; rcode: number; weight: number }> = [];
   const seen = ring.drain((s: Sample) => samples.push({
@@ -46,14 +59,7 @@ t.test('C answers land in the ring, JavaScript answers in the tap, each once', a
   const binding = nativeOrFail(t);
   if (binding === null) return;
   const tap = new RecordingTap();
-  const engine = new NativeEngine({ ...engineOptions('127.0.0.1', new DnsCounters(DnsCounters.bufferFor(1), 0)), binding, exchangeObservers: [tap] });
-  const port = (await engine.start())[0]!.port;
-  const client = new Client();
-  await client.bind();
-  t.teardown(async () => {
-    client.close();
-    await engine.close();
-  });
+  const { engine, port, client } = await serve(t, binding, tap);
   t.equal(tap.rings.length, 1, 'one ring per UDP socket');
   const ring = tap.rings[0]!;
   for (let id = 1; id <= 3; id++) t.ok(await client.one(port, query(id, 'WWW.example.test', A)), `answer ${id}`);
@@ -86,14 +92,7 @@ t.test('dnstap: C writes the exchanges it answers into the shared ring, sampled 
   if (binding === null) return;
   const sab = ringBuffer(8192);
   const recorder = new DnstapRecorder(sab, 2);
-  const engine = new NativeEngine({ ...engineOptions('127.0.0.1', new DnsCounters(DnsCounters.bufferFor(1), 0)), binding, exchangeObservers: [recorder] });
-  const port = (await engine.start())[0]!.port;
-  const client = new Client();
-  await client.bind();
-  t.teardown(async () => {
-    client.close();
-    await engine.close();
-  });
+  const { engine, port, client } = await serve(t, binding, recorder);
   t.ok(engine.answerCacheStats !== null, 'the C answer cache stays on with dnstap');
   // Six exchanges: the first compiled in JavaScript, the rest answered in C; one in two is logged.
   for (let id = 1; id <= 6; id++) t.ok(await client.one(port, query(id, 'www.example.test', A)), `answer ${id}`);
