@@ -30,6 +30,13 @@ export function observationTable(r: Results): string {
       `${fmtRange(floodQps(p))} | ${ratio(floodQps(p), floodQps(plain))} | ${us(floodCpu(p))} (${ratio(floodCpu(p), floodCpu(plain))}) | ` +
       `${p!.id === DNSTAP_PEER ? framesText(p) : '—'} |`);
   }
+  const http = find(r.oneWorker, 'kdns-native-http');
+  const top = find(r.oneWorker, 'kdns-native-top');
+  if (ok(http) && ok(top)) {
+    // The two differ in top talkers alone (both run the HTTP server): the cleanest view of their cost.
+    lines.push('', `Top talkers on ÷ HTTP on, top talkers off: mix ${ratio(udpQps(top), udpQps(http))} qps, ${ratio(mixCpu(top), mixCpu(http))} CPU/query; ` +
+      `flood ${ratio(floodQps(top), floodQps(http))} qps, ${ratio(floodCpu(top), floodCpu(http))} CPU/query.`);
+  }
   const two = find(r.twoWorkers, DNSTAP_PEER);
   if (ok(two)) {
     lines.push('', `2 workers, unpinned: dnstap on ${fmtRange(udpQps(two))} qps, ${ratio(udpQps(two), udpQps(find(r.twoWorkers, 'kdns-native')))} ` +

@@ -64,15 +64,19 @@ export class TopTalkers implements ExchangeObserver {
   private clientAddress: string | null = null;
   private readonly timer: NodeJS.Timeout;
   private readonly addressText = new LastAddressText();
+  private readonly clock: () => number;
+  /** The clock read once per drain, for every sample of it. */
+  private drainedAt = 0;
   /** Bound once: the drain calls it per record. */
   private readonly fromRing = (s: Sample): void => {
-    this.sample(s.buf, s.nameOffset, this.addressText.of(s.family, s.buf, s.addrOffset), s.rcode, s.weight);
+    this.sample(s.buf, s.nameOffset, this.addressText.of(s.family, s.buf, s.addrOffset), s.rcode, s.weight, this.drainedAt);
   };
 
   constructor(opts: TopTalkersOptions) {
     const windowMs = opts.windowMs ?? TOP_WINDOW_MS;
     const capacity = opts.capacity ?? 256;
-    const list = (): WindowedTop => new WindowedTop(capacity, windowMs, BUCKETS, opts.now);
+    this.clock = opts.now ?? Date.now;
+    const list = (): WindowedTop => new WindowedTop(capacity, windowMs, BUCKETS, this.clock);
     this.lists = { client: list(), name: list(), nxdomain: list(), namespace: list() };
     const zone = opts.clusterDomain === null ? null : opts.clusterDomain.toLowerCase().replace(/\.?$/, '.');
     this.svcSuffix = zone === null ? null : `.svc.${zone}`;
@@ -113,7 +117,7 @@ export class TopTalkers implements ExchangeObserver {
     const a = this.clientAddress;
     const client = a === null ? this.addressText.of(this.clientFamily, this.clientBuf, this.clientOffset)
       : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-    this.sample(msg, 12, client, msg[3]! & 0x0f, this.jsEvery);
+    this.sample(msg, 12, client, msg[3]! & 0x0f, this.jsEvery, this.clock());
   }
 
   /** The `n` heaviest keys of list `by` over the window (the rings drained first, so it includes now). */
@@ -127,6 +131,7 @@ export class TopTalkers implements ExchangeObserver {
   }
 
   private drain(): void {
+    this.drainedAt = this.clock();
     for (const ring of this.rings) {
       const seen = ring.drain(this.fromRing);
       ring.every = everyFor(seen);
@@ -135,7 +140,7 @@ export class TopTalkers implements ExchangeObserver {
     this.jsCalls = 0;
   }
 
-  private sample(buf: Buffer, nameOffset: number, client: string, rcode: number, weight: number): void {
+  private sample(buf: Buffer, nameOffset: number, client: string, rcode: number, weight: number, now: number): void {
     let key: string;
     try {
       key = wireToKey(buf, nameOffset).key;
@@ -143,11 +148,11 @@ export class TopTalkers implements ExchangeObserver {
       return; // not a name we can read (a FORMERR answer to garbage): nothing to rank
     }
     const lists = this.lists;
-    lists.client.add(client, weight);
-    lists.name.add(key, weight);
-    if (rcode === RCODE_NXDOMAIN) lists.nxdomain.add(key, weight);
+    lists.client.add(client, weight, now);
+    lists.name.add(key, weight, now);
+    if (rcode === RCODE_NXDOMAIN) lists.nxdomain.add(key, weight, now);
     const ns = this.namespaceOf(key);
-    if (ns !== null) lists.namespace.add(ns, weight);
+    if (ns !== null) lists.namespace.add(ns, weight, now);
   }
 
   /** `<ns>` of `…<ns>.svc.<zone>` and `…<ns>.pod.<zone>`; null for any other name. */
