@@ -91,6 +91,7 @@ typedef struct udp_engine {
   answer_cache *cache; // compiled authoritative answers; NULL: every datagram goes to JavaScript
   answer_cache *fwd;   // forwarded answers (expiring, access-listed); NULL: none
   observe_ring obs;    // top-talker samples of the answers made in C (udpObserve); base NULL: off
+  tap_ring tap;        // dnstap records of the exchanges answered in C (udpTap); base NULL: off
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
@@ -530,6 +531,7 @@ static int call_js(udp_engine *e, unsigned n) {
  */
 static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
+  double wall_ms = e->tap.base != NULL ? tap_now_ms() : 0; // dnstap's time of every exchange of the batch
   unsigned answered = 0;
   // The tables are process-global: announce this thread as a reader of each for the batch (no lock; a
   // table it cannot enter now answers nothing in this batch, JavaScript does).
@@ -547,6 +549,7 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
     if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
+    if (e->tap.base != NULL) tap_exchange(&e->tap, q, (size_t)m[S_IN_LEN], out, len, m[S_FAMILY], peer, m[S_PORT], wall_ms);
     m[S_IN_LEN] = -1;
     answered++;
   }
@@ -601,6 +604,7 @@ static void on_closed(uv_handle_t *h) {
     if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
   }
   observe_release(env, &e->obs);
+  tap_release(env, &e->tap);
   if (e->actx != NULL) napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
@@ -882,6 +886,22 @@ static napi_value udp_observe(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// udpTap(handle, ring | null, every): log the exchanges answered in C, one in `every`, into the dnstap ring
+// (observe.h); null stops.
+static napi_value udp_tap(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  uint32_t every = 1;
+  if (argc < 3 || napi_get_value_uint32(env, argv[2], &every) != napi_ok || every < 1) {
+    return throw_type(env, "udpTap(handle, ring: Buffer | null, every >= 1)");
+  }
+  if (e->stopped) return NULL;
+  tap_attach(env, &e->tap, argv[1], every);
+  return NULL;
+}
+
 // liveEngines() → engines whose memory is not yet released (all threads). For tests.
 static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
   (void)info;
@@ -903,6 +923,7 @@ NAPI_MODULE_INIT() {
   prop_fn(env, exports, "udpSendTo", udp_send_to);
   prop_fn(env, exports, "liveEngines", live_engines_fn);
   prop_fn(env, exports, "udpObserve", udp_observe);
+  prop_fn(env, exports, "udpTap", udp_tap);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { DROP_MALFORMED, DROP_OTHER } from '../metrics/dns-counters.js';
 import { RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import type { ClientTap, QueryObserver } from './types.js';
+import type { QueryObserver } from './types.js';
 
 /** Answers `query[0..len)` into `out` and reports it, timing this one query; returns the response length (0: send nothing). */
 export function answerQuery(
@@ -104,8 +104,3 @@ function forwardDone(response: Buffer | Buffer[] | null, context: unknown): void
   }
 }
 
-/** Logs a response that comes after its query's batch (a forwarded one): the client is named again first. */
-export function tapLater(tap: ClientTap, address: string, port: number, proto: number, response: Buffer): void {
-  tap.clientText(address, port);
-  tap.response(proto, response, response.length);
-}

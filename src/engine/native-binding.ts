@@ -141,6 +141,11 @@ export interface NativeBinding {
    * for top talkers; null stops. A no-op after udpStop.
    */
   udpObserve(handle: UdpHandle, ring: Buffer | null): void;
+  /**
+   * Logs the exchanges answered in C, one in `every`, as dnstap records into `ring` (a Buffer over a
+   * src/dnstap/ring.ts SharedArrayBuffer; native/observe.h); null stops. A no-op after udpStop.
+   */
+  udpTap(handle: UdpHandle, ring: Buffer | null, every: number): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

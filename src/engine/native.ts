@@ -21,7 +21,8 @@ import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
-import type { AnswerTap, BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import { ExchangeObservers } from './observers.js';
 import type { Logger } from 'pino';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
 
@@ -103,20 +104,16 @@ class UdpPort {
   /** UDP response-rate limiting (src/rate-limit); the peer's address bytes are read through metaBytes. */
   private readonly limiter: RateLimiter | null;
   private readonly metaBytes: Uint8Array;
-  /** Query logging (dnstap); every datagram then comes through JS (no answer cache). */
-  private readonly tap: ClientTap | null;
-  /** Top talkers (src/stats): sees every answer this port sends from JS; C answers go to its ring. */
-  private readonly talkers: AnswerTap | null;
+  /** dnstap and top talkers: the exchanges JS answers; the ones made in C go to their native rings. */
+  private readonly exchanges: ExchangeObservers | null;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
     limiter: RateLimiter | null,
-    tap: ClientTap | null,
-    talkers: AnswerTap | null,
+    exchanges: ExchangeObservers | null,
   ) {
-    this.tap = tap;
-    this.talkers = talkers;
+    this.exchanges = exchanges;
     this.limiter = limiter;
     this.binding = binding;
     this.forwards = forwards;
@@ -177,12 +174,9 @@ class UdpPort {
       }
     }
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
-    const tap = this.tap;
-    let sampled = false;
-    if (tap !== null) {
-      tap.clientBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!);
-      sampled = tap.query(PROTO_UDP, this.inViews[i]!, len);
-    }
+    const exchanges = this.exchanges;
+    const sampled = exchanges === null ? 0
+      : exchanges.queryFromBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!, PROTO_UDP, this.inViews[i]!, len);
     let n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
       // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
@@ -196,8 +190,7 @@ class UdpPort {
     }
     const out = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
     meta[base + S_OUT_LEN] = out;
-    if (sampled && out > 0) tap!.response(PROTO_UDP, this.outViews[i]!, out);
-    if (this.talkers !== null && out > 0) this.talkers.answered(this.outViews[i]!, out, meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
+    if (sampled !== 0 && out > 0) exchanges!.response(sampled, PROTO_UDP, this.outViews[i]!, out);
   }
 
   /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
@@ -208,7 +201,7 @@ class UdpPort {
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(i: number, len: number, family: number, text: string, sampled: boolean): void {
+  private forward(i: number, len: number, family: number, text: string, sampled: number): void {
     const base = META_HEADER + i * META_STRIDE;
     const peer: ForwardedPeer = {
       fam: this.meta[base + S_FAMILY]!,
@@ -228,11 +221,7 @@ class UdpPort {
       const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addr);
       if (limited === null) return;
       this.binding.udpSendTo(this.handle, limited, limited.length, peer.fam, peer.port, peer.addr, peer.scope);
-      if (peer.sampled) {
-        this.tap!.clientBytes(peer.fam === 6, peer.addr, 0, peer.port);
-        this.tap!.response(PROTO_UDP, limited, limited.length);
-      }
-      this.talkers?.answered(limited, limited.length, peer.fam, peer.addr, 0);
+      if (peer.sampled !== 0) this.exchanges!.laterFromBytes(peer.sampled, peer.fam === 6, peer.addr, 0, peer.port, PROTO_UDP, limited);
     },
     settled: () => this.forwards.end(),
   };
@@ -267,7 +256,7 @@ interface ForwardedPeer {
   port: number;
   scope: number;
   addr: Buffer;
-  sampled: boolean;
+  sampled: number;
 }
 
 /** A forwarded answer arrives after its batch, when the limiter has moved on: set its client again first. */
@@ -301,6 +290,7 @@ export class NativeEngine implements PacketEngine {
   private readonly udpForwards = new InFlight();
   private cache: NativeAnswerCache | null = null;
   private readonly limiter: RateLimiter | null;
+  private readonly exchanges: ExchangeObservers | null;
 
   constructor(opts: NativeEngineOptions) {
     const binding = opts.binding ?? loadNative();
@@ -314,6 +304,7 @@ export class NativeEngine implements PacketEngine {
     this.batchSize = batch;
     this.tcp = new TcpConnections(opts, Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE));
     this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
+    this.exchanges = ExchangeObservers.of(opts.exchangeObservers);
   }
 
   get tcpConnections(): number {
@@ -351,8 +342,9 @@ export class NativeEngine implements PacketEngine {
   }
 
   async start(): Promise<BoundAddress[]> {
-    // Answers made in C never reach the limiter or the query log, so with either every datagram goes through JS.
-    if (this.opts.answerCache !== false && this.limiter === null && (this.opts.tap ?? null) === null) {
+    // Answers made in C never reach the limiter (nor an exchange observer without a native ring), so with
+    // either every datagram goes through JS.
+    if (this.opts.answerCache !== false && this.limiter === null && (this.exchanges?.seeNative ?? true)) {
       this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer, this.opts.sharedTables ?? null);
     }
     try {
@@ -400,16 +392,15 @@ export class NativeEngine implements PacketEngine {
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
       this.udpForwards,
       this.limiter,
-      this.opts.tap ?? null,
-      this.opts.talkers ?? null,
+      this.exchanges,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     // An adopted socket keeps the receive buffer its first owner asked for.
     if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
       port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
-      // The answers made in C never reach onBatch: they are sampled into a ring top talkers drain.
-      if (this.opts.talkers?.nativeRing !== undefined) b.udpObserve(port_.handle, this.opts.talkers.nativeRing());
+      // The answers made in C never reach onBatch: the observers see them through their native rings.
+      if (this.cache !== null) this.exchanges?.attachNative(b, port_.handle);
     } catch (err) {
       b.closeFd(udpFd);
       server.close();

@@ -8,7 +8,8 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater, type ForwardSink } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, type ForwardSink } from './answer.js';
+import { ExchangeObservers } from './observers.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
@@ -36,8 +37,7 @@ export class NodeEngine implements PacketEngine {
       const limited = limiter === null ? response : limitForwarded(limiter, response, peer.address);
       if (limited === null) return;
       peer.udp.send(limited, peer.port, peer.address);
-      if (peer.sampled) tapLater(this.opts.tap!, peer.address, peer.port, PROTO_UDP, limited);
-      this.opts.talkers?.answeredText(limited, limited.length, peer.address);
+      if (peer.sampled !== 0) this.exchanges!.laterFromText(peer.sampled, peer.address, peer.port, PROTO_UDP, limited);
     },
     settled: () => this.udpForwards.end(),
   };
@@ -45,11 +45,13 @@ export class NodeEngine implements PacketEngine {
   private closing = false;
   /** UDP only: TCP is never rate limited (a slipped client retries there). */
   private readonly limiter: RateLimiter | null;
+  private readonly exchanges: ExchangeObservers | null;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
     this.tcp = new TcpConnections(opts, this.out);
     this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
+    this.exchanges = ExchangeObservers.of(opts.exchangeObservers);
   }
 
   get tcpConnections(): number {
@@ -107,12 +109,8 @@ export class NodeEngine implements PacketEngine {
       limiter.clientFromText(rinfo.address);
       if (!limiter.admitQuery()) return;
     }
-    const tap = this.opts.tap ?? null;
-    let sampled = false;
-    if (tap !== null) {
-      tap.clientText(rinfo.address, rinfo.port);
-      sampled = tap.query(PROTO_UDP, msg, msg.length);
-    }
+    const exchanges = this.exchanges;
+    const sampled = exchanges === null ? 0 : exchanges.queryFromText(rinfo.address, rinfo.port, PROTO_UDP, msg, msg.length);
     let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
@@ -126,8 +124,7 @@ export class NodeEngine implements PacketEngine {
     }
     if (limiter !== null) n = limiter.limitResponse(this.out, n);
     if (n === 0) return;
-    if (sampled) tap!.response(PROTO_UDP, this.out, n);
-    this.opts.talkers?.answeredText(this.out, n, rinfo.address);
+    if (sampled !== 0) exchanges!.response(sampled, PROTO_UDP, this.out, n);
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
     const reply = Buffer.allocUnsafe(n);
@@ -164,7 +161,7 @@ interface UdpPeer {
   udp: dgram.Socket;
   address: string;
   port: number;
-  sampled: boolean;
+  sampled: number;
 }
 
 function limitForwarded(limiter: RateLimiter, response: Buffer, address: string): Buffer | null {

@@ -186,11 +186,10 @@ async function start(): Promise<void> {
       responder,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
-      tap,
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
       adopted: init.adopted,
-      talkers,
+      exchangeObservers: [tap, talkers].filter((o) => o !== null),
       sharedTables: init.sharedTables,
     });
     const bound = await e.start();
