@@ -23,6 +23,7 @@ import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import type { AnswerTap, BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import type { Logger } from 'pino';
+import type { ClientViews } from '../views/client-views.js';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
 
 export const DEFAULT_BATCH = 64;
@@ -102,6 +103,8 @@ class UdpPort {
   private readonly tap: ClientTap | null;
   /** Top talkers (src/stats): sees every answer this port sends from JS; C answers go to its ring. */
   private readonly talkers: AnswerTap | null;
+  /** Views (src/views): the responder of each datagram's client; null: `responder` answers all. */
+  private readonly views: ClientViews | null;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
@@ -109,7 +112,9 @@ class UdpPort {
     limiter: RateLimiter | null,
     tap: ClientTap | null,
     talkers: AnswerTap | null,
+    views: ClientViews | null,
   ) {
+    this.views = views;
     this.tap = tap;
     this.talkers = talkers;
     this.limiter = limiter;
@@ -178,14 +183,17 @@ class UdpPort {
       tap.clientBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!);
       sampled = tap.query(PROTO_UDP, this.inViews[i]!, len);
     }
-    let n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
+    const views = this.views;
+    // The same pick as native/views.c makes for the answers it gives in C, from the same bytes.
+    const responder = views === null ? this.responder : views.forBytes(meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
+    let n = answerQueryTimed(responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
       // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
       const address = this.peerText(base);
-      n = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
+      n = forwardNow(responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
       if (n === RESPOND_FORWARD) {
         meta[base + S_OUT_LEN] = 0;
-        this.forward(i, len, family, address, sampled);
+        this.forward(responder, i, len, family, address, sampled);
         return;
       }
     }
@@ -203,13 +211,13 @@ class UdpPort {
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(i: number, len: number, family: number, text: string, sampled: boolean): void {
+  private forward(responder: Responder, i: number, len: number, family: number, text: string, sampled: boolean): void {
     const base = META_HEADER + i * META_STRIDE;
     const fam = this.meta[base + S_FAMILY]!;
     const port = this.meta[base + S_PORT]!;
     const scope = this.meta[base + S_SCOPE]! >>> 0; // a link-local client is reachable only through its interface
     const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
-    this.forwards.track(forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
+    this.forwards.track(forwardQuery(responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
       if (this.handle === null) return;
       const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, fam, addrCopy);
       if (limited === null) return;
@@ -252,6 +260,13 @@ function limitForwarded(limiter: RateLimiter, response: Buffer, family: number, 
   return limiter.limitLater(response);
 }
 
+/** One view's native tables, or the sum of every view's (the engine's metrics report one figure). */
+function sumStats(all: NativeCacheStats[]): NativeCacheStats {
+  const sum: NativeCacheStats = { entries: 0, bytes: 0, forwarded: 0, forwardedBytes: 0, negativeNames: 0, negativeBytes: 0 };
+  for (const s of all) for (const k of Object.keys(sum) as (keyof NativeCacheStats)[]) sum[k] += s[k];
+  return sum;
+}
+
 /** Text form of a 16-byte IPv6 address (uncompressed groups; the forwarder's ACL parses it). */
 function ipv6Text(addr: Buffer): string {
   const groups: string[] = [];
@@ -275,7 +290,8 @@ export class NativeEngine implements PacketEngine {
   private readonly listeners: Listener[] = [];
   private readonly tcp: TcpConnections;
   private readonly udpForwards = new InFlight();
-  private cache: NativeAnswerCache | null = null;
+  /** One answer cache per view (the default view last), or one without views; [] when C answers nothing. */
+  private caches: NativeAnswerCache[] = [];
   private readonly limiter: RateLimiter | null;
 
   constructor(opts: NativeEngineOptions) {
@@ -323,13 +339,15 @@ export class NativeEngine implements PacketEngine {
    * when the engine runs without one).
    */
   get answerCacheStats(): NativeCacheStats | null {
-    return this.cache?.stats ?? null;
+    return this.caches.length === 0 ? null : sumStats(this.caches.map((c) => c.stats));
   }
 
   async start(): Promise<BoundAddress[]> {
     // Answers made in C never reach the limiter or the query log, so with either every datagram goes through JS.
     if (this.opts.answerCache !== false && this.limiter === null && (this.opts.tap ?? null) === null) {
-      this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer);
+      const responders = this.opts.views?.responders ?? [this.opts.responder];
+      const caches = responders.map((r) => NativeAnswerCache.attach(this.binding, r, this.opts.observer));
+      this.caches = caches.every((c) => c !== null) ? caches as NativeAnswerCache[] : [];
     }
     try {
       for (const addr of this.opts.listen) {
@@ -373,17 +391,18 @@ export class NativeEngine implements PacketEngine {
       throw err;
     }
     const port_ = new UdpPort(
-      this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
+      this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.caches.length > 0 && this.opts.observer !== null,
       this.udpForwards,
       this.limiter,
       this.opts.tap ?? null,
       this.opts.talkers ?? null,
+      this.opts.views ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     // An adopted socket keeps the receive buffer its first owner asked for.
     if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
-      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
+      port_.handle = this.startUdp(udpFd, port_);
       // The answers made in C never reach onBatch: they are sampled into a ring top talkers drain.
       if (this.opts.talkers?.nativeRing !== undefined) b.udpObserve(port_.handle, this.opts.talkers.nativeRing());
     } catch (err) {
@@ -392,6 +411,18 @@ export class NativeEngine implements PacketEngine {
       throw err;
     }
     return { udp: port_, tcp: server, bound: { address: host, port }, sockets: { host, port, udp: udpFd, tcp: tcpFd } };
+  }
+
+  /** The batch loop over `fd`, with the answer cache, or with one per view and the rules that pick it (views.c). */
+  private startUdp(fd: number, port: UdpPort): UdpHandle {
+    const b = this.binding;
+    const caches = this.caches;
+    const views = this.opts.views ?? null;
+    if (views === null || caches.length === 0) {
+      return b.udpStart(fd, this.batchSize, port.inBuf, port.outBuf, port.meta, port.onBatch, caches[0]?.handle, caches[0]?.forwardedHandle);
+    }
+    return b.udpStart(fd, this.batchSize, port.inBuf, port.outBuf, port.meta, port.onBatch,
+      caches.map((c) => c.handle), caches.map((c) => c.forwardedHandle), views.matcher.wireRules());
   }
 
   private serveTcp(fd: number): Promise<net.Server> {
@@ -421,8 +452,9 @@ export class NativeEngine implements PacketEngine {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
-    if (this.cache !== null) this.opts.responder.removeMirror(this.cache);
-    this.cache = null;
+    const responders = this.opts.views?.responders ?? [this.opts.responder];
+    this.caches.forEach((c, i) => responders[i]!.removeMirror(c));
+    this.caches = [];
     this.tcp.destroyAll();
   }
 }

@@ -8,7 +8,7 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater, responderFor } from './answer.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
@@ -101,11 +101,12 @@ export class NodeEngine implements PacketEngine {
       tap.clientText(rinfo.address, rinfo.port);
       sampled = tap.query(PROTO_UDP, msg, msg.length);
     }
-    let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
+    const responder = responderFor(this.opts, rinfo.address);
+    let n = answerQuery(responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
-      const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
+      const now = forwardNow(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
-        this.udpForwards.track(forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
+        this.udpForwards.track(forwardQuery(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
           (response) => {
             const limited = limiter === null ? response : limitForwarded(limiter, response, rinfo.address);
             if (limited === null) return;

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, tapLater, responderFor } from './answer.js';
 import type { AnswerTap, ClientTap, QueryObserver } from './types.js';
 
 const MAX_TCP_MESSAGE = 65535;
@@ -212,7 +212,8 @@ export class TcpConnections {
 
   /** One query: the framed answer, or null (dropped, or forwarded: written later by writeLater). */
   private answer(conn: Connection, query: Buffer, size: number): Buffer | null {
-    const { responder, observer } = this.opts;
+    const { observer } = this.opts;
+    const responder = responderFor(this.opts, conn.address);
     const tap = this.opts.tap ?? null;
     let sampled = false;
     if (tap !== null) {

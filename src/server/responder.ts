@@ -159,7 +159,12 @@ export class Responder {
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
     if (this.forwarder !== null && this.forwarder.onReuseInvalid !== undefined) {
-      this.forwarder.onReuseInvalid = () => this.clearForwardedMirrors();
+      // Views share one forwarder between responders (src/views): each one's mirrors must hear it.
+      const before = this.forwarder.onReuseInvalid;
+      this.forwarder.onReuseInvalid = () => {
+        before?.();
+        this.clearForwardedMirrors();
+      };
     }
   }
 

@@ -6,6 +6,7 @@ import { isAtOrBelow } from '../dns/name.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
+import { viewSet } from '../views/zones.js';
 import {
   LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
 } from './protocol.js';
@@ -17,6 +18,8 @@ export class ZoneHub {
   readonly zones: ZoneSet;
   /** One LocalNames per LOCAL_STORES entry, in that order (what the Responder's `local` takes). */
   readonly local: LocalNames[] = LOCAL_STORES.map(() => new LocalNames());
+  /** Zones only one view serves (its zone files, src/views), by view name: fixed at start. */
+  readonly viewZones = new Map<string, ZoneSet>();
   private versionCounter = 0;
   private readonly listeners = new Set<DeltaListener>();
 
@@ -36,6 +39,12 @@ export class ZoneHub {
     zone.ready = ready;
     this.zones.add(zone);
     this.emit({ kind: 'add-zone', origin, ready, rrsets: packRrSets(rrsets) });
+  }
+
+  /** Adds a zone only view `view` serves (a view's zone file, src/views); the same origin may be in other views. */
+  addViewZone(view: string, zone: Zone): void {
+    viewSet(this.viewZones, view).add(zone);
+    this.emit({ kind: 'add-zone', origin: zone.origin, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)), view });
   }
 
   /**
@@ -105,6 +114,9 @@ export class ZoneHub {
       ready: zone.ready,
       rrsets: packRrSets(zoneContent(zone)),
     }));
+    for (const [view, set] of this.viewZones) {
+      for (const zone of set.zones()) zones.push({ origin: zone.origin, view, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)) });
+    }
     const local = this.local.map((store) => packRecords(store.allRecords()));
     const localUnsynced = this.local.map((l) => [...l.unsyncedBelow]);
     return { version: this.versionCounter, zones, local, localUnsynced };

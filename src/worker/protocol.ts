@@ -148,7 +148,8 @@ interface DeltaBase {
 }
 
 export type Delta = DeltaBase & (
-  | { kind: 'add-zone'; origin: string; ready: boolean; rrsets: PackedRecords }
+  /** `view`: a zone only that view serves (src/views), kept apart from the zones every view may see. */
+  | { kind: 'add-zone'; origin: string; ready: boolean; rrsets: PackedRecords; view?: string }
   | { kind: 'remove-zone'; origin: string }
   | { kind: 'changes'; origin: string; changes: PackedRecords }
   | { kind: 'ready'; origin: string; ready: boolean }
@@ -160,6 +161,8 @@ export type Delta = DeltaBase & (
 
 export interface ZoneSnapshot {
   origin: string;
+  /** A zone only this view serves (src/views); absent for the shared zones. */
+  view?: string;
   ready: boolean;
   /** Every RRset, plus type-0 upserts for names marked as existing without data. */
   rrsets: PackedRecords;

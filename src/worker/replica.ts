@@ -5,6 +5,7 @@
 
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
+import { viewSet } from '../views/zones.js';
 import { LOCAL_STORES, nowMs, unpackChanges, unpackRecords, unpackRrSets, type Delta, type Snapshot } from './protocol.js';
 
 /** What the replica needs from the responder (Responder satisfies it). */
@@ -32,6 +33,8 @@ export class Replica {
   readonly zones: ZoneSet;
   /** One per LOCAL_STORES entry, in order: pass as the Responder's `local`. */
   readonly local: LocalNames[];
+  /** Zones only one view serves, by view name (hub.viewZones); the sets stay, snapshots refill them. */
+  readonly viewZones = new Map<string, ZoneSet>();
   private versionCounter = -1; // no snapshot yet
   private awaitingSnapshot = false;
   private cache: AnswerCache | null = null;
@@ -63,8 +66,8 @@ export class Replica {
   /** Replaces everything with the snapshot's content. An older snapshot than what we hold is ignored. */
   applySnapshot(s: Snapshot): void {
     if (s.version < this.versionCounter && !this.awaitingSnapshot) return;
-    for (const zone of this.zones.zones()) this.zones.remove(zone.origin);
-    for (const z of s.zones) this.zones.add(this.buildZone(z.origin, z.rrsets, z.ready));
+    for (const set of [this.zones, ...this.viewZones.values()]) for (const zone of set.zones()) set.remove(zone.origin);
+    for (const z of s.zones) this.zoneSetOf(z.view).add(this.buildZone(z.origin, z.rrsets, z.ready));
     for (let i = 0; i < this.local.length; i++) {
       const packed = s.local[i];
       this.local[i]!.replaceAll(packed === undefined ? [] : unpackRecords(packed));
@@ -121,7 +124,7 @@ export class Replica {
   private applyOne(d: Delta): void {
     switch (d.kind) {
       case 'add-zone': {
-        this.zones.add(this.buildZone(d.origin, d.rrsets, d.ready));
+        this.zoneSetOf(d.view).add(this.buildZone(d.origin, d.rrsets, d.ready));
         this.flushAll = true;
         return;
       }
@@ -161,6 +164,10 @@ export class Replica {
         return;
       }
     }
+  }
+
+  private zoneSetOf(view: string | undefined): ZoneSet {
+    return view === undefined ? this.zones : viewSet(this.viewZones, view);
   }
 
   private requestSnapshot(reason: string): void {
