@@ -3,6 +3,8 @@
 // in src/views/rules.ts and the forwarder's access list.
 #include "views.h"
 
+#include "peer.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,25 +41,12 @@ void view_table_free(view_table *t) {
   t->nrules = 0;
 }
 
-static int prefix_matches(const uint8_t *net, const uint8_t *addr, unsigned bits) {
-  unsigned whole = bits / 8, rest = bits % 8;
-  if (memcmp(net, addr, whole) != 0) return 0;
-  if (rest == 0) return 1;
-  uint8_t mask = (uint8_t)(0xff << (8 - rest));
-  return (net[whole] & mask) == (addr[whole] & mask);
-}
-
 unsigned view_pick(const view_table *t, int family_v6, const uint8_t *peer16) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  const uint8_t *addr = peer16;
-  uint8_t family = family_v6 ? 6 : 4;
-  if (family_v6 && memcmp(peer16, mapped, 12) == 0) {
-    addr = peer16 + 12;
-    family = 4;
-  }
+  const uint8_t *addr;
+  uint8_t family = peer_unmapped(peer16, family_v6, &addr);
   for (unsigned i = 0; i < t->nrules; i++) {
     const view_rule *r = &t->rules[i];
-    if (r->family != family || !prefix_matches(r->addr, addr, r->prefix)) continue;
+    if (r->family != family || !peer_prefix_equal(r->addr, addr, r->prefix)) continue;
     if (!r->negate) return r->view;
     // A "!" element that matches: not this view; go on with the next view's rules.
     while (i + 1 < t->nrules && t->rules[i + 1].view == r->view) i++;
