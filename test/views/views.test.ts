@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runKdns, startKdns, type KdnsProcess } from '../helpers/kdns-process.js';
+import { fixture, runKdns, startKdns, type KdnsProcess } from '../helpers/kdns-process.js';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { parseDig, rdataOf, type DigResult } from '../wire/clients.js';
 
@@ -145,6 +145,25 @@ t.test('views by source address', async (t) => {
       t.notOk(guest.flags.includes('ra'), 'without RA');
     }
   });
+});
+
+t.test('the cluster zone and its reverse names only in the views that see it', async (t) => {
+  const kdns = await startKdns(['--manifests', fixture('k8s', 'cluster'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--workers', '1',
+    '--no-forward', '--view', 'name=outsiders,match-clients=127.0.0.2,cluster=false',
+    '--view', 'name=insiders,match-clients=127.0.0.3'], { t });
+  const server = { host: '127.0.0.1', port: kdns.port };
+  for (let round = 0; round < 3; round++) {
+    for (const from of ['127.0.0.1', '127.0.0.3']) {
+      const svc = await ask('dig', server, from, ['web.default.svc.cluster.local', 'A']);
+      t.same(rdataOf(svc.answer, 'A'), ['10.96.0.20'], `${from} sees the Service`);
+      const ptr = await ask('dig', server, from, ['-x', '10.96.0.20']);
+      t.same(rdataOf(ptr.answer, 'PTR'), ['web.default.svc.cluster.local.'], `${from} sees its PTR`);
+    }
+    const svc = await ask('dig', server, '127.0.0.2', ['web.default.svc.cluster.local', 'A']);
+    t.equal(svc.status, 'REFUSED', 'cluster=false: not authoritative for cluster.local (and no forwarding)');
+    const ptr = await ask('dig', server, '127.0.0.2', ['-x', '10.96.0.20']);
+    t.equal(ptr.status, 'REFUSED', 'nor for the cluster\'s reverse names');
+  }
 });
 
 t.test('config mistakes name file, line and what was expected', async (t) => {
