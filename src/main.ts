@@ -246,6 +246,7 @@ function logServing(
     ...facts,
     http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
     forwarding: !config.noForward,
+    ...(config.views.length > 0 ? { views: config.views.map((v) => v.name) } : {}),
     version: KDNS_VERSION,
   }, 'serving');
 }
