@@ -4,7 +4,7 @@
 //                          [--only id,id] [--no-two-workers] [--no-write] [--no-flood] [--flood-queries N]
 //
 // Phase 1: every peer with one worker pinned to core 0, load generators pinned to core 1; UDP
-// throughput with udpgen in interleaved repetitions (A B C … A B C …), server CPU per query from
+// throughput with udpgen in interleaved repetitions (A B C, C B A, A B C …), server CPU per query from
 // /proc, the random-name flood the same way, latency with dnsperf at a fixed moderate rate, TCP pipelined
 // with dnsperf -m tcp, and kdns's RSS over a long random-name flood (10 million queries).
 // Phase 2: the peers that have workers, with 2 of them and nothing pinned.
@@ -22,7 +22,8 @@ import { rssMiB, stop, stopAll, tail, type Proc } from './lib/proc.js';
 import { combineLatency, markdown, svg, type FloodRss, type PeerResult, type Results } from './lib/report.js';
 import { generateQueries, generateZone, ORIGIN } from './zones/generate.js';
 import { benchSession, freePort } from './lib/session.js';
-import { dnstapTable, recordDnstapFrames } from './lib/dnstap.js';
+import { recordDnstapFrames } from './lib/dnstap.js';
+import { observationTable } from './lib/observation.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -52,7 +53,7 @@ const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
 const TCP_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9']);
 /** Peers that serve the zone with DNS semantics, and the packet ceiling (one fixed answer) for reference. */
-const FLOOD_PEERS = new Set(['kdns-native', 'kdns-native-http', 'kdns-native-top', 'kdns-native-views', 'kdns-node', 'bind9', 'knot', 'nsd', 'coredns', 'ceiling']);
+const FLOOD_PEERS = new Set(['kdns-native', 'kdns-native-http', 'kdns-native-top', 'kdns-native-views', 'kdns-dnstap', 'kdns-node', 'bind9', 'knot', 'nsd', 'coredns', 'ceiling']);
 const FLOOD: UdpOptions = { ...UDP, randomLabel: true };
 /** The long flood kdns's RSS is watched over (the issue's 10 million queries). */
 const FLOOD_RSS_QUERIES = Math.min(Math.max(Number(values['flood-queries'] ?? (QUICK ? 200_000 : 10_000_000)), 10_000), 50_000_000);
@@ -115,7 +116,8 @@ async function udpRounds(
     try { await udpThroughput(udpgen, r.proc, r.port, queries, Math.min(DURATION, 1), pin, o); } catch { /* measured below */ }
   }
   for (let rep = 0; rep < reps; rep++) {
-    for (const r of running) {
+    // Every other round in reverse order, so no peer always runs first or right after the same one.
+    for (const r of rep % 2 === 0 ? running : [...running].reverse()) {
       if (r.result.status !== 'ok') continue;
       const label = r.workers > 1 || !pin ? ` (${r.workers} worker${r.workers > 1 ? 's' : ''}${pin ? '' : ', unpinned'})` : '';
       if (r.proc.exited) { r.result.status = 'failed'; r.result.reason = `exited during the run: ${tail(r.proc)}`; continue; }
@@ -249,9 +251,9 @@ async function main(): Promise<void> {
     floodRss: rss,
   };
   const md = markdown(results) + [
-    'dnstap on (every query and answer logged to a file; the native C answer cache is off while it is on):',
+    'What watching costs (issue 14): each variant against plain kdns native in the same interleaved rounds:',
     '',
-    dnstapTable(results),
+    observationTable(results),
     '',
   ].join('\n');
   if (!values['no-write']) {

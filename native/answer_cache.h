@@ -1,5 +1,6 @@
-// The native answer cache: a per-thread copy of the responder's table of compiled answers, so the UDP
-// batch engine answers table hits in C, without calling JavaScript (see answer_cache.c and README.md).
+// The native answer cache: one copy per process of the responders' tables of compiled answers, so the UDP
+// batch engines of every worker thread answer table hits in C, without calling JavaScript (see
+// answer_cache.c and README.md). An answer_cache is one thread's view of a process-global store.
 #ifndef KDNS_ANSWER_CACHE_H
 #define KDNS_ANSWER_CACHE_H
 
@@ -34,23 +35,25 @@ typedef struct acl_rule {
 #define ACL_MAX 256
 #define HIT_KINDS 3
 
-// Bounds of a new cache until answer_cache_set_limits: far above what the responder keeps (it clears its
-// table at 200,000 answers), so the C copy is never the smaller one by default.
+// Default bounds (cacheCreate without them): far above what the responder keeps (it clears its table at
+// 200,000 answers), so the C copy is never the smaller one by default.
 #define ANSWER_CACHE_DEFAULT_ENTRIES 262144u
 #define ANSWER_CACHE_DEFAULT_BYTES ((size_t)256 << 20)
 
-answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload);
+#define ANSWER_CACHE_KEY_MAX 127
+
 /**
- * Hard bounds: at most `max_entries` entries and `max_bytes` bytes of names and templates. An insert that
- * would pass either first removes entries (expired or not) from the sweep cursor on; an answer larger
- * than `max_bytes` is not stored.
+ * A view of the store named `share_key` in this process, made with these bounds by the first view that asks
+ * for it (hard bounds: at most `max_entries` entries and `max_bytes` bytes of names and templates; an insert
+ * that would pass either first removes entries from the sweep cursor on, and an answer larger than
+ * `max_bytes` is not stored). NULL or "" makes a store of its own. Every view is used by one thread only;
+ * views of one store may live in any number of threads (at most EPOCH_MAX_READERS read in C).
  */
-void answer_cache_set_limits(answer_cache *c, uint32_t max_entries, size_t max_bytes);
-/**
- * Looks at the next `slots` slots from the sweep cursor and frees the entries whose deadline has passed,
- * so expired answers do not wait for their own name to be asked again. Called before every insert.
- */
-void answer_cache_sweep(answer_cache *c, uint64_t now_ns, unsigned slots);
+answer_cache *answer_cache_new(int recursion_available, unsigned max_udp_payload, const char *share_key, uint32_t max_entries,
+                               size_t max_bytes);
+/** Stores alive in the process (for leak tests). */
+unsigned answer_cache_live_stores(void);
+/** Detaches the view: its entries leave the store (see answer_cache.c), the store goes with its last view. */
 void answer_cache_free(answer_cache *c);
 
 /**
@@ -70,17 +73,44 @@ unsigned answer_cache_variant(int dnssec_ok, int checking_disabled, int authenti
  * Returns 0, or -1 when out of memory.
  */
 int answer_cache_set(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant,
-                     const uint8_t *answer, size_t answer_len, uint64_t deadline_ns, unsigned kind);
-/** Returns 1 when the entry was there. */
+                     const uint8_t *answer, size_t answer_len, uint64_t deadline_ns, unsigned kind, uint64_t now_ns);
+/** Removes the entry if this view inserted it (any entry in a forwarded store). Returns 1 when it did. */
 int answer_cache_delete(answer_cache *c, const uint8_t *name, unsigned name_len, unsigned qtype, unsigned variant);
+/** Removes every entry this view inserted (every entry of a forwarded store). */
 void answer_cache_clear(answer_cache *c);
 /**
- * The cache's table of zone names for negative answers (negative.h), created on first use; a query the
- * cache misses is offered to it. NULL for a forwarded cache, or when out of memory.
+ * Makes this view the one that feeds the store's negative table, unless another view already does; returns
+ * whether it is (then and until it is freed: the table is emptied when its feeder goes).
  */
-struct negative_table *answer_cache_negative(answer_cache *c);
-size_t answer_cache_count(const answer_cache *c);
-size_t answer_cache_bytes(const answer_cache *c);
+int answer_cache_claim_negative(answer_cache *c);
+/**
+ * Locks the store for a change of its table of zone names for negative answers (negative.h), created on
+ * first use; a query the store misses is offered to it. Returns NULL, unlocked, for a forwarded view or
+ * when out of memory; else answer_cache_negative_end must follow.
+ */
+struct negative_table *answer_cache_negative_begin(answer_cache *c);
+void answer_cache_negative_end(answer_cache *c);
+/**
+ * Opens (open = 1) or closes a batch of negative changes spanning several calls (negative_write_begin):
+ * readers answer no negative from the store while one is open. -1 for a forwarded view.
+ */
+int answer_cache_negative_batch(answer_cache *c, int open);
+
+typedef struct answer_cache_stats {
+  size_t entries, bytes; // bytes: names, templates, the slot array and what waits for readers to leave
+  int shared;  // the store has a share key
+  int primary; // this view has the lowest reader slot (one view per store reports its size)
+  unsigned views;
+  size_t negative_names, negative_zones, negative_bytes;
+} answer_cache_stats;
+answer_cache_stats answer_cache_stats_of(answer_cache *c);
+
+/**
+ * Readers (the batch loop) call answer_cache_answer_udp only between these: begin returns 0 when the view
+ * cannot read now (no reader slot, or writers kept moving the epoch): answer nothing from it then.
+ */
+int answer_cache_read_begin(answer_cache *c);
+void answer_cache_read_end(answer_cache *c);
 
 /** The counters hits are reported to (the plan is copied). */
 void answer_cache_set_counters(answer_cache *c, const counter_plan *plan);

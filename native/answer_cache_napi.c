@@ -1,16 +1,17 @@
 // Node-API glue for the native answer cache (answer_cache.c): create, set, delete, clear, stats, counters.
-// The ABI is in README.md ("The answer cache"). Every call must come from the thread that created the cache.
+// The ABI is in README.md ("The answer cache"). Every call must come from the thread that created the view;
+// views of one shared store may live in many threads (the store is process-global, answer_cache.c).
 
 #include "answer_cache_napi.h"
+#include "napi_props.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#define SWEEP_SLOTS_PER_SET 8
-
 typedef struct cache_box {
-  answer_cache *cache;
+  answer_cache *cache; // NULL once the thread's environment was torn down (on_env_cleanup)
+  napi_env env;
   napi_ref counters_ref; // the Float64Array the counters point into, kept alive with the cache
   napi_ref hits_ref;     // the Float64Array forwarded hits are counted in
 } cache_box;
@@ -20,12 +21,23 @@ static napi_value throw_arg(napi_env env, const char *msg) {
   return NULL;
 }
 
+// A thread that ends (a worker stops or crashes) may not collect its handles: its views leave their stores
+// here, so the store drops the entries nobody would invalidate any more. The finalizer then only frees the box.
+static void on_env_cleanup(void *data) {
+  cache_box *box = (cache_box *)data;
+  answer_cache_free(box->cache);
+  box->cache = NULL;
+}
+
 static void on_cache_finalized(napi_env env, void *data, void *hint) {
   (void)hint;
   cache_box *box = (cache_box *)data;
   if (box->counters_ref != NULL) napi_delete_reference(env, box->counters_ref);
   if (box->hits_ref != NULL) napi_delete_reference(env, box->hits_ref);
-  answer_cache_free(box->cache);
+  if (box->cache != NULL) {
+    napi_remove_env_cleanup_hook(env, on_env_cleanup, box);
+    answer_cache_free(box->cache);
+  }
   free(box);
 }
 
@@ -60,18 +72,42 @@ answer_cache *cache_from_value(napi_env env, napi_value v) {
   return box == NULL ? NULL : box->cache;
 }
 
+answer_cache *cache_from_only_arg(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc >= 1 ? cache_from_value(env, argv[0]) : NULL;
+}
+
+/** The share key argument: a string of 1-127 bytes, or absent/undefined/null (a private store). */
+static int share_key_arg(napi_env env, napi_value *argv, size_t argc, size_t i, char *key) {
+  key[0] = '\0';
+  if (argc <= i) return 1;
+  napi_valuetype t;
+  napi_typeof(env, argv[i], &t);
+  if (t == napi_undefined || t == napi_null) return 1;
+  size_t len = 0;
+  if (t != napi_string || napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok || len < 1 ||
+      len > ANSWER_CACHE_KEY_MAX) {
+    return 0;
+  }
+  napi_get_value_string_utf8(env, argv[i], key, ANSWER_CACHE_KEY_MAX + 1, &len);
+  return 1;
+}
+
 static int optional_uint(napi_env env, napi_value *argv, size_t argc, size_t i, double max, double fallback, double *out,
                          const char *usage);
 
-// cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?, maxBytes?) → cache
+// cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?, maxBytes?, shareKey?) → cache
 static napi_value cache_create(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  size_t argc = 4;
+  napi_value argv[5];
+  size_t argc = 5;
+  char key[ANSWER_CACHE_KEY_MAX + 1];
   bool ra = false;
   int32_t max_udp = 0;
   double max_entries, max_bytes;
   static const char usage[] =
-      "cacheCreate(recursionAvailable: boolean, maxUdpPayload: 512-65535, maxEntries?: 1-16777216, maxBytes?: 1-2^40)";
+      "cacheCreate(recursionAvailable: boolean, maxUdpPayload: 512-65535, maxEntries?: 1-16777216, maxBytes?: 1-2^40, shareKey?: string of 1-127 bytes)";
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2 || napi_get_value_bool(env, argv[0], &ra) != napi_ok || napi_get_value_int32(env, argv[1], &max_udp) != napi_ok ||
       max_udp < 512 || max_udp > 65535) {
@@ -81,20 +117,21 @@ static napi_value cache_create(napi_env env, napi_callback_info info) {
       !optional_uint(env, argv, argc, 3, 1099511627776.0, (double)ANSWER_CACHE_DEFAULT_BYTES, &max_bytes, usage)) {
     return NULL;
   }
-  if (max_entries < 1 || max_bytes < 1) return throw_arg(env, usage);
+  if (max_entries < 1 || max_bytes < 1 || !share_key_arg(env, argv, argc, 4, key)) return throw_arg(env, usage);
   cache_box *box = calloc(1, sizeof *box);
-  if (box == NULL || (box->cache = answer_cache_new(ra, (unsigned)max_udp)) == NULL) {
+  if (box == NULL || (box->cache = answer_cache_new(ra, (unsigned)max_udp, key, (uint32_t)max_entries, (size_t)max_bytes)) == NULL) {
     free(box);
     napi_throw_error(env, "ENOMEM", "cacheCreate: out of memory");
     return NULL;
   }
-  answer_cache_set_limits(box->cache, (uint32_t)max_entries, (size_t)max_bytes);
   napi_value handle;
   if (napi_create_external(env, box, on_cache_finalized, NULL, &handle) != napi_ok) {
     answer_cache_free(box->cache);
     free(box);
     return throw_arg(env, "cacheCreate: cannot create the handle");
   }
+  box->env = env;
+  if (napi_add_env_cleanup_hook(env, on_env_cleanup, box) != napi_ok) return throw_arg(env, "cacheCreate: cannot watch the thread's end");
   // Untagged, box_of refuses it everywhere: the finalizer still frees it.
   if (napi_type_tag_object(env, handle, &CACHE_TAG) != napi_ok) return throw_arg(env, "cacheCreate: cannot tag the handle");
   return handle;
@@ -108,7 +145,7 @@ static int name_args(napi_env env, napi_value *argv, size_t argc, cache_box **bo
   int32_t len = 0, type = 0;
   bool is_buf = false;
   *box = argc >= 4 ? box_of(env, argv[0]) : NULL;
-  if (*box == NULL || napi_is_buffer(env, argv[1], &is_buf) != napi_ok || !is_buf ||
+  if (*box == NULL || (*box)->cache == NULL || napi_is_buffer(env, argv[1], &is_buf) != napi_ok || !is_buf ||
       napi_get_buffer_info(env, argv[1], &data, &buf_len) != napi_ok || napi_get_value_int32(env, argv[2], &len) != napi_ok ||
       napi_get_value_int32(env, argv[3], &type) != napi_ok || len < 1 || len > 255 || (size_t)len > buf_len || type < 0 ||
       type > 65535) {
@@ -166,10 +203,7 @@ static napi_value cache_set(napi_env env, napi_callback_info info) {
   }
   uint64_t now = uv_hrtime();
   uint64_t deadline = valid_ms > 0 ? now + (uint64_t)(valid_ms * 1e6) : 0;
-  // Each insert frees what expired in the next few slots: a pass over the table at most every
-  // (capacity + expired entries) / 8 inserts, so expired answers go even when their names are never asked again.
-  answer_cache_sweep(box->cache, now, SWEEP_SLOTS_PER_SET);
-  if (answer_cache_set(box->cache, name, name_len, qtype, (unsigned)variant, answer, answer_len, deadline, (unsigned)kind) < 0) {
+  if (answer_cache_set(box->cache, name, name_len, qtype, (unsigned)variant, answer, answer_len, deadline, (unsigned)kind, now) < 0) {
     napi_throw_error(env, "ENOMEM", "cacheSet: out of memory");
   }
   return NULL;
@@ -230,8 +264,8 @@ static napi_value cache_make_forwarded(napi_env env, napi_callback_info info) {
 static cache_box *only_cache_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
   napi_get_cb_info(env, info, argc, argv, NULL, NULL);
   cache_box *box = *argc >= 1 ? box_of(env, argv[0]) : NULL;
-  if (box == NULL) throw_arg(env, "expected a cache from cacheCreate");
-  return box;
+  if (box == NULL || box->cache == NULL) throw_arg(env, "expected a cache from cacheCreate");
+  return box == NULL || box->cache == NULL ? NULL : box;
 }
 
 // cacheClear(cache)
@@ -243,19 +277,58 @@ static napi_value cache_clear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// cacheStats(cache) → { entries, bytes }
+
+
+// cacheStats(cache) → { entries, bytes, shared, primary, views }: of the store the view belongs to.
 static napi_value cache_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   size_t argc = 1;
   cache_box *box = only_cache_arg(env, info, argv, &argc);
   if (box == NULL) return NULL;
-  napi_value obj, entries, bytes;
+  answer_cache_stats st = answer_cache_stats_of(box->cache);
+  napi_value obj;
   napi_create_object(env, &obj);
-  napi_create_double(env, (double)answer_cache_count(box->cache), &entries);
-  napi_create_double(env, (double)answer_cache_bytes(box->cache), &bytes);
-  napi_set_named_property(env, obj, "entries", entries);
-  napi_set_named_property(env, obj, "bytes", bytes);
+  prop_number(env, obj, "entries", (double)st.entries);
+  prop_number(env, obj, "bytes", (double)st.bytes);
+  prop_bool(env, obj, "shared", st.shared);
+  prop_bool(env, obj, "primary", st.primary);
+  prop_number(env, obj, "views", st.views);
   return obj;
+}
+
+// cacheClaimNegative(cache) → boolean: whether this view feeds the store's negative table (see answer_cache.h).
+static napi_value cache_claim_negative(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  cache_box *box = only_cache_arg(env, info, argv, &argc);
+  if (box == NULL) return NULL;
+  napi_value r;
+  napi_get_boolean(env, answer_cache_claim_negative(box->cache) != 0, &r);
+  return r;
+}
+
+// cacheClose(cache): the view leaves its store now (its answers go, see answer_cache_free); later calls with
+// it throw. Idempotent.
+static napi_value cache_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cache_box *box = argc >= 1 ? box_of(env, argv[0]) : NULL;
+  if (box == NULL) return throw_arg(env, "expected a cache from cacheCreate");
+  if (box->cache != NULL) {
+    napi_remove_env_cleanup_hook(env, on_env_cleanup, box);
+    answer_cache_free(box->cache);
+    box->cache = NULL;
+  }
+  return NULL;
+}
+
+// cacheLiveStores() → number of stores alive in the process (leak tests).
+static napi_value cache_live_stores(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_uint32(env, answer_cache_live_stores(), &r);
+  return r;
 }
 
 // Plan layout (Int32Array), written by DnsCounters.nativePlan() in src/metrics/dns-counters.ts:
@@ -319,18 +392,16 @@ static napi_value cache_set_counters(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
 
 void register_cache_api(napi_env env, napi_value exports) {
-  set_fn(env, exports, "cacheCreate", cache_create);
-  set_fn(env, exports, "cacheSet", cache_set);
-  set_fn(env, exports, "cacheDelete", cache_delete);
-  set_fn(env, exports, "cacheClear", cache_clear);
-  set_fn(env, exports, "cacheStats", cache_stats);
-  set_fn(env, exports, "cacheSetCounters", cache_set_counters);
-  set_fn(env, exports, "cacheMakeForwarded", cache_make_forwarded);
+  prop_fn(env, exports, "cacheCreate", cache_create);
+  prop_fn(env, exports, "cacheSet", cache_set);
+  prop_fn(env, exports, "cacheDelete", cache_delete);
+  prop_fn(env, exports, "cacheClear", cache_clear);
+  prop_fn(env, exports, "cacheStats", cache_stats);
+  prop_fn(env, exports, "cacheSetCounters", cache_set_counters);
+  prop_fn(env, exports, "cacheMakeForwarded", cache_make_forwarded);
+  prop_fn(env, exports, "cacheClaimNegative", cache_claim_negative);
+  prop_fn(env, exports, "cacheLiveStores", cache_live_stores);
+  prop_fn(env, exports, "cacheClose", cache_close);
 }

@@ -14,5 +14,7 @@ void register_cache_api(napi_env env, napi_value exports);
 
 /** The cache behind a value from cacheCreate, or NULL (no exception) for anything else. */
 answer_cache *cache_from_value(napi_env env, napi_value v);
+/** The cache behind a call's only argument, or NULL (no exception). */
+answer_cache *cache_from_only_arg(napi_env env, napi_callback_info info);
 
 #endif

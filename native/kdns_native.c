@@ -20,6 +20,7 @@
 #include "negative_napi.h"
 #include "takeover.h"
 #include "observe.h"
+#include "napi_props.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,6 +94,7 @@ typedef struct udp_engine {
   view_caches views;
   answer_cache *cache; // views.caches[0] or NULL: where the packet counters are counted (every view's are the same)
   observe_ring obs;    // top-talker samples of the answers made in C (udpObserve); base NULL: off
+  tap_ring tap;        // dnstap records of the exchanges answered in C (udpTap); base NULL: off
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
@@ -533,8 +535,12 @@ static int call_js(udp_engine *e, unsigned n) {
  */
 static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
+  double wall_ms = e->tap.base != NULL ? tap_now_ms() : 0; // dnstap's time of every exchange of the batch
   unsigned answered = 0;
-  for (unsigned i = 0; i < n; i++) {
+  // The tables are process-global: announce this thread as a reader of each view's for the batch (no lock;
+  // a table it cannot enter now answers nothing in this batch, JavaScript does).
+  int any = view_caches_read_begin(&e->views);
+  for (unsigned i = 0; i < n && any; i++) {
     int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
     if (m[S_IN_LEN] <= 0) continue;
     const uint8_t *q = e->in + (size_t)i * e->in_slot;
@@ -543,14 +549,16 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
     int v6 = m[S_FAMILY] == 6;
     answer_cache *fwd;
     answer_cache *cache = view_caches_pick(&e->views, v6, peer, &fwd);
-    size_t len = answer_cache_answer_udp(cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
+    size_t len = cache == NULL ? 0 : answer_cache_answer_udp(cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0 && fwd != NULL) len = answer_cache_answer_udp(fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
     if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
+    if (e->tap.base != NULL) tap_exchange(&e->tap, q, (size_t)m[S_IN_LEN], out, len, m[S_FAMILY], peer, m[S_PORT], wall_ms);
     m[S_IN_LEN] = -1;
     answered++;
   }
+  view_caches_read_end(&e->views);
   if (answered > 0) {
     answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
     e->counters[H_NATIVE] += answered;
@@ -601,6 +609,7 @@ static void on_closed(uv_handle_t *h) {
   }
   view_caches_release(env, &e->views);
   observe_release(env, &e->obs);
+  tap_release(env, &e->tap);
   if (e->actx != NULL) napi_async_destroy(env, e->actx);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   e->cleanup = NULL;
@@ -877,6 +886,22 @@ static napi_value udp_observe(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// udpTap(handle, ring | null, every): log the exchanges answered in C, one in `every`, into the dnstap ring
+// (observe.h); null stops.
+static napi_value udp_tap(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  uint32_t every = 1;
+  if (argc < 3 || napi_get_value_uint32(env, argv[2], &every) != napi_ok || every < 1) {
+    return throw_type(env, "udpTap(handle, ring: Buffer | null, every >= 1)");
+  }
+  if (e->stopped) return NULL;
+  tap_attach(env, &e->tap, argv[1], every);
+  return NULL;
+}
+
 // liveEngines() → engines whose memory is not yet released (all threads). For tests.
 static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
   (void)info;
@@ -887,38 +912,28 @@ static napi_value live_engines_fn(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-static void set_int(napi_env env, napi_value obj, const char *name, int v) {
-  napi_value jv;
-  napi_create_int32(env, v, &jv);
-  napi_set_named_property(env, obj, name, jv);
-}
-
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  napi_set_named_property(env, obj, name, f);
-}
 
 NAPI_MODULE_INIT() {
-  set_fn(env, exports, "createUdpSocket", create_udp_socket);
-  set_fn(env, exports, "createTcpListener", create_tcp_listener);
-  set_fn(env, exports, "closeFd", close_fd);
-  set_fn(env, exports, "udpStart", udp_start);
-  set_fn(env, exports, "udpPause", udp_pause);
-  set_fn(env, exports, "udpStop", udp_stop);
-  set_fn(env, exports, "udpSendTo", udp_send_to);
-  set_fn(env, exports, "liveEngines", live_engines_fn);
-  set_fn(env, exports, "udpObserve", udp_observe);
+  prop_fn(env, exports, "createUdpSocket", create_udp_socket);
+  prop_fn(env, exports, "createTcpListener", create_tcp_listener);
+  prop_fn(env, exports, "closeFd", close_fd);
+  prop_fn(env, exports, "udpStart", udp_start);
+  prop_fn(env, exports, "udpPause", udp_pause);
+  prop_fn(env, exports, "udpStop", udp_stop);
+  prop_fn(env, exports, "udpSendTo", udp_send_to);
+  prop_fn(env, exports, "liveEngines", live_engines_fn);
+  prop_fn(env, exports, "udpObserve", udp_observe);
+  prop_fn(env, exports, "udpTap", udp_tap);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
-  set_int(env, abi, "version", KDNS_ABI_VERSION);
-  set_int(env, abi, "metaHeader", META_HEADER);
-  set_int(env, abi, "metaStride", META_STRIDE);
-  set_int(env, abi, "maxBatch", MAX_BATCH);
-  set_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
+  prop_int(env, abi, "version", KDNS_ABI_VERSION);
+  prop_int(env, abi, "metaHeader", META_HEADER);
+  prop_int(env, abi, "metaStride", META_STRIDE);
+  prop_int(env, abi, "maxBatch", MAX_BATCH);
+  prop_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
   napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }

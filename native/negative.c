@@ -1,4 +1,4 @@
-// Negative answers in C. The responder (src/server/negative-feed.ts) tells this table, per thread, which
+// Negative answers in C. The responder (src/server/negative-feed.ts) tells this table, once per process, which
 // names exist in the zones kdns serves and which ones C must leave alone, and gives each zone its negative
 // answer templates (compiled by JavaScript, so the bytes are the responder's own). A query for a name below
 // an apex, with no barrier between, that is not in the set is NXDOMAIN; an existing name whose types are
@@ -12,6 +12,7 @@
 
 #include "negative.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,8 +25,14 @@
 #define MAX_CONFLICTS 2
 #define INITIAL_BUCKETS 64 // power of two
 
+// Shared by every worker thread of the process (answer_cache.c's store): readers walk it without a lock
+// while one writer at a time (holding the store's mutex) changes it. What a reader can reach is never
+// changed in place: a name record is written whole before it is linked (release), a replaced or removed one
+// is unlinked and handed to the epoch domain, which frees it once no reader can hold it (epoch.c). Growing
+// and clearing build a new bucket array (new records) and publish it with one pointer store; zones likewise.
+
 typedef struct neg_name {
-  struct neg_name *next; // chained: removal needs no rehash
+  _Atomic(struct neg_name *) next; // chained: removal needs no rehash
   uint32_t hash;
   uint8_t name_len;
   uint8_t flags;
@@ -33,30 +40,46 @@ typedef struct neg_name {
   uint8_t bytes[]; // ntypes big-endian qtypes, then the lower-case wire name
 } neg_name;
 
+typedef struct neg_buckets {
+  uint32_t mask;
+  _Atomic(neg_name *) heads[];
+} neg_buckets;
+
 typedef struct neg_template {
-  uint8_t *bytes; // the whole message for the apex as qname
+  const uint8_t *bytes; // the whole message for the apex as qname (in the zone's allocation)
   size_t len;
   size_t tail; // offset of the authority section
   uint16_t pointers[MAX_POINTERS]; // offsets of its compression pointers
   unsigned npointers;
 } neg_template;
 
-typedef struct neg_zone {
+typedef struct neg_zone { // immutable once published; its templates follow it in the same allocation
   uint8_t apex[255];
   unsigned apex_len;
   int usable;
   neg_template templates[NEG_TEMPLATES];
   uint8_t conflicts[MAX_CONFLICTS][64];
   unsigned nconflicts;
+  size_t size;
 } neg_zone;
 
+typedef struct neg_zones { // immutable once published
+  unsigned n;
+  neg_zone *z[];
+} neg_zones;
+
 struct negative_table {
-  neg_name **buckets;
-  uint32_t mask;
-  size_t count;
-  size_t bytes; // names' records
-  neg_zone *zones;
-  unsigned nzones;
+  // A seqlock over batches of changes (negative_write_begin/end): odd while one is open. A reader that sees
+  // it odd, or changed by the time its answer is written, answers nothing (JavaScript does): a batch is one
+  // change of the zones (a name and its parent, a whole reset), never seen half applied.
+  _Atomic uint32_t seq;
+  unsigned depth; // open batches (writer only)
+  _Atomic(neg_buckets *) names;
+  _Atomic(neg_zones *) zones;
+  _Atomic size_t count; // readers look at it to skip the walk of an empty table
+  size_t bytes;      // names' records (writer only)
+  size_t zone_bytes; // zones and templates (writer only)
+  epoch_domain *epoch;
 };
 
 static uint32_t name_hash(const uint8_t *name, unsigned len) {
@@ -68,78 +91,140 @@ static uint32_t name_hash(const uint8_t *name, unsigned len) {
   return h;
 }
 
-negative_table *negative_new(void) {
+static neg_buckets *buckets_new(uint32_t capacity) {
+  neg_buckets *b = calloc(1, sizeof *b + capacity * sizeof b->heads[0]);
+  if (b != NULL) b->mask = capacity - 1;
+  return b;
+}
+
+/** Frees a bucket array and every record chained in it (unpublished, or retired: no reader left). */
+static void buckets_free_deep(void *p) {
+  neg_buckets *b = p;
+  for (uint32_t i = 0; i <= b->mask; i++) {
+    for (neg_name *e = atomic_load_explicit(&b->heads[i], memory_order_relaxed), *next; e != NULL; e = next) {
+      next = atomic_load_explicit(&e->next, memory_order_relaxed);
+      free(e);
+    }
+  }
+  free(b);
+}
+
+static void zones_free_deep(void *p) {
+  neg_zones *zs = p;
+  for (unsigned i = 0; i < zs->n; i++) free(zs->z[i]);
+  free(zs);
+}
+
+negative_table *negative_new(epoch_domain *epoch) {
   negative_table *t = calloc(1, sizeof *t);
-  if (t == NULL) return NULL;
-  t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
-  if (t->buckets == NULL) {
+  neg_buckets *b = buckets_new(INITIAL_BUCKETS);
+  neg_zones *zs = calloc(1, sizeof *zs);
+  if (t == NULL || b == NULL || zs == NULL) {
     free(t);
+    free(b);
+    free(zs);
     return NULL;
   }
-  t->mask = INITIAL_BUCKETS - 1;
+  atomic_init(&t->names, b);
+  atomic_init(&t->zones, zs);
+  t->epoch = epoch;
   return t;
 }
 
-static void free_zones(negative_table *t) {
-  for (unsigned z = 0; z < t->nzones; z++) {
-    for (int k = 0; k < NEG_TEMPLATES; k++) free(t->zones[z].templates[k].bytes);
-  }
-  free(t->zones);
-  t->zones = NULL;
-  t->nzones = 0;
-}
-
 void negative_clear(negative_table *t) {
-  for (uint32_t b = 0; b <= t->mask; b++) {
-    for (neg_name *e = t->buckets[b], *next; e != NULL; e = next) {
-      next = e->next;
-      free(e);
-    }
-    t->buckets[b] = NULL;
+  neg_buckets *b = buckets_new(INITIAL_BUCKETS);
+  neg_zones *zs = calloc(1, sizeof *zs);
+  if (b == NULL || zs == NULL) {
+    free(b);
+    free(zs);
+    return; // out of memory: the old sets stay (still a state JavaScript sent)
   }
-  t->count = 0;
+  neg_buckets *old = atomic_exchange(&t->names, b);
+  neg_zones *old_zones = atomic_exchange(&t->zones, zs);
+  epoch_retire(t->epoch, old, buckets_free_deep, t->bytes);
+  epoch_retire(t->epoch, old_zones, zones_free_deep, t->zone_bytes);
+  atomic_store_explicit(&t->count, 0, memory_order_relaxed);
   t->bytes = 0;
-  free_zones(t);
+  t->zone_bytes = 0;
 }
 
 void negative_free(negative_table *t) {
   if (t == NULL) return;
-  negative_clear(t);
-  free(t->buckets);
+  buckets_free_deep(atomic_load(&t->names));
+  zones_free_deep(atomic_load(&t->zones));
   free(t);
 }
 
-static neg_name **find_link(const negative_table *t, const uint8_t *name, unsigned len, uint32_t hash) {
-  neg_name **link = &t->buckets[hash & t->mask];
-  for (; *link != NULL; link = &(*link)->next) {
-    const neg_name *e = *link;
+static _Atomic(neg_name *) *find_link_from(_Atomic(neg_name *) *link, const uint8_t *name, unsigned len, uint32_t hash) {
+  for (neg_name *e; (e = atomic_load_explicit(link, memory_order_acquire)) != NULL; link = &e->next) {
     if (e->hash == hash && e->name_len == len && memcmp(e->bytes + 2 * e->ntypes, name, len) == 0) return link;
   }
   return link;
 }
 
-static const neg_name *find_name(const negative_table *t, const uint8_t *name, unsigned len) {
-  return *find_link(t, name, len, name_hash(name, len));
+static _Atomic(neg_name *) *find_link(neg_buckets *b, const uint8_t *name, unsigned len, uint32_t hash) {
+  return find_link_from(&b->heads[hash & b->mask], name, len, hash);
 }
 
-static void grow(negative_table *t) {
-  uint32_t capacity = (t->mask + 1) * 2;
-  neg_name **buckets = calloc(capacity, sizeof *buckets);
-  if (buckets == NULL) return; // longer chains, still correct
-  for (uint32_t b = 0; b <= t->mask; b++) {
-    for (neg_name *e = t->buckets[b], *next; e != NULL; e = next) {
-      next = e->next;
-      e->next = buckets[e->hash & (capacity - 1)];
-      buckets[e->hash & (capacity - 1)] = e;
-    }
-  }
-  free(t->buckets);
-  t->buckets = buckets;
-  t->mask = capacity - 1;
+void negative_write_begin(negative_table *t) {
+  if (t->depth++ > 0) return;
+  atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release); // odd before any change is visible
+}
+
+void negative_write_end(negative_table *t) {
+  if (t->depth == 0 || --t->depth > 0) return;
+  atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1, memory_order_release);
+}
+
+void negative_write_abandon(negative_table *t) {
+  if (t->depth == 0) return;
+  t->depth = 1;
+  negative_write_end(t);
+}
+
+static const neg_name *find_name(neg_buckets *b, const uint8_t *name, unsigned len) {
+  return atomic_load_explicit(find_link(b, name, len, name_hash(name, len)), memory_order_acquire);
 }
 
 static size_t record_size(unsigned name_len, unsigned ntypes) {
   return sizeof(neg_name) + 2 * ntypes + name_len;
+}
+
+/** Unlinks the record `link` points at, if any (a reader past it still finds its successor), and retires it. */
+static void unlink_at(negative_table *t, _Atomic(neg_name *) *link, size_t *count) {
+  neg_name *old = atomic_load_explicit(link, memory_order_relaxed);
+  if (old == NULL) return;
+  atomic_store_explicit(link, atomic_load_explicit(&old->next, memory_order_relaxed), memory_order_release);
+  size_t size = record_size(old->name_len, old->ntypes);
+  t->bytes -= size;
+  (*count)--;
+  epoch_retire(t->epoch, old, NULL, size);
+}
+
+/** A copy of every record in a table twice as large, published in one store; the old one is retired. */
+static void grow(negative_table *t) {
+  neg_buckets *old = atomic_load_explicit(&t->names, memory_order_relaxed);
+  uint32_t capacity = (old->mask + 1) * 2;
+  neg_buckets *b = buckets_new(capacity);
+  if (b == NULL) return; // longer chains, still correct
+  for (uint32_t i = 0; i <= old->mask; i++) {
+    for (neg_name *e = atomic_load_explicit(&old->heads[i], memory_order_relaxed); e != NULL;
+         e = atomic_load_explicit(&e->next, memory_order_relaxed)) {
+      size_t size = record_size(e->name_len, e->ntypes);
+      neg_name *copy = malloc(size);
+      if (copy == NULL) {
+        buckets_free_deep(b);
+        return;
+      }
+      memcpy(copy, e, size);
+      _Atomic(neg_name *) *head = &b->heads[e->hash & (capacity - 1)];
+      atomic_init(&copy->next, atomic_load_explicit(head, memory_order_relaxed));
+      atomic_init(head, copy);
+    }
+  }
+  atomic_store_explicit(&t->names, b, memory_order_release);
+  epoch_retire(t->epoch, old, buckets_free_deep, t->bytes);
 }
 
 int negative_set_name(negative_table *t, const uint8_t *name, unsigned name_len, unsigned flags, const uint16_t *types,
@@ -148,33 +233,39 @@ int negative_set_name(negative_table *t, const uint8_t *name, unsigned name_len,
     ntypes = 0;
     flags |= NEG_TYPES_UNKNOWN;
   }
+  size_t count = atomic_load_explicit(&t->count, memory_order_relaxed);
+  neg_buckets *b = atomic_load_explicit(&t->names, memory_order_relaxed);
+  if (flags != 0 && count + 1 > (size_t)b->mask + 1) {
+    grow(t);
+    b = atomic_load_explicit(&t->names, memory_order_relaxed);
+  }
   uint32_t hash = name_hash(name, name_len);
-  neg_name **link = find_link(t, name, name_len, hash);
-  if (*link != NULL) {
-    neg_name *old = *link;
-    *link = old->next;
-    t->bytes -= record_size(old->name_len, old->ntypes);
-    t->count--;
-    free(old);
+  if (flags != 0) {
+    // The new record goes in first, at the head, so a reader finds the name at every moment: a replacement
+    // is never seen as a removal (that would be a wrong NXDOMAIN).
+    neg_name *e = malloc(record_size(name_len, ntypes));
+    if (e == NULL) return -1;
+    e->hash = hash;
+    e->name_len = (uint8_t)name_len;
+    e->flags = (uint8_t)flags;
+    e->ntypes = (uint8_t)ntypes;
+    for (unsigned i = 0; i < ntypes; i++) {
+      e->bytes[2 * i] = (uint8_t)(types[i] >> 8);
+      e->bytes[2 * i + 1] = (uint8_t)types[i];
+    }
+    memcpy(e->bytes + 2 * ntypes, name, name_len);
+    _Atomic(neg_name *) *head = &b->heads[hash & b->mask];
+    atomic_init(&e->next, atomic_load_explicit(head, memory_order_relaxed));
+    atomic_store_explicit(head, e, memory_order_release);
+    count++;
+    t->bytes += record_size(name_len, ntypes);
+    // The old record, if any, is further down the chain: look from the new one's successor.
+    _Atomic(neg_name *) *link = find_link_from(&e->next, name, name_len, hash);
+    unlink_at(t, link, &count);
+  } else {
+    unlink_at(t, find_link(b, name, name_len, hash), &count);
   }
-  if (flags == 0) return 0;
-  neg_name *e = malloc(record_size(name_len, ntypes));
-  if (e == NULL) return -1;
-  e->hash = hash;
-  e->name_len = (uint8_t)name_len;
-  e->flags = (uint8_t)flags;
-  e->ntypes = (uint8_t)ntypes;
-  for (unsigned i = 0; i < ntypes; i++) {
-    e->bytes[2 * i] = (uint8_t)(types[i] >> 8);
-    e->bytes[2 * i + 1] = (uint8_t)types[i];
-  }
-  memcpy(e->bytes + 2 * ntypes, name, name_len);
-  if (t->count + 1 > (size_t)t->mask + 1) grow(t);
-  neg_name **head = &t->buckets[hash & t->mask];
-  e->next = *head;
-  *head = e;
-  t->count++;
-  t->bytes += record_size(name_len, ntypes);
+  atomic_store_explicit(&t->count, count, memory_order_relaxed);
   return 0;
 }
 
@@ -212,41 +303,33 @@ static int parse_template(neg_template *tp, const uint8_t *msg, size_t len, unsi
   return pos != 0 && pos + 20 == rd_end && rd_end == len;
 }
 
-static neg_zone *zone_at(const negative_table *t, const uint8_t *apex, unsigned apex_len) {
-  for (unsigned z = 0; z < t->nzones; z++) {
-    if (t->zones[z].apex_len == apex_len && memcmp(t->zones[z].apex, apex, apex_len) == 0) return &t->zones[z];
+static int zone_index(const neg_zones *zs, const uint8_t *apex, unsigned apex_len) {
+  for (unsigned z = 0; z < zs->n; z++) {
+    if (zs->z[z]->apex_len == apex_len && memcmp(zs->z[z]->apex, apex, apex_len) == 0) return (int)z;
   }
-  return NULL;
+  return -1;
 }
 
-int negative_set_zone(negative_table *t, const uint8_t *apex, unsigned apex_len, const uint8_t *const templates[NEG_TEMPLATES],
-                      const size_t template_lens[NEG_TEMPLATES], const uint8_t *conflicts, size_t conflicts_len) {
-  neg_zone *z = zone_at(t, apex, apex_len);
-  if (z == NULL) {
-    neg_zone *zones = realloc(t->zones, (t->nzones + 1) * sizeof *zones);
-    if (zones == NULL) return -1;
-    t->zones = zones;
-    z = &zones[t->nzones++];
-    memset(z, 0, sizeof *z);
-    memcpy(z->apex, apex, apex_len);
-    z->apex_len = apex_len;
-  }
+/** A new zone record with copies of its templates in the same allocation. */
+static neg_zone *zone_new(const uint8_t *apex, unsigned apex_len, const uint8_t *const templates[NEG_TEMPLATES],
+                          const size_t template_lens[NEG_TEMPLATES], const uint8_t *conflicts, size_t conflicts_len) {
+  size_t size = sizeof(neg_zone);
+  for (int k = 0; templates != NULL && k < NEG_TEMPLATES; k++) size += template_lens[k];
+  neg_zone *z = calloc(1, size);
+  if (z == NULL) return NULL;
+  z->size = size;
+  memcpy(z->apex, apex, apex_len);
+  z->apex_len = apex_len;
   z->usable = templates != NULL;
-  for (int k = 0; k < NEG_TEMPLATES; k++) {
+  uint8_t *at = (uint8_t *)(z + 1);
+  for (int k = 0; z->usable && k < NEG_TEMPLATES; k++) {
     neg_template *tp = &z->templates[k];
-    free(tp->bytes);
-    tp->bytes = NULL;
-    if (!z->usable) continue;
-    tp->bytes = malloc(template_lens[k]);
-    if (tp->bytes == NULL) {
-      z->usable = 0;
-      return -1;
-    }
-    memcpy(tp->bytes, templates[k], template_lens[k]);
+    memcpy(at, templates[k], template_lens[k]);
+    tp->bytes = at;
     tp->len = template_lens[k];
+    at += template_lens[k];
     if (!parse_template(tp, tp->bytes, tp->len, apex_len)) z->usable = 0;
   }
-  z->nconflicts = 0;
   for (size_t p = 0; p < conflicts_len && z->nconflicts < MAX_CONFLICTS;) {
     unsigned l = conflicts[p];
     if (l == 0 || l > 63 || p + 1 + l > conflicts_len) {
@@ -256,23 +339,47 @@ int negative_set_zone(negative_table *t, const uint8_t *apex, unsigned apex_len,
     memcpy(z->conflicts[z->nconflicts++], conflicts + p, 1 + l);
     p += 1 + l;
   }
+  return z;
+}
+
+int negative_set_zone(negative_table *t, const uint8_t *apex, unsigned apex_len, const uint8_t *const templates[NEG_TEMPLATES],
+                      const size_t template_lens[NEG_TEMPLATES], const uint8_t *conflicts, size_t conflicts_len) {
+  neg_zones *old = atomic_load_explicit(&t->zones, memory_order_relaxed);
+  int at = zone_index(old, apex, apex_len);
+  unsigned n = at >= 0 ? old->n : old->n + 1;
+  neg_zone *z = zone_new(apex, apex_len, templates, template_lens, conflicts, conflicts_len);
+  neg_zones *zs = malloc(sizeof *zs + n * sizeof zs->z[0]);
+  if (z == NULL || zs == NULL) {
+    free(z);
+    free(zs);
+    return -1;
+  }
+  zs->n = n;
+  memcpy(zs->z, old->z, old->n * sizeof old->z[0]);
+  neg_zone *replaced = at >= 0 ? old->z[at] : NULL;
+  zs->z[at >= 0 ? (unsigned)at : old->n] = z;
+  atomic_store_explicit(&t->zones, zs, memory_order_release);
+  // The old array goes, and the zone it replaced; the others live on in the new array.
+  epoch_retire(t->epoch, old, NULL, sizeof *old + old->n * sizeof old->z[0]);
+  t->zone_bytes += z->size + sizeof zs->z[0] * (at >= 0 ? 0 : 1);
+  if (replaced != NULL) {
+    t->zone_bytes -= replaced->size;
+    epoch_retire(t->epoch, replaced, NULL, replaced->size);
+  }
   return 0;
 }
 
 size_t negative_names(const negative_table *t) {
-  return t->count;
+  return atomic_load_explicit(&t->count, memory_order_relaxed);
 }
 
 size_t negative_zones(const negative_table *t) {
-  return t->nzones;
+  return atomic_load_explicit(&t->zones, memory_order_relaxed)->n;
 }
 
 size_t negative_bytes(const negative_table *t) {
-  size_t b = t->bytes + (size_t)(t->mask + 1) * sizeof *t->buckets + t->nzones * sizeof(neg_zone);
-  for (unsigned z = 0; z < t->nzones; z++) {
-    for (int k = 0; k < NEG_TEMPLATES; k++) b += t->zones[z].templates[k].bytes == NULL ? 0 : t->zones[z].templates[k].len;
-  }
-  return b;
+  neg_buckets *b = atomic_load_explicit(&t->names, memory_order_relaxed);
+  return t->bytes + (size_t)(b->mask + 1) * sizeof b->heads[0] + t->zone_bytes;
 }
 
 static int has_type(const neg_name *e, unsigned qtype) {
@@ -290,21 +397,24 @@ static int nodata_in_c(const neg_name *e, unsigned qtype, int at_apex) {
   return !has_type(e, qtype) && !has_type(e, TYPE_CNAME);
 }
 
-size_t negative_answer(const negative_table *t, const uint8_t *name, unsigned n, unsigned qtype, uint8_t *out, size_t room,
-                       unsigned *rcode) {
+static size_t answer_unchecked(const negative_table *t, const uint8_t *name, unsigned n, unsigned qtype, uint8_t *out, size_t room,
+                               unsigned *rcode) {
   // Refused, FORMERR or NOTIMP before any lookup (AXFR, IXFR, OPT, meta types): JavaScript's.
-  if (t->count == 0 || qtype == TYPE_OPT || (qtype >= 128 && qtype < 255)) return 0;
+  if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0 || qtype == TYPE_OPT || (qtype >= 128 && qtype < 255)) return 0;
+  neg_buckets *names = atomic_load_explicit(&t->names, memory_order_acquire);
+  const neg_zones *zones = atomic_load_explicit(&t->zones, memory_order_acquire);
   const neg_name *self = NULL;
   const neg_zone *z = NULL;
   size_t off = 0, left = 0; // the suffix being looked at, and the label just left of it
   // Bounded: each turn moves one label towards the root, which ends the loop.
   for (;;) {
-    const neg_name *e = find_name(t, name + off, n - (unsigned)off);
+    const neg_name *e = find_name(names, name + off, n - (unsigned)off);
     if (e != NULL) {
       if (e->flags & NEG_BARRIER) return 0;
       if (off == 0) self = e;
       if (e->flags & NEG_APEX) {
-        z = zone_at(t, name + off, n - (unsigned)off);
+        int at = zone_index(zones, name + off, n - (unsigned)off);
+        z = at >= 0 ? zones->z[at] : NULL;
         break;
       }
     }
@@ -342,4 +452,13 @@ size_t negative_answer(const negative_table *t, const uint8_t *name, unsigned n,
   }
   *rcode = tp->bytes[3] & 0x0f;
   return m;
+}
+
+size_t negative_answer(const negative_table *t, const uint8_t *name, unsigned n, unsigned qtype, uint8_t *out, size_t room,
+                       unsigned *rcode) {
+  uint32_t before = atomic_load_explicit(&t->seq, memory_order_acquire);
+  if (before & 1) return 0; // a batch is being applied
+  size_t m = answer_unchecked(t, name, n, qtype, out, room, rcode);
+  atomic_thread_fence(memory_order_acquire);
+  return atomic_load_explicit(&t->seq, memory_order_relaxed) == before ? m : 0;
 }

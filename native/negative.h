@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "epoch.h"
+
 typedef struct negative_table negative_table;
 
 // What a name is (flags of a name record; 0 removes the name).
@@ -23,8 +25,20 @@ typedef struct negative_table negative_table;
 #define NEG_NODATA 2       // NOERROR, SOA in authority
 #define NEG_TEMPLATES 3
 
-negative_table *negative_new(void);
+/**
+ * An empty table whose replaced parts go to `epoch` (the store's). Writers (every function below but
+ * negative_answer and the counts) must be serialized by the caller; negative_answer may run in any thread
+ * at the same time, inside epoch_enter/epoch_exit.
+ */
+negative_table *negative_new(epoch_domain *epoch);
 void negative_free(negative_table *t);
+/**
+ * Opens (nests) a batch of changes: until the outermost negative_write_end, readers answer nothing from the
+ * table, so they never see a batch half applied. negative_write_abandon closes every open batch.
+ */
+void negative_write_begin(negative_table *t);
+void negative_write_end(negative_table *t);
+void negative_write_abandon(negative_table *t);
 /** Forgets every zone and name. */
 void negative_clear(negative_table *t);
 

@@ -38,4 +38,50 @@ void observe_release(napi_env env, observe_ring *r);
  */
 void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_t *resp, int family, const uint8_t *addr);
 
+/*
+ * The dnstap ring (src/dnstap/ring.ts: the constants here must match it): a single-producer single-consumer
+ * ring in a SharedArrayBuffer, written by this thread (C for the answers it makes, JavaScript for the rest;
+ * never at once) and drained by the main thread. A header of TAP_HEADER bytes (int32 slots), then the data
+ * area; positions are byte offsets into it, and a zero length word means "continue at the start".
+ */
+#define TAP_HEADER 64
+#define TAP_HEAD 0    // producer's position (stored with release; the consumer loads it)
+#define TAP_TAIL 1    // consumer's position
+#define TAP_DROPPED 2 // records that did not fit (added atomically)
+#define TAP_SEEN 3    // exchanges since the last sampled one: shared by C and JavaScript, so 1 in N is exact
+// record: u32 length | u8 type | u8 protocol | u8 family | u8 0 | u16 port | u16 message length | f64 time ms | 16 address bytes | message
+#define TAP_R_TYPE 4
+#define TAP_R_PROTO 5
+#define TAP_R_FAMILY 6
+#define TAP_R_PORT 8
+#define TAP_R_MSGLEN 10
+#define TAP_R_TIME 12
+#define TAP_R_ADDR 20
+#define TAP_RECORD_HEADER 36
+// dnstap values (src/dnstap/recorder.ts)
+#define TAP_CLIENT_QUERY 5
+#define TAP_CLIENT_RESPONSE 6
+#define TAP_SOCKET_UDP 1
+#define TAP_FAMILY_INET 1
+#define TAP_FAMILY_INET6 2
+
+typedef struct tap_ring {
+  uint8_t *base; // NULL: dnstap is off for this engine
+  uint32_t capacity;
+  uint32_t every; // log one exchange in EVERY
+  napi_ref ref;
+} tap_ring;
+
+/** Attaches `buffer` (a Buffer over the ring's SharedArrayBuffer, or null to detach); 0 with a pending TypeError. */
+int tap_attach(napi_env env, tap_ring *r, napi_value buffer, uint32_t every);
+void tap_release(napi_env env, tap_ring *r);
+/** Wall-clock milliseconds (dnstap times), read once per batch while a ring is attached. */
+double tap_now_ms(void);
+/**
+ * One exchange answered in C: counts it against the sampling rate and, when sampled, appends its query and
+ * response records (each dropped and counted when it does not fit). `port` in host order.
+ */
+void tap_exchange(tap_ring *r, const uint8_t *q, size_t qlen, const uint8_t *resp, size_t rlen, int family, const uint8_t *addr,
+                  int port, double time_ms);
+
 #endif

@@ -30,8 +30,9 @@ static int alloc_arrays(view_caches *vc, unsigned n) {
   vc->n = n;
   vc->caches = calloc(n, sizeof *vc->caches);
   vc->fwds = calloc(n, sizeof *vc->fwds);
+  vc->live = calloc(2 * (size_t)n, sizeof *vc->live);
   vc->refs = calloc(2 * (size_t)n, sizeof *vc->refs);
-  return vc->caches != NULL && vc->fwds != NULL && vc->refs != NULL;
+  return vc->caches != NULL && vc->fwds != NULL && vc->live != NULL && vc->refs != NULL;
 }
 
 const char *view_caches_read(napi_env env, napi_value cache, napi_value fwd, napi_value rules, view_caches *out) {
@@ -79,6 +80,23 @@ int view_caches_hold(napi_env env, view_caches *vc, napi_value cache, napi_value
   return 1;
 }
 
+int view_caches_read_begin(view_caches *vc) {
+  int any = 0;
+  for (unsigned i = 0; i < 2 * vc->n; i++) {
+    answer_cache *c = i < vc->n ? vc->caches[i] : vc->fwds[i - vc->n];
+    vc->live[i] = c != NULL && answer_cache_read_begin(c) ? c : NULL;
+    any |= vc->live[i] != NULL;
+  }
+  return any;
+}
+
+void view_caches_read_end(view_caches *vc) {
+  for (unsigned i = 0; i < 2 * vc->n; i++) {
+    if (vc->live[i] != NULL) answer_cache_read_end(vc->live[i]);
+    vc->live[i] = NULL;
+  }
+}
+
 void view_caches_release(napi_env env, view_caches *vc) {
   for (unsigned i = 0; vc->refs != NULL && i < 2 * vc->n; i++) {
     if (vc->refs[i] != NULL) napi_delete_reference(env, vc->refs[i]);
@@ -89,6 +107,7 @@ void view_caches_release(napi_env env, view_caches *vc) {
 void view_caches_free(view_caches *vc) {
   free(vc->caches);
   free(vc->fwds);
+  free(vc->live);
   free(vc->refs);
   view_table_free(&vc->table);
   memset(vc, 0, sizeof *vc);

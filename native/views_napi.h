@@ -12,6 +12,7 @@ typedef struct view_caches {
   unsigned n;            // views, the default last; 1 without views; 0: no cache (JavaScript answers all)
   answer_cache **caches; // n, none NULL
   answer_cache **fwds;   // n, NULL where a view has no forwarded answers
+  answer_cache **live;   // 2n, for one batch: each cache, then each forwarded one, that this thread could enter (else NULL)
   napi_ref *refs;        // 2n: each cache's handle, then each forwarded one's (NULL where none), held while the engine runs
   view_table table;      // the rules; empty without views
 } view_caches;
@@ -29,11 +30,19 @@ void view_caches_release(napi_env env, view_caches *vc);
 /** Frees the arrays and the rules (the references must be released first). */
 void view_caches_free(view_caches *vc);
 
-/** The caches a datagram from this peer is offered to (`*fwd` may be NULL). Needs n > 0. */
+/**
+ * Enters every view's tables as a reader for one batch (answer_cache_read_begin); a table that cannot be
+ * entered now is NULL in `live` until view_caches_read_end. Returns whether any table was entered.
+ */
+int view_caches_read_begin(view_caches *vc);
+/** Leaves the tables view_caches_read_begin entered. */
+void view_caches_read_end(view_caches *vc);
+
+/** The entered caches a datagram from this peer is offered to (either may be NULL). Between read_begin and read_end. */
 static inline answer_cache *view_caches_pick(const view_caches *vc, int family_v6, const uint8_t *peer16, answer_cache **fwd) {
   unsigned v = vc->n > 1 ? view_pick(&vc->table, family_v6, peer16) : 0;
-  *fwd = vc->fwds[v];
-  return vc->caches[v];
+  *fwd = vc->live[vc->n + v];
+  return vc->live[v];
 }
 
 #endif

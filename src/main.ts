@@ -29,7 +29,8 @@ import { startDynamicZones } from './dynamic/setup.js';
 import { hubWriter } from './worker/zone-writer.js';
 import { Reloader, type ReloadOutcome } from './reload/reloader.js';
 import { hubTarget, type ReloadTarget } from './reload/targets.js';
-import { topTalkersOn } from './stats/top-talkers.js';
+import { topTalkersOn, type TopBy } from './stats/top-talkers.js';
+import { registerTopMetrics } from './stats/metrics.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { summarize } from './stats/summary.js';
 import type { InspectSource } from './inspect/api.js';
@@ -145,6 +146,8 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
     forward: forwardOptions(config, config.listen), updates: dynamic.updates, dnstap, adopted: adopted.sockets, transfers,
   });
   const readiness = servedReadiness(clusterReadiness(() => cluster), hub, dp);
+  const top = topTalkersOn(config) ? (by: TopBy, n: number) => dp.topTalkers(by, n) : null;
+  if (top !== null) registerTopMetrics(registry, top);
   const withWorkerMetrics = async (): Promise<Registry> =>
     Registry.merge([registry, AggregatorRegistry.aggregate(await dp.workerMetrics() as never)]);
   const http = await startHttpIfConfigured(config, registry, readiness, log, {
@@ -158,7 +161,7 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
     api: dashboardRoutes({
       api: dynamic.api,
       stats: {
-        top: topTalkersOn(config) ? (by, n) => dp.topTalkers(by, n) : null,
+        top,
         metrics: async () => (await withWorkerMetrics()).getMetricsAsJSON(),
         workers: () => dp.workers(),
       },

@@ -12,7 +12,7 @@
 // Every process is started and stopped by PID (bench/lib/proc.ts); every run has a time limit.
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,9 @@ const DURATION = Math.min(Math.max(Number(values.duration) || 3, 0.5), 30);
 const REPS = Math.min(Math.max(Math.round(Number(values.reps) || 3), 1), 10);
 const COLD_RATE = Math.min(Math.max(Math.round(Number(values['cold-rate']) || 300), 50), 5000);
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
+/** The random-subdomain flood: as many misses in flight as the warm runs have queries; 1 s timeout (each is an upstream round trip). */
+const FLOOD: UdpOptions = { ...UDP, timeoutMs: 1000, randomLabel: true };
+const FLOOD_SECONDS = Math.max(1, Math.min(DURATION, 5));
 const session = benchSession('kdns-fwd-bench-');
 const { serverPin: SERVER_PIN, loadPin: LOAD_PIN, tmp, cleanup } = session;
 
@@ -199,13 +202,22 @@ const FORWARDERS: Forwarder[] = [
   },
 ];
 
-async function startUpstream(port: number, zone: string, dir: string): Promise<Proc> {
+async function startUpstream(port: number, statsPort: number, zone: string, dir: string): Promise<Proc> {
   const named = which('named');
   if (!named) throw new Error('named not installed (bench/setup.sh): it is the upstream');
   const conf = writeNamedConf(dir, port, ORIGIN, zone);
+  // Its statistics channel counts the queries it received: the flood's upstream queries per client query.
+  appendFileSync(conf, `statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };\n`);
   // Unpinned: during warm runs it should be idle (its CPU is reported to show that).
   const p = start('upstream', named, ['-g', '-n', '1', '-c', conf]);
   return ready(p, () => waitForDns(p, port, ORIGIN, READY_MS));
+}
+
+/** Queries named has received so far (its statistics channel, JSON). */
+async function upstreamQueries(statsPort: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${statsPort}/json/v1/server`, { signal: AbortSignal.timeout(5000) });
+  const j = await res.json() as { opcodes?: Record<string, number> };
+  return j.opcodes?.QUERY ?? NaN;
 }
 
 /** The rcode of one A query with RD set (forwarders may refuse RD=0), or -1 after 3 tries of 1 s. */
@@ -238,6 +250,8 @@ interface Result {
   /** Upstream CPU seconds used during each warm run (≈ 0 when every answer came from the cache). */
   upstreamCpu: number[];
   cold?: LatencyResult;
+  /** Random-subdomain flood (every query a miss): client answers per second and upstream queries per client query. */
+  flood?: UdpResult & { upstreamPerQuery: number };
 }
 
 interface Running { f: Forwarder; proc: Proc; port: number; result: Result }
@@ -258,19 +272,21 @@ function markdown(date: string, results: Result[], meta: Record<string, unknown>
   const base = results.find((r) => r.id === 'dnsmasq');
   const baseQps = range((base?.udp ?? []).map((u) => u.qps))?.median;
   const baseCold = base?.cold?.p50;
+  const baseFlood = base?.flood?.qps;
   const lines = [
     `#### ${date}`, '',
     `Command: \`${meta.command}\`  `,
     `Machine: ${meta.machine}  `,
     `Options: ${meta.options}`, '',
     'Warm cache (every answer cached): UDP qps with udpgen on core 1, server on core 0; cold path: dnsperf at ' +
-    `${COLD_RATE} qps over names never asked before (each one forwarded to named).`, '',
-    '| forwarder | warm UDP qps median (range) | × dnsmasq | server CPU µs/answer | upstream CPU during warm runs | answers NOERROR / NXDOMAIN / other | cold p50 / p99 µs | cold p50 × dnsmasq |',
-    '|---|---|---|---|---|---|---|---|',
+    `${COLD_RATE} qps over names never asked before (each one forwarded to named); flood: udpgen with a random first label ` +
+    `under cold.${ORIGIN} for ${FLOOD_SECONDS} s (every query a miss), upstream queries counted by named's statistics channel.`, '',
+    '| forwarder | warm UDP qps median (range) | × dnsmasq | server CPU µs/answer | upstream CPU during warm runs | answers NOERROR / NXDOMAIN / other | cold p50 / p99 µs | cold p50 × dnsmasq | flood qps (× dnsmasq) | flood µs CPU/answer | flood timeouts | flood upstream queries / client query |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     if (r.status !== 'ok') {
-      lines.push(`| ${r.label} | ${r.status}: ${r.reason ?? ''} | | | | | | |`);
+      lines.push(`| ${r.label} | ${r.status}: ${r.reason ?? ''} | | | | | | | | | | |`);
       continue;
     }
     const q = range(r.udp.map((u) => u.qps));
@@ -290,6 +306,10 @@ function markdown(date: string, results: Result[], meta: Record<string, unknown>
       `${pct('noerror')} / ${pct('nxdomain')} / ${other}`,
       r.cold ? `${r.cold.p50.toFixed(0)} / ${r.cold.p99.toFixed(0)}` : '—',
       r.cold && baseCold ? `${(r.cold.p50 / baseCold).toFixed(2)}×` : '—',
+      r.flood ? `${fmtK(r.flood.qps)}${baseFlood ? ` (${(r.flood.qps / baseFlood).toFixed(2)}×)` : ''}` : '—',
+      r.flood ? r.flood.cpuUsPerQuery.toFixed(2) : '—',
+      r.flood ? String(r.flood.timeouts) : '—',
+      r.flood ? r.flood.upstreamPerQuery.toFixed(2) : '—',
       '',
     ].join(' | ').trim());
   }
@@ -309,7 +329,8 @@ async function main(): Promise<void> {
   const upDir = join(tmp, 'upstream');
   mkdirSync(upDir);
   const upPort = await freePort(used);
-  const upstream = await startUpstream(upPort, zone, upDir);
+  const statsPort = await freePort(used);
+  const upstream = await startUpstream(upPort, statsPort, zone, upDir);
   log(`upstream named on 127.0.0.1:${upPort} (pid ${upstream.pid}), ${NAMES} names; duration ${DURATION} s, ${REPS} reps`);
 
   const only = values.only ? new Set(values.only.split(',')) : undefined;
@@ -372,6 +393,20 @@ async function main(): Promise<void> {
         log(`${r.f.id} cold path @${COLD_RATE} qps: p50 ${r.result.cold.p50.toFixed(0)} µs, p99 ${r.result.cold.p99.toFixed(0)} µs, ${r.result.cold.lost} lost`);
       } catch (err) { log(`${r.f.id} cold path: ${(err as Error).message}`); }
     }
+  }
+  // Flood: udpgen's random first label under *.cold, so every query is a name nobody has seen (all misses).
+  const flood = join(tmp, 'flood.txt');
+  writeFileSync(flood, `flood.cold.${ORIGIN} A\n`);
+  for (const r of running) {
+    if (r.result.status !== 'ok' || r.proc.exited) continue;
+    try {
+      const before = await upstreamQueries(statsPort);
+      const u = await udpThroughput(udpgen, r.proc, r.port, flood, FLOOD_SECONDS, LOAD_PIN, FLOOD);
+      const upstreamPerQuery = (await upstreamQueries(statsPort) - before) / Math.max(1, u.sent);
+      r.result.flood = { ...u, upstreamPerQuery };
+      log(`${r.f.id} flood: ${Math.round(u.qps)} qps, ${u.cpuUsPerQuery.toFixed(2)} µs CPU/answer, ${u.timeouts} timeouts, ` +
+        `${upstreamPerQuery.toFixed(2)} upstream queries per client query`);
+    } catch (err) { log(`${r.f.id} flood: ${(err as Error).message}`); }
   }
   for (const r of running) await stop(r.proc);
   await stop(upstream);

@@ -113,7 +113,7 @@ export interface Internals {
   /** Data-plane threads' JS heaps summed, used and reserved (kdns_data_plane_heap_bytes). */
   dataPlaneHeapUsedMiB: number | null;
   dataPlaneHeapTotalMiB: number | null;
-  /** The C negative-answer tables, summed over workers (kdns_native_cache_bytes{table="negative"}). */
+  /** The C negative-answer table, once per process (kdns_native_cache_bytes{table="negative"}; a baseline from before issue 10 sums one per worker). */
   nativeNegativeMiB: number | null;
 }
 

@@ -61,6 +61,8 @@ export async function startKdns(cli: string, kubeconfig: string, flags: string[]
   const startedAt = performance.now();
   const startedWall = Date.now();
   const child = spawn(process.execPath, [
+    // Node flags for kdns, e.g. KDNS_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sync.
+    ...(process.env.KDNS_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     cli, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--http', `127.0.0.1:${httpPort}`,
     '--no-forward', '--log-level', 'info', ...flags,
     // Extra kdns flags for a run, e.g. KDNS_BENCH_ARGS='--workers 1' to measure the in-process data plane.

@@ -1,7 +1,7 @@
-// kdns with dnstap on, measured beside kdns without it in the same run: the frames it wrote and dropped
-// (read from its /metrics before it stops) and its throughput as a share of plain kdns native's.
+// kdns with dnstap on: the frames it wrote and dropped, read from its /metrics before it stops (the
+// throughput comparison is in observation.ts).
 import type { Proc } from './proc.js';
-import { find, fmtRange, ratio, udpQps, type PeerResult, type Results } from './report.js';
+import type { PeerResult } from './report.js';
 
 export const DNSTAP_PEER = 'kdns-dnstap';
 
@@ -25,23 +25,10 @@ export async function recordDnstapFrames(running: Array<{ peer: { id: string }; 
   }
 }
 
-function framesText(p: PeerResult | undefined): string {
+/** "N written, M dropped (x%)" for a dnstap peer's frames; — when they could not be read. */
+export function framesText(p: PeerResult | undefined): string {
   const f = p?.dnstapFrames;
   if (f === undefined) return '—';
   const total = f.written + f.dropped;
   return `${f.written} written, ${f.dropped} dropped (${total > 0 ? ((100 * f.dropped) / total).toFixed(1) : '0'}%)`;
-}
-
-/** One row per setting: kdns native and kdns with dnstap on, their ratio and the frames. */
-export function dnstapTable(r: Results): string {
-  const lines = ['| setting | kdns native UDP qps | with dnstap on | dnstap ÷ plain | dnstap frames (all runs, warm-ups included) |', '|---|---|---|---|---|'];
-  const row = (what: string, list: PeerResult[]): void => {
-    const plain = udpQps(find(list, 'kdns-native'));
-    const tapped = find(list, DNSTAP_PEER);
-    if (tapped === undefined) return;
-    lines.push(`| ${what} | ${fmtRange(plain)} | ${fmtRange(udpQps(tapped))} | ${ratio(udpQps(tapped), plain)} | ${framesText(tapped)} |`);
-  };
-  row('1 worker, pinned', r.oneWorker);
-  row('2 workers, unpinned', r.twoWorkers);
-  return lines.join('\n');
 }

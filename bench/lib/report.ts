@@ -135,7 +135,7 @@ export function twoWorkerTable(r: Results): string {
   return lines.join('\n');
 }
 
-const floodQps = (p: PeerResult | undefined): Range | undefined =>
+export const floodQps = (p: PeerResult | undefined): Range | undefined =>
   (p && p.status === 'ok' && p.flood !== undefined ? range(p.flood.map((u) => u.qps)) : undefined);
 
 /** The random-name flood, same pinning and peers as the table above. */

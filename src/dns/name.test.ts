@@ -68,3 +68,17 @@ t.test('rdata encoders', async (t) => {
   t.throws(() => rdataTxt(['x'.repeat(256)]), /255/);
   t.equal(rdataSrv(1, 2, 80, 'a.').toString('hex'), '000100020050' + '016100');
 });
+
+t.test('keyToWire: plain keys (fast path) give the same bytes as the general path', async (t) => {
+  const labels = (wire: Buffer): string[] => {
+    const out: string[] = [];
+    for (let i = 0; wire[i] !== 0; i += wire[i]! + 1) out.push(`${wire[i]}:${wire.subarray(i + 1, i + 1 + wire[i]!).toString('latin1')}`);
+    return out;
+  };
+  t.same(labels(keyToWire('a.')), ['1:a']);
+  t.same(labels(keyToWire('_http._tcp.web.default.svc.cluster.local.')), ['5:_http', '4:_tcp', '3:web', '7:default', '3:svc', '7:cluster', '5:local']);
+  t.same(keyToWire('10-1-2-3.db.ns.svc.cluster.local.'), Buffer.from('\x0810-1-2-3\x02db\x02ns\x03svc\x07cluster\x05local\x00', 'latin1'));
+  t.same(keyToWire(`${'x'.repeat(63)}.y.`), Buffer.concat([Buffer.from([63]), Buffer.from('x'.repeat(63)), Buffer.from([1, 0x79, 0])]));
+  t.same(labels(keyToWire('a\\.b.c.')), ['3:a.b', '1:c'], 'an escape takes the general path');
+  t.throws(() => keyToWire('a..b.'), /empty label/, 'an empty label is refused as before');
+});

@@ -1,10 +1,11 @@
-// The producer side, one per data-plane thread: what the engines and the forwarder call (ClientTap,
-// UpstreamTap) to log a message. It picks the sampled exchanges, turns addresses into 16 bytes and
+// The producer side, one per data-plane thread: what the engines and the forwarder call (ExchangeObserver,
+// UpstreamTap) to log a message, and the native engine's C writer for the exchanges it answers (udpTap). It picks the sampled exchanges, turns addresses into 16 bytes and
 // appends one record to the thread's ring; encoding and writing happen on the main thread (output.ts).
 
 import { performance } from 'node:perf_hooks';
 import { isIPv4 } from 'node:net';
-import type { ClientTap } from '../engine/types.js';
+import type { ExchangeObserver } from '../engine/types.js';
+import type { NativeBinding, UdpHandle } from '../engine/native-binding.js';
 import { UPSTREAM_TCP, UPSTREAM_TLS, type UpstreamTap } from '../forward/upstream.js';
 import { PROTO_UDP } from '../server/responder.js';
 import { ipv6Bytes, rdataA } from '../dns/rdata.js';
@@ -52,10 +53,9 @@ function addressBytes(text: string): { bytes: Uint8Array; family: number } {
   }
 }
 
-export class DnstapRecorder implements ClientTap, UpstreamTap {
+export class DnstapRecorder implements ExchangeObserver, UpstreamTap {
   private readonly ring: RingProducer;
   private readonly sampleEvery: number;
-  private clientsSeen = 0;
   private upstreamsSeen = 0;
   /** The client the next query/response call is about. */
   private readonly client = new Uint8Array(16);
@@ -82,9 +82,13 @@ export class DnstapRecorder implements ClientTap, UpstreamTap {
     this.clientBytes(a.family === FAMILY_INET6, a.bytes, 0, port);
   }
 
+  /** The exchanges a native UDP socket answers in C are logged by C into the same ring, same sampling. */
+  attachNative(binding: NativeBinding, handle: UdpHandle): void {
+    binding.udpTap(handle, this.ring.shared, this.sampleEvery);
+  }
+
   query(proto: number, msg: Buffer, len: number): boolean {
-    if (++this.clientsSeen < this.sampleEvery) return false;
-    this.clientsSeen = 0;
+    if (!this.ring.sample(this.sampleEvery)) return false;
     this.putClient(CLIENT_QUERY, proto, msg, len);
     return true;
   }

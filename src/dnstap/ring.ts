@@ -2,12 +2,16 @@
 // ring in a SharedArrayBuffer. The thread answering queries writes a record (a few header fields and the
 // message bytes) and moves `head`; the main thread reads from `tail` on a timer. Nothing blocks: when the
 // ring is full the record is dropped and counted, so a slow writer never slows the packet path.
+// The native engine's C batch loop is a second writer on the same thread (native/observe.c tap_put, the
+// same layout): the two never run at once, and both take the position from the header, never a copy.
 // Positions are byte offsets into the data area; the writer keeps 4 bytes free so head never reaches tail
 // from behind. A record that does not fit before the end leaves a zero length there ("go to the start").
 
 const HEAD = 0;
 const TAIL = 1;
 const DROPPED = 2;
+/** Exchanges since the last sampled one, shared with C on the same thread (so one in N is exact across both). */
+const SEEN = 3;
 /** Int32 slots before the data (one cache line). */
 const HEADER_BYTES = 64;
 
@@ -43,14 +47,22 @@ export class RingProducer {
   private readonly header: Int32Array;
   private readonly data: Buffer;
   private readonly capacity: number;
-  private head: number;
+  /** The whole ring (header and data) as a Buffer, for the C writer (udpTap). */
+  readonly shared: Buffer;
 
   constructor(sab: SharedArrayBuffer) {
     this.header = new Int32Array(sab, 0, HEADER_BYTES / 4);
     this.data = Buffer.from(sab, HEADER_BYTES);
     this.capacity = this.data.length;
-    // A restarted worker takes over its slot's ring where the last one left it.
-    this.head = Atomics.load(this.header, HEAD);
+    this.shared = Buffer.from(sab);
+  }
+
+  /** Counts one exchange; true for every `every`-th (the counter lives in the ring, shared with C). */
+  sample(every: number): boolean {
+    const h = this.header;
+    if (++h[SEEN]! < every) return false;
+    h[SEEN] = 0;
+    return true;
   }
 
   /**
@@ -64,7 +76,8 @@ export class RingProducer {
     const need = (RECORD_HEADER + length + 3) & ~3;
     const cap = this.capacity;
     const tail = Atomics.load(this.header, TAIL);
-    let head = this.head;
+    // From the header: C may have appended since (a restarted worker also resumes where the last one left).
+    let head = this.header[HEAD]!;
     const used = head >= tail ? head - tail : cap - tail + head;
     const free = cap - used - 4;
     const wraps = head + need > cap;
@@ -88,7 +101,6 @@ export class RingProducer {
     message.copy(d, head + RECORD_HEADER, 0, length);
     head += need;
     if (head === cap) head = 0;
-    this.head = head;
     Atomics.store(this.header, HEAD, head);
     return true;
   }

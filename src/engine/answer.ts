@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { DROP_MALFORMED, DROP_OTHER } from '../metrics/dns-counters.js';
 import { RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import type { ClientTap, EngineOptions, QueryObserver } from './types.js';
+import type { EngineOptions, QueryObserver } from './types.js';
 
 /** The responder for a client given by its address text: its view's, or the one responder without views. */
 export function responderFor(opts: Pick<EngineOptions, 'responder' | 'views'>, address: string): Responder {
@@ -47,47 +47,65 @@ function report(responder: Responder, observer: QueryObserver, n: number, proto:
 }
 
 /**
- * For a query answerQuery handed to the forwarder: the answer written into `out` when the forwarder has
- * it at once (cache hit, local rule; reported like any answer), else RESPOND_FORWARD and the caller goes
- * on with forwardQuery.
+ * For a query answerQuery handed off (RESPOND_FORWARD): the answer written into `out` when the forwarder has
+ * it at once (cache hit, local rule; reported like any answer), else RESPOND_FORWARD and the caller goes on
+ * with forwardQuery, before the responder sees another query.
  */
 export function forwardNow(
   responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
   proto: number, out: Buffer,
 ): number {
-  const n = responder.forwardNow(query, len, address, family, proto, out);
-  if (n !== RESPOND_FORWARD && observer !== null) observer.responseMicros(responder.lastRcode, 0);
+  const n = responder.handoff.answerNow(query, len, address, family, proto, out);
+  if (n !== RESPOND_FORWARD) {
+    responder.lastRcode = out[3]! & 0x0f;
+    observer?.responseMicros(responder.lastRcode, 0);
+  }
   return n;
 }
 
-/**
- * The slow path for a query the responder handed to the forwarder (answerQuery returned RESPOND_FORWARD):
- * copy it, resolve it asynchronously, report the outcome and hand the response to `send`. Must be called
- * right after that answerQuery, before the responder sees another query. The promise settles (never
- * rejects) once the response was handed to `send` or dropped: engines count it to drain on shutdown.
- * `send` is called once per message: a zone transfer over TCP has several.
- */
-export function forwardQuery(
-  responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
-  proto: number, send: (response: Buffer) => void,
-): Promise<void> {
-  const started = performance.now();
-  const copy = Buffer.from(query.subarray(0, len));
-  return responder.forwardPending(copy, address, family, proto).then((response) => {
-    if (response === null || (Array.isArray(response) && response.length === 0)) {
-      observer?.dropped(DROP_OTHER);
-      return;
-    }
-    // A zone transfer is several messages (TCP: each framed and written in order).
-    const first = Array.isArray(response) ? response[0]! : response;
-    observer?.response(first[3]! & 0x0f, (performance.now() - started) / 1000);
-    if (Array.isArray(response)) for (const message of response) send(message);
-    else send(response);
-  }).catch(() => observer?.dropped(DROP_OTHER));
+/** What an engine does with the answers of the queries it hands off: one pair of functions per engine, not per query. */
+export interface ForwardSink<R> {
+  /** One response message for the client `replyTo` describes (a zone transfer over TCP has several). */
+  send(message: Buffer, replyTo: R): void;
+  /** The query is done: answered or dropped (engines count what they owe for a shutdown). */
+  settled(replyTo: R): void;
 }
 
-/** Logs a response that comes after its query's batch (a forwarded one): the client is named again first. */
-export function tapLater(tap: ClientTap, address: string, port: number, proto: number, response: Buffer): void {
-  tap.clientText(address, port);
-  tap.response(proto, response, response.length);
+/** One handed-off query on its way: what forwardDone needs to report and deliver its answer. */
+interface Pending {
+  observer: QueryObserver | null;
+  started: number;
+  sink: ForwardSink<unknown>;
+  replyTo: unknown;
+}
+
+/**
+ * The slow path for a query forwardNow returned RESPOND_FORWARD for: sent on by the responder's hand-off
+ * (the forwarder's ticket, a CNAME chase, an UPDATE or a transfer); its answer is reported and given to
+ * `sink.send`, then `sink.settled` runs, once, whatever happens. `query` is read now, not kept.
+ */
+export function forwardQuery<R>(
+  responder: Responder, observer: QueryObserver | null, query: Buffer, len: number, address: string, family: number,
+  proto: number, sink: ForwardSink<R>, replyTo: R,
+): void {
+  const pending: Pending = { observer, started: performance.now(), sink: sink as ForwardSink<unknown>, replyTo };
+  responder.handoff.later(query, len, address, family, proto, pending, forwardDone);
+}
+
+function forwardDone(response: Buffer | Buffer[] | null, context: unknown): void {
+  const p = context as Pending;
+  try {
+    if (response === null || (Array.isArray(response) && response.length === 0)) {
+      p.observer?.dropped(DROP_OTHER);
+      return;
+    }
+    const first = Array.isArray(response) ? response[0]! : response;
+    p.observer?.response(first[3]! & 0x0f, (performance.now() - p.started) / 1000);
+    if (Array.isArray(response)) for (const message of response) p.sink.send(message, p.replyTo);
+    else p.sink.send(response, p.replyTo);
+  } catch {
+    p.observer?.dropped(DROP_OTHER); // the sink could not send it (a closed socket): as if lost
+  } finally {
+    p.sink.settled(p.replyTo);
+  }
 }

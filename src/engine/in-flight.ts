@@ -7,25 +7,24 @@ import type { EngineOptions } from './types.js';
 /** How long an engine's close() waits for answers owed when EngineOptions.shutdownGraceMs is not given. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 
-/** Counts promises still running; `settled()` resolves when none is. */
+/** Counts work still running (begin … end); `settled()` resolves when none is. */
 export class InFlight {
   private count = 0;
   private waiters: Array<() => void> = [];
-  private readonly done = (): void => {
-    if (--this.count > 0) return;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const resolve of waiters) resolve();
-  };
 
   get size(): number {
     return this.count;
   }
 
-  /** `work` must not reject (forwardQuery's promise never does); it is counted until it settles. */
-  track(work: Promise<unknown>): void {
+  begin(): void {
     this.count++;
-    work.then(this.done, this.done);
+  }
+
+  end(): void {
+    if (--this.count > 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   settled(): Promise<void> {

@@ -7,7 +7,7 @@ import { NativeEngine, type NativeEngineOptions } from './native.js';
 import { NodeEngine } from './node.js';
 import type { PacketEngine } from './types.js';
 
-export type { PacketEngine, EngineOptions, BoundAddress, QueryObserver, AnswerTap } from './types.js';
+export type { PacketEngine, EngineOptions, BoundAddress, QueryObserver, ExchangeObserver } from './types.js';
 export { NativeEngine, type NativeEngineOptions } from './native.js';
 export { NodeEngine } from './node.js';
 export { loadNative, nativeUnavailableReason } from './native-binding.js';

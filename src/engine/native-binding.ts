@@ -77,14 +77,17 @@ export interface NativeBinding {
   /** One datagram outside the batch (an answer computed later; `scope` from S_SCOPE). Returns 0 or -errno. */
   udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer, scope?: number): number;
   /**
-   * An empty answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT.
-   * It never holds more than `maxEntries` answers or `maxBytes` bytes of them (older ones are evicted).
+   * A view of an answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT.
+   * With `shareKey` the table is the process's one of that name, shared with every view of it in any thread
+   * (made with these bounds by the first); without, a table of its own. A table never holds more than
+   * `maxEntries` answers or `maxBytes` bytes of them (older ones are evicted).
    */
-  cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?: number, maxBytes?: number): CacheHandle;
+  cacheCreate(recursionAvailable: boolean, maxUdpPayload: number, maxEntries?: number, maxBytes?: number, shareKey?: string): CacheHandle;
   /**
    * Stores a copy of the answer template (ID 0, RD and CD clear, no OPT) for the lower-case wire name, qtype
    * (class IN) and flag variant (forwarded caches: forwardVariant), used for `validMs` (0: until deleted);
-   * each use counts one hit of `kind` in a forwarded cache's hit counts.
+   * each use counts one hit of `kind` in a forwarded cache's hit counts. The entry is this view's: only it
+   * deletes or clears it (any view, in a forwarded table).
    */
   cacheSet(
     cache: CacheHandle, name: Buffer, nameLength: number, qtype: number, answer: Buffer, variant?: number, validMs?: number, kind?: number,
@@ -96,8 +99,19 @@ export interface NativeBinding {
    * adds 1 to hits[kind].
    */
   cacheMakeForwarded(cache: CacheHandle, advertisedUdp: number, acl: Buffer, hits: Float64Array): void;
+  /** Removes the answers this view inserted (every answer of a forwarded table). */
   cacheClear(cache: CacheHandle): void;
-  cacheStats(cache: CacheHandle): { entries: number; bytes: number };
+  /**
+   * The table's entries and bytes; `shared`: it has a share key; `primary`: this view is the one that reports
+   * it (one per table); `views`: views of it alive.
+   */
+  cacheStats(cache: CacheHandle): { entries: number; bytes: number; shared: boolean; primary: boolean; views: number };
+  /** Makes this view the feeder of its table's negative answers unless another is; whether it is. */
+  cacheClaimNegative(cache: CacheHandle): boolean;
+  /** Detaches the view now: its answers leave the table (the table goes with its last view). Idempotent. */
+  cacheClose(cache: CacheHandle): void;
+  /** Tables alive in the process (for leak tests). */
+  cacheLiveStores(): number;
   /** Counts the cache's answers (and the engine's unsent answers) in `values`, laid out as `plan` says. */
   cacheSetCounters(cache: CacheHandle, values: Float64Array, plan: Int32Array): void;
   /** Forgets the cache's negative-answer zones and names (native/negative.c). */
@@ -110,6 +124,12 @@ export interface NativeBinding {
   /** Applies name records ([length][wire name][flags][n][n × qtype]); returns how many. */
   negativeNames(cache: CacheHandle, records: Buffer): number;
   negativeStats(cache: CacheHandle): { names: number; zones: number; bytes: number };
+  /**
+   * Opens / closes a batch of negative changes (the calls between may be many): while one is open, the C
+   * path answers no negative from the table, so no thread sees a change half applied.
+   */
+  negativeBegin(cache: CacheHandle): void;
+  negativeEnd(cache: CacheHandle): void;
   /** A listening unix socket at the abstract name `\0name` (the takeover channel, native/takeover.c). */
   handoffListen(name: string): number;
   /**
@@ -124,6 +144,11 @@ export interface NativeBinding {
    * for top talkers; null stops. A no-op after udpStop.
    */
   udpObserve(handle: UdpHandle, ring: Buffer | null): void;
+  /**
+   * Logs the exchanges answered in C, one in `every`, as dnstap records into `ring` (a Buffer over a
+   * src/dnstap/ring.ts SharedArrayBuffer; native/observe.h); null stops. A no-op after udpStop.
+   */
+  udpTap(handle: UdpHandle, ring: Buffer | null, every: number): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
   readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };

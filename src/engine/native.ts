@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { DROP_MALFORMED, DROP_OTHER, DROP_SEND_ERROR, FAMILY_V4, FAMILY_V6 } from '../metrics/dns-counters.js';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE, type Responder } from '../server/responder.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQueryTimed, forwardNow, forwardQuery } from './answer.js';
+import { answerQueryTimed, forwardNow, forwardQuery, type ForwardSink } from './answer.js';
 import { performance } from 'node:perf_hooks';
 import { fstatSync } from 'node:fs';
 import {
@@ -21,7 +21,8 @@ import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops, type UdpSocketId } from './udp-drops.js';
 import { TcpConnections } from './tcp.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
-import type { AnswerTap, BoundAddress, ClientTap, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
+import { ExchangeObservers } from './observers.js';
 import type { Logger } from 'pino';
 import type { ClientViews } from '../views/client-views.js';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
@@ -46,6 +47,11 @@ export interface NativeEngineOptions extends EngineOptions {
    * Default true; false sends every datagram through JavaScript (for comparison and diagnosis).
    */
   answerCache?: boolean;
+  /**
+   * Name of the process-global C tables (native/answer_cache.c) the engines of one server share, one per
+   * worker thread; absent: this engine's tables are its own.
+   */
+  sharedTables?: string;
   /**
    * Sockets handed over by the kdns this one takes over (src/takeover): served instead of binding new
    * ones for their address (a worker that gets none for an address binds one into the same group).
@@ -99,10 +105,8 @@ class UdpPort {
   /** UDP response-rate limiting (src/rate-limit); the peer's address bytes are read through metaBytes. */
   private readonly limiter: RateLimiter | null;
   private readonly metaBytes: Uint8Array;
-  /** Query logging (dnstap); every datagram then comes through JS (no answer cache). */
-  private readonly tap: ClientTap | null;
-  /** Top talkers (src/stats): sees every answer this port sends from JS; C answers go to its ring. */
-  private readonly talkers: AnswerTap | null;
+  /** dnstap and top talkers: the exchanges JS answers; the ones made in C go to their native rings. */
+  private readonly exchanges: ExchangeObservers | null;
   /** Views (src/views): the responder of each datagram's client; null: `responder` answers all. */
   private readonly views: ClientViews | null;
 
@@ -110,13 +114,11 @@ class UdpPort {
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
     limiter: RateLimiter | null,
-    tap: ClientTap | null,
-    talkers: AnswerTap | null,
+    exchanges: ExchangeObservers | null,
     views: ClientViews | null,
   ) {
+    this.exchanges = exchanges;
     this.views = views;
-    this.tap = tap;
-    this.talkers = talkers;
     this.limiter = limiter;
     this.binding = binding;
     this.forwards = forwards;
@@ -177,12 +179,9 @@ class UdpPort {
       }
     }
     const family = meta[base + S_FAMILY] === 6 ? FAMILY_V6 : FAMILY_V4;
-    const tap = this.tap;
-    let sampled = false;
-    if (tap !== null) {
-      tap.clientBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!);
-      sampled = tap.query(PROTO_UDP, this.inViews[i]!, len);
-    }
+    const exchanges = this.exchanges;
+    const sampled = exchanges === null ? 0
+      : exchanges.queryFromBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!, PROTO_UDP, this.inViews[i]!, len);
     const views = this.views;
     // The same pick as native/views.c makes for the answers it gives in C, from the same bytes.
     const responder = views === null ? this.responder : views.forBytes(meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
@@ -199,8 +198,7 @@ class UdpPort {
     }
     const out = limiter === null ? n : limiter.limitResponse(this.outViews[i]!, n);
     meta[base + S_OUT_LEN] = out;
-    if (sampled && out > 0) tap!.response(PROTO_UDP, this.outViews[i]!, out);
-    if (this.talkers !== null && out > 0) this.talkers.answered(this.outViews[i]!, out, meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
+    if (sampled !== 0 && out > 0) exchanges!.response(sampled, PROTO_UDP, this.outViews[i]!, out);
   }
 
   /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
@@ -211,24 +209,30 @@ class UdpPort {
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(responder: Responder, i: number, len: number, family: number, text: string, sampled: boolean): void {
+  private forward(responder: Responder, i: number, len: number, family: number, text: string, sampled: number): void {
     const base = META_HEADER + i * META_STRIDE;
-    const fam = this.meta[base + S_FAMILY]!;
-    const port = this.meta[base + S_PORT]!;
-    const scope = this.meta[base + S_SCOPE]! >>> 0; // a link-local client is reachable only through its interface
-    const addrCopy = Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16));
-    this.forwards.track(forwardQuery(responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, (response) => {
-      if (this.handle === null) return;
-      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, fam, addrCopy);
-      if (limited === null) return;
-      this.binding.udpSendTo(this.handle, limited, limited.length, fam, port, addrCopy, scope);
-      if (sampled) {
-        this.tap!.clientBytes(fam === 6, addrCopy, 0, port);
-        this.tap!.response(PROTO_UDP, limited, limited.length);
-      }
-      this.talkers?.answered(limited, limited.length, fam, addrCopy, 0);
-    }));
+    const peer: ForwardedPeer = {
+      fam: this.meta[base + S_FAMILY]!,
+      port: this.meta[base + S_PORT]!,
+      scope: this.meta[base + S_SCOPE]! >>> 0, // a link-local client is reachable only through its interface
+      addr: Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16)),
+      sampled,
+    };
+    this.forwards.begin();
+    forwardQuery(responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, this.forwardSink, peer);
   }
+
+  /** Where every forwarded answer of this engine goes: one sink, each query's peer passed along. */
+  private readonly forwardSink: ForwardSink<ForwardedPeer> = {
+    send: (response, peer) => {
+      if (this.handle === null) return;
+      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addr);
+      if (limited === null) return;
+      this.binding.udpSendTo(this.handle, limited, limited.length, peer.fam, peer.port, peer.addr, peer.scope);
+      if (peer.sampled !== 0) this.exchanges!.laterFromBytes(peer.sampled, peer.fam === 6, peer.addr, 0, peer.port, PROTO_UDP, limited);
+    },
+    settled: () => this.forwards.end(),
+  };
 
   /**
    * The header counters as totals that never go back: a counter that wrapped since the last call counts
@@ -254,16 +258,52 @@ class UdpPort {
   }
 }
 
+/** Who a forwarded answer goes to, copied out of the batch's slot (the slot is reused). */
+interface ForwardedPeer {
+  fam: number;
+  port: number;
+  scope: number;
+  addr: Buffer;
+  sampled: number;
+}
+
 /** A forwarded answer arrives after its batch, when the limiter has moved on: set its client again first. */
 function limitForwarded(limiter: RateLimiter, response: Buffer, family: number, addr: Buffer): Buffer | null {
   limiter.clientFromBytes(family, addr, 0);
   return limiter.limitLater(response);
 }
 
-/** One view's native tables, or the sum of every view's (the engine's metrics report one figure). */
+/**
+ * The process-global name of view `i`'s tables: the server's own key for the default view (and without
+ * views), `KEY/view/NAME` for a configured view, so every worker's view NAME reads the same tables and no
+ * view reads another's. null: tables of this worker's own.
+ */
+function viewShareKey(sharedTables: string | null, views: ClientViews | null, i: number): string | null {
+  if (sharedTables === null || views === null || i === views.responders.length - 1) return sharedTables;
+  return `${sharedTables}/view/${views.names[i]!}`;
+}
+
+/**
+ * One view's native tables, or the sum of every view's (the engine's metrics report one figure): a view's
+ * tables count only where this worker is their primary, so the sum over workers still counts each once.
+ */
 function sumStats(all: NativeCacheStats[]): NativeCacheStats {
-  const sum: NativeCacheStats = { entries: 0, bytes: 0, forwarded: 0, forwardedBytes: 0, negativeNames: 0, negativeBytes: 0 };
-  for (const s of all) for (const k of Object.keys(sum) as (keyof NativeCacheStats)[]) sum[k] += s[k];
+  if (all.length === 1) return all[0]!;
+  const sum: NativeCacheStats = {
+    entries: 0, bytes: 0, forwarded: 0, forwardedBytes: 0, negativeNames: 0, negativeBytes: 0, primary: true, forwardedPrimary: true,
+  };
+  for (const s of all) {
+    if (s.primary) {
+      sum.entries += s.entries;
+      sum.bytes += s.bytes;
+      sum.negativeNames += s.negativeNames;
+      sum.negativeBytes += s.negativeBytes;
+    }
+    if (s.forwardedPrimary) {
+      sum.forwarded += s.forwarded;
+      sum.forwardedBytes += s.forwardedBytes;
+    }
+  }
   return sum;
 }
 
@@ -293,6 +333,7 @@ export class NativeEngine implements PacketEngine {
   /** One answer cache per view (the default view last), or one without views; [] when C answers nothing. */
   private caches: NativeAnswerCache[] = [];
   private readonly limiter: RateLimiter | null;
+  private readonly exchanges: ExchangeObservers | null;
 
   constructor(opts: NativeEngineOptions) {
     const binding = opts.binding ?? loadNative();
@@ -306,6 +347,7 @@ export class NativeEngine implements PacketEngine {
     this.batchSize = batch;
     this.tcp = new TcpConnections(opts, Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE));
     this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
+    this.exchanges = ExchangeObservers.of(opts.exchangeObservers);
   }
 
   get tcpConnections(): number {
@@ -343,11 +385,15 @@ export class NativeEngine implements PacketEngine {
   }
 
   async start(): Promise<BoundAddress[]> {
-    // Answers made in C never reach the limiter or the query log, so with either every datagram goes through JS.
-    if (this.opts.answerCache !== false && this.limiter === null && (this.opts.tap ?? null) === null) {
-      const responders = this.opts.views?.responders ?? [this.opts.responder];
-      const caches = responders.map((r) => NativeAnswerCache.attach(this.binding, r, this.opts.observer));
-      this.caches = caches.every((c) => c !== null) ? caches as NativeAnswerCache[] : [];
+    // Answers made in C never reach the limiter (nor an exchange observer without a native ring), so with
+    // either every datagram goes through JS. Each view has its own tables, shared by the workers.
+    if (this.opts.answerCache !== false && this.limiter === null && (this.exchanges?.seeNative ?? true)) {
+      const views = this.opts.views ?? null;
+      const responders = views?.responders ?? [this.opts.responder];
+      const caches = responders.map((r, i) =>
+        NativeAnswerCache.attach(this.binding, r, this.opts.observer, viewShareKey(this.opts.sharedTables ?? null, views, i)));
+      if (caches.every((c) => c !== null)) this.caches = caches as NativeAnswerCache[];
+      else caches.forEach((c, i) => { if (c !== null) { responders[i]!.removeMirror(c); c.close(); } });
     }
     try {
       for (const addr of this.opts.listen) {
@@ -394,8 +440,7 @@ export class NativeEngine implements PacketEngine {
       this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.caches.length > 0 && this.opts.observer !== null,
       this.udpForwards,
       this.limiter,
-      this.opts.tap ?? null,
-      this.opts.talkers ?? null,
+      this.exchanges,
       this.opts.views ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
@@ -403,8 +448,8 @@ export class NativeEngine implements PacketEngine {
     if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
       port_.handle = this.startUdp(udpFd, port_);
-      // The answers made in C never reach onBatch: they are sampled into a ring top talkers drain.
-      if (this.opts.talkers?.nativeRing !== undefined) b.udpObserve(port_.handle, this.opts.talkers.nativeRing());
+      // The answers made in C never reach onBatch: the observers see them through their native rings.
+      if (this.caches.length > 0) this.exchanges?.attachNative(b, port_.handle);
     } catch (err) {
       b.closeFd(udpFd);
       server.close();
@@ -453,7 +498,10 @@ export class NativeEngine implements PacketEngine {
       l.udp.handle = null;
     }
     const responders = this.opts.views?.responders ?? [this.opts.responder];
-    this.caches.forEach((c, i) => responders[i]!.removeMirror(c));
+    this.caches.forEach((c, i) => {
+      responders[i]!.removeMirror(c);
+      c.close(); // after udpStop: no batch reads through this view any more
+    });
     this.caches = [];
     this.tcp.destroyAll();
   }

@@ -8,7 +8,8 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater, responderFor } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, responderFor, type ForwardSink } from './answer.js';
+import { ExchangeObservers } from './observers.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
 import { udpReceiveDrops } from './udp-drops.js';
@@ -29,15 +30,28 @@ export class NodeEngine implements PacketEngine {
   private readonly out = Buffer.allocUnsafe(RESPONSE_BUFFER_SIZE);
   private readonly tcp: TcpConnections;
   private readonly udpForwards = new InFlight();
+  /** Where every forwarded UDP answer goes: one sink, each query's client passed along. */
+  private readonly forwardSink: ForwardSink<UdpPeer> = {
+    send: (response, peer) => {
+      const limiter = this.limiter;
+      const limited = limiter === null ? response : limitForwarded(limiter, response, peer.address);
+      if (limited === null) return;
+      peer.udp.send(limited, peer.port, peer.address);
+      if (peer.sampled !== 0) this.exchanges!.laterFromText(peer.sampled, peer.address, peer.port, PROTO_UDP, limited);
+    },
+    settled: () => this.udpForwards.end(),
+  };
   /** Shutting down: datagrams still arriving are dropped (Node 20's dgram cannot stop reading a socket). */
   private closing = false;
   /** UDP only: TCP is never rate limited (a slipped client retries there). */
   private readonly limiter: RateLimiter | null;
+  private readonly exchanges: ExchangeObservers | null;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
     this.tcp = new TcpConnections(opts, this.out);
     this.limiter = createRateLimiter(opts.rateLimit, opts.observer, opts.log, opts.rateLimitTable);
+    this.exchanges = ExchangeObservers.of(opts.exchangeObservers);
   }
 
   get tcpConnections(): number {
@@ -95,33 +109,23 @@ export class NodeEngine implements PacketEngine {
       limiter.clientFromText(rinfo.address);
       if (!limiter.admitQuery()) return;
     }
-    const tap = this.opts.tap ?? null;
-    let sampled = false;
-    if (tap !== null) {
-      tap.clientText(rinfo.address, rinfo.port);
-      sampled = tap.query(PROTO_UDP, msg, msg.length);
-    }
+    const exchanges = this.exchanges;
+    const sampled = exchanges === null ? 0 : exchanges.queryFromText(rinfo.address, rinfo.port, PROTO_UDP, msg, msg.length);
     const responder = responderFor(this.opts, rinfo.address);
     let n = answerQuery(responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
       const now = forwardNow(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
-        this.udpForwards.track(forwardQuery(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP,
-          (response) => {
-            const limited = limiter === null ? response : limitForwarded(limiter, response, rinfo.address);
-            if (limited === null) return;
-            udp.send(limited, rinfo.port, rinfo.address);
-            if (sampled) tapLater(tap!, rinfo.address, rinfo.port, PROTO_UDP, limited);
-            this.opts.talkers?.answeredText(limited, limited.length, rinfo.address);
-          }));
+        this.udpForwards.begin();
+        forwardQuery(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.forwardSink,
+          { udp, address: rinfo.address, port: rinfo.port, sampled });
         return;
       }
       n = now;
     }
     if (limiter !== null) n = limiter.limitResponse(this.out, n);
     if (n === 0) return;
-    if (sampled) tap!.response(PROTO_UDP, this.out, n);
-    this.opts.talkers?.answeredText(this.out, n, rinfo.address);
+    if (sampled !== 0) exchanges!.response(sampled, PROTO_UDP, this.out, n);
     // dgram may keep the buffer until the kernel takes it, so the shared output buffer cannot be sent
     // directly; allocUnsafe draws from Node's pool, which keeps this cheap.
     const reply = Buffer.allocUnsafe(n);
@@ -153,6 +157,14 @@ export class NodeEngine implements PacketEngine {
 }
 
 /** A forwarded answer arrives later, after other clients' queries: set its client again first. */
+/** Who a forwarded UDP answer goes to. */
+interface UdpPeer {
+  udp: dgram.Socket;
+  address: string;
+  port: number;
+  sampled: number;
+}
+
 function limitForwarded(limiter: RateLimiter, response: Buffer, address: string): Buffer | null {
   limiter.clientFromText(address);
   return limiter.limitLater(response);

@@ -21,8 +21,10 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardNow, forwardQuery, tapLater, responderFor } from './answer.js';
-import type { AnswerTap, ClientTap, QueryObserver } from './types.js';
+import type { ClientViews } from '../views/client-views.js';
+import { answerQuery, forwardNow, forwardQuery, responderFor, type ForwardSink } from './answer.js';
+import { ExchangeObservers } from './observers.js';
+import type { ExchangeObserver, QueryObserver } from './types.js';
 
 const MAX_TCP_MESSAGE = 65535;
 const EMPTY = Buffer.alloc(0);
@@ -30,11 +32,12 @@ const EMPTY = Buffer.alloc(0);
 export interface TcpOptions {
   tcp: TcpConfig;
   responder: Responder;
+  /** Views by client network (src/views): the responder each connection's queries go to; absent or null: `responder`. */
+  views?: ClientViews | null;
   observer: QueryObserver | null;
   log: Logger;
-  tap?: ClientTap | null;
-  /** Top talkers (src/stats); absent or null: off. */
-  talkers?: AnswerTap | null;
+  /** dnstap, top talkers (types.ts ExchangeObserver); absent or empty: nobody. */
+  exchangeObservers?: readonly ExchangeObserver[];
 }
 
 /** One client connection: its unread bytes, its forwarded queries, and what may close it. */
@@ -74,11 +77,13 @@ export class TcpConnections {
   private readonly out: Buffer;
   private closing = false;
   private onSettled: (() => void) | null = null;
+  private readonly exchanges: ExchangeObservers | null;
 
   /** `out` is the engine's response buffer (RESPONSE_BUFFER_SIZE); answers are copied out of it at once. */
   constructor(opts: TcpOptions, out: Buffer) {
     this.opts = opts;
     this.out = out;
+    this.exchanges = ExchangeObservers.of(opts.exchangeObservers);
   }
 
   get size(): number {
@@ -214,26 +219,19 @@ export class TcpConnections {
   private answer(conn: Connection, query: Buffer, size: number): Buffer | null {
     const { observer } = this.opts;
     const responder = responderFor(this.opts, conn.address);
-    const tap = this.opts.tap ?? null;
-    let sampled = false;
-    if (tap !== null) {
-      tap.clientText(conn.address, conn.port);
-      sampled = tap.query(PROTO_TCP, query, size);
-    }
+    const exchanges = this.exchanges;
+    const sampled = exchanges === null ? 0 : exchanges.queryFromText(conn.address, conn.port, PROTO_TCP, query, size);
     let n = answerQuery(responder, observer, query, size, PROTO_TCP, conn.family, this.out);
     if (n === RESPOND_FORWARD) {
       n = forwardNow(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, this.out);
       if (n === RESPOND_FORWARD) {
         conn.forwarding++;
-        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, (r) => {
-          if (this.writeLater(conn, r) && sampled) tapLater(tap!, conn.address, conn.port, PROTO_TCP, r);
-        }).then(() => this.forwardSettled(conn));
+        forwardQuery(responder, observer, query, size, conn.address, conn.family, PROTO_TCP, this.forwardSink, { conn, sampled });
         return null;
       }
     }
     if (n === 0) return null;
-    if (sampled) tap!.response(PROTO_TCP, this.out, n);
-    this.opts.talkers?.answeredText(this.out, n, conn.address);
+    if (sampled !== 0) exchanges!.response(sampled, PROTO_TCP, this.out, n);
     const reply = Buffer.allocUnsafe(n + 2);
     reply.writeUInt16BE(Math.min(n, MAX_TCP_MESSAGE), 0);
     this.out.copy(reply, 2, 0, n);
@@ -247,7 +245,6 @@ export class TcpConnections {
     framed.writeUInt16BE(response.length, 0);
     response.copy(framed, 2);
     conn.socket.write(framed);
-    this.opts.talkers?.answeredText(response, response.length, conn.address);
     this.touch(conn);
     // A zone transfer writes many messages: a client that does not read them stops being read too.
     if (conn.socket.writableNeedDrain && !conn.waitingDrain) {
@@ -280,6 +277,14 @@ export class TcpConnections {
     if (conn.deadline !== null) clearTimeout(conn.deadline);
     conn.deadline = waiting ? setTimeout(this.deadlinePassed, this.opts.tcp.messageTimeoutMs, conn) : null;
   }
+
+  /** Where every forwarded TCP answer goes: framed onto its connection, which counts it as settled after. */
+  private readonly forwardSink: ForwardSink<{ conn: Connection; sampled: number }> = {
+    send: (r, { conn, sampled }) => {
+      if (this.writeLater(conn, r) && sampled !== 0) this.exchanges!.laterFromText(sampled, conn.address, conn.port, PROTO_TCP, r);
+    },
+    settled: ({ conn }) => this.forwardSettled(conn),
+  };
 
   private readonly deadlinePassed = (conn: Connection): void => {
     conn.deadline = null;

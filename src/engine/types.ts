@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { NativeCounters } from '../metrics/dns-counters.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { ListenSockets } from '../takeover/sockets.js';
+import type { NativeBinding, UdpHandle } from './native-binding.js';
 
 /** What the metrics layer needs from an engine, per answered query; no allocation. */
 export interface QueryObserver {
@@ -28,29 +29,27 @@ export interface QueryObserver {
 }
 
 /**
- * Sees client queries and responses as bytes (dnstap, src/dnstap). An engine names the client first, then
- * logs the query and, when `query` said it is sampled, the response (also when a forwarded one comes later).
+ * Sees the client exchanges an engine serves, as bytes: dnstap (src/dnstap) and top talkers (src/stats) are
+ * the two. Engines keep one list of them (observers.ts) and make the same calls on each: name the client,
+ * then the query, then, for each observer whose `query` said it samples this exchange, the response (a
+ * forwarded one when it comes back, after naming the client again). Calls must cost next to nothing when
+ * the exchange is not sampled.
  */
-export interface ClientTap {
+export interface ExchangeObserver {
   /** The client of the next calls: 16 address bytes at `offset` (IPv4 in the first 4) and its port. */
   clientBytes(ipv6: boolean, bytes: Uint8Array, offset: number, port: number): void;
   /** The same from the address as text (node engine, TCP, forwarded answers). */
   clientText(address: string, port: number): void;
-  /** Logs a query (PROTO_UDP/PROTO_TCP); false when sampling skips this exchange. */
+  /** A query (PROTO_UDP/PROTO_TCP) arrives; true when this observer wants its response. */
   query(proto: number, msg: Buffer, len: number): boolean;
+  /** The response to a query this observer wanted. */
   response(proto: number, msg: Buffer, len: number): void;
-}
-
-/**
- * Sees every answer an engine sends (top talkers, src/stats): the response, whose question names the
- * query, and the client. Implementations sample; a call must cost next to nothing when not sampled.
- */
-export interface AnswerTap {
-  /** `addr[addrOffset..+16)` is the client's address (IPv4 in the first 4 bytes), `family` 4 or 6. */
-  answered(response: Buffer, length: number, family: number, addr: Uint8Array, addrOffset: number): void;
-  answeredText(response: Buffer, length: number, address: string): void;
-  /** A ring for the answers a native UDP socket makes in C (native/observe.h); absent: C answers unseen. */
-  nativeRing?(): Buffer;
+  /**
+   * Sees, from now on, the exchanges a native UDP socket answers in C (native/observe.h rings). An observer
+   * without it sees every query only if every datagram goes through JavaScript, so the native engine then
+   * runs without its C answer cache.
+   */
+  attachNative?(binding: NativeBinding, handle: UdpHandle): void;
 }
 
 export interface EngineOptions {
@@ -69,10 +68,8 @@ export interface EngineOptions {
   rateLimit?: RateLimitConfig | null;
   /** Its buckets, shared by every worker (src/rate-limit rateLimitTable); absent: the engine's own. */
   rateLimitTable?: SharedArrayBuffer | null;
-  /** Query logging (dnstap); absent or null: off. The native engine then answers nothing in C. */
-  tap?: ClientTap | null;
-  /** Top talkers (src/stats); absent or null: off. */
-  talkers?: AnswerTap | null;
+  /** Who sees the client exchanges (dnstap, top talkers); absent or empty: nobody. */
+  exchangeObservers?: readonly ExchangeObserver[];
 }
 
 export interface BoundAddress {

@@ -1,9 +1,11 @@
-// The forwarder: what the responder calls for names outside kdns's zones. Per query: the ACL, the route
-// (local rules answered here), AAAA filtering, then the cache; on a miss one upstream query per distinct
-// question (identical questions in flight wait for the same answer), with retries across servers and a TCP
-// retry for truncated answers. Serve-stale follows RFC 8767: refresh first, and answer from the expired
-// entry (TTL staleTtl) only when the refresh fails or the client response timer fires. Every path is
-// bounded by timeouts; nothing throws to the caller.
+// The forwarder: what the responder calls for names outside kdns's zones. Per query, once, from the
+// responder's parsed query (its QuerySlot): the ACL, the route (local rules answered here), AAAA filtering,
+// then the cache (answerNow). A miss becomes a MissTicket holding what that found; continueMiss sends one
+// upstream query per distinct question (identical questions in flight wait for the same answer), with
+// retries across servers and a TCP retry for truncated answers, and calls the ticket's callback with the
+// response: callbacks all the way, no promise per query. Serve-stale follows RFC 8767: refresh first, and
+// answer from the expired entry (TTL staleTtl) only when the refresh fails or the client response timer
+// fires. Every path is bounded by timeouts; nothing throws to the caller.
 
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,20 +17,21 @@ import {
 } from '../dns/constants.js';
 import type { UpstreamAddress } from '../config/types.js';
 import { keyToWire } from '../dns/name.js';
+import { QuerySlot, readQuery, READ_OK } from '../dns/query-reader.js';
 import { Acl } from './acl.js';
 import {
   cacheKey, ForwardCache, KIND_NEGATIVE, KIND_SERVFAIL, STATE_FRESH, type CacheEntry,
 } from './cache.js';
 import { carriesLoopMarker, isLoopProbeName, loopProbeAnswer, newLoopProbeName } from './loop-guard.js';
 import {
-  buildUpstreamQuery, indexResponse, localResponse, OPT_SIZE, questionEndOf, readClientQuestion, writeClientResponse,
+  buildUpstreamQuery, clientQuestionOf, indexResponse, localResponse, OPT_SIZE, questionEndOf, writeClientResponse,
   type ClientQuestion, type IndexedResponse, type LocalRecord,
 } from './message.js';
+import { ForwardOutcome, MissTicket, type ForwardReuseSetup, type Question } from './outcome.js';
 import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
 import { RouteTable } from './routes.js';
-import { Upstream, upstreamName, type UpstreamSettings, type UpstreamTap } from './upstream.js';
-import type { ForwardReuseSetup } from '../server/responder.js';
+import { Upstream, upstreamName, type UpstreamOutcome, type UpstreamSettings, type UpstreamTap } from './upstream.js';
 
 export interface ForwardClient {
   address: string;
@@ -38,17 +41,10 @@ export interface ForwardClient {
   maxUdpSize: number;
 }
 
-/** One upstream question, shared by every query waiting for it. */
-interface Question {
-  key: string;
-  nameWire: Buffer;
-  qtype: number;
-  qclass: number;
-  dnssecOk: boolean;
-  checkingDisabled: boolean;
-  upstreams: Upstream[];
-  tcp: boolean;
-}
+/** An upstream exchange's result: the answer, null (no answer), or NONE_UP (nothing was asked). */
+type FetchResult = IndexedResponse | null;
+/** Waits for one upstream question: a client's ticket, or null for a prefetch (nobody to answer). */
+type Waiter = MissTicket | null;
 
 const REUSE_MARGIN_MS = 2;
 /** exchange(): no upstream of the route is up; the client gets SERVFAIL (or stale) without a send, and it is not cached. */
@@ -63,19 +59,21 @@ export class Forwarder {
   private table: RouteTable<Upstream>;
   private byAddress = new Map<string, Upstream>();
   private readonly upstreamSettings: UpstreamSettings;
-  private readonly inflight = new Map<string, Promise<IndexedResponse | null>>();
+  /** Questions asked upstream now → the tickets waiting for the answer (coalescing). */
+  private readonly inflight = new Map<string, Waiter[]>();
+  /** Set while continueMiss runs: an answer found then is delivered on the next tick. */
+  private continuing = false;
+  /** close(): called when the last question in flight settles. */
+  private drained: (() => void) | null = null;
   private readonly loopProbes = new Map<string, Upstream>();
   private readonly now: () => number;
   private rotation = 0;
   private closed = false;
-  /** What tryAnswerNow's last answer may be reused for (see reuse); reset on every call. */
-  private reuseMs = 0;
-  private reuseKind = 0;
-  /**
-   * Called when answers handed out for reuse must be forgotten at once (cache flushed, an upstream
-   * disabled): the responder sets it to clear its forwarded mirrors.
-   */
-  onReuseInvalid: (() => void) | null = null;
+  /** Called when answers handed out for reuse must be forgotten at once (cache flushed, an upstream disabled). */
+  private readonly reuseInvalidListeners: Array<() => void> = [];
+  /** resolve()'s own reader slot and outcome (tests and tools; the engines hand over the responder's). */
+  private readonly ownSlot = new QuerySlot();
+  private readonly ownOutcome = new ForwardOutcome();
   /** Query logging of upstream traffic (dnstap), given to every upstream. */
   private upstreamTap: UpstreamTap | null = null;
   private readonly counters = {
@@ -180,9 +178,21 @@ export class Forwarder {
     return true;
   }
 
-  /** The answer for a loop probe query (NOERROR, a marker TXT); null when the query is malformed. */
-  loopProbeResponse(query: Buffer): Buffer | null {
-    return loopProbeAnswer(query);
+  /** The answer for a loop probe query (NOERROR, a marker TXT), from the responder's parsed query. */
+  loopProbeResponse(query: Buffer, slot: QuerySlot): Buffer {
+    return loopProbeAnswer(query, clientQuestionOf(slot));
+  }
+
+  /**
+   * `listener` is called whenever answers handed out for reuse (ForwardOutcome.reuseMs) must be forgotten
+   * at once: a cache flush, an upstream disabled by the loop guard, close().
+   */
+  onReuseInvalid(listener: () => void): void {
+    this.reuseInvalidListeners.push(listener);
+  }
+
+  private reuseInvalid(): void {
+    for (const listener of this.reuseInvalidListeners) listener();
   }
 
   /**
@@ -204,23 +214,27 @@ export class Forwarder {
   private disableForLoop(up: Upstream): void {
     if (up.disabled) return;
     up.disable();
-    this.onReuseInvalid?.(); // its routes now answer SERVFAIL, not from the cache
+    this.reuseInvalid(); // its routes now answer SERVFAIL, not from the cache
     this.metrics.loopsDetected.labels(up.name).inc();
     this.log.error({ upstream: up.name },
       'forwarding loop: a probe sent to this upstream came back to kdns; upstream disabled (if it comes from resolv.conf, point kdns at the real resolver, e.g. /run/systemd/resolve/resolv.conf)');
   }
 
-  async resolve(query: Buffer, qnameKey: string, qtype: number, client: ForwardClient): Promise<Buffer | null> {
-    let q: ClientQuestion | null = null;
-    try {
-      q = readClientQuestion(query);
-      if (q === null) return null;
-      return await this.answer(query, q, qnameKey, qtype, client);
-    } catch (err) {
-      this.log.error({ err, qname: qnameKey }, 'forwarder error; answering SERVFAIL');
-      this.counters.servfail++;
-      return q === null ? null : localResponse(query, q, RCODE_SERVFAIL);
-    }
+  /**
+   * The whole query in, the whole response out (null: not a query the reader accepts). For tests and tools:
+   * the engines hand over the responder's parsed query with answerNow and continueMiss instead.
+   */
+  resolve(query: Buffer, qnameKey: string, qtype: number, client: ForwardClient): Promise<Buffer | null> {
+    const slot = this.ownSlot;
+    if (readQuery(query, query.length, slot) !== READ_OK || slot.qtype !== qtype) return Promise.resolve(null);
+    const out = this.ownOutcome;
+    this.answerNow(query, slot, qnameKey, client, out);
+    if (out.answer !== null) return Promise.resolve(out.answer);
+    const ticket = out.ticket!;
+    return new Promise((resolve) => {
+      ticket.onAnswer = resolve;
+      this.continueMiss(ticket);
+    });
   }
 
   private local(query: Buffer, q: ClientQuestion, rcode: number, reason: string, records?: LocalRecord[]): Buffer {
@@ -231,75 +245,150 @@ export class Forwarder {
   }
 
   /**
-   * The answer when it needs no upstream (a fresh cache hit, a local rule, an ACL refusal), or null when
-   * resolve() must be called. Synchronous, so a batch engine can send cache hits in the same batch as
-   * authoritative answers instead of one promise and one syscall per hit. Never throws.
+   * Everything decided without the network, once per query, from the responder's parsed query (`slot`, as
+   * readQuery left it; `query` holds its bytes): `out.answer` when no upstream is needed (a fresh cache hit,
+   * a local rule, a refusal; with `out.reuseMs`), else `out.ticket` for continueMiss. Synchronous, so a batch
+   * engine sends cache hits in the same batch as authoritative answers. Never throws.
    */
-  tryAnswerNow(query: Buffer, qnameKey: string, qtype: number, client: ForwardClient): Buffer | null {
-    this.reuseMs = 0;
+  answerNow(query: Buffer, slot: QuerySlot, qnameKey: string, client: ForwardClient, out: ForwardOutcome): void {
+    out.reset();
+    const q = clientQuestionOf(slot);
     try {
-      const q = readClientQuestion(query);
-      if (q === null) return null;
-      const now = this.immediate(query, q, qnameKey, qtype, client);
-      if (!Buffer.isBuffer(now)) return null;
       this.counters.queries++;
-      return now;
-    } catch {
-      return null;
+      this.immediate(query, q, qnameKey, slot.qtype, client, out);
+    } catch (err) {
+      this.log.error({ err, qname: qnameKey }, 'forwarder error; answering SERVFAIL');
+      out.reset();
+      this.counters.servfail++;
+      out.answer = localResponse(query, q, RCODE_SERVFAIL);
     }
   }
 
-  private async answer(query: Buffer, q: ClientQuestion, qnameKey: string, qtype: number, client: ForwardClient): Promise<Buffer> {
-    this.counters.queries++;
-    const now = this.immediate(query, q, qnameKey, qtype, client);
-    if (Buffer.isBuffer(now)) return now;
-    const { question, entry, udpLimit } = now;
-    if (entry !== undefined) return this.fromStaleEntry(entry, question, query, q, udpLimit);
+  /**
+   * The network part of a miss answerNow returned as a ticket: the stale-entry rules or the upstream
+   * exchange, then `ticket.onAnswer(response, ticket.replyTo)` exactly once. Never throws.
+   */
+  continueMiss(ticket: MissTicket): void {
+    this.continuing = true;
+    try {
+      this.startMiss(ticket);
+    } finally {
+      this.continuing = false;
+    }
+  }
+
+  private startMiss(ticket: MissTicket): void {
+    const e = ticket.entry;
+    if (e === undefined) {
+      this.counters.cacheMisses++;
+      this.metrics.cacheMisses.inc();
+      this.fetch(ticket.question, ticket);
+      return;
+    }
+    // RFC 8767 §4: after a failed refresh, answer stale at once for a while instead of trying every time.
+    if (this.now() - e.refreshFailedAt < this.opts.cache.staleTtl * 1000) {
+      this.deliver(ticket, this.stale(e, ticket.query, ticket.q, ticket.udpLimit));
+      return;
+    }
     this.counters.cacheMisses++;
     this.metrics.cacheMisses.inc();
-    const r = await this.fetch(question);
-    return this.fromResult(r, question, query, q, udpLimit);
+    ticket.staleTimer = setTimeout(staleTimerFired, this.opts.cache.staleAnswerTimeoutMs, this, ticket);
+    this.fetch(ticket.question, ticket);
   }
 
-  /** Everything decided without the network: the answer, or what the network part needs. */
-  private immediate(
-    query: Buffer, q: ClientQuestion, qnameKey: string, qtype: number, client: ForwardClient,
-  ): Buffer | { question: Question; entry: CacheEntry | undefined; udpLimit: number } {
+  /** The RFC 8767 client response timer of a stale refresh fired: the client gets the stale answer now. */
+  staleAnswerNow(ticket: MissTicket): void {
+    ticket.staleTimer = undefined;
+    if (ticket.answered) return;
+    this.deliver(ticket, this.stale(ticket.entry!, ticket.query, ticket.q, ticket.udpLimit));
+  }
+
+  /** The client's response from an upstream result, then the ticket's callback (unless it was answered stale). */
+  private settle(ticket: MissTicket, r: FetchResult, entry: CacheEntry | null): void {
+    if (ticket.answered) return;
+    if (ticket.staleTimer !== undefined) {
+      clearTimeout(ticket.staleTimer);
+      ticket.staleTimer = undefined;
+    }
+    let response: Buffer;
+    try {
+      const e = ticket.entry;
+      if (e !== undefined && (r === null || isFailure(r))) response = this.stale(e, ticket.query, ticket.q, ticket.udpLimit);
+      else response = this.fromResult(r, entry, ticket.query, ticket.q, ticket.udpLimit);
+    } catch (err) {
+      this.log.error({ err }, 'forwarder error; answering SERVFAIL');
+      this.counters.servfail++;
+      response = localResponse(ticket.query, ticket.q, RCODE_SERVFAIL);
+    }
+    this.deliver(ticket, response);
+  }
+
+  private deliver(ticket: MissTicket, response: Buffer): void {
+    ticket.answered = true;
+    // Answered inside continueMiss (stale now, no upstream up, all at their caps): the caller gets it on
+    // the next tick, as it would from the network, never inside its own call (a TCP connection's read loop).
+    if (this.continuing) process.nextTick(deliverTicket, this, ticket, response);
+    else this.answerTicket(ticket, response);
+  }
+
+  /** Calls the ticket's callback; a failing caller is logged, never thrown into the forwarder. */
+  answerTicket(ticket: MissTicket, response: Buffer): void {
+    try {
+      ticket.onAnswer?.(response, ticket.replyTo);
+    } catch (err) {
+      this.log.error({ err }, 'forwarded answer: the caller failed to send it');
+    }
+  }
+
+  /** Everything decided without the network: `out.answer`, or `out.ticket` with what the network part needs. */
+  private immediate(query: Buffer, q: ClientQuestion, qnameKey: string, qtype: number, client: ForwardClient, out: ForwardOutcome): void {
     const udpLimit = client.proto === 'tcp' ? 65535 : Math.max(512, client.maxUdpSize);
-    if (this.closed) return this.local(query, q, RCODE_SERVFAIL, 'closed');
+    if (this.closed) { out.answer = this.local(query, q, RCODE_SERVFAIL, 'closed'); return; }
     if (!this.acl.allows(client.address)) {
       this.counters.refused++;
-      return this.local(query, q, RCODE_REFUSED, 'acl');
+      out.answer = this.local(query, q, RCODE_REFUSED, 'acl');
+      return;
     }
     const rule = this.table.match(qnameKey);
-    if (rule.kind === 'local') return this.local(query, q, RCODE_NXDOMAIN, 'local_only');
+    if (rule.kind === 'local') { out.answer = this.local(query, q, RCODE_NXDOMAIN, 'local_only'); return; }
     if (rule.kind === 'address') {
-      if (rule.v4.length === 0 && rule.v6.length === 0) return this.local(query, q, RCODE_NXDOMAIN, 'address');
+      if (rule.v4.length === 0 && rule.v6.length === 0) { out.answer = this.local(query, q, RCODE_NXDOMAIN, 'address'); return; }
       const ips = qtype === TYPE_A ? rule.v4 : qtype === TYPE_AAAA ? rule.v6 : [];
       const ttl = this.opts.localTtl;
-      return this.local(query, q, RCODE_NOERROR, 'address', ips.map((rdata) => ({ type: qtype, ttl, rdata })));
+      out.answer = this.local(query, q, RCODE_NOERROR, 'address', ips.map((rdata) => ({ type: qtype, ttl, rdata })));
+      return;
     }
-    if (this.opts.filterAaaa && qtype === TYPE_AAAA) return this.local(query, q, RCODE_NOERROR, 'filtered_aaaa');
-    if (rule.upstreams.every((u) => u.disabled)) return this.local(query, q, RCODE_SERVFAIL, 'no_upstream');
+    if (this.opts.filterAaaa && qtype === TYPE_AAAA) { out.answer = this.local(query, q, RCODE_NOERROR, 'filtered_aaaa'); return; }
+    if (rule.upstreams.every((u) => u.disabled)) { out.answer = this.local(query, q, RCODE_SERVFAIL, 'no_upstream'); return; }
 
     const cd = (q.flags & FLAG_CD) !== 0;
-    const question: Question = {
-      key: cacheKey(qnameKey, qtype, q.qclass, q.dnssecOk, cd),
-      nameWire: query.subarray(12, 12 + q.nameLength),
-      qtype, qclass: q.qclass, dnssecOk: q.dnssecOk, checkingDisabled: cd,
-      upstreams: rule.upstreams, tcp: client.proto === 'tcp',
-    };
-    const entry = this.cache.get(question.key);
-    if (entry !== undefined && this.cache.state(entry) === STATE_FRESH) return this.fromFreshEntry(entry, question, query, q, udpLimit);
+    const key = cacheKey(qnameKey, qtype, q.qclass, q.dnssecOk, cd);
+    const entry = this.cache.get(key);
+    if (entry !== undefined && this.cache.state(entry) === STATE_FRESH) {
+      out.answer = this.fromFreshEntry(entry, key, rule.upstreams, query, q, udpLimit, client.proto === 'tcp', out);
+      return;
+    }
     // Every upstream of the route is down: answer now, without a send (the probes bring them back).
     if (!rule.upstreams.some((u) => u.healthy)) {
-      if (entry !== undefined && entry.kind !== KIND_SERVFAIL && this.opts.cache.serveStale) return this.stale(entry, query, q, udpLimit);
-      return this.local(query, q, RCODE_SERVFAIL, 'upstreams_down');
+      if (entry !== undefined && entry.kind !== KIND_SERVFAIL && this.opts.cache.serveStale) out.answer = this.stale(entry, query, q, udpLimit);
+      else out.answer = this.local(query, q, RCODE_SERVFAIL, 'upstreams_down');
+      return;
     }
-    return { question, entry, udpLimit };
+    // The ticket outlives the receive buffer: copy the header and question, the only bytes answers use.
+    const copy = Buffer.from(query.subarray(0, q.questionEnd));
+    out.ticket = new MissTicket(this.question(key, copy, q, rule.upstreams, client.proto === 'tcp'), entry, copy, q, udpLimit);
   }
 
-  private fromFreshEntry(e: CacheEntry, question: Question, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
+  private question(key: string, query: Buffer, q: ClientQuestion, upstreams: Upstream[], tcp: boolean): Question {
+    return {
+      key, nameWire: query.subarray(12, 12 + q.nameLength), qtype: q.qtype, qclass: q.qclass, dnssecOk: q.dnssecOk,
+      checkingDisabled: (q.flags & FLAG_CD) !== 0, upstreams, tcp,
+    };
+  }
+
+  private fromFreshEntry(
+    e: CacheEntry, key: string, upstreams: Upstream[], query: Buffer, q: ClientQuestion, udpLimit: number, tcp: boolean, out: ForwardOutcome,
+  ): Buffer {
     this.counters.cacheHits++;
     this.metrics.pendingHits[e.kind === KIND_SERVFAIL ? HIT_SERVFAIL : e.kind === KIND_NEGATIVE ? HIT_DENIAL : HIT_SUCCESS]++;
     if (e.kind === KIND_SERVFAIL) {
@@ -307,8 +396,8 @@ export class Forwarder {
       return localResponse(query, q, RCODE_SERVFAIL);
     }
     this.cache.hit(e);
-    this.maybePrefetch(e, question);
-    this.noteReuse(e, q, udpLimit);
+    this.maybePrefetch(e, key, query, q, upstreams, tcp);
+    this.noteReuse(e, q, udpLimit, out);
     return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
   }
 
@@ -318,7 +407,7 @@ export class Forwarder {
    * opens (a hit must then reach maybePrefetch). Not for answers that are truncated or carry an extended
    * rcode. A couple of milliseconds are kept back so a copy never outlives the second it was made for.
    */
-  private noteReuse(e: CacheEntry, q: ClientQuestion, udpLimit: number): void {
+  private noteReuse(e: CacheEntry, q: ClientQuestion, udpLimit: number, out: ForwardOutcome): void {
     if (e.extRcodeHi !== 0 || e.msg.length + (q.hasOpt ? OPT_SIZE : 0) > udpLimit) return;
     const p = this.opts.cache.prefetch;
     const prefetchAt = p.minHits > 0 && e.lifetime >= 2
@@ -326,16 +415,8 @@ export class Forwarder {
       : Infinity;
     const ms = this.cache.steadyMs(e, prefetchAt) - REUSE_MARGIN_MS;
     if (ms <= 0) return;
-    this.reuseMs = ms;
-    this.reuseKind = e.kind === KIND_NEGATIVE ? HIT_DENIAL : HIT_SUCCESS;
-  }
-
-  /**
-   * For the answer the last tryAnswerNow returned: how many milliseconds it may be reused for (0: not at
-   * all) and the kdns_cache_hits_total kind (HIT_*) each reuse counts as.
-   */
-  reuse(): { ms: number; kind: number } {
-    return { ms: this.reuseMs, kind: this.reuseKind };
+    out.reuseMs = ms;
+    out.reuseKind = e.kind === KIND_NEGATIVE ? HIT_DENIAL : HIT_SUCCESS;
   }
 
   /** What a native copy of reusable answers needs: the access list as address rules, our OPT size, the hit counts. */
@@ -346,30 +427,15 @@ export class Forwarder {
   }
 
   /** Popular entries are refreshed in the background when little of their TTL is left. */
-  private maybePrefetch(e: CacheEntry, question: Question): void {
+  private maybePrefetch(e: CacheEntry, key: string, query: Buffer, q: ClientQuestion, upstreams: Upstream[], tcp: boolean): void {
     const p = this.opts.cache.prefetch;
-    if (p.minHits <= 0 || e.hits < p.minHits || e.lifetime < 2 || this.inflight.has(question.key)) return;
+    if (p.minHits <= 0 || e.hits < p.minHits || e.lifetime < 2 || this.inflight.has(key)) return;
     if (this.cache.remainingMs(e) > e.lifetime * 10 * p.beforeExpiryPercent) return;
     if (!this.cache.claimPrefetch(e)) return; // another worker (or an earlier hit here) refreshes it
     this.counters.prefetches++;
     this.metrics.cachePrefetch.inc();
-    void this.fetch(question);
-  }
-
-  private async fromStaleEntry(e: CacheEntry, question: Question, query: Buffer, q: ClientQuestion, udpLimit: number): Promise<Buffer> {
-    // RFC 8767 §4: after a failed refresh, answer stale at once for a while instead of trying every time.
-    if (this.now() - e.refreshFailedAt < this.opts.cache.staleTtl * 1000) return this.stale(e, query, q, udpLimit);
-    this.counters.cacheMisses++;
-    this.metrics.cacheMisses.inc();
-    const refresh = this.fetch(question);
-    let timer: NodeJS.Timeout | undefined;
-    const clientTimer = new Promise<'timer'>((resolve) => {
-      timer = setTimeout(() => resolve('timer'), this.opts.cache.staleAnswerTimeoutMs);
-    });
-    const winner = await Promise.race([refresh, clientTimer]);
-    clearTimeout(timer);
-    if (winner === 'timer' || winner === null || isFailure(winner)) return this.stale(e, query, q, udpLimit);
-    return this.fromResult(winner, question, query, q, udpLimit);
+    // The question is built only now: the receive buffer is reused, so its name is copied.
+    this.fetch(this.question(key, Buffer.from(query.subarray(0, q.questionEnd)), q, upstreams, tcp), null);
   }
 
   private stale(e: CacheEntry, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
@@ -379,48 +445,60 @@ export class Forwarder {
   }
 
   /** The client's answer from a fetch result: from the fresh cache entry it made, else directly. */
-  private fromResult(r: IndexedResponse | null, question: Question, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
+  private fromResult(r: FetchResult, e: CacheEntry | null, query: Buffer, q: ClientQuestion, udpLimit: number): Buffer {
     if (r === null) {
       this.counters.servfail++;
       return localResponse(query, q, RCODE_SERVFAIL);
     }
     if (r.rcode === RCODE_SERVFAIL) this.counters.servfail++;
     // The TTLs as the cache keeps them (clamped), as a hit just after would give them.
-    const e = this.cache.entryFor(r);
     if (e !== null && e.msg === r.msg) {
       return writeClientResponse(e.msg, e.ttlOffsets, this.cache.currentTtls(e), e.extRcodeHi, query, q, udpLimit);
     }
     return writeClientResponse(r.msg, r.ttlOffsets, r.ttls, r.extRcodeHi, query, q, udpLimit);
   }
 
-  /** One upstream exchange per question at a time; the answer goes into the cache. Never rejects. */
-  private fetch(question: Question): Promise<IndexedResponse | null> {
-    const running = this.inflight.get(question.key);
-    if (running !== undefined) {
+  /**
+   * One upstream exchange per question at a time; the answer goes into the cache, then every waiter of the
+   * question is answered from it in one go (one callback per upstream answer, however many clients wait).
+   */
+  private fetch(question: Question, waiter: Waiter): void {
+    const waiting = this.inflight.get(question.key);
+    if (waiting !== undefined) {
       this.counters.coalesced++;
       this.metrics.cacheCoalesced.inc();
-      return running;
+      waiting.push(waiter);
+      return;
     }
-    const p = this.exchange(question)
-      .catch((err: unknown) => {
-        this.log.error({ err }, 'upstream exchange failed');
-        return null;
-      })
-      .then((r) => {
-        if (r === NONE_UP) {
-          // Nothing was asked: no SERVFAIL entry, so the first query after a probe brings a server back is sent.
-          this.noteRefreshFailed(question.key);
-          return null;
-        }
-        this.store(question.key, r);
-        return r;
-      })
-      .finally(() => this.inflight.delete(question.key));
-    this.inflight.set(question.key, p);
-    return p;
+    this.inflight.set(question.key, [waiter]);
+    try {
+      this.exchange(question, (r) => this.fetched(question, r));
+    } catch (err) {
+      this.log.error({ err }, 'upstream exchange failed');
+      this.fetched(question, null);
+    }
   }
 
-  private store(key: string, r: IndexedResponse | null): void {
+  private fetched(question: Question, r: FetchResult | typeof NONE_UP): void {
+    const waiters = this.inflight.get(question.key);
+    if (waiters === undefined) return; // settled already (an exchange that failed after its callback ran)
+    this.inflight.delete(question.key);
+    if (r === NONE_UP) {
+      // Nothing was asked: no SERVFAIL entry, so the first query after a probe brings a server back is sent.
+      this.noteRefreshFailed(question.key);
+      for (const w of waiters) if (w !== null) this.settle(w, null, null);
+    } else {
+      // The entry as the cache keeps it (TTLs clamped), made once for every waiter's answer and the store.
+      const entry = r === null ? null : this.cache.entryFor(r);
+      for (const w of waiters) if (w !== null) this.settle(w, r, entry);
+      // Stored after the answers went out (nothing else runs in between): the store is not on their path.
+      this.store(question.key, r, entry);
+    }
+    if (this.inflight.size === 0 && this.drained !== null) this.drained();
+  }
+
+  /** `entry`: cache.entryFor(r), null when r is not cacheable. */
+  private store(key: string, r: IndexedResponse | null, entry: CacheEntry | null): void {
     if (this.closed) return;
     const failed = r === null || isFailure(r);
     const prev = this.cache.peek(key);
@@ -431,7 +509,6 @@ export class Forwarder {
       if (sf !== null) this.cache.set(key, sf);
       return;
     }
-    const entry = this.cache.entryFor(r);
     if (entry !== null) this.cache.set(key, entry);
     else if (prev !== undefined && !failed) this.cache.delete(key); // e.g. TTL 0 now: forget the old answer
   }
@@ -448,47 +525,12 @@ export class Forwarder {
   /**
    * Try upstreams that are up in policy order, `attempts` times in total; truncated UDP answers are retried
    * over TCP. A server is asked again only while it is still up: one that went down during this query
-   * (refused, or its N-th timeout) gets no second send.
+   * (refused, or its N-th timeout) gets no second send. `done` is called once.
    */
-  private async exchange(question: Question): Promise<IndexedResponse | null | typeof NONE_UP> {
+  private exchange(question: Question, done: (r: FetchResult | typeof NONE_UP) => void): void {
     const order = this.order(question.upstreams);
-    if (order.length === 0) return NONE_UP;
-    let last: IndexedResponse | null = null;
-    let attempts = 0;
-    let busy: Set<Upstream> | null = null;
-    // Bounded: each turn either uses an attempt or finds one more server at its in-flight cap.
-    for (let turn = 0; turn < this.opts.attempts + order.length && attempts < this.opts.attempts; turn++) {
-      const up = order[turn % order.length]!;
-      if (busy?.has(up) || !up.healthy) continue;
-      const msg = buildUpstreamQuery(randomInt(0, 65536), question.nameWire, question.qtype, question.qclass,
-        question.dnssecOk, question.checkingDisabled);
-      let res = await up.exchange(msg, question.tcp, this.opts.timeoutMs);
-      if (res === 'busy') {
-        (busy ??= new Set()).add(up);
-        if (busy.size === order.length) break; // every server is at its cap: SERVFAIL now, never queue
-        continue;
-      }
-      attempts++;
-      if (typeof res === 'string') continue;
-      let idx = indexResponse(res, questionEndOf(msg));
-      if (idx === null) continue;
-      if (idx.truncated && !question.tcp) {
-        // RFC 7766 §5: a truncated answer is retried over TCP, on the same server.
-        const tcpMsg = buildUpstreamQuery(randomInt(0, 65536), question.nameWire, question.qtype, question.qclass,
-          question.dnssecOk, question.checkingDisabled);
-        res = await up.exchange(tcpMsg, true, this.opts.timeoutMs);
-        const viaTcp = typeof res === 'string' ? null : indexResponse(res, questionEndOf(tcpMsg));
-        if (viaTcp === null) {
-          last = idx; // the client gets TC and can retry over TCP itself
-          continue;
-        }
-        idx = viaTcp;
-      }
-      if (!isFailure(idx)) return idx;
-      last = idx;
-      if (order.length === 1) break; // asking the same server again for the same question gives the same SERVFAIL
-    }
-    return last;
+    if (order.length === 0) { done(NONE_UP); return; }
+    new Exchange(question, order, this.opts.attempts, this.opts.timeoutMs, done).next();
   }
 
   /** The upstreams that are up, in policy order. Down ones are left to their probes; disabled ones are never used. */
@@ -506,7 +548,7 @@ export class Forwarder {
   /** Drops every cached answer; returns how many there were. */
   flushCache(): number {
     const n = this.cache.clear();
-    this.onReuseInvalid?.();
+    this.reuseInvalid();
     this.log.info({ entries: n }, 'cache flushed');
     return n;
   }
@@ -526,9 +568,11 @@ export class Forwarder {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.onReuseInvalid?.();
+    this.reuseInvalid();
+    // Closing the upstreams ends their exchanges at once, so every question in flight settles.
+    const drained = this.inflight.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.drained = resolve; });
     for (const up of this.byAddress.values()) up.close();
-    await Promise.allSettled([...this.inflight.values()]);
+    await drained;
     // The cache is not cleared: other workers (and this one's replacement after a restart) share it.
   }
 }
@@ -536,4 +580,84 @@ export class Forwarder {
 /** An upstream answer that should make us try elsewhere and not replace a good cached one. */
 function isFailure(r: IndexedResponse): boolean {
   return r.rcode === RCODE_SERVFAIL || r.rcode === RCODE_REFUSED || r.truncated;
+}
+
+function deliverTicket(fwd: Forwarder, ticket: MissTicket, response: Buffer): void {
+  fwd.answerTicket(ticket, response);
+}
+
+function staleTimerFired(fwd: Forwarder, ticket: MissTicket): void {
+  fwd.staleAnswerNow(ticket);
+}
+
+/**
+ * One upstream question's tries, as callbacks: each try's answer decides the next step. Bounded: each turn
+ * either uses an attempt or finds one more server at its in-flight cap.
+ */
+class Exchange {
+  private last: FetchResult = null;
+  private attempts = 0;
+  private turn = 0;
+  private busy: Set<Upstream> | null = null;
+
+  constructor(
+    private readonly question: Question,
+    private readonly order: Upstream[],
+    private readonly maxAttempts: number,
+    private readonly timeoutMs: number,
+    private readonly done: (r: FetchResult) => void,
+  ) {}
+
+  next(): void {
+    const order = this.order;
+    while (this.turn < this.maxAttempts + order.length && this.attempts < this.maxAttempts) {
+      const up = order[this.turn++ % order.length]!;
+      if (this.busy?.has(up) || !up.healthy) continue;
+      if (!up.hasCapacity()) {
+        up.noteBusy();
+        (this.busy ??= new Set()).add(up);
+        if (this.busy.size === order.length) break; // every server is at its cap: SERVFAIL now, never queue
+        continue;
+      }
+      const msg = this.query();
+      up.exchange(msg, this.question.tcp, this.timeoutMs, (res) => this.answered(up, msg, res));
+      return;
+    }
+    this.done(this.last);
+  }
+
+  private query(): Buffer {
+    const q = this.question;
+    return buildUpstreamQuery(randomInt(0, 65536), q.nameWire, q.qtype, q.qclass, q.dnssecOk, q.checkingDisabled);
+  }
+
+  private answered(up: Upstream, msg: Buffer, res: UpstreamOutcome): void {
+    this.attempts++;
+    if (typeof res === 'string') { this.next(); return; }
+    const idx = indexResponse(res, questionEndOf(msg));
+    if (idx === null) { this.next(); return; }
+    if (idx.truncated && !this.question.tcp) {
+      // RFC 7766 §5: a truncated answer is retried over TCP, on the same server.
+      const tcpMsg = this.query();
+      up.exchange(tcpMsg, true, this.timeoutMs, (viaTcp) => {
+        const full = typeof viaTcp === 'string' ? null : indexResponse(viaTcp, questionEndOf(tcpMsg));
+        if (full === null) {
+          this.last = idx; // the client gets TC and can retry over TCP itself
+          this.next();
+          return;
+        }
+        this.result(full);
+      });
+      return;
+    }
+    this.result(idx);
+  }
+
+  private result(idx: IndexedResponse): void {
+    if (!isFailure(idx)) { this.done(idx); return; }
+    this.last = idx;
+    // Asking the same server again for the same question gives the same SERVFAIL.
+    if (this.order.length === 1) { this.done(idx); return; }
+    this.next();
+  }
 }

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { RCODE_NOERROR, TYPE_TXT } from '../dns/constants.js';
 import { isAtOrBelow } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
-import { localResponse, readClientQuestion } from './message.js';
+import { localResponse, type ClientQuestion } from './message.js';
 
 export const LOOP_PROBE_DOMAIN = 'kdns-loop-probe.';
 // Differs from the probe label, so the question of a probe never looks like the marker.
@@ -27,9 +27,7 @@ export function isLoopProbeName(qnameKey: string): boolean {
 }
 
 /** kdns's answer to a loop probe it receives: NOERROR with one TXT record carrying the marker. */
-export function loopProbeAnswer(query: Buffer): Buffer | null {
-  const q = readClientQuestion(query);
-  if (q === null) return null;
+export function loopProbeAnswer(query: Buffer, q: ClientQuestion): Buffer {
   return localResponse(query, q, RCODE_NOERROR, [{ type: TYPE_TXT, ttl: 0, rdata: rdataTxt([MARKER_TEXT]) }]);
 }
 

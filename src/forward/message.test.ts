@@ -2,9 +2,17 @@ import t from 'tap';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import {
-  buildUpstreamQuery, indexResponse, localResponse, matchesQuery, questionEndOf, readClientQuestion, writeClientResponse,
+  buildUpstreamQuery, clientQuestionOf, indexResponse, localResponse, matchesQuery, questionEndOf, writeClientResponse,
+  type ClientQuestion,
 } from './message.js';
 import { keyToWire } from '../dns/name.js';
+import { QuerySlot, readQuery, READ_OK } from '../dns/query-reader.js';
+
+/** The client's question as the forwarder gets it: from readQuery's slot (null when the reader refuses it). */
+function readClientQuestion(query: Buffer): ClientQuestion | null {
+  const slot = new QuerySlot();
+  return readQuery(query, query.length, slot) === READ_OK ? clientQuestionOf(slot) : null;
+}
 
 const opt = (flags = 0) => ({ type: 'OPT', name: '.', udpPayloadSize: 4096, flags } as dnsPacket.Answer);
 
@@ -14,7 +22,7 @@ function response(id: number, name: string, extra: Partial<dnsPacket.Packet> = {
   });
 }
 
-t.test('readClientQuestion', async (t) => {
+t.test('clientQuestionOf: from the reader\'s slot', async (t) => {
   const q = readClientQuestion(dnsPacket.encode({
     type: 'query', id: 77, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.CHECKING_DISABLED,
     questions: [{ type: 'AAAA', name: 'Foo.Example' }], additionals: [opt(0x8000)],

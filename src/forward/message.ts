@@ -7,6 +7,7 @@ import {
   CLASS_IN, EDNS_ADVERTISED_UDP, EDNS_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE,
   MAX_LABEL, MAX_NAME_WIRE, OPCODE_MASK, RCODE_MASK, TYPE_A, TYPE_AAAA, TYPE_OPT, TYPE_SOA,
 } from '../dns/constants.js';
+import type { QuerySlot } from '../dns/query-reader.js';
 
 /** Size of an OPT record with no options. */
 export const OPT_SIZE = 11;
@@ -69,37 +70,18 @@ function nameValid(buf: Uint8Array, off: number, end: number): boolean {
   }
 }
 
-/** Reads the parts of a well-formed query the forwarder needs; null when it is not one. */
-export function readClientQuestion(query: Buffer): ClientQuestion | null {
-  if (query.length < HEADER_SIZE + 5 || query.readUInt16BE(4) !== 1) return null;
-  const nameEnd = skipName(query, HEADER_SIZE, query.length);
-  if (nameEnd < 0 || query[nameEnd - 1] !== 0 || nameEnd + 4 > query.length) return null;
-  const q: ClientQuestion = {
-    id: query.readUInt16BE(0),
-    flags: query.readUInt16BE(2),
-    questionEnd: nameEnd + 4,
-    nameLength: nameEnd - HEADER_SIZE,
-    qtype: query.readUInt16BE(nameEnd),
-    qclass: query.readUInt16BE(nameEnd + 2),
-    hasOpt: false,
-    dnssecOk: false,
+/** The parts of a query the forwarder needs, from what readQuery already found (one parse per query). */
+export function clientQuestionOf(slot: QuerySlot): ClientQuestion {
+  return {
+    id: slot.id,
+    flags: slot.flags,
+    questionEnd: slot.questionEnd,
+    nameLength: slot.nameLength,
+    qtype: slot.qtype,
+    qclass: slot.qclass,
+    hasOpt: slot.hasOpt,
+    dnssecOk: slot.hasOpt && (slot.ednsFlags & EDNS_DO) !== 0,
   };
-  // The OPT is looked for in the additional section only; answer/authority records in a query are skipped.
-  const counts = query.readUInt16BE(6) + query.readUInt16BE(8);
-  const arcount = query.readUInt16BE(10);
-  let p = q.questionEnd;
-  for (let i = 0; i < counts + arcount; i++) {
-    const n = skipName(query, p, query.length);
-    if (n < 0 || n + 10 > query.length) break;
-    const type = query.readUInt16BE(n);
-    const rdlen = query.readUInt16BE(n + 8);
-    if (i >= counts && type === TYPE_OPT) {
-      q.hasOpt = true;
-      q.dnssecOk = (query.readUInt16BE(n + 6) & EDNS_DO) !== 0;
-    }
-    p = n + 10 + rdlen;
-  }
-  return q;
 }
 
 /**

@@ -1,20 +1,29 @@
 // Connected UDP sockets to one upstream, opened before they are needed. Each is used for exactly one query
 // and then closed, so every query still leaves from a fresh random source port (RFC 5452); what moves off
 // the query's path is the socket set-up (create, bind, connect, register with the event loop), which on
-// loopback costs about as much as the round trip itself. When the pool is empty a query opens its own.
+// loopback costs about as much as the round trip itself. The owner calls refill() once an exchange is over
+// and its answer sent, so the set-up does not compete with the upstream's answer either. When the pool is
+// empty a query opens its own and the pool doubles (up to MAX_READY), so a burst of misses finds sockets
+// ready the next time.
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { literalLookup } from '../util/literal-lookup.js';
 
+/** The most sockets a pool grows to under a burst of misses (each an fd, idle until used). */
+export const MAX_READY = 64;
+
 export class ReadySockets {
   private readonly host: string;
   private readonly port: number;
-  private readonly target: number;
+  private target: number;
   private readonly ready: dgram.Socket[] = [];
   private opening = 0;
   private closed = false;
-  private refillScheduled = false;
+  /** A take since the last refill found no socket ready. */
+  private ranDry = false;
+  /** Set by the first refill: before it, an empty pool says nothing about its size. */
+  private filling = false;
 
   /** `target` sockets are kept ready (0 disables the pool). */
   constructor(host: string, port: number, target: number) {
@@ -23,23 +32,22 @@ export class ReadySockets {
     this.target = target;
   }
 
-  /** A connected socket nobody has used, or null (the caller opens its own). Starts replacing it. */
+  /** A connected socket nobody has used, or null (the caller opens its own). refill() replaces it. */
   take(): dgram.Socket | null {
     const sock = this.ready.pop() ?? null;
     if (sock !== null) sock.ref();
-    // After this query's send, not before it: opening a socket is the cost the pool exists to hide.
-    if (!this.refillScheduled) {
-      this.refillScheduled = true;
-      setImmediate(() => {
-        this.refillScheduled = false;
-        this.refill();
-      });
-    }
+    else if (this.filling) this.ranDry = true; // not the first take: the pool was too small for the burst
     return sock;
   }
 
-  /** Keeps `target` sockets ready or opening; each opens asynchronously, off any query's path. */
+  /**
+   * Keeps `target` sockets ready or opening (doubled first when a take found none); each opens
+   * asynchronously. Call it off any query's path: after an exchange's answer went out.
+   */
   refill(): void {
+    this.filling = true;
+    if (this.ranDry && this.target > 0) this.target = Math.min(MAX_READY, this.target * 2);
+    this.ranDry = false;
     while (!this.closed && this.ready.length + this.opening < this.target) this.open();
   }
 
@@ -50,6 +58,11 @@ export class ReadySockets {
 
   get size(): number {
     return this.ready.length;
+  }
+
+  /** How many sockets the pool keeps ready now. */
+  get wanted(): number {
+    return this.target;
   }
 
   private open(): void {

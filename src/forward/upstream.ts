@@ -77,13 +77,19 @@ export class Upstream {
   /** UDP sockets opened ahead, one per query (ready-sockets.ts); unused by TLS upstreams. */
   private readonly readySockets: ReadySockets;
   /** Cancels for UDP exchanges in progress, so close() ends them at once instead of at their timeouts. */
-  private readonly live = new Set<() => void>();
+  private readonly live = new Set<Cancellable>();
   private closed = false;
   /** Query logging (set by Forwarder.setTap); null: off. */
   tap: UpstreamTap | null = null;
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
+  /** Label children looked up once: prom-client's labels() hashes the values on every call. */
+  private readonly counters: {
+    requests: Array<{ inc(): void }>;
+    responses: Array<{ inc(): void } | undefined>;
+    rtt: { observe(v: number): void };
+  };
 
   constructor(address: UpstreamAddress, settings: UpstreamSettings, metrics: ForwardMetrics, log: Logger) {
     this.host = address.host;
@@ -93,6 +99,11 @@ export class Upstream {
     this.settings = settings;
     this.metrics = metrics;
     this.log = log;
+    this.counters = {
+      requests: [metrics.requests.labels(this.name, 'udp'), metrics.requests.labels(this.name, 'tcp'), metrics.requests.labels(this.name, 'tls')],
+      responses: [],
+      rtt: metrics.rtt.labels(this.name),
+    };
     this.readySockets = new ReadySockets(this.host, this.port, this.tls === undefined ? READY_SOCKETS : 0);
     this.health = new UpstreamHealth(this.name, settings, {
       probe: () => this.probe(),
@@ -111,25 +122,48 @@ export class Upstream {
     return this.inFlight < this.settings.maxInFlight;
   }
 
-  /** Sends one query (our own message, which this may re-ID for TCP/TLS) and waits up to `timeoutMs`. */
-  async exchange(msg: Buffer, useTcp: boolean, timeoutMs: number): Promise<UpstreamOutcome> {
-    if (this.closed) return 'error';
+  /** Counts a query not sent because this server is at its in-flight cap. */
+  noteBusy(): void {
+    this.metrics.maxConcurrentRejects.labels(this.name).inc();
+  }
+
+  /**
+   * Sends one query (our own message, which this may re-ID for TCP/TLS) and calls `done` once with the
+   * answer or why there is none, after at most `timeoutMs` ('busy' at once past the in-flight cap).
+   */
+  exchange(msg: Buffer, useTcp: boolean, timeoutMs: number, done: (r: UpstreamOutcome) => void): void {
+    if (this.closed) { done('error'); return; }
     if (!this.hasCapacity()) {
-      this.metrics.maxConcurrentRejects.labels(this.name).inc();
-      return 'busy';
+      this.noteBusy();
+      done('busy');
+      return;
     }
     this.inFlight++;
     this.requests++;
-    this.metrics.requests.labels(this.name, this.tls !== undefined ? 'tls' : useTcp ? 'tcp' : 'udp').inc();
-    const started = performance.now();
     const transport = this.tls !== undefined ? UPSTREAM_TLS : useTcp ? UPSTREAM_TCP : UPSTREAM_UDP;
+    this.counters.requests[transport]!.inc();
+    const started = performance.now();
     const logged = this.tap !== null && this.tap.upstreamQuery(this.host, this.port, transport, msg);
-    let result: Buffer | FailureReason;
-    try {
-      result = await this.send(msg, useTcp, timeoutMs, this.readySockets);
-    } finally {
+    this.send(msg, useTcp, timeoutMs, this.readySockets, (result) => {
       this.inFlight--;
-    }
+      const rtt = performance.now() - started;
+      if (typeof result === 'string') {
+        // A failure is counted first: the next attempt must see this server's health (down: no second send)
+        // and the failure's detail (the TLS error) before a retry replaces the connection.
+        this.account(result, useTcp, transport, logged, rtt);
+        done(result);
+      } else {
+        // An answer goes on to the client first; metrics, health and the log after it, off its path.
+        done(result);
+        this.account(result, useTcp, transport, logged, rtt);
+      }
+      // The next query's socket is opened now that this answer is out: never between a query and its answer.
+      if (transport === UPSTREAM_UDP) this.readySockets.refill();
+    });
+  }
+
+  /** Metrics and health for one finished exchange. */
+  private account(result: Buffer | FailureReason, useTcp: boolean, transport: number, logged: boolean, rttMs: number): void {
     if (typeof result === 'string') {
       this.failures++;
       this.metrics.failures.labels(this.name, result).inc();
@@ -139,17 +173,30 @@ export class Upstream {
       this.health.noteFailure(healthReason, this.failureDetail(result));
     } else {
       if (logged) this.tap?.upstreamResponse(this.host, this.port, transport, result);
-      this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
-      this.metrics.responses.labels(this.name, rcodeLabel(result[3]! & 0x0f)).inc();
+      this.counters.rtt.observe(rttMs / 1000);
+      this.responsesCounter(result[3]! & 0x0f).inc();
       this.health.noteSuccess();
     }
-    return result;
+  }
+
+  /** The responses counter for `rcode`, its label child looked up once. */
+  private responsesCounter(rcode: number): { inc(): void } {
+    let c = this.counters.responses[rcode];
+    if (c === undefined) c = this.counters.responses[rcode] = this.metrics.responses.labels(this.name, rcodeLabel(rcode));
+    return c;
   }
 
   /** The transport: TLS for a TLS upstream, else TCP when asked, else UDP (a ready socket when `ready` has one). */
-  private send(msg: Buffer, useTcp: boolean, timeoutMs: number, ready: ReadySockets | null): Promise<Buffer | FailureReason> {
-    if (this.tls !== undefined || useTcp) return this.streamChannel().query(msg, timeoutMs);
-    return udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null);
+  private send(msg: Buffer, useTcp: boolean, timeoutMs: number, ready: ReadySockets | null, done: (r: Buffer | FailureReason) => void): void {
+    if (this.tls !== undefined || useTcp) {
+      this.streamChannel().query(msg, timeoutMs).then(done, () => done('error'));
+      return;
+    }
+    udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null, done);
+  }
+
+  private sendAsync(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
+    return new Promise((resolve) => this.send(msg, false, timeoutMs, null, resolve));
   }
 
   /** The open connection, or a new one (a TLS upstream's is TLS; a plain upstream's is TCP). */
@@ -186,20 +233,20 @@ export class Upstream {
     if (this.closed) return false;
     const q = buildUpstreamQuery(randomInt(0, 65536), ROOT_WIRE, TYPE_NS, CLASS_IN, false, false);
     const started = performance.now();
-    const r = await this.send(q, false, this.settings.probeTimeoutMs, null);
+    const r = await this.sendAsync(q, this.settings.probeTimeoutMs);
     if (typeof r === 'string') {
       this.metrics.healthcheckFailures.labels(this.name).inc();
       this.log.debug({ upstream: this.name, reason: r, detail: this.failureDetail(r) }, 'health probe failed');
       return false;
     }
-    this.metrics.rtt.labels(this.name).observe((performance.now() - started) / 1000);
+    this.counters.rtt.observe((performance.now() - started) / 1000);
     return true;
   }
 
   /** One exchange outside the counting and health logic (the loop guard's probe). */
   rawExchange(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
     if (this.closed) return Promise.resolve('error');
-    return this.send(msg, false, timeoutMs, null);
+    return this.sendAsync(msg, timeoutMs);
   }
 
   /** The loop guard found that this server sends our queries back to us. */
@@ -215,7 +262,7 @@ export class Upstream {
     this.stream?.shutdown();
     this.stream = null;
     this.readySockets.close();
-    for (const cancel of [...this.live]) cancel();
+    for (const x of [...this.live]) x.cancel();
   }
 }
 
@@ -231,43 +278,95 @@ function rcodeLabel(rcode: number): string {
   }
 }
 
+/** Something that can end an exchange in progress (Upstream.close ends them all at once). */
+export interface Cancellable {
+  cancel(): void;
+}
+
+/** The exchange a socket carries, found by the handlers below (shared by every socket: no closures per query). */
+const EXCHANGE = Symbol('kdns.udpExchange');
+type ExchangeSocket = dgram.Socket & { [EXCHANGE]?: UdpExchange };
+
 /**
  * One UDP exchange on a fresh connected socket (`ready`: one opened ahead for this query, else opened
- * here). Resolves with the first datagram that matches `msg` (ID and question), 'timeout', or 'error'
- * (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
+ * here). Calls `resolve` once with the first datagram that matches `msg` (ID and question), 'timeout', or
+ * 'error' (send failure), 'refused' (ICMP port unreachable). The socket is closed when it resolves.
  */
 export function udpExchange(
-  host: string, port: number, msg: Buffer, timeoutMs: number, live?: Set<() => void>, ready: dgram.Socket | null = null,
-): Promise<Buffer | FailureReason> {
-  return new Promise((resolve) => {
-    const sock = ready ?? openSocket(host);
-    const qEnd = questionEndOf(msg);
-    let done = false;
-    const finish = (r: Buffer | FailureReason): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      live?.delete(cancel);
-      closeQuietly(sock);
-      resolve(r);
-    };
-    const cancel = (): void => finish('error');
-    live?.add(cancel);
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
-    sock.on('error', (err: Error & { code?: string }) => finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
-    sock.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
-      // The socket is connected, so the kernel already filters; checking again costs nothing.
-      if (rinfo.port !== port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, host))) return;
-      if (matchesQuery(data, msg, qEnd)) finish(data);
-    });
-    const send = (): void => {
-      if (done) return;
-      sock.send(msg, (err) => { if (err) finish('error'); });
-    };
-    if (ready !== null) send();
-    else sock.connect(port, host, send);
-  });
+  host: string, port: number, msg: Buffer, timeoutMs: number, live: Set<Cancellable> | undefined, ready: dgram.Socket | null,
+  resolve: (r: Buffer | FailureReason) => void,
+): void {
+  const sock = (ready ?? openSocket(host)) as ExchangeSocket;
+  const x = new UdpExchange(sock, host, port, msg, timeoutMs, live, resolve);
+  sock[EXCHANGE] = x;
+  // A connected socket gets the ICMP port unreachable of an earlier send as ECONNREFUSED.
+  sock.on('error', onExchangeError);
+  sock.on('message', onExchangeMessage);
+  if (ready !== null) x.send();
+  else sock.connect(port, host, onExchangeConnected);
+}
+
+class UdpExchange implements Cancellable {
+  private done = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly questionEnd: number;
+
+  constructor(
+    private readonly sock: ExchangeSocket,
+    readonly host: string,
+    readonly port: number,
+    private readonly msg: Buffer,
+    timeoutMs: number,
+    private readonly live: Set<Cancellable> | undefined,
+    private readonly resolve: (r: Buffer | FailureReason) => void,
+  ) {
+    this.questionEnd = questionEndOf(msg);
+    this.timer = setTimeout(onExchangeTimeout, timeoutMs, this);
+    live?.add(this);
+  }
+
+  send(): void {
+    if (this.done) return;
+    // No callback: libuv then tries the send at once (uv_udp_try_send) instead of queuing a request and
+    // calling back; a failure comes as an 'error' event, handled by onExchangeError.
+    this.sock.send(this.msg);
+  }
+
+  /** A datagram: the socket is connected, so the kernel already filters; checking again costs nothing. */
+  message(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.port !== this.port || (rinfo.family === 'IPv4' && !sameHost(rinfo.address, this.host))) return;
+    if (matchesQuery(data, this.msg, this.questionEnd)) this.finish(data);
+  }
+
+  cancel(): void {
+    this.finish('error');
+  }
+
+  finish(r: Buffer | FailureReason): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.live?.delete(this);
+    this.sock[EXCHANGE] = undefined;
+    this.resolve(r);
+    closeQuietly(this.sock); // after the answer went on: the close is not on its path
+  }
+}
+
+function onExchangeMessage(this: ExchangeSocket, data: Buffer, rinfo: dgram.RemoteInfo): void {
+  this[EXCHANGE]?.message(data, rinfo);
+}
+
+function onExchangeError(this: ExchangeSocket, err: Error & { code?: string }): void {
+  this[EXCHANGE]?.finish(err.code === 'ECONNREFUSED' ? 'refused' : 'error');
+}
+
+function onExchangeConnected(this: ExchangeSocket): void {
+  this[EXCHANGE]?.send();
+}
+
+function onExchangeTimeout(x: UdpExchange): void {
+  x.finish('timeout');
 }
 
 function sameHost(a: string, b: string): boolean {

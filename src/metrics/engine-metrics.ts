@@ -1,6 +1,7 @@
 // Packet-engine metrics read from the engine at scrape time: the kernel's receive drops on our UDP sockets,
 // the size of the native addon's answer tables and the data-plane threads' JS heap. In the threaded server each worker registers these on
-// its own registry and the main thread sums them (counters and gauges aggregate by sum).
+// its own registry and the main thread sums them (counters and gauges aggregate by sum); the C tables are
+// shared by the workers, so one worker reports each.
 
 import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -34,12 +35,15 @@ export function registerEngineMetrics(registry: Registry, from: EngineMetricsSou
       this.inc(from.engine()?.udpStats?.nativeAnswers ?? 0);
     },
   });
+  // The C tables exist once per process, seen by every worker: only the worker whose view is a table's
+  // primary reports it, so the main thread's sum over workers counts each table once.
   const tables = (pick: (s: NativeCacheStats) => [number, number, number]): ((this: Gauge) => void) => function (this: Gauge) {
     const s = from.engine()?.answerCacheStats ?? null;
     const [answers, forwarded, negative] = s === null ? [0, 0, 0] : pick(s);
-    this.set({ table: 'answers' }, answers);
-    this.set({ table: 'forwarded' }, forwarded);
-    this.set({ table: 'negative' }, negative);
+    const own = s?.primary === true;
+    this.set({ table: 'answers' }, own ? answers : 0);
+    this.set({ table: 'forwarded' }, s?.forwardedPrimary === true ? forwarded : 0);
+    this.set({ table: 'negative' }, own ? negative : 0);
   };
   new Gauge({
     name: 'kdns_native_cache_entries',

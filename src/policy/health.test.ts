@@ -22,7 +22,7 @@ t.test('withdraw, restore, all-down, a source rewrite, and the names told to the
   const hub = new ZoneHub(zones);
   const changed: string[] = [];
   hub.subscribe((d) => {
-    if (d.kind === 'changes') changed.push(...d.changes.names);
+    if (d.kind === 'changes') changed.push(...d.names);
   });
   const writer = hubWriter(hub);
   const failing = new Set<string>();

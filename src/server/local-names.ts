@@ -6,7 +6,30 @@ import type { LookupResult, Rr, RrSetChange } from '../dns/types.js';
 import { RCODE_NOERROR } from '../dns/constants.js';
 import { isAtOrBelow } from '../dns/name.js';
 
-export class LocalNames {
+/** What answering reads from a local store: LocalNames here, ImageLocalNames over the zone image in workers. */
+export interface LocalReader {
+  /** Subtrees not loaded yet (LocalNames.unsyncedBelow). */
+  readonly unsyncedBelow: readonly string[];
+  has(name: string): boolean;
+  names(): Iterable<string>;
+  /** The answer for an exact name, or null when the name is not local data. */
+  lookup(qname: string, qtype: number): LookupResult | null;
+  /** True while `name` lies strictly below a subtree the store has not loaded yet. */
+  awaitsSync(name: string): boolean;
+}
+
+/** True when `name` lies strictly below one of `roots`. */
+export function awaitsSyncBelow(roots: readonly string[], name: string): boolean {
+  for (const root of roots) if (name !== root && isAtOrBelow(name, root)) return true;
+  return false;
+}
+
+/** The answer from the records of an existing local name: its records of `qtype`, else NODATA without SOA. */
+export function localAnswer(records: readonly Rr[], qtype: number): LookupResult {
+  return { rcode: RCODE_NOERROR, aa: true, answer: records.filter((rr) => rr.type === qtype), authority: [], additional: [] };
+}
+
+export class LocalNames implements LocalReader {
   private readonly byName = new Map<string, Rr[]>();
   /**
    * Subtrees whose names this store holds once its source has synced (the cluster's reverse names under
@@ -66,20 +89,12 @@ export class LocalNames {
 
   /** True while `name` lies strictly below a subtree this store has not loaded yet (unsyncedBelow). */
   awaitsSync(name: string): boolean {
-    for (const root of this.unsyncedBelow) if (name !== root && isAtOrBelow(name, root)) return true;
-    return false;
+    return awaitsSyncBelow(this.unsyncedBelow, name);
   }
 
   /** The answer for an exact name, or null when the name is not local data. */
   lookup(qname: string, qtype: number): LookupResult | null {
     const records = this.byName.get(qname);
-    if (records === undefined) return null;
-    return {
-      rcode: RCODE_NOERROR,
-      aa: true,
-      answer: records.filter((rr) => rr.type === qtype),
-      authority: [],
-      additional: [],
-    };
+    return records === undefined ? null : localAnswer(records, qtype);
   }
 }

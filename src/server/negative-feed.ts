@@ -9,8 +9,8 @@ import { CLASS_IN, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_SOA } from '../dn
 import { compileResponse } from '../dns/compile.js';
 import { isAtOrBelow, keyToWire, labelCount, labelsOf, parentOf, wildcardOf, wireToKey } from '../dns/name.js';
 import type { LookupResult } from '../dns/types.js';
-import { pushNegativeSoa, type Zone, type ZoneSet } from '../zone/index.js';
-import type { LocalNames } from './local-names.js';
+import { pushNegativeSoa, type ZoneReader as Zone, type ZoneSetReader as ZoneSet } from '../zone/index.js';
+import type { LocalReader as LocalNames } from './local-names.js';
 
 // Name flags (native/negative.h).
 export const NEG_EXISTS = 1;

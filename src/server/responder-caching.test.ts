@@ -31,18 +31,19 @@ function setup(): { responder: Responder; mirror: RecordingMirror } {
   const forwarder: ForwardingPort = {
     routes: () => true,
     isLoopProbe: () => false,
-    loopProbeResponse: () => null,
+    loopProbeResponse: () => Buffer.alloc(0),
     // The client's query as the answer, QR and RA set, plus our OPT when it had one: enough to check the template.
-    tryAnswerNow: (query) => {
+    answerNow: (query, _slot, _key, _client, out) => {
       const r = Buffer.from(query);
       r[2] = r[2]! | 0x80;
       r[3] = r[3]! | 0x80;
-      return r;
+      out.reset();
+      out.answer = r;
+      out.reuseMs = 500;
+      out.reuseKind = 1;
     },
-    resolve: async () => null,
-    reuse: () => ({ ms: 500, kind: 1 }),
+    continueMiss: () => {},
     reuseSetup: () => ({ acl: Buffer.alloc(0), advertisedUdp: 1232, hits: new Float64Array(3), maxEntries: 1000 }),
-    onReuseInvalid: null,
   };
   const responder = new Responder({ zones, local: [new LocalNames()], maxUdpPayload: 1232, chaos: { versionBind: null, idServer: null }, forwarder });
   const mirror = new RecordingMirror();
@@ -75,7 +76,7 @@ t.test('a reusable forwarded answer reaches the mirrors as a template: ID 0, RD 
   const out = Buffer.alloc(65535 + 64);
   const query = wireQuery('Ext.Other.', 0x0110 /* RD, CD */, OPT_DO);
   t.equal(responder.respond(query, query.length, PROTO_UDP, out), RESPOND_FORWARD);
-  const n = responder.forwardNow(query, query.length, '127.0.0.1', 0, PROTO_UDP, out);
+  const n = responder.handoff.answerNow(query, query.length, '127.0.0.1', 0, PROTO_UDP, out);
   t.equal(n, query.length, 'the answer went out');
   t.equal(mirror.forwarded.length, 1);
   const f = mirror.forwarded[0]!;

@@ -5,7 +5,7 @@
 // its compiled bytes so the next identical question is a copy.
 
 import {
-  CLASS_CH, CLASS_IN, FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, OPCODE_UPDATE,
+  CLASS_CH, CLASS_IN, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, OPCODE_UPDATE,
   RCODE_BADVERS, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
   TYPE_OPT, TYPE_TXT, EDNS_DO,
 } from '../dns/constants.js';
@@ -14,18 +14,22 @@ import { AnswerTable, hashName } from '../dns/answer-table.js';
 import { compileResponse, writeEmptyResponse } from '../dns/compile.js';
 import { keyToWire, wireToKey } from '../dns/name.js';
 import { rdataTxt } from '../dns/rdata.js';
-import type { LookupResult, Rr } from '../dns/types.js';
-import { chaseCname, danglingCnameTarget } from './cname-chase.js';
+import type { LookupResult } from '../dns/types.js';
+import { danglingCnameTarget } from './cname-chase.js';
+import {
+  ForwardHandoff, PROTO_UDP, RESPOND_FORWARD, type ForwardingPort, type ForwardedMirror, type TransferPort, type UpdatePort,
+} from './forward-handoff.js';
+import type { ForwardReuseSetup } from '../forward/outcome.js';
 import { BoundedMemo } from '../util/bounded-memo.js';
-import { lookup, type ZoneSet } from '../zone/index.js';
-import type { LocalNames } from './local-names.js';
+import { lookup, type ZoneSetReader } from '../zone/index.js';
+import type { LocalReader } from './local-names.js';
 import { NegativeFeed, type NegativeMirror } from './negative-feed.js';
 import type { AnswerOrder } from '../policy/answer-order.js';
 
-export const PROTO_UDP = 0;
-export const PROTO_TCP = 1;
-/** respond() result: the query must be forwarded; call forwardPending() with a copy of it, now. */
-export const RESPOND_FORWARD = -1;
+// The hand-off's names, for the engines that import them from here.
+export { PROTO_TCP, PROTO_UDP, RESPOND_FORWARD, forwardVariant } from './forward-handoff.js';
+export type { ForwardingPort, TransferPort, UpdatePort } from './forward-handoff.js';
+export type { ForwardReuseSetup } from '../forward/outcome.js';
 
 /** Largest DNS message (TCP) plus room for the OPT we append. */
 export const RESPONSE_BUFFER_SIZE = 65535 + 64;
@@ -40,9 +44,9 @@ const FORWARDED_MEMO_LIMIT = 10_000;
 const NX_SEEN_SLOTS = 1 << 16; // power of two: 16,384 buckets of 4, 256 KiB
 
 export interface ResponderOptions {
-  zones: ZoneSet;
+  zones: ZoneSetReader;
   /** Exact-match local data consulted before the zones, in order: hosts files, cluster reverse names. */
-  local: LocalNames[];
+  local: LocalReader[];
   maxUdpPayload: number;
   chaos: { versionBind: string | null; idServer: string | null };
   /** Answers names outside every zone and local store (src/forward); null = REFUSED for them. */
@@ -55,64 +59,14 @@ export interface ResponderOptions {
   transfers?: TransferPort | null;
 }
 
-/** Where AXFR/IXFR queries go: the whole query in, every response message out (null: silence). */
-export interface TransferPort {
-  handle(message: Buffer, client: string, tcp: boolean): Promise<Buffer[] | null>;
-}
-
-/** Where UPDATE messages go: the whole message in, the whole response (or null: silence) out. */
-export interface UpdatePort {
-  handle(message: Buffer, client: string): Promise<Buffer | null>;
-}
-
-/** What the responder needs from the forwarder (src/forward/forwarder.ts implements it). */
-export interface ForwardingPort {
-  routes(qnameKey: string): boolean;
-  isLoopProbe(qnameKey: string): boolean;
-  loopProbeResponse(query: Buffer): Buffer | null;
-  tryAnswerNow(query: Buffer, qnameKey: string, qtype: number,
-    client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Buffer | null;
-  resolve(query: Buffer, qnameKey: string, qtype: number,
-    client: { address: string; family: 4 | 6; proto: 'udp' | 'tcp'; maxUdpSize: number }): Promise<Buffer | null>;
-  /** How long tryAnswerNow's last answer stays right for the same question and flags (ms, 0: not reusable). */
-  reuse?(): { ms: number; kind: number };
-  /** What a native copy of reusable answers needs (access list rules, OPT size, hit counters). */
-  reuseSetup?(): ForwardReuseSetup;
-  /** Set by the responder: called when reusable answers handed out must be forgotten. */
-  onReuseInvalid?: (() => void) | null;
-}
-
-/** What a native copy of reusable forwarded answers needs (Forwarder.reuseSetup). */
-export interface ForwardReuseSetup {
-  /** The access list as 18-byte address rules. */
-  acl: Buffer;
-  /** The EDNS size our OPT advertises. */
-  advertisedUdp: number;
-  /** The pending kdns_cache_hits_total counts, by kind. */
-  hits: Float64Array;
-  /** The forward cache's entry limit: a copy of its answers holds no more. */
-  maxEntries: number;
-}
-
 /**
  * A copy of the responder's compiled UDP answers kept elsewhere (the native engine's answer cache), told of
  * every change to the table so it never answers what the responder would no longer say.
  */
-export interface AnswerMirror extends Partial<NegativeMirror> {
+export interface AnswerMirror extends Partial<NegativeMirror>, ForwardedMirror {
   set(name: Buffer, nameLength: number, qtype: number, answer: Buffer): void;
   delete(name: Buffer, nameLength: number, qtype: number): void;
   clear(): void;
-  /**
-   * A forwarded answer that stays right for `validMs` for queries with this name, qtype and flag variant
-   * (forwardVariant); `answer` has ID 0, RD and CD clear and no OPT; each reuse counts as a `kind` hit.
-   */
-  setForwarded?(name: Buffer, nameLength: number, qtype: number, variant: number, answer: Buffer, validMs: number, kind: number): void;
-  clearForwarded?(): void;
-}
-
-/** The flag variant a forwarded answer depends on: DO << 2 | CD << 1 | (DO or AD) (native/answer_cache.c). */
-export function forwardVariant(dnssecOk: boolean, checkingDisabled: boolean, authenticData: boolean): number {
-  return (dnssecOk ? 4 : 0) | (checkingDisabled ? 2 : 0) | (dnssecOk || authenticData ? 1 : 0);
 }
 
 export class Responder {
@@ -138,16 +92,8 @@ export class Responder {
   private readonly negatives: NegativeFeed;
   private readonly nxSeen = new Uint32Array(NX_SEEN_SLOTS);
   private nxNextWay = 0;
-  // The forwarded query found by the last respond() that returned RESPOND_FORWARD.
-  private pendingQname = '';
-  private pendingQtype = 0;
-  private pendingMaxUdp = MIN_UDP_PAYLOAD;
-  /** Set when the message respond() handed off is an UPDATE (it goes to `updates`, not the forwarder). */
-  private pendingUpdate = false;
-  /** Set when the message respond() handed off is AXFR/IXFR (it goes to `transfers`). */
-  private pendingTransfer = false;
-  /** Set when the pending forward is a CNAME chase (our CNAMEs, then the forwarder's answer for the target). */
-  private pendingChase: { cnames: Rr[]; target: string } | null = null;
+  /** Queries respond() does not answer itself go here: to the forwarder, a CNAME chase, UPDATE or transfers. */
+  readonly handoff: ForwardHandoff;
   /** rcode of the last response written, for metrics. */
   lastRcode = 0;
   lastQtype = 0;
@@ -158,90 +104,14 @@ export class Responder {
     this.negatives = new NegativeFeed(opts.zones, opts.local);
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
-    if (this.forwarder !== null && this.forwarder.onReuseInvalid !== undefined) {
-      // Views share one forwarder between responders (src/views): each one's mirrors must hear it.
-      const before = this.forwarder.onReuseInvalid;
-      this.forwarder.onReuseInvalid = () => {
-        before?.();
-        this.clearForwardedMirrors();
-      };
-    }
-  }
-
-  /**
-   * For the query the last respond() handed to the forwarder (RESPOND_FORWARD): its answer written into
-   * `out` when the forwarder has it without the network (fresh cache hit, local rule), so the engine can
-   * send it like any other answer; RESPOND_FORWARD when forwardPending() must be called instead.
-   */
-  forwardNow(query: Buffer, len: number, address: string, family: number, proto: number, out: Buffer): number {
-    if (this.pendingChase !== null || this.pendingUpdate || this.pendingTransfer) return RESPOND_FORWARD;
-    const response = this.forwarder!.tryAnswerNow(query.subarray(0, len), this.pendingQname, this.pendingQtype, {
-      address,
-      family: family === 1 ? 6 : 4,
-      proto: proto === PROTO_TCP ? 'tcp' : 'udp',
-      maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp,
-    });
-    if (response === null) return RESPOND_FORWARD;
-    this.lastRcode = response[3]! & 0x0f;
-    out.set(response, 0); // TypedArray#set: Buffer#copy runs argument checks in JS on every hit
-    if (proto === PROTO_UDP && this.mirrors.length > 0) this.mirrorForwarded(response);
-    return response.length;
-  }
-
-  /** Hands a reusable forwarded answer (see ForwardingPort.reuse) to the mirrors that take them. */
-  private mirrorForwarded(response: Buffer): void {
-    const reuse = this.forwarder!.reuse?.();
-    if (reuse === undefined || reuse.ms <= 0) return;
-    const slot = this.slot;
-    const template = Buffer.from(response.subarray(0, slot.hasOpt ? response.length - OPT_SIZE : response.length));
-    template.writeUInt16BE(0, 0); // ID
-    template[2] = template[2]! & ~(FLAG_RD >> 8); // RD and CD are the client's, patched in per query
-    template[3] = template[3]! & ~FLAG_CD;
-    if (slot.hasOpt) template.writeUInt16BE(template.readUInt16BE(10) - 1, 10); // our OPT, appended per query
-    const dnssecOk = slot.hasOpt && (slot.ednsFlags & EDNS_DO) !== 0;
-    const variant = forwardVariant(dnssecOk, (slot.flags & FLAG_CD) !== 0, (slot.flags & FLAG_AD) !== 0);
-    for (const m of this.mirrors) {
-      m.setForwarded?.(slot.lowerName, slot.nameLength, slot.qtype, variant, template, reuse.ms, reuse.kind);
-    }
-  }
-
-  private clearForwardedMirrors(): void {
-    for (const m of this.mirrors) m.clearForwarded?.();
-  }
-
-  /**
-   * Sends the query found by the last respond() that returned RESPOND_FORWARD to the forwarder (or the
-   * UPDATE or transfer port). Must be called before the next respond(); `query` must be a copy the caller
-   * no longer touches. A transfer resolves to several messages.
-   */
-  forwardPending(query: Buffer, address: string, family: number, proto: number): Promise<Buffer | Buffer[] | null> {
-    if (this.pendingTransfer) {
-      this.pendingTransfer = false;
-      return this.opts.transfers!.handle(query, address, proto === PROTO_TCP).catch(() => null);
-    }
-    if (this.pendingUpdate) {
-      this.pendingUpdate = false;
-      return this.opts.updates!.handle(query, address).catch(() => null);
-    }
-    const chase = this.pendingChase;
-    if (chase !== null) {
-      this.pendingChase = null;
-      return chaseCname(this.forwarder!, query, chase.cnames, chase.target, this.pendingQtype, {
-        address, family: family === 1 ? 6 : 4, proto: proto === PROTO_TCP ? 'tcp' : 'udp',
-        maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp, maxUdpPayload: this.opts.maxUdpPayload,
-      }).catch(() => null);
-    }
-    return this.forwarder!.resolve(query, this.pendingQname, this.pendingQtype, {
-      address,
-      family: family === 1 ? 6 : 4,
-      proto: proto === PROTO_TCP ? 'tcp' : 'udp',
-      maxUdpSize: proto === PROTO_TCP ? 65535 : this.pendingMaxUdp,
-    });
+    this.handoff = new ForwardHandoff(this.slot, {
+      forwarder: this.forwarder, updates: opts.updates ?? null, transfers: opts.transfers ?? null, maxUdpPayload: opts.maxUdpPayload,
+    }, this.mirrors);
   }
 
   /** What a mirror of reusable forwarded answers needs; null without a forwarder that offers reuse. */
   forwardReuseSetup(): ForwardReuseSetup | null {
-    return this.forwarder?.reuseSetup?.() ?? null;
+    return this.handoff.reuseSetup();
   }
 
   /**
@@ -288,7 +158,7 @@ export class Responder {
   }
 
   /** Adds an exact-match store consulted after the existing ones (e.g. cluster reverse names). */
-  addLocal(local: LocalNames): void {
+  addLocal(local: LocalReader): void {
     this.opts.local.push(local);
     this.invalidate();
   }
@@ -347,7 +217,7 @@ export class Responder {
   private forgetForwarded(): void {
     this.forwardedMemo.clear();
     if (this.forwardedKeys.size > 0) this.forwardedKeys.clear();
-    this.clearForwardedMirrors();
+    this.handoff.clearForwardedMirrors();
   }
 
   /**
@@ -366,8 +236,7 @@ export class Responder {
     if (compiled === undefined) {
       // Transfers are never compiled into the table: each depends on who asks and on the zone's history.
       if ((slot.qtype === TYPE_AXFR || slot.qtype === TYPE_IXFR) && this.opts.transfers != null) {
-        this.pendingTransfer = true;
-        return RESPOND_FORWARD;
+        return this.handoff.toTransfers();
       }
       const forwarding = this.forwarder !== null && slot.qclass === CLASS_IN;
       if (forwarding) {
@@ -381,22 +250,10 @@ export class Responder {
         return this.prepareForward(query, len, qname, out);
       }
       const fresh = this.compileMiss(slot, qname);
-      if (fresh === null) return this.prepareChase();
+      if (fresh === null) return RESPOND_FORWARD; // a CNAME chase was handed off
       return this.finish(query, fresh, proto, out);
     }
     return this.finish(query, compiled, proto, out);
-  }
-
-  private prepareChase(): number {
-    return this.setPending(this.pendingChase!.target);
-  }
-
-  /** Remembers what forwardPending()/forwardNow() need about the query respond() is handing off. */
-  private setPending(qname: string): number {
-    this.pendingQname = qname;
-    this.pendingQtype = this.slot.qtype;
-    this.pendingMaxUdp = this.udpLimit();
-    return RESPOND_FORWARD;
   }
 
   /** The client's UDP size limit: its EDNS size clamped to [512, our maximum]; 512 without EDNS. */
@@ -433,12 +290,11 @@ export class Responder {
   private prepareForward(query: Buffer, len: number, qname: string, out: Buffer): number {
     if (this.forwarder!.isLoopProbe(qname)) {
       // Our own loop probe came back through an upstream: answer with the marker the sender looks for.
-      const marker = this.forwarder!.loopProbeResponse(query.subarray(0, len));
-      if (marker === null) return 0;
+      const marker = this.forwarder!.loopProbeResponse(query.subarray(0, len), this.slot);
       this.lastRcode = marker[3]! & 0x0f;
       return marker.copy(out, 0);
     }
-    return this.setPending(qname);
+    return this.handoff.toForwarder(qname);
   }
 
   /** Copies a compiled answer, patches it for this client, truncates for UDP. */
@@ -513,7 +369,7 @@ export class Responder {
     if (this.forwarder !== null && slot.qclass === CLASS_IN) {
       const target = danglingCnameTarget(result, slot.qtype);
       if (target !== null && this.isForwarded(target)) {
-        this.pendingChase = { cnames: result.answer, target };
+        this.handoff.toChase(result.answer, target);
         return null;
       }
     }
@@ -577,8 +433,7 @@ export class Responder {
     const slot = this.slot;
     if (status === READ_DROP) return 0;
     if (status === READ_NOTIMP && slot.opcode === OPCODE_UPDATE && this.opts.updates != null) {
-      this.pendingUpdate = true; // the engine hands the message over with forwardPending
-      return RESPOND_FORWARD;
+      return this.handoff.toUpdates();
     }
     let rcode = RCODE_FORMERR;
     if (status === READ_NOTIMP) rcode = RCODE_NOTIMP;

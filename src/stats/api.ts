@@ -49,9 +49,12 @@ export async function handleStats(req: IncomingMessage, res: ServerResponse, url
     json(res, 404, { error: 'top talkers are off (--top-talkers false)' });
     return true;
   }
-  const reports = await source.top(by as TopBy, Math.min(MAX_N, n * OVERSAMPLE));
-  const total = reports.reduce((sum, r) => sum + r.total, 0);
-  const top = mergeTop(reports.map((r) => r.top), n);
-  json(res, 200, { by, n, windowSeconds: TOP_WINDOW_MS / 1000, total, top });
+  json(res, 200, { by, n, windowSeconds: TOP_WINDOW_MS / 1000, ...await mergedTop(source.top, by as TopBy, n) });
   return true;
+}
+
+/** The `n` heaviest keys of list `by` summed over every answering thread, and the total weight. */
+export async function mergedTop(top: NonNullable<StatsSource['top']>, by: TopBy, n: number): Promise<TopReport> {
+  const reports = await top(by, Math.min(MAX_N, n * OVERSAMPLE));
+  return { total: reports.reduce((sum, r) => sum + r.total, 0), top: mergeTop(reports.map((r) => r.top), n) };
 }

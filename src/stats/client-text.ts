@@ -23,3 +23,25 @@ export function addressText(family: number, buf: Uint8Array, offset: number): st
   if (bestAt < 0) return hex.join(':');
   return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
 }
+
+/**
+ * addressText that hands back the same string while the address repeats (the usual case: a few clients
+ * send most queries), so the top lists' map lookups find its hash already computed.
+ */
+export class LastAddressText {
+  private readonly last = new Uint8Array(16);
+  private lastFamily = 0;
+  private text = '';
+
+  of(family: number, buf: Uint8Array, offset: number): string {
+    const last = this.last;
+    const n = family === 6 ? 16 : 4;
+    let same = family === this.lastFamily;
+    for (let i = 0; same && i < n; i++) same = last[i] === buf[offset + i];
+    if (same) return this.text;
+    for (let i = 0; i < n; i++) last[i] = buf[offset + i]!;
+    this.lastFamily = family;
+    this.text = addressText(family, buf, offset);
+    return this.text;
+  }
+}

@@ -2,7 +2,8 @@
 // counters. A new key, when every counter is taken, replaces the smallest one and inherits its count as
 // its possible over-estimate (`error`), so a key's true count lies in [count - error, count] and every key
 // heavier than total/capacity is in the table. The counters form a min-heap, so finding the smallest is
-// O(1) and an increment is O(log capacity): a random-name flood costs the same per sample as one name.
+// O(1) and an increment is O(log capacity): a random-name flood costs the same per sample as one name
+// (two map operations to replace the smallest key, the heap steps on typed arrays).
 
 export interface Counted {
   key: string;
@@ -13,15 +14,25 @@ export interface Counted {
 }
 
 export class SpaceSaving {
+  // Counters live in fixed slots; the min-heap orders slot numbers, so a heap step moves two integers in
+  // typed arrays and the key map is touched only when a key arrives or is replaced, never per step.
   private readonly keys: string[] = [];
-  private readonly counts: number[] = [];
-  private readonly errors: number[] = [];
-  private readonly position = new Map<string, number>();
+  private readonly counts: Float64Array;
+  private readonly errors: Float64Array;
+  /** Slot numbers in heap order (smallest count first). */
+  private readonly heap: Int32Array;
+  /** Where each slot sits in `heap`. */
+  private readonly heapAt: Int32Array;
+  private readonly slotOf = new Map<string, number>();
   /** Weight of every sample added, so shares can be given. */
   total = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    this.counts = new Float64Array(capacity);
+    this.errors = new Float64Array(capacity);
+    this.heap = new Int32Array(capacity);
+    this.heapAt = new Int32Array(capacity);
   }
 
   get size(): number {
@@ -30,27 +41,31 @@ export class SpaceSaving {
 
   add(key: string, weight: number): void {
     this.total += weight;
-    const at = this.position.get(key);
-    if (at !== undefined) {
-      this.counts[at] += weight;
-      this.siftDown(at);
+    const slot = this.slotOf.get(key);
+    if (slot !== undefined) {
+      this.counts[slot] += weight;
+      this.siftDown(this.heapAt[slot]!);
       return;
     }
-    if (this.keys.length < this.capacity) {
+    const n = this.keys.length;
+    if (n < this.capacity) {
       this.keys.push(key);
-      this.counts.push(weight);
-      this.errors.push(0);
-      this.position.set(key, this.keys.length - 1);
-      this.siftUp(this.keys.length - 1);
+      this.counts[n] = weight;
+      this.errors[n] = 0;
+      this.heap[n] = n;
+      this.heapAt[n] = n;
+      this.slotOf.set(key, n);
+      this.siftUp(n);
       return;
     }
     // Replace the minimum (the root): the newcomer may have been counted there all along.
-    const min = this.counts[0]!;
-    this.position.delete(this.keys[0]!);
-    this.keys[0] = key;
-    this.counts[0] = min + weight;
-    this.errors[0] = min;
-    this.position.set(key, 0);
+    const root = this.heap[0]!;
+    const min = this.counts[root]!;
+    this.slotOf.delete(this.keys[root]!);
+    this.keys[root] = key;
+    this.counts[root] = min + weight;
+    this.errors[root] = min;
+    this.slotOf.set(key, root);
     this.siftDown(0);
   }
 
@@ -59,22 +74,22 @@ export class SpaceSaving {
     return this.keys.map((key, i) => ({ key, count: this.counts[i]!, error: this.errors[i]! }));
   }
 
+  private countAt(i: number): number {
+    return this.counts[this.heap[i]!]!;
+  }
+
   private swap(a: number, b: number): void {
-    const k = this.keys[a]!, c = this.counts[a]!, e = this.errors[a]!;
-    this.keys[a] = this.keys[b]!;
-    this.counts[a] = this.counts[b]!;
-    this.errors[a] = this.errors[b]!;
-    this.keys[b] = k;
-    this.counts[b] = c;
-    this.errors[b] = e;
-    this.position.set(this.keys[a]!, a);
-    this.position.set(k, b);
+    const sa = this.heap[a]!, sb = this.heap[b]!;
+    this.heap[a] = sb;
+    this.heap[b] = sa;
+    this.heapAt[sb] = a;
+    this.heapAt[sa] = b;
   }
 
   private siftUp(i: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.counts[parent]! <= this.counts[i]!) return;
+      if (this.countAt(parent) <= this.countAt(i)) return;
       this.swap(i, parent);
       i = parent;
     }
@@ -85,8 +100,8 @@ export class SpaceSaving {
     for (;;) {
       const l = 2 * i + 1, r = l + 1;
       let least = i;
-      if (l < n && this.counts[l]! < this.counts[least]!) least = l;
-      if (r < n && this.counts[r]! < this.counts[least]!) least = r;
+      if (l < n && this.countAt(l) < this.countAt(least)) least = l;
+      if (r < n && this.countAt(r) < this.countAt(least)) least = r;
       if (least === i) return;
       this.swap(i, least);
       i = least;

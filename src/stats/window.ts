@@ -14,21 +14,22 @@ export class WindowedTop {
     this.bucketMs = Math.max(1, Math.floor(windowMs / buckets));
   }
 
-  add(key: string, weight: number): void {
-    this.advance();
+  /** `now`: the caller's clock reading, so a sample added to several windows reads the clock once. */
+  add(key: string, weight: number, now: number = this.now()): void {
+    this.advance(now);
     this.ring[this.ring.length - 1]!.add(key, weight);
   }
 
   /** The `n` heaviest keys of the window, and the window's total weight. */
   top(n: number): { total: number; top: Counted[] } {
-    this.advance();
+    this.advance(this.now());
     let total = 0;
     for (const s of this.ring) total += s.total;
     return { total, top: mergeTop(this.ring.map((s) => s.entries()), n) };
   }
 
-  private advance(): void {
-    const bucket = Math.floor(this.now() / this.bucketMs);
+  private advance(now: number): void {
+    const bucket = Math.floor(now / this.bucketMs);
     if (bucket === this.current) return;
     // Buckets between the last one used and now were empty: drop as many of the oldest.
     const steps = this.current < 0 ? 1 : Math.min(bucket - this.current, this.buckets);

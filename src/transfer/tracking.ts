@@ -72,6 +72,7 @@ export class SerialKeeper {
 export function transferSink(inner: ClusterSink, service: TransferService): ClusterSink {
   let keeper: SerialKeeper | null = null;
   return {
+    reverse: inner.reverse,
     adopt(zone, reverse) {
       inner.adopt(zone, reverse);
       keeper = new SerialKeeper(zone, service, (soa) => inner.apply(zone, reverse, [{ op: 'upsert', rrset: soa }], []));

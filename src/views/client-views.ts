@@ -3,32 +3,35 @@
 // its own native mirrors, so one view's answers are never another's; the engines ask `forText` /
 // `forBytes` which responder a client's query goes to.
 
-import type { LocalNames } from '../server/local-names.js';
+import type { LocalReader } from '../server/local-names.js';
 import type { Responder } from '../server/responder.js';
-import type { ZoneSet } from '../zone/index.js';
+import type { ZoneReader, ZoneSet, ZoneSetReader } from '../zone/index.js';
 import { LOCAL_STORES } from '../worker/protocol.js';
-import { ViewMatcher, type ViewDefinition } from './rules.js';
+import { DEFAULT_VIEW, ViewMatcher, type ViewDefinition } from './rules.js';
 import { viewSet, ViewZoneSet } from './zones.js';
 
 /** What a view's responder is built from; the worker supplies the rest (forwarder, CHAOS, policies...). */
-export type ResponderFactory = (zones: ZoneSet, local: LocalNames[], forward: boolean) => Responder;
+export type ResponderFactory = (zones: ZoneSetReader, local: LocalReader[], forward: boolean) => Responder;
 
 /** The replica's parts a view reads (src/worker/replica.ts). */
 export interface ReplicaZones {
-  zones: ZoneSet;
-  local: LocalNames[];
-  viewZones: Map<string, ZoneSet>;
+  zones: ZoneSetReader;
+  local: LocalReader[];
+  viewZones: Map<string, ZoneSet<ZoneReader>>;
 }
 
 export class ClientViews {
   readonly matcher: ViewMatcher;
   /** By view index: the configured views in order, then the default view. */
   readonly responders: readonly Responder[];
+  /** By view index, as `responders`: each view's name (DEFAULT_VIEW last). */
+  readonly names: readonly string[];
 
   constructor(views: readonly ViewDefinition[], responders: readonly Responder[]) {
     if (responders.length !== views.length + 1) throw new RangeError('one responder per view, plus the default view\'s');
     this.matcher = new ViewMatcher(views);
     this.responders = responders;
+    this.names = [...views.map((v) => v.name), DEFAULT_VIEW];
   }
 
   forText(address: string): Responder {

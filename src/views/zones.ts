@@ -3,37 +3,29 @@
 // sets underneath, and the responder reads them through this, as it reads a plain ZoneSet.
 
 import { parentOf } from '../dns/name.js';
-import { ZoneSet, type Zone } from '../zone/index.js';
+import { ZoneSet, type Zone, type ZoneReader, type ZoneSetReader } from '../zone/index.js';
 
 /** The zone set of one view in `sets`, made on first use, so hub and replica keep the same object per view. */
-export function viewSet(sets: Map<string, ZoneSet>, view: string): ZoneSet {
+export function viewSet<Z extends ZoneReader = Zone>(sets: Map<string, ZoneSet<Z>>, view: string): ZoneSet<Z> {
   let set = sets.get(view);
-  if (set === undefined) sets.set(view, set = new ZoneSet());
+  if (set === undefined) sets.set(view, set = new ZoneSet<Z>());
   return set;
 }
 
-export class ViewZoneSet extends ZoneSet {
+export class ViewZoneSet<Z extends ZoneReader = Zone> implements ZoneSetReader<Z> {
   /**
    * `own`: the view's zone files; `shared`: the zones of every view, of which the view sees `sharedOrigins`.
    * A zone of its own shadows a shared zone of the same origin.
    */
-  constructor(private readonly own: ZoneSet, private readonly shared: ZoneSet, private readonly sharedOrigins: ReadonlySet<string>) {
-    super();
-  }
+  constructor(
+    private readonly own: ZoneSetReader<Z>, private readonly shared: ZoneSetReader<Z>, private readonly sharedOrigins: ReadonlySet<string>,
+  ) {}
 
-  override add(_zone: Zone): void {
-    throw new TypeError('a view zone set is read-only: change the replica it reads');
-  }
-
-  override remove(_origin: string): void {
-    throw new TypeError('a view zone set is read-only: change the replica it reads');
-  }
-
-  override get(origin: string): Zone | undefined {
+  get(origin: string): Z | undefined {
     return this.own.get(origin) ?? (this.sharedOrigins.has(origin) ? this.shared.get(origin) : undefined);
   }
 
-  override findZone(qname: string): Zone | undefined {
+  findZone(qname: string): Z | undefined {
     for (let name: string | null = qname; name !== null; name = parentOf(name)) {
       const zone = this.get(name);
       if (zone !== undefined) return zone;
@@ -41,7 +33,7 @@ export class ViewZoneSet extends ZoneSet {
     return undefined;
   }
 
-  override zones(): Zone[] {
+  zones(): Z[] {
     const own = this.own.zones();
     const shadowed = new Set(own.map((z) => z.origin));
     return [...own, ...this.shared.zones().filter((z) => this.sharedOrigins.has(z.origin) && !shadowed.has(z.origin))];

@@ -1,4 +1,4 @@
-// The data-plane worker thread: a replica of the hub's zones, a Responder over it, and a packet engine
+// The data-plane worker thread: a view of the hub's zone image, a Responder over it, and a packet engine
 // bound to the shared listen addresses. Started by supervisor.ts; talks only through protocol.ts messages.
 //
 // Order of life: `init` (settings) → first `snapshot` → bind → post `ready`; then `delta` batches; on
@@ -16,8 +16,8 @@ import { Forwarder } from '../forward/forwarder.js';
 import { Registry } from 'prom-client';
 import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
-import type { ZoneSet } from '../zone/index.js';
-import type { LocalNames } from '../server/local-names.js';
+import type { ZoneSetReader } from '../zone/index.js';
+import type { LocalReader } from '../server/local-names.js';
 import { TopTalkers } from '../stats/top-talkers.js';
 import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
 import { answerOrderFor } from '../policy/answer-order.js';
@@ -49,7 +49,8 @@ let closing = false;
 const replica = new Replica({
   configureZone(zone) {
     if (init?.podRecords && zone.origin === init.podRecords.zone) {
-      zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
+      // The rule reads only nodeExists (a ZoneReader method); its parameter type is the Kubernetes source's.
+      zone.synthesizer = insecurePodSynthesizer(zone as unknown as Parameters<typeof insecurePodSynthesizer>[0], init.podRecords);
       zone.synthesizedBelow = podRecordsRoot(zone.origin);
     }
   },
@@ -163,7 +164,7 @@ function onInit(msg: InitMessage): void {
   tap = dnstapRecorder(msg.dnstap);
   forwarder?.setTap(tap);
   const answerOrder = answerOrderFor(msg.policies);
-  const responderOver = (zones: ZoneSet, local: LocalNames[], forward: boolean): Responder => new Responder({
+  const responderOver = (zones: ZoneSetReader, local: LocalReader[], forward: boolean): Responder => new Responder({
     zones,
     local,
     maxUdpPayload: msg.maxUdpPayload,
@@ -194,11 +195,11 @@ async function start(): Promise<void> {
       views,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
-      tap,
       reusePort: init.reusePort,
       udpReceiveBuffer: init.udpBuffer,
       adopted: init.adopted,
-      talkers,
+      exchangeObservers: [tap, talkers].filter((o) => o !== null),
+      sharedTables: init.sharedTables,
     });
     const bound = await e.start();
     engine = e;

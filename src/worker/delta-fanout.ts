@@ -1,6 +1,6 @@
 // Delta fan-out: every delta the hub emits goes to every running worker, batched per event-loop turn
 // (one message per worker per turn however many changes a source made in it). Snapshots for workers
-// that start or resync are packed once per hub version and shared by the workers that need that one.
+// that start or resync are made once per hub version and shared by the workers that need that one.
 
 import type { ZoneHub } from './hub.js';
 import type { Delta, Snapshot, ToWorker } from './protocol.js';
@@ -27,8 +27,8 @@ export class DeltaFanout {
   }
 
   /**
-   * No worker is starting: the shared snapshot is only memory now (tens of MiB on a large cluster), and a
-   * later restart or resync packs a fresh one anyway.
+   * No worker is starting: drop the shared snapshot (small now: the image it names is the hub's own,
+   * but it would pin an image the hub has since replaced), and a later restart or resync makes a fresh one.
    */
   releaseSnapshot(): void {
     this.cachedSnapshot = null;

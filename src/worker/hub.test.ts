@@ -1,8 +1,10 @@
 // The hub: one delta per change with consecutive versions, the main-thread ZoneSet kept current,
-// all-or-nothing apply, and snapshots that round-trip through the packed form.
+// all-or-nothing apply, and snapshots that hand over the zone image.
 import t from 'tap';
 import { ZoneHub } from './hub.js';
-import { packChanges, unpackChanges, unpackRrSets, type Delta } from './protocol.js';
+import { localStoreId, type Delta } from './protocol.js';
+import { ImageZone, ZoneImageReader } from '../zone/index.js';
+import { ImageLocalNames } from '../server/image-local-names.js';
 import { parseZone } from '../zone/zone-text.js';
 import { CLASS_IN, TYPE_A, TYPE_TXT } from '../dns/constants.js';
 import { rdataA, rdataTxt } from '../dns/rdata.js';
@@ -50,28 +52,38 @@ t.test('the main-thread ZoneSet follows, and a bad change is refused whole', asy
   t.equal(hub.version, 2);
 });
 
-t.test('snapshot holds every RRset and mark, at the current version', async (t) => {
+t.test('a snapshot is the image at the current version: every RRset and mark, local data too', async (t) => {
   const hub = new ZoneHub();
   hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE + 'm TYPE0\n'), true);
-  const snap = hub.snapshot();
-  t.equal(snap.version, 1);
+  hub.replaceLocal([{ name: 'gw.lan.', type: TYPE_TXT, class: CLASS_IN, ttl: 7, rdata: rdataTxt(['x']) }]);
+  const snap = structuredClone(hub.snapshot());
+  t.equal(snap.version, 2);
   t.equal(snap.zones.length, 1);
-  const rrsets = unpackRrSets(snap.zones[0]!.rrsets);
-  t.same(rrsets.map((r) => `${r.name}/${r.type}`).sort(),
-    ['example.test./2', 'example.test./6', 'm.example.test./0', 'ns1.example.test./1']);
-  t.equal(snap.local.length, 2, 'one entry per local store');
+  t.ok(snap.image.heap instanceof SharedArrayBuffer, 'the image is shared, not copied');
+  const source = { reader: new ZoneImageReader(snap.image) };
+  const zone = new ImageZone(ORIGIN, snap.zones[0]!.id, true, source);
+  const rrsets = [...zone.names()].flatMap((n) => zone.node(n)!.rrsets.map((r) => `${r.name}/${r.type}`));
+  t.same(rrsets.sort(), ['example.test./2', 'example.test./6', 'ns1.example.test./1']);
+  t.ok(zone.node('m.example.test.')!.marked, 'the type-0 mark');
+  t.same(new ImageLocalNames(localStoreId(0), source).lookup('gw.lan.', TYPE_TXT)!.answer.map((r) => r.rdata.toString('hex')), ['0178']);
 });
 
-t.test('packed changes round-trip, deletes and empty upserts included', async (t) => {
-  const changes: RrSetChange[] = [
-    { op: 'upsert', rrset: { name: 'a.', type: TYPE_TXT, class: CLASS_IN, ttl: 7, rdatas: [rdataTxt(['x']), rdataTxt(['yy'])] } },
-    { op: 'delete', name: 'b.', type: TYPE_A },
-    { op: 'upsert', rrset: { name: 'c.', type: TYPE_A, class: CLASS_IN, ttl: 2147483647, rdatas: [] } },
-  ];
-  const back = unpackChanges(structuredClone(packChanges(changes)));
-  t.same(back.map((c) => (c.op === 'upsert' ? { ...c.rrset, rdatas: c.rrset.rdatas.map((r) => r.toString('hex')) } : c)), [
-    { name: 'a.', type: TYPE_TXT, class: CLASS_IN, ttl: 7, rdatas: ['0178', '027979'] },
-    { op: 'delete', name: 'b.', type: TYPE_A },
-    { name: 'c.', type: TYPE_A, class: CLASS_IN, ttl: 2147483647, rdatas: [] },
-  ]);
+t.test('an image too small for the data is rebuilt larger, and a delta says so', async (t) => {
+  const hub = new ZoneHub();
+  const seen: Delta[] = [];
+  hub.subscribe((d) => seen.push(d));
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
+  const before = hub.snapshot().image;
+  const many: RrSetChange[] = Array.from({ length: 20_000 }, (_, i) => ({
+    op: 'upsert', rrset: { name: `host${i}.sub.example.test.`, type: TYPE_A, class: CLASS_IN, ttl: 5, rdatas: [rdataA(`10.1.${i >> 8}.${i & 255}`)] },
+  }));
+  hub.apply(ORIGIN, many);
+  t.ok(hub.imageStats.rebuilds >= 1, `rebuilt ${hub.imageStats.rebuilds} times`);
+  t.same(seen.map((d) => d.kind), ['add-zone', 'image', 'changes'], 'the new image goes out before the change that needed it');
+  const snap = hub.snapshot();
+  t.not(snap.image.heap, before.heap);
+  const zone = new ImageZone(ORIGIN, snap.zones[0]!.id, true, { reader: new ZoneImageReader(snap.image) });
+  for (const i of [0, 12_345, 19_999]) t.same([...zone.get(`host${i}.sub.example.test.`, TYPE_A)!.rdatas[0]!], [10, 1, i >> 8, i & 255]);
+  t.ok(zone.nodeExists('sub.example.test.') && zone.nodeExists('ns1.example.test.'));
+  t.ok(hub.imageStats.bytes >= hub.imageStats.used, 'the metrics add up');
 });

@@ -1,15 +1,15 @@
 // The control plane's zone truth. Sources change zones only through the hub; each change is applied to
-// the main thread's ZoneSet (read by /ready and tests) and published as one versioned Delta, so every
-// data-plane replica that applies deltas 1, 2, 3... in order holds exactly what the hub holds.
+// the main thread's ZoneSet (read by /ready, transfers and tests), written to the zone image every worker
+// reads (hub-image.ts), and announced as one versioned Delta naming what changed, so every worker that
+// applies deltas 1, 2, 3... in order has dropped every compiled answer the changes made stale.
 
 import { isAtOrBelow } from '../dns/name.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
 import { viewSet } from '../views/zones.js';
-import {
-  LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, packChanges, packRecords, packRrSets, type Delta, type Snapshot, type ZoneSnapshot,
-} from './protocol.js';
+import { HubImage, type ImageStats } from './hub-image.js';
+import { LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, type Delta, type Snapshot, type ZoneSnapshot } from './protocol.js';
 
 export { LOCAL_STORES, type LocalStore };
 export type DeltaListener = (delta: Delta) => void;
@@ -20,12 +20,22 @@ export class ZoneHub {
   readonly local: LocalNames[] = LOCAL_STORES.map(() => new LocalNames());
   /** Zones only one view serves (its zone files, src/views), by view name: fixed at start. */
   readonly viewZones = new Map<string, ZoneSet>();
+  /** The same zones with their image ids, in the order they were added. */
+  private readonly viewZoneIds: { view: string; zone: Zone; id: number }[] = [];
   private versionCounter = 0;
   private readonly listeners = new Set<DeltaListener>();
+  private readonly image: HubImage;
 
   /** `zones` lets main.ts hand over zones it already built; the hub owns them from then on. */
   constructor(zones: ZoneSet = new ZoneSet()) {
     this.zones = zones;
+    this.image = new HubImage(zones, this.local);
+    for (const zone of zones.zones()) this.image.addZone(zone);
+  }
+
+  /** The zone image's size and garbage (kdns_zone_image_* metrics). */
+  get imageStats(): ImageStats {
+    return this.image.stats;
   }
 
   get version(): number {
@@ -37,14 +47,15 @@ export class ZoneHub {
     const zone = new Zone(origin);
     zone.replaceAll(rrsets); // throws on an out-of-zone name before anything is published
     zone.ready = ready;
-    this.zones.add(zone);
-    this.emit({ kind: 'add-zone', origin, ready, rrsets: packRrSets(rrsets) });
+    this.adoptZone(zone);
   }
 
   /** Adds a zone only view `view` serves (a view's zone file, src/views); the same origin may be in other views. */
   addViewZone(view: string, zone: Zone): void {
     viewSet(this.viewZones, view).add(zone);
-    this.emit({ kind: 'add-zone', origin: zone.origin, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)), view });
+    const id = this.image.addViewZone(zone);
+    this.viewZoneIds.push({ view, zone, id });
+    this.emit({ kind: 'add-zone', origin: zone.origin, id, ready: zone.ready, view });
   }
 
   /**
@@ -53,12 +64,15 @@ export class ZoneHub {
    * pod rule) are rebuilt by each worker (README.md, Known gaps).
    */
   adoptZone(zone: Zone): void {
+    this.image.retireZone(zone.origin);
     this.zones.add(zone);
-    this.emit({ kind: 'add-zone', origin: zone.origin, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)) });
+    const id = this.image.addZone(zone);
+    this.emit({ kind: 'add-zone', origin: zone.origin, id, ready: zone.ready });
   }
 
   removeZone(origin: string): void {
     if (this.zones.get(origin) === undefined) return;
+    this.image.retireZone(origin);
     this.zones.remove(origin);
     this.emit({ kind: 'remove-zone', origin });
   }
@@ -71,8 +85,10 @@ export class ZoneHub {
     const zone = this.requireZone(origin);
     for (const c of changes) checkChange(zone, c);
     if (changes.length === 0) return;
-    for (const c of changes) zone.apply(c);
-    this.emit({ kind: 'changes', origin, changes: packChanges(changes) });
+    const touched = new Set<string>();
+    for (const c of changes) zone.apply(c, touched);
+    this.image.zoneChanged(zone, touched);
+    this.emit({ kind: 'changes', origin, names: [...touched] });
   }
 
   setReady(origin: string, ready: boolean): void {
@@ -84,16 +100,24 @@ export class ZoneHub {
 
   /** Replaces all of one local store (hosts data by default). */
   replaceLocal(records: Rr[], store: LocalStore = 'hosts'): void {
-    this.local[storeIndex(store)]!.replaceAll(records);
-    this.emit({ kind: 'local', store, replace: true, changes: packRecords(records) });
+    const index = storeIndex(store);
+    const local = this.local[index]!;
+    const names = new Set(local.names());
+    local.replaceAll(records);
+    for (const name of local.names()) names.add(name);
+    this.image.localChanged(index, names);
+    this.emit({ kind: 'local', store, replace: true, names: [] });
   }
 
   /** Changes some RRsets of one local store (the cluster's reverse names). */
   applyLocal(store: LocalStore, changes: RrSetChange[]): void {
-    const local = this.local[storeIndex(store)]!;
+    const index = storeIndex(store);
+    const local = this.local[index]!;
     if (changes.length === 0) return;
-    for (const c of changes) local.apply(c);
-    this.emit({ kind: 'local', store, replace: false, changes: packChanges(changes) });
+    const names = new Set<string>();
+    for (const c of changes) names.add(local.apply(c));
+    this.image.localChanged(index, names);
+    this.emit({ kind: 'local', store, replace: false, names: [...names] });
   }
 
   /**
@@ -107,19 +131,12 @@ export class ZoneHub {
     this.emit({ kind: 'local-unsynced', store, below: [...below] });
   }
 
-  /** Everything, at the current version: what a starting or recovering worker loads. */
+  /** Everything, at the current version: what a starting or recovering worker attaches to. */
   snapshot(): Snapshot {
-    const zones: ZoneSnapshot[] = this.zones.zones().map((zone) => ({
-      origin: zone.origin,
-      ready: zone.ready,
-      rrsets: packRrSets(zoneContent(zone)),
-    }));
-    for (const [view, set] of this.viewZones) {
-      for (const zone of set.zones()) zones.push({ origin: zone.origin, view, ready: zone.ready, rrsets: packRrSets(zoneContent(zone)) });
-    }
-    const local = this.local.map((store) => packRecords(store.allRecords()));
+    const zones: ZoneSnapshot[] = this.zones.zones().map((zone) => ({ origin: zone.origin, id: this.image.idOf(zone.origin), ready: zone.ready }));
+    for (const { view, zone, id } of this.viewZoneIds) zones.push({ origin: zone.origin, id, view, ready: zone.ready });
     const localUnsynced = this.local.map((l) => [...l.unsyncedBelow]);
-    return { version: this.versionCounter, zones, local, localUnsynced };
+    return { version: this.versionCounter, image: this.image.image, zones, localUnsynced };
   }
 
   /** Calls `listener` with every delta from now on; returns the unsubscribe function. */
@@ -135,6 +152,12 @@ export class ZoneHub {
   }
 
   private emit(body: DistributiveOmit<Delta, 'version' | 'at'>): void {
+    // A rebuilt image goes out first: the change's names are in it, and workers flush everything on it.
+    if (this.image.takeReplaced()) this.publish({ kind: 'image', image: this.image.image });
+    this.publish(body);
+  }
+
+  private publish(body: DistributiveOmit<Delta, 'version' | 'at'>): void {
     this.versionCounter++;
     const delta = { ...body, version: this.versionCounter, at: nowMs() } as Delta;
     for (const listener of this.listeners) listener(delta);

@@ -1,10 +1,9 @@
-// The messages between the control plane (main thread) and the data-plane workers, and the packed form
-// in which RRsets cross the thread boundary.
+// The messages between the control plane (main thread) and the data-plane workers.
 //
-// Why packed: structured clone turns every Buffer into its own Uint8Array and copies the *whole*
-// ArrayBuffer behind it (a pooled 8 KiB slab for a 4-byte A record). A snapshot of 10^5 RRsets would
-// cost 10^5 objects and slabs. Packed, one message carries a few typed arrays, one byte array of all
-// RDATA and the owner names as strings; the worker rebuilds Buffers as views into that one array.
+// Zone data does not travel in messages: the hub writes it into the zone image (src/zone/image.ts, two
+// SharedArrayBuffers every worker reads in place). Snapshots carry the image's buffers (shared, not
+// copied), the zones' ids and readiness; deltas carry versions, readiness and the names that changed,
+// so each worker drops the compiled answers that depended on them.
 
 import type { ListenAddress } from '../config/types.js';
 import type { DataPlaneSettings } from './settings.js';
@@ -12,117 +11,7 @@ import type { BoundAddress } from '../engine/types.js';
 import type { ForwardOptions } from '../forward/options.js';
 import type { DnstapThreadSettings } from '../dnstap/recorder.js';
 import type { TopBy, TopReport } from '../stats/top-talkers.js';
-import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
-
-// ---------------------------------------------------------------------------------------------------
-// Packed records
-// ---------------------------------------------------------------------------------------------------
-
-export const OP_UPSERT = 0;
-export const OP_DELETE = 1;
-/** Numbers per entry in `PackedRecords.nums`: op, type, class, ttl, rdata count. */
-const STRIDE = 5;
-
-/**
- * A list of RRset changes (or RRsets, or single records) as plain arrays. Entry i has owner
- * `names[i]` and `nums[i*5 .. i*5+5)` = op, type, class, ttl, count; its `count` RDATAs follow one
- * another in `data`, their lengths in `lens` (all entries' lengths, in order).
- */
-export interface PackedRecords {
-  names: string[];
-  nums: Uint32Array;
-  lens: Uint32Array;
-  data: Uint8Array;
-}
-
-export function packChanges(changes: readonly RrSetChange[]): PackedRecords {
-  const names: string[] = new Array(changes.length);
-  const nums = new Uint32Array(changes.length * STRIDE);
-  let rdataCount = 0;
-  let bytes = 0;
-  for (const c of changes) {
-    if (c.op === 'upsert') {
-      rdataCount += c.rrset.rdatas.length;
-      for (const r of c.rrset.rdatas) bytes += r.length;
-    }
-  }
-  const lens = new Uint32Array(rdataCount);
-  const data = new Uint8Array(bytes);
-  let li = 0;
-  let off = 0;
-  for (let i = 0; i < changes.length; i++) {
-    const c = changes[i]!;
-    const n = i * STRIDE;
-    if (c.op === 'upsert') {
-      const s = c.rrset;
-      names[i] = s.name;
-      nums[n] = OP_UPSERT;
-      nums[n + 1] = s.type;
-      nums[n + 2] = s.class;
-      nums[n + 3] = s.ttl;
-      nums[n + 4] = s.rdatas.length;
-      for (const r of s.rdatas) {
-        lens[li++] = r.length;
-        data.set(r, off);
-        off += r.length;
-      }
-    } else {
-      names[i] = c.name;
-      nums[n] = OP_DELETE;
-      nums[n + 1] = c.type;
-    }
-  }
-  return { names, nums, lens, data };
-}
-
-export function packRrSets(rrsets: readonly RrSet[]): PackedRecords {
-  return packChanges(rrsets.map((rrset) => ({ op: 'upsert', rrset })));
-}
-
-/** Single records (hosts data keep a TTL per record) as one-RDATA entries. */
-export function packRecords(records: readonly Rr[]): PackedRecords {
-  return packRrSets(records.map((r) => ({ name: r.name, type: r.type, class: r.class, ttl: r.ttl, rdatas: [r.rdata] })));
-}
-
-/** The changes back; RDATAs are Buffer views into `p.data` (no copy). */
-export function unpackChanges(p: PackedRecords): RrSetChange[] {
-  const out: RrSetChange[] = new Array(p.names.length);
-  const buf = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
-  let li = 0;
-  let off = 0;
-  for (let i = 0; i < p.names.length; i++) {
-    const n = i * STRIDE;
-    const name = p.names[i]!;
-    if (p.nums[n] === OP_DELETE) {
-      out[i] = { op: 'delete', name, type: p.nums[n + 1]! };
-      continue;
-    }
-    const count = p.nums[n + 4]!;
-    const rdatas: Buffer[] = new Array(count);
-    for (let k = 0; k < count; k++) {
-      const len = p.lens[li++]!;
-      rdatas[k] = buf.subarray(off, off + len);
-      off += len;
-    }
-    out[i] = { op: 'upsert', rrset: { name, type: p.nums[n + 1]!, class: p.nums[n + 2]!, ttl: p.nums[n + 3]!, rdatas } };
-  }
-  return out;
-}
-
-export function unpackRrSets(p: PackedRecords): RrSet[] {
-  return unpackChanges(p).map((c) => {
-    if (c.op !== 'upsert') throw new TypeError('packed RRsets hold a delete');
-    return c.rrset;
-  });
-}
-
-export function unpackRecords(p: PackedRecords): Rr[] {
-  const out: Rr[] = [];
-  for (const s of unpackRrSets(p)) {
-    for (const rdata of s.rdatas) out.push({ name: s.name, type: s.type, class: s.class, ttl: s.ttl, rdata });
-  }
-  return out;
-}
+import type { ZoneImage } from '../zone/image.js';
 
 /**
  * Exact-match local data, consulted before the zones in this order: hosts files (replaced whole on
@@ -130,6 +19,11 @@ export function unpackRecords(p: PackedRecords): Rr[] {
  */
 export const LOCAL_STORES = ['hosts', 'reverse'] as const;
 export type LocalStore = (typeof LOCAL_STORES)[number];
+
+/** The image zone id of local store LOCAL_STORES[index]; served zones get ids above these. */
+export function localStoreId(index: number): number {
+  return index + 1;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Deltas and snapshots
@@ -148,31 +42,37 @@ interface DeltaBase {
 }
 
 export type Delta = DeltaBase & (
-  /** `view`: a zone only that view serves (src/views), kept apart from the zones every view may see. */
-  | { kind: 'add-zone'; origin: string; ready: boolean; rrsets: PackedRecords; view?: string }
+  /**
+   * A zone served from now on; its names are in the image under `id`. `view`: a zone only that view
+   * serves (src/views), kept apart from the zones every view may see.
+   */
+  | { kind: 'add-zone'; origin: string; id: number; ready: boolean; view?: string }
   | { kind: 'remove-zone'; origin: string }
-  | { kind: 'changes'; origin: string; changes: PackedRecords }
+  /** Names of zone `origin` whose data or existence changed (Zone.apply's change set). */
+  | { kind: 'changes'; origin: string; names: string[] }
   | { kind: 'ready'; origin: string; ready: boolean }
-  /** Local store `store` (see LOCAL_STORES in hub.ts): replaced by these records, or these RRset changes. */
-  | { kind: 'local'; store: LocalStore; replace: boolean; changes: PackedRecords }
+  /** Local store `store` (LOCAL_STORES): replaced whole, or these names changed. */
+  | { kind: 'local'; store: LocalStore; replace: boolean; names: string[] }
   /** Local store `store` has not synced the names below these roots (LocalNames.unsyncedBelow); [] once it has. */
   | { kind: 'local-unsynced'; store: LocalStore; below: string[] }
+  /** The hub rebuilt the image (compaction, or it was full): read this one from now on. */
+  | { kind: 'image'; image: ZoneImage }
 );
 
 export interface ZoneSnapshot {
   origin: string;
+  /** The zone's id in the image. */
+  id: number;
   /** A zone only this view serves (src/views); absent for the shared zones. */
   view?: string;
   ready: boolean;
-  /** Every RRset, plus type-0 upserts for names marked as existing without data. */
-  rrsets: PackedRecords;
 }
 
+/** What a starting or recovering worker attaches to: the current image, at this version. */
 export interface Snapshot {
   version: number;
+  image: ZoneImage;
   zones: ZoneSnapshot[];
-  /** Each local store's records, in LOCAL_STORES order. */
-  local: PackedRecords[];
   /** Each local store's unsyncedBelow, in LOCAL_STORES order. */
   localUnsynced: string[][];
 }
@@ -207,6 +107,8 @@ export interface InitMessage extends DataPlaneSettings {
   adopted: ListenSockets[];
   /** AXFR/IXFR queries go to the main thread (`transfer` → `transfer-reply`); false: REFUSED. */
   transfers: boolean;
+  /** Name of the native addon's C tables every worker of this server shares (native/answer_cache.c). */
+  sharedTables: string;
 }
 
 /** Main → worker. The worker binds after its first snapshot, so it never answers from an empty replica. */

@@ -1,6 +1,7 @@
-// The replica against the hub, in one thread: deltas in order give the hub's content; duplicates are
-// skipped; a gap asks for a snapshot and nothing more is applied until it comes; the answer cache is
-// told exactly which names changed, or to flush on zone add/remove, readiness and hosts reloads.
+// The replica against the hub, in one thread: it reads the hub's zone image and answers as the hub's
+// zones do; duplicates are skipped; a gap asks for a snapshot and nothing more is applied until it comes;
+// the answer cache is told exactly which names changed, or to flush on zone add/remove, readiness, hosts
+// reloads and a rebuilt image.
 import t from 'tap';
 import { ZoneHub } from './hub.js';
 import { Replica, type AnswerCache } from './replica.js';
@@ -9,7 +10,7 @@ import { parseZone } from '../zone/zone-text.js';
 import { lookup } from '../zone/index.js';
 import { TYPE_A, TYPE_PTR, CLASS_IN } from '../dns/constants.js';
 import { rdataA, rdataName } from '../dns/rdata.js';
-import type { ZoneSet } from '../zone/index.js';
+import type { ZoneSetReader } from '../zone/index.js';
 
 const ORIGIN = 'example.test.';
 const ZONE = `
@@ -25,7 +26,7 @@ function wire<T>(v: T): T {
   return structuredClone(v);
 }
 
-function answerOf(zones: ZoneSet, name: string, type = TYPE_A): string {
+function answerOf(zones: ZoneSetReader, name: string, type = TYPE_A): string {
   const r = lookup(zones, name, type);
   return `${r.rcode} ${r.answer.map((rr) => [...rr.rdata].join('.')).join(',')}`;
 }
@@ -65,7 +66,7 @@ t.test('a snapshot carries zones, marks, readiness and local data', async (t) =>
   t.equal(cache.flushes, 1, 'a snapshot flushes the answer cache');
   const zone = replica.zones.get(ORIGIN)!;
   t.equal(zone.ready, false);
-  t.equal(zone.size, hub.zones.get(ORIGIN)!.size);
+  t.same([...zone.names()].sort(), [...hub.zones.get(ORIGIN)!.names()].sort(), 'every name, empty non-terminals included');
   t.ok(zone.node('empty.example.test.')?.marked, 'type-0 mark survives');
   t.ok(Buffer.isBuffer(zone.get('www.example.test.', TYPE_A)!.rdatas[0]), 'RDATA comes back as Buffer');
   t.same(replica.local[0]!.lookup('gw.lan.', TYPE_A)!.answer.map((r) => [...r.rdata]), [[10, 0, 0, 1]]);
@@ -133,7 +134,7 @@ t.test('a gap asks for one snapshot, ignores deltas until it comes, then continu
   t.match(asked[0], /version gap: have 1, got 3/);
   t.equal(replica.applyDeltas([v4!]).applied, 0, 'nothing applied while waiting');
   t.equal(asked.length, 1, 'asked once');
-  t.equal(answerOf(replica.zones, 'two.example.test.'), '3 ', 'still the old content');
+  t.equal(answerOf(replica.zones, 'two.example.test.'), '0 192.0.2.2', 'the data is the shared image: already there');
 
   const snap: Snapshot = wire(hub.snapshot());
   replica.applySnapshot(snap);
@@ -181,4 +182,27 @@ t.test('without invalidateNames the replica flushes on any change', async (t) =>
   hub.apply(ORIGIN, [upsertA('z.example.test.', '192.0.2.7')]);
   replica.applyDeltas(deltas.slice(-1));
   t.equal(flushes, 2);
+});
+
+t.test('a rebuilt image reaches the replica as an image delta that flushes everything', async (t) => {
+  const { hub, deltas, replica, cache } = setup();
+  hub.addZone(ORIGIN, parseZone(ORIGIN, ZONE), true);
+  replica.applySnapshot(wire(hub.snapshot()));
+  deltas.length = 0;
+  const first = replica.image.heap;
+  // Rewrite one name until the garbage forces a compaction (GARBAGE_LIMIT), then check the answers.
+  let i = 0;
+  while (hub.imageStats.rebuilds === 0 && i < 100_000) {
+    hub.apply(ORIGIN, [{ op: 'upsert', rrset: { name: 'churn.example.test.', type: TYPE_A, class: CLASS_IN, ttl: 60, rdatas: new Array(64).fill(rdataA(`192.0.2.${i++ % 250}`)) } }]);
+  }
+  t.equal(hub.imageStats.rebuilds, 1, 'one compaction');
+  t.ok(hub.imageStats.garbage < 1 << 20, 'the fresh image holds no garbage worth a rebuild');
+  t.ok(deltas.some((d) => d.kind === 'image'), 'an image delta went out');
+  const flushes = cache.flushes;
+  t.equal(replica.applyDeltas(deltas.splice(0)).applied, i + 1);
+  t.not(replica.image.heap, first, 'the replica reads the new image');
+  t.equal(cache.flushes, flushes + 1, 'and dropped every compiled answer');
+  for (const name of ['churn.example.test.', 'www.example.test.', 'empty.example.test.', 'nx.example.test.']) {
+    t.equal(answerOf(replica.zones, name), answerOf(hub.zones, name), name);
+  }
 });

@@ -1,12 +1,14 @@
-// A worker's read-only copy of the hub: a ZoneSet and LocalNames that only snapshots and deltas change,
-// strictly in version order. The responder reads the same objects; after each batch the replica tells
-// it which compiled answers went stale (the names Zone.apply put in the batch's change set, or everything when a zone
-// appears, disappears or flips readiness, or hosts data change).
+// A worker's view of the hub: the zones and local stores as readers over the shared zone image (no copy
+// of the data), plus what only messages carry: which zones are served under which image id, their
+// readiness and the local stores' unsynced subtrees. Snapshots and deltas change it strictly in version
+// order; after each batch the replica tells the responder which compiled answers went stale (the names
+// the deltas carry, or everything when a zone appears, disappears or flips readiness, hosts data are
+// replaced, or the image is rebuilt).
 
-import { LocalNames } from '../server/local-names.js';
-import { Zone, ZoneSet } from '../zone/index.js';
+import { ImageLocalNames } from '../server/image-local-names.js';
+import { ImageZone, ZoneImageReader, ZoneSet, type ImageSource, type ZoneImage } from '../zone/index.js';
 import { viewSet } from '../views/zones.js';
-import { LOCAL_STORES, nowMs, unpackChanges, unpackRecords, unpackRrSets, type Delta, type Snapshot } from './protocol.js';
+import { LOCAL_STORES, localStoreId, nowMs, type Delta, type Snapshot } from './protocol.js';
 
 /** What the replica needs from the responder (Responder satisfies it). */
 export interface AnswerCache {
@@ -19,7 +21,7 @@ export interface ReplicaEvents {
   /** The replica saw a gap (or failed to apply a delta): send a snapshot. Called once until one arrives. */
   needSnapshot(version: number, reason: string): void;
   /** Called for every zone the replica creates, before it answers: rules that are code, not data (pod records). */
-  configureZone?(zone: Zone): void;
+  configureZone?(zone: ImageZone): void;
 }
 
 export interface BatchResult {
@@ -30,11 +32,13 @@ export interface BatchResult {
 }
 
 export class Replica {
-  readonly zones: ZoneSet;
+  readonly zones = new ZoneSet<ImageZone>();
   /** One per LOCAL_STORES entry, in order: pass as the Responder's `local`. */
-  readonly local: LocalNames[];
+  readonly local: ImageLocalNames[];
   /** Zones only one view serves, by view name (hub.viewZones); the sets stay, snapshots refill them. */
-  readonly viewZones = new Map<string, ZoneSet>();
+  readonly viewZones = new Map<string, ZoneSet<ImageZone>>();
+  /** The image every zone and store reads; replaced whole when the hub rebuilds it. */
+  private readonly source: ImageSource;
   private versionCounter = -1; // no snapshot yet
   private awaitingSnapshot = false;
   private cache: AnswerCache | null = null;
@@ -43,10 +47,16 @@ export class Replica {
   private readonly changed = new Set<string>();
   private flushAll = false;
 
-  constructor(events: ReplicaEvents, zones: ZoneSet = new ZoneSet()) {
+  constructor(events: ReplicaEvents) {
     this.events = events;
-    this.zones = zones;
-    this.local = LOCAL_STORES.map(() => new LocalNames());
+    // An empty image until the first snapshot (nothing is answered before it: the worker binds after).
+    this.source = { reader: new ZoneImageReader({ table: new SharedArrayBuffer(1024 * 16), heap: new SharedArrayBuffer(16) }) };
+    this.local = LOCAL_STORES.map((_, i) => new ImageLocalNames(localStoreId(i), this.source));
+  }
+
+  /** The image read now (tests, metrics). */
+  get image(): ZoneImage {
+    return this.source.reader.image;
   }
 
   /** The hub version this replica holds; -1 before the first snapshot. */
@@ -66,13 +76,10 @@ export class Replica {
   /** Replaces everything with the snapshot's content. An older snapshot than what we hold is ignored. */
   applySnapshot(s: Snapshot): void {
     if (s.version < this.versionCounter && !this.awaitingSnapshot) return;
+    this.attachImage(s.image);
     for (const set of [this.zones, ...this.viewZones.values()]) for (const zone of set.zones()) set.remove(zone.origin);
-    for (const z of s.zones) this.zoneSetOf(z.view).add(this.buildZone(z.origin, z.rrsets, z.ready));
-    for (let i = 0; i < this.local.length; i++) {
-      const packed = s.local[i];
-      this.local[i]!.replaceAll(packed === undefined ? [] : unpackRecords(packed));
-      this.local[i]!.unsyncedBelow = s.localUnsynced[i] ?? [];
-    }
+    for (const z of s.zones) this.zoneSetOf(z.view).add(this.buildZone(z.origin, z.id, z.ready));
+    for (let i = 0; i < this.local.length; i++) this.local[i]!.unsyncedBelow = s.localUnsynced[i] ?? [];
     this.versionCounter = s.version;
     this.awaitingSnapshot = false;
     this.changed.clear();
@@ -112,19 +119,21 @@ export class Replica {
     return { applied, lagSeconds: applied === 0 ? 0 : Math.max(0, nowMs() - oldest) / 1000 };
   }
 
-  /** A replica zone: its content, readiness, change reporting and code-level rules (pod records). */
-  private buildZone(origin: string, rrsets: Parameters<typeof unpackRrSets>[0], ready: boolean): Zone {
-    const zone = new Zone(origin);
-    zone.replaceAll(unpackRrSets(rrsets));
-    zone.ready = ready;
+  /** A zone of the image: its id, readiness and code-level rules (pod records). */
+  private buildZone(origin: string, id: number, ready: boolean): ImageZone {
+    const zone = new ImageZone(origin, id, ready, this.source);
     this.events.configureZone?.(zone);
     return zone;
+  }
+
+  private attachImage(image: ZoneImage): void {
+    if (this.source.reader.image.heap !== image.heap) this.source.reader = new ZoneImageReader(image);
   }
 
   private applyOne(d: Delta): void {
     switch (d.kind) {
       case 'add-zone': {
-        this.zoneSetOf(d.view).add(this.buildZone(d.origin, d.rrsets, d.ready));
+        this.zoneSetOf(d.view).add(this.buildZone(d.origin, d.id, d.ready));
         this.flushAll = true;
         return;
       }
@@ -133,9 +142,8 @@ export class Replica {
         this.flushAll = true;
         return;
       case 'changes': {
-        const zone = this.zones.get(d.origin);
-        if (zone === undefined) throw new RangeError(`no zone ${d.origin}`);
-        for (const c of unpackChanges(d.changes)) zone.apply(c, this.changed);
+        if (this.zones.get(d.origin) === undefined) throw new RangeError(`no zone ${d.origin}`);
+        for (const name of d.names) this.changed.add(name);
         return;
       }
       case 'ready': {
@@ -148,12 +156,8 @@ export class Replica {
       case 'local': {
         const local = this.local[LOCAL_STORES.indexOf(d.store)];
         if (local === undefined) throw new RangeError(`no local store ${d.store}`);
-        if (d.replace) {
-          local.replaceAll(unpackRecords(d.changes));
-          this.flushAll = true;
-        } else {
-          for (const c of unpackChanges(d.changes)) this.changed.add(local.apply(c));
-        }
+        if (d.replace) this.flushAll = true;
+        else for (const name of d.names) this.changed.add(name);
         return;
       }
       case 'local-unsynced': {
@@ -163,10 +167,14 @@ export class Replica {
         this.flushAll = true; // SERVFAILs compiled for those names go, and the negative table is rebuilt
         return;
       }
+      case 'image':
+        this.attachImage(d.image);
+        this.flushAll = true; // answers compiled from the old image may predate changes only the new one has
+        return;
     }
   }
 
-  private zoneSetOf(view: string | undefined): ZoneSet {
+  private zoneSetOf(view: string | undefined): ZoneSet<ImageZone> {
     return view === undefined ? this.zones : viewSet(this.viewZones, view);
   }
 

@@ -1,9 +1,10 @@
 // Starts and keeps the data-plane workers (lifecycle and restarts): N threads, each with its own sockets
-// on the same addresses (SO_REUSEPORT through the native engine) and its own replica of the hub. A worker
+// on the same addresses (SO_REUSEPORT through the native engine) and its view of the hub's zone image. A worker
 // that dies is restarted with a fresh snapshot while the others keep answering. The other jobs live
 // beside it: delta fan-out (delta-fanout.ts), requests to and from workers (worker-rpc.ts), log lines
 // (log-relay.ts), metrics (worker-metrics.ts), what a worker is told (settings.ts).
 
+import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -161,6 +162,8 @@ class Supervisor implements DataPlane {
   private planned = 1;
   private readonly waiters = new Set<() => void>();
   private readonly metrics: WorkerMetrics;
+  /** The C tables (answers, forwarded answers, negative names) exist once per server: its workers share them. */
+  private readonly sharedTables = `kdns-${process.pid}-${randomUUID()}`;
 
   constructor(opts: DataPlaneOptions) {
     this.rateLimitTable = rateLimitTable(opts.settings.rateLimit);
@@ -168,7 +171,7 @@ class Supervisor implements DataPlane {
     this.forward = opts.forward ?? null;
     this.forwardCache = this.forward === null ? null : allocateForwardStore(this.forward.cache);
     this.log = opts.log.child({ component: 'worker' });
-    this.metrics = workerMetrics(opts.registry, () => this.workers());
+    this.metrics = workerMetrics(opts.registry, () => this.workers(), () => opts.hub.imageStats);
     this.fanout = new DeltaFanout(opts.hub, (msg) => {
       for (const slot of this.slots) this.post(slot, msg);
     });
@@ -325,6 +328,7 @@ class Supervisor implements DataPlane {
       // Only the first start of each worker: a restarted one binds afresh (its adopted sockets died with it).
       adopted: this.started || slot.restarts > 0 ? [] : socketsForWorker(this.opts.adopted ?? [], slot.index, this.planned),
       transfers: this.opts.transfers != null,
+      sharedTables: this.sharedTables,
     });
     this.post(slot, { type: 'snapshot', snapshot: this.fanout.snapshot() });
     return ready;

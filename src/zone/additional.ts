@@ -10,8 +10,8 @@ import { TYPE_A, TYPE_AAAA, TYPE_MX, TYPE_NS, TYPE_SRV } from '../dns/constants.
 import { isAtOrBelow, wireToKey } from '../dns/name.js';
 import type { Rr, RrSet } from '../dns/types.js';
 import { FOUND_DATA, highestCut, resolveName } from './resolve.js';
-import { findType, type Zone } from './zone.js';
-import type { ZoneSet } from './zone-set.js';
+import { findType } from './zone.js';
+import type { ZoneReader, ZoneSetReader } from './reader.js';
 
 const ADDRESS_TYPES = [TYPE_A, TYPE_AAAA] as const;
 
@@ -40,7 +40,7 @@ export function pushRecords(out: Rr[], owner: string, rrset: RrSet): void {
 
 /** Authoritative A/AAAA of the in-zone targets of an answer RRset. `seen` holds RRsets already sent. */
 export function addAnswerAdditional(
-  zones: ZoneSet, zone: Zone, rrset: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>,
+  zones: ZoneSetReader, zone: ZoneReader, rrset: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>,
 ): void {
   if (targetOffset(rrset.type) < 0) return;
   // Every A first, then every AAAA: when a small UDP answer has room for only part of the additional
@@ -63,7 +63,7 @@ export function addAnswerAdditional(
 }
 
 /** Glue for a referral: A/AAAA stored at NS targets that lie at or below any cut of this zone. */
-export function addGlue(zone: Zone, ns: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>): void {
+export function addGlue(zone: ZoneReader, ns: RrSet, additional: Rr[], seen: Set<string>, deps?: Set<string>): void {
   for (const type of ADDRESS_TYPES) for (const rdata of ns.rdatas) {
     const target = targetOf(TYPE_NS, rdata);
     if (!isAtOrBelow(target, zone.origin)) continue;

@@ -17,8 +17,7 @@ import { soaMinimum } from '../dns/rdata.js';
 import type { LookupResult, RrSet } from '../dns/types.js';
 import { addAnswerAdditional, addGlue, pushRecords, rrsetId } from './additional.js';
 import { FOUND_CNAME, FOUND_DATA, FOUND_NXDOMAIN, FOUND_REFERRAL, resolveName } from './resolve.js';
-import type { Zone } from './zone.js';
-import type { ZoneSet } from './zone-set.js';
+import type { ZoneReader, ZoneSetReader } from './reader.js';
 
 /**
  * Most CNAMEs one answer follows. bind 9.18 restarts a query at most 11 times, so its answers carry at
@@ -34,7 +33,7 @@ function empty(rcode: number, aa: boolean): LookupResult {
  * The zone that answers `name`: the closest enclosing one, except that DS at a zone's apex is the
  * parent's data (RFC 4035 §3.1.4.1), so a parent zone we also serve answers it, as bind does.
  */
-function zoneFor(zones: ZoneSet, name: string, qtype: number): Zone | undefined {
+function zoneFor(zones: ZoneSetReader, name: string, qtype: number): ZoneReader | undefined {
   const zone = zones.findZone(name);
   if (zone !== undefined && qtype === TYPE_DS && name === zone.origin && name !== '.') {
     const parent = zones.findZone(parentOf(name)!);
@@ -43,7 +42,7 @@ function zoneFor(zones: ZoneSet, name: string, qtype: number): Zone | undefined 
   return zone;
 }
 
-export function lookup(zones: ZoneSet, qname: string, qtype: number, deps?: Set<string>): LookupResult {
+export function lookup(zones: ZoneSetReader, qname: string, qtype: number, deps?: Set<string>): LookupResult {
   const zone = zoneFor(zones, qname, qtype);
   if (zone === undefined) return empty(RCODE_REFUSED, false);
   // An unsynced zone must not deny names it may yet load, and a zone without SOA cannot answer

@@ -5,7 +5,8 @@
 import { TYPE_ANY, TYPE_CNAME, TYPE_DS, TYPE_NS } from '../dns/constants.js';
 import { parentOf, wildcardOf } from '../dns/name.js';
 import type { RrSet } from '../dns/types.js';
-import { findType, type Zone } from './zone.js';
+import { findType } from './zone.js';
+import type { ZoneReader } from './reader.js';
 
 export const FOUND_DATA = 0; // rrset: the RRset of the asked type (or the one chosen for ANY)
 export const FOUND_CNAME = 1; // rrset: the CNAME at the name; the caller follows it
@@ -27,7 +28,7 @@ const NXDOMAIN: Found = { kind: FOUND_NXDOMAIN, rrset: null };
  * decided the outcome goes into `deps`: the name, its ancestors (delegation and closest-encloser checks)
  * and the wildcard probed, so a change at any of them can invalidate a cached answer.
  */
-export function resolveName(zone: Zone, name: string, qtype: number, deps?: Set<string>): Found {
+export function resolveName(zone: ZoneReader, name: string, qtype: number, deps?: Set<string>): Found {
   // Delegation first: data at or below a cut is glue, never answered with authority. The highest cut
   // wins (anything below it is occluded, nested NS included). DS at the cut itself belongs to the parent
   // side (RFC 4035 §3.1.4.1), so it is answered here like any other type.
@@ -64,7 +65,7 @@ export function resolveName(zone: Zone, name: string, qtype: number, deps?: Set<
 }
 
 /** The outcome at an existing name holding `rrsets`. */
-function pick(rrsets: RrSet[], qtype: number): Found {
+function pick(rrsets: readonly RrSet[], qtype: number): Found {
   if (qtype === TYPE_ANY) {
     // RFC 8482 §4.1: answer ANY with one RRset. We choose the lowest type number present, so the answer
     // is deterministic whatever order the RRsets arrived in.
@@ -83,7 +84,7 @@ function pick(rrsets: RrSet[], qtype: number): Found {
  * The delegation point closest to the origin among `name` and its ancestors below the apex, or null.
  * The ancestors are recorded in `deps` even in a zone without cuts: an NS added at one would create one.
  */
-export function highestCut(zone: Zone, name: string, deps?: Set<string>): string | null {
+export function highestCut(zone: ZoneReader, name: string, deps?: Set<string>): string | null {
   if (!zone.hasCuts && deps === undefined) return null;
   let cut: string | null = null;
   for (let n = name; n !== zone.origin; n = parentOf(n)!) {

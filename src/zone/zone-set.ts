@@ -3,13 +3,15 @@
 // parent answers for itself rather than being reached through the parent's delegation.
 
 import { parentOf } from '../dns/name.js';
+import type { ZoneReader, ZoneSetReader } from './reader.js';
 import type { Zone } from './zone.js';
 
-export class ZoneSet {
-  private readonly byOrigin = new Map<string, Zone>();
+/** Zones of one kind: mutable `Zone`s (the hub, zone files) or a worker's `ImageZone`s. */
+export class ZoneSet<Z extends ZoneReader = Zone> implements ZoneSetReader<Z> {
+  private readonly byOrigin = new Map<string, Z>();
 
   /** Adds a zone, replacing any zone with the same origin. */
-  add(zone: Zone): void {
+  add(zone: Z): void {
     this.byOrigin.set(zone.origin, zone);
   }
 
@@ -17,12 +19,12 @@ export class ZoneSet {
     this.byOrigin.delete(origin);
   }
 
-  get(origin: string): Zone | undefined {
+  get(origin: string): Z | undefined {
     return this.byOrigin.get(origin);
   }
 
   /** Closest enclosing zone: walk up one label at a time, O(labels) Map lookups. */
-  findZone(qname: string): Zone | undefined {
+  findZone(qname: string): Z | undefined {
     if (this.byOrigin.size === 0) return undefined;
     let name: string | null = qname;
     while (name !== null) {
@@ -33,7 +35,7 @@ export class ZoneSet {
     return undefined;
   }
 
-  zones(): Zone[] {
+  zones(): Z[] {
     return [...this.byOrigin.values()];
   }
 }

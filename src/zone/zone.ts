@@ -8,6 +8,9 @@
 import { TYPE_NS, TYPE_SOA } from '../dns/constants.js';
 import { isAtOrBelow, parentOf } from '../dns/name.js';
 import type { RrSet, RrSetChange } from '../dns/types.js';
+import type { Synthesizer, ZoneReader } from './reader.js';
+
+export type { Synthesizer };
 
 /**
  * One owner name. RRsets live in a short array rather than a Map: a name holds one to three types, and
@@ -21,9 +24,7 @@ export interface ZoneNode {
   children: number;
 }
 
-export type Synthesizer = (qname: string) => RrSet[] | null;
-
-export class Zone {
+export class Zone implements ZoneReader {
   readonly origin: string;
   /** While false the zone has not synced: lookup answers SERVFAIL rather than a false NXDOMAIN. */
   ready = true;
@@ -235,7 +236,7 @@ export class Zone {
   }
 }
 
-export function findType(list: RrSet[], type: number): RrSet | undefined {
+export function findType(list: readonly RrSet[], type: number): RrSet | undefined {
   for (let i = 0; i < list.length; i++) if (list[i]!.type === type) return list[i];
   return undefined;
 }

@@ -180,6 +180,27 @@ t.test('a collector that stops reading: frames are dropped and counted, every on
   t.match(await dig(kdns.port, 'www.example.test', 'A'), /192\.0\.2\.20/, 'and still answers');
 });
 
+t.test('native engine: the C answer cache stays on, and the exchanges it answers are logged too', async (t) => {
+  const file = path.join(dir, 'native.dnstap');
+  const kdns = await startKdns(zoneArgs(['--no-forward', '--workers', '1', '--dnstap', file]), { t });
+  // Repeats of one name (after the first, table hits the addon answers in C) and a missing name (NXDOMAIN from C).
+  for (let i = 0; i < 6; i++) await query(kdns.port, buildQuery('www.example.test', 'A', { id: 100 + i }), { attempts: 1 });
+  for (let i = 0; i < 3; i++) await query(kdns.port, buildQuery('absent.example.test', 'A', { id: 200 + i }), { attempts: 1 });
+  const native = process.env.KDNS_ENGINE !== 'node';
+  if (native) {
+    t.ok(await metric(kdns, /^kdns_native_cache_entries\{table="answers"\} (\d+)$/gm) > 0, 'the C answer table is filled while dnstap is on');
+  }
+  t.equal(await kdns.stop(), 0);
+  const logged = await readDnstap(file);
+  const count = (type: string, question: string): number => logged.filter((m) => m.type === type && m.question === question).length;
+  for (const [question, n] of [['www.example.test. IN A', 6], ['absent.example.test. IN A', 3]] as const) {
+    t.equal(count('CLIENT_QUERY', question), n, `every ${question} query logged`);
+    t.equal(count('CLIENT_RESPONSE', question), n, 'and every response');
+  }
+  t.ok(logged.filter((m) => m.type === 'CLIENT_RESPONSE' && m.question === 'www.example.test. IN A')
+    .every((m) => m.answers.length === 1 && /192\.0\.2\.20$/.test(m.answers[0]!) && m.queryAddress === '127.0.0.1'), 'each response as sent, with its client');
+});
+
 t.test('--dnstap to a path that cannot be written: exit 2 naming it', async (t) => {
   const bad = path.join(dir, 'no-such-dir', 'x.dnstap');
   const kdns = startKdns(zoneArgs(['--no-forward', '--dnstap', bad]), { timeoutMs: 15_000 });

@@ -2,8 +2,10 @@
 // SERVFAIL caching, bounds, flush), coalescing, prefetch, local rules, the ACL, AAAA filtering, metrics.
 import t from 'tap';
 import dnsPacket from 'dns-packet';
-import { a, reply, sleep, soa, startFake, type FakeUpstream } from './fake-upstream.js';
-import { makeForwarder, rcodeOf } from './setup.js';
+import { a, clientQuery, reply, sleep, soa, startFake, type FakeUpstream } from './fake-upstream.js';
+import { decode, makeForwarder, rcodeOf, UDP_CLIENT } from './setup.js';
+import { QuerySlot, readQuery, READ_OK } from '../../src/dns/query-reader.js';
+import { ForwardOutcome } from '../../src/forward/outcome.js';
 import { defaultForwardOptions } from '../../src/forward/options.js';
 
 /** Answers every A query with 192.0.2.1 (TTL 300), NXDOMAIN+SOA for names starting with "nx", etc. */
@@ -286,4 +288,66 @@ t.test('reconfigure (SIGHUP): new routes and rules apply, a kept upstream stays 
   fwd.reconfigure({ ...base, resolvConf: null, timeoutMs: 300, defaultUpstreams: [{ host: '127.0.0.1', port: second.port }] });
   t.strictSame((fwd.stats() as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name), [`127.0.0.1#${second.port}`], 'an upstream no longer configured is dropped');
   t.same((await ask('www.example.test', 'A')).answers!.map((x) => x.data), ['192.0.2.2'], 'default upstream replaced');
+});
+
+t.test('one hand-off per miss: answerNow decides once (a ticket), continueMiss answers it once with the caller\'s replyTo', async (t) => {
+  const up = await standardUpstream(t);
+  const { fwd } = makeForwarder({}, [up.port]);
+  t.teardown(() => fwd.close());
+  const query = clientQuery('Once.Example.Test', 'A', { id: 0x4242, edns: true });
+  const slot = new QuerySlot();
+  t.equal(readQuery(query, query.length, slot), READ_OK);
+  const out = new ForwardOutcome();
+  fwd.answerNow(query, slot, 'once.example.test.', UDP_CLIENT, out);
+  t.equal(out.answer, null, 'a miss: no answer now');
+  const ticket = out.ticket!;
+  t.ok(ticket, 'a ticket');
+  t.equal(up.received.length, 0, 'nothing sent before continueMiss');
+  query.fill(0); // the receive buffer is reused by then: the ticket holds its own copy
+  const answers: { response: Buffer; replyTo: unknown }[] = [];
+  const replyTo = { client: 'this one' };
+  ticket.replyTo = replyTo;
+  const answered = new Promise<void>((resolve) => {
+    ticket.onAnswer = (response, r) => { answers.push({ response, replyTo: r }); resolve(); };
+  });
+  fwd.continueMiss(ticket);
+  await answered;
+  const r = decode(answers[0]!.response);
+  t.equal(r.id, 0x4242);
+  t.equal(r.questions[0]!.name, 'Once.Example.Test', 'the client\'s spelling, from the ticket\'s copy');
+  t.same(r.answers.map((x) => x.data), ['192.0.2.1']);
+  t.equal(answers[0]!.replyTo, replyTo, 'replyTo passed through');
+  t.equal(up.received.length, 1, 'one upstream query');
+  const s = fwd.stats() as { queries: number; cacheMisses: number };
+  t.equal(s.queries, 1, 'counted once');
+  t.equal(s.cacheMisses, 1, 'the cache was asked once');
+  // A sentinel query answered from the cache proves no late second answer is on its way for the first.
+  const again = clientQuery('once.example.test', 'A', { edns: true });
+  t.equal(readQuery(again, again.length, slot), READ_OK);
+  fwd.answerNow(again, slot, 'once.example.test.', UDP_CLIENT, out);
+  t.ok(out.answer !== null && out.reuseMs > 0, 'then a fresh hit, now, with a reuse time');
+  t.equal(answers.length, 1, 'the ticket was answered exactly once');
+});
+
+t.test('an answer known inside continueMiss (every upstream at its cap) comes on the next tick, never inside the call', async (t) => {
+  const up = await standardUpstream(t);
+  const { fwd } = makeForwarder({ maxInFlightPerUpstream: 0 }, [up.port]);
+  t.teardown(() => fwd.close());
+  const query = clientQuery('capped.example.test', 'A', { edns: true });
+  const slot = new QuerySlot();
+  t.equal(readQuery(query, query.length, slot), READ_OK);
+  const out = new ForwardOutcome();
+  fwd.answerNow(query, slot, 'capped.example.test.', UDP_CLIENT, out);
+  const ticket = out.ticket!;
+  let inside = true;
+  let calledInside = false;
+  const answered = new Promise<Buffer>((resolve) => {
+    ticket.onAnswer = (response) => { calledInside = inside; resolve(response); };
+  });
+  fwd.continueMiss(ticket);
+  inside = false;
+  const r = decode(await answered);
+  t.equal(calledInside, false, 'not called from inside continueMiss');
+  t.equal(rcodeOf(r), 2, 'SERVFAIL: nothing is queued');
+  t.equal(up.received.length, 0, 'nothing sent');
 });

@@ -59,6 +59,14 @@ t.test('top names, NXDOMAIN names, namespaces and clients, summed over the worke
   const clients = await getJson(http, '/api/v1/stats/top?by=client&n=1');
   t.same(clients.body.top, [{ key: '127.0.0.1', count: 50, error: 0 }], 'one client, all its answers');
 
+  // The same lists in /metrics, at most TOP_SERIES keys each.
+  const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const series = [...metrics.matchAll(/^kdns_top_talkers\{by="(\w+)",key="([^"]*)"\} (\d+)$/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+  for (const line of ['name www.kdns.demo. 31', 'nxdomain nope.kdns.demo. 10', 'namespace shop 4', 'client 127.0.0.1 50']) {
+    t.ok(series.includes(line), `kdns_top_talkers: ${line}`);
+  }
+  t.ok(series.filter((l) => l.startsWith('name ')).length <= 10, 'at most 10 series a list');
+
   // Bad requests are answered 400 with what was expected, never a crash.
   const bad = await getJson(http, '/api/v1/stats/top?by=zone');
   t.equal(bad.status, 400);
@@ -74,4 +82,5 @@ t.test('--top-talkers false: the API says so, and DNS is unaffected', async (t) 
   const off = await getJson(kdns.httpPort!, '/api/v1/stats/top?by=name');
   t.equal(off.status, 404);
   t.match(off.body.error, /top talkers are off/);
+  t.notMatch(await (await fetch(`http://127.0.0.1:${kdns.httpPort!}/metrics`)).text(), /^kdns_top_talkers\{/m, 'no top series');
 });

@@ -131,6 +131,25 @@ for (const { engine, distinct } of engines) {
     t.match(text, /kdns_worker_threads 2/);
   });
 
+  t.test(`${engine}: a rebuilt zone image reaches every worker; compiled answers from the old one go`, async (t) => {
+    const { hub, dp, registry, portOf } = await setup(t, engine, distinct);
+    for (let i = 0; i < WORKERS; i++) t.equal(await ask(portOf(i), 'www.example.test'), '0 192.0.2.10', 'compiled from the first image');
+    // Rewrite one large RRset until its garbage forces a compaction (src/zone/image.ts, GARBAGE_LIMIT).
+    const big = (k: number): RrSetChange => ({
+      op: 'upsert', rrset: { name: 'big.example.test.', type: TYPE_A, class: CLASS_IN, ttl: 60, rdatas: Array.from({ length: 1000 }, (_, j) => rdataA(`10.${k & 255}.${j >> 8}.${j & 255}`)) },
+    });
+    for (let k = 0; hub.imageStats.rebuilds === 0 && k < 10_000; k++) hub.apply(ORIGIN, [big(k)]);
+    t.equal(hub.imageStats.rebuilds, 1, 'the hub rebuilt the image');
+    hub.apply(ORIGIN, [setA('www.example.test.', '192.0.2.77')]);
+    t.ok(await dp.synced(hub.version, 10_000), 'every worker applied the image delta and what followed');
+    for (let i = 0; i < WORKERS; i++) t.equal(await ask(portOf(i), 'www.example.test'), '0 192.0.2.77', `worker ${i} answers from the new image`);
+    for (let i = 0; i < WORKERS; i++) t.equal(await ask(portOf(i), 'ns1.example.test'), '0 192.0.2.1', `worker ${i}: untouched data survived the rebuild`);
+    const text = await registry.metrics();
+    t.match(text, /kdns_zone_image_rebuilds 1/);
+    const bytes = /kdns_zone_image_bytes (\d+)/.exec(text);
+    t.ok(bytes !== null && Number(bytes[1]) > 0, 'the image size is in /metrics');
+  });
+
   t.test(`${engine}: a crashed worker is restarted with current data; the other keeps answering`, async (t) => {
     const { hub, dp, sab, registry, portOf, lines } = await setup(t, engine, distinct);
     const survivorPort = portOf(1);

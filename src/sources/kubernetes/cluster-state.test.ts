@@ -194,3 +194,32 @@ t.test('ns.dns.<zone> follows the Service that selects our address', async (t) =
   t.same(glue(), ['ns.dns.cluster.local. 30 A 10.244.0.2'], 'no longer an endpoint: back to our own address');
   t.same(snapshot(new ClusterState({ zone: 'cluster.local', serial: 1 })).filter((l) => l.startsWith('ns.dns.')), [], 'no own address: no record');
 });
+
+t.test('batch: one listener call with every change of the batch, in order; each mutation still returns its own', async (t) => {
+  const batched = state();
+  const single = state();
+  const calls: RrSetChange[][] = [];
+  batched.onChange((c) => calls.push(c));
+  const singleChanges: RrSetChange[] = [];
+  single.onChange((c) => singleChanges.push(...c));
+  const mutate = (s: ClusterState): RrSetChange[][] => [
+    s.upsertService(svc('db', { clusterIP: 'None' })),
+    s.upsertEndpointSlice(slice('db-1', 'db', ['10.1.0.1', '10.1.0.2'])),
+    s.upsertEndpointSlice(slice('db-1', 'db', ['10.1.0.2'])),
+    s.upsertService(svc('web', { clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80 }] })),
+  ];
+  const returned = batched.batch(() => batched.batch(() => mutate(batched)));
+  const expected = mutate(single);
+  t.equal(calls.length, 1, 'one call for the whole (nested) batch');
+  t.same(changesText(calls[0]!), changesText(singleChanges), 'the same changes, in the same order, as one call per mutation');
+  t.same(returned.map(changesText), expected.map(changesText), 'each mutation returns its own changes');
+  t.same(snapshot(batched), snapshot(single), 'the same state');
+  batched.batch(() => batched.upsertService(svc('web', { clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80 }] })));
+  t.equal(calls.length, 1, 'a batch without changes calls nobody');
+  t.throws(() => batched.batch(() => {
+    batched.deleteService('default', 'web');
+    throw new Error('page failed');
+  }), /page failed/);
+  t.equal(calls.length, 2, 'changes made before a throw are still handed on');
+  t.match(changesText(calls[1]!).join('\n'), /- web\.default\.svc\.cluster\.local\. A/);
+});

@@ -7,6 +7,7 @@
 import { TYPE_PTR } from '../../dns/constants.js';
 import { reverseName } from '../../dns/reverse.js';
 import type { RrSet, RrSetChange } from '../../dns/types.js';
+import { flatKey } from '../../util/flat-string.js';
 import { canonicalIp } from './ip.js';
 import {
   apexRrsets, DEFAULT_TTL, nameServerAddresses, nameServerRrsets, namespaceRrsets, podAddressRrset, ptrRrset, selectsAddress,
@@ -17,6 +18,7 @@ import type { KindName } from './kinds.js';
 import type {
   EndpointGroup, SlimEndpoints, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService,
 } from './objects.js';
+import { exact } from './objects.js';
 
 export interface ClusterStateOptions {
   zone: string;
@@ -61,9 +63,6 @@ interface Published {
 
 const NOTHING: Published = { rrsets: [], ptrs: [] };
 
-function rrKey(name: string, type: number): string {
-  return `${name}|${type}`;
-}
 
 /** One name's RRsets in `current`: the RRset itself when there is one (most names), else a list. */
 type NameEntry = RrSet | RrSet[];
@@ -76,8 +75,9 @@ function sameRrSet(a: RrSet, b: RrSet): boolean {
   return a.rdatas.every((r, i) => r.equals(b.rdatas[i]!));
 }
 
+/** `ns/name`, flat: these keys are kept in several maps for the life of each object. */
 function objKey(ns: string, name: string): string {
-  return `${ns}/${name}`;
+  return flatKey(`${ns}/${name}`);
 }
 
 /** Pods that ended keep their IP in status, but the IP may already belong to another pod. */
@@ -107,6 +107,8 @@ export class ClusterState {
   private readonly ownIps: ReadonlySet<string>;
   private readonly selectingUs = new Set<string>(); // services with one of ownIps as a ready endpoint
   private nameServerRrsets: RrSetRef[] = [];
+  /** Changes held back while batch() runs; null outside a batch. */
+  private pending: RrSetChange[] | null = null;
 
   constructor(opts: ClusterStateOptions) {
     this.zone = zoneKeyOf(opts.zone);
@@ -123,6 +125,24 @@ export class ClusterState {
 
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Runs `run`, handing the listeners every change it made as one batch at the end instead of one batch
+   * per mutation (a list page of 500 objects becomes one hub delta, one message per worker, instead of
+   * 500). The changes are those of the mutations in order, so applying the batch equals applying each.
+   * Each mutation still returns its own changes. Nested calls join the outer batch.
+   */
+  batch<T>(run: () => T): T {
+    if (this.pending !== null) return run();
+    const pending: RrSetChange[] = [];
+    this.pending = pending;
+    try {
+      return run();
+    } finally {
+      this.pending = null;
+      if (pending.length > 0) for (const l of this.listeners) l(pending);
+    }
   }
 
   /** Every RRset currently published, as upserts: the snapshot a zone loads before applying changes. */
@@ -257,7 +277,9 @@ export class ClusterState {
   }
 
   private emit(changes: RrSetChange[]): RrSetChange[] {
-    if (changes.length > 0) for (const l of this.listeners) l(changes);
+    if (changes.length === 0) return changes;
+    if (this.pending !== null) for (const change of changes) this.pending.push(change);
+    else for (const l of this.listeners) l(changes);
     return changes;
   }
 
@@ -336,23 +358,36 @@ export class ClusterState {
    */
   private replace(old: readonly RrSetRef[], fresh: RrSet[], out: RrSetChange[]): RrSet[] {
     const now: RrSet[] = [];
-    const freshKeys = new Set<string>();
     for (const rrset of fresh) {
-      freshKeys.add(rrKey(rrset.name, rrset.type));
       const prev = this.getCurrent(rrset.name, rrset.type);
       if (prev && sameRrSet(prev, rrset)) {
         now.push(prev);
         continue;
       }
+      rrset.name = prev?.name ?? flatKey(rrset.name); // kept for as long as it is published
       this.setCurrent(rrset);
       now.push(rrset);
       out.push({ op: 'upsert', rrset });
     }
-    for (const { name, type } of old) {
-      if (freshKeys.has(rrKey(name, type))) continue;
-      if (this.deleteCurrent(name, type)) out.push({ op: 'delete', name, type });
+    if (old.length > 0) {
+      // An old (name, type) still rendered is published now as one of `now`; anything else there goes.
+      // (By object identity: no `name|type` key string per RRset, which cost more than the rest.)
+      const published = new Set<RrSet>(now);
+      for (const { name, type } of old) {
+        const current = this.getCurrent(name, type);
+        if (current === undefined || published.has(current)) continue;
+        this.deleteCurrent(name, type);
+        out.push({ op: 'delete', name, type });
+      }
     }
-    return now;
+    return exact(now);
+  }
+
+  /** `name` as stored: the owner string of its published RRsets when there are any (a PTR target names the A RRset of the same name), else a flat copy. */
+  private storedName(name: string): string {
+    const entry = this.current.get(name);
+    if (entry === undefined) return flatKey(name);
+    return Array.isArray(entry) ? entry[0]?.name ?? flatKey(name) : entry.name;
   }
 
   private getCurrent(name: string, type: number): RrSet | undefined {
@@ -403,7 +438,7 @@ export class ClusterState {
   private updatePtrs(before: readonly PtrRef[], after: readonly PtrRef[], out: RrSetChange[]): PtrRef[] {
     if (before.length === 0 && after.length === 0) return [];
     const key = (p: PtrRef): string => `${p.ip} ${p.target}`;
-    const beforeKeys = new Set(before.map(key));
+    const beforeRefs = new Map(before.map((p) => [key(p), p]));
     const afterKeys = new Set<string>();
     const unique: PtrRef[] = [];
     const touched = new Set<string>();
@@ -411,16 +446,23 @@ export class ClusterState {
       const k = key(p);
       if (afterKeys.has(k)) continue;
       afterKeys.add(k);
-      unique.push(p);
-      if (!beforeKeys.has(k)) this.adjustPtr(p, 1, touched);
+      // A reference kept from before keeps its (flat) strings; a new one is stored flat.
+      const kept = beforeRefs.get(k);
+      if (kept !== undefined) {
+        unique.push(kept);
+        continue;
+      }
+      const ref = { ip: p.ip, target: this.storedName(p.target) };
+      unique.push(ref);
+      this.adjustPtr(ref, 1, touched);
     }
-    for (const p of before) if (!afterKeys.has(key(p))) this.adjustPtr(p, -1, touched);
+    for (const [k, p] of beforeRefs) if (!afterKeys.has(k)) this.adjustPtr(p, -1, touched);
     for (const ip of touched) {
       const targets = this.ptrRefs.get(ip);
       const fresh = targets === undefined ? [] : [ptrRrset(this.o, ip, typeof targets === 'string' ? [targets] : targets.keys())];
       this.replace([{ name: reverseName(ip), type: TYPE_PTR }], fresh, out);
     }
-    return unique;
+    return exact(unique);
   }
 
   private adjustPtr({ ip, target }: PtrRef, delta: 1 | -1, touched: Set<string>): void {

@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { ClusterState } from './cluster-state.js';
 import { KubernetesMetrics } from './metrics.js';
 import { ownAddresses } from './own-addresses.js';
-import type { ZoneHub } from '../../worker/hub.js';
+import { LOCAL_STORES, type ZoneHub } from '../../worker/hub.js';
 import { startManifestsSource } from '../manifests/source.js';
 import { SnapshotKeeper } from './snapshot.js';
 import { snapshotPath } from './snapshot-file.js';
@@ -45,6 +45,12 @@ const REVERSE_ROOTS = ['in-addr.arpa.', 'ip6.arpa.'];
 
 /** Where the cluster's RRset changes go (the ZoneHub, through hubSink: ordered deltas to every worker). */
 export interface ClusterSink {
+  /**
+   * The store the sink keeps the reverse names in, when it keeps them itself (the hub does): the
+   * cluster zone then reads that one instead of keeping a second copy of every PTR record. Wrappers
+   * pass their inner sink's on.
+   */
+  readonly reverse?: LocalNames;
   /** Once, before any change: the (not yet ready) zone exists. */
   adopt(zone: Zone, reverse: LocalNames): void;
   apply(zone: Zone, reverse: LocalNames, inZone: RrSetChange[], reverseChanges: RrSetChange[]): void;
@@ -54,11 +60,14 @@ export interface ClusterSink {
 
 /**
  * Every change goes through the hub, which keeps the main thread's zone and the workers' replicas in step.
- * `reverse` is the main thread's copy of the reverse names (snapshot.ts reads it); the hub's `reverse`
- * store is what the workers get, unsynced below REVERSE_ROOTS until the first full view.
+ * The hub's `reverse` store is the main thread's one copy of the reverse names (snapshot.ts and the
+ * inspection API read it as `ClusterZone.reverse`) and what the workers get, unsynced below
+ * REVERSE_ROOTS until the first full view.
  */
 export function hubSink(hub: ZoneHub): ClusterSink {
+  const hubReverse = hub.local[LOCAL_STORES.indexOf('reverse')]!;
   return {
+    reverse: hubReverse,
     adopt(zone) {
       hub.adoptZone(zone);
       hub.setLocalUnsynced('reverse', REVERSE_ROOTS);
@@ -66,7 +75,7 @@ export function hubSink(hub: ZoneHub): ClusterSink {
     apply(zone, reverse, inZone, reverseChanges) {
       if (inZone.length > 0) hub.apply(zone.origin, inZone);
       if (reverseChanges.length > 0) {
-        for (const change of reverseChanges) reverse.apply(change);
+        if (reverse !== hubReverse) for (const change of reverseChanges) reverse.apply(change);
         hub.applyLocal('reverse', reverseChanges);
       }
     },
@@ -93,7 +102,6 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   });
   // Insecure-mode pod records are a rule each worker applies (src/worker/settings.ts); verified ones are data.
   const zone = new Zone(origin);
-  const reverse = new LocalNames();
   zone.ready = false;
 
   const sourceLog = log.child({ component: 'kubernetes' });
@@ -101,6 +109,7 @@ export async function startClusterZone(config: KdnsConfig, log: Logger, sink: Cl
   const snapshots = config.stateDir === null ? null
     : new SnapshotKeeper({ file: snapshotPath(config.stateDir, origin), origin, log: sourceLog, registry: opts.registry });
   if (snapshots !== null) sink = snapshots.wrap(sink);
+  const reverse = sink.reverse ?? new LocalNames();
 
   // Split each batch: names under the zone go to the zone, reverse names to the exact-match store.
   const apply = (changes: RrSetChange[]): void => {

@@ -60,9 +60,11 @@ export function podNamespaceName(zone: string, ns: string): string {
 
 /** Builds an RRset with duplicate RDATA removed and the rest in byte order. */
 export function makeRrSet(name: string, type: number, ttl: number, rdatas: Buffer[]): RrSet {
-  const unique = new Map<string, Buffer>();
-  for (const r of rdatas) unique.set(r.toString('hex'), r);
-  const sorted = [...unique.values()].sort(Buffer.compare);
+  // Sorted, equal neighbours are duplicates: no key string per RDATA (most RRsets hold one record).
+  const sorted = rdatas.length > 1 ? [...rdatas].sort(Buffer.compare) : [...rdatas];
+  let kept = Math.min(sorted.length, 1);
+  for (let i = 1; i < sorted.length; i++) if (!sorted[i]!.equals(sorted[kept - 1]!)) sorted[kept++] = sorted[i]!;
+  sorted.length = kept;
   return { name, type, class: CLASS_IN, ttl, rdatas: sorted };
 }
 
@@ -74,22 +76,29 @@ function addressRdata(ip: string): { type: number; rdata: Buffer } {
   return ip.includes(':') ? { type: TYPE_AAAA, rdata: rdataAAAA(ip) } : { type: TYPE_A, rdata: rdataA(ip) };
 }
 
-/** Collects A/AAAA per owner name, then turns them into RRsets. */
+/**
+ * Collects A/AAAA per owner name, then turns them into RRsets. Addresses are listed as they come, repeats
+ * included: makeRrSet drops repeated RDATA, and a Set per name (one per endpoint) was most of a
+ * rendering's garbage.
+ */
 class AddressSets {
-  private readonly byName = new Map<string, Set<string>>();
+  private readonly byName = new Map<string, string[]>();
   add(name: string, ip: string): void {
-    let set = this.byName.get(name);
-    if (!set) this.byName.set(name, (set = new Set()));
-    set.add(ip);
+    const list = this.byName.get(name);
+    if (list === undefined) this.byName.set(name, [ip]);
+    else list.push(ip);
   }
   rrsets(ttl: number): RrSet[] {
     const out: RrSet[] = [];
+    // One RDATA buffer per address: a headless Service's A RRset and its endpoints' A RRsets share them.
+    const rdataOf = new Map<string, { type: number; rdata: Buffer }>();
     for (const [name, ips] of this.byName) {
       const v4: Buffer[] = [];
       const v6: Buffer[] = [];
       for (const ip of ips) {
-        const { type, rdata } = addressRdata(ip);
-        (type === TYPE_A ? v4 : v6).push(rdata);
+        let address = rdataOf.get(ip);
+        if (address === undefined) rdataOf.set(ip, (address = addressRdata(ip)));
+        (address.type === TYPE_A ? v4 : v6).push(address.rdata);
       }
       if (v4.length > 0) out.push(makeRrSet(name, TYPE_A, ttl, v4));
       if (v6.length > 0) out.push(makeRrSet(name, TYPE_AAAA, ttl, v6));

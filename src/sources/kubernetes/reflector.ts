@@ -4,23 +4,20 @@
 // keeps the slim form it needs in ClusterState. This keeps only `namespace/name → resourceVersion`.
 //
 // It behaves as ListWatch does, event for event: `connect` on every (re)start; a list (in pages, each
-// applied as it arrives, so at most one page of full objects is alive) when there is no resourceVersion
+// applied as it arrives, as one batch of changes, so at most one page of full objects is alive) when there is no resourceVersion
 // to watch from; a watch from the last resourceVersion seen; a cleanly ended watch re-watches; 410 Gone
 // (as an error or an ERROR event) lists again; any other error stops it and goes to `error`.
 
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-
-export interface ListPage {
-  items: KubernetesObject[];
-  metadata?: { resourceVersion?: string; _continue?: string };
-}
-export type PageFn = (p: { limit: number; _continue?: string }) => Promise<ListPage>;
+import type { PageFn } from './list-page.js';
 
 export interface ReflectorHandlers {
   /** An object not seen before ('added') or at a resourceVersion other than the last one delivered. */
   upsert(o: KubernetesObject, type: 'added' | 'modified'): void;
   /** An object delivered before is gone (on a relist only `metadata.namespace` and `.name` are set). */
   remove(o: KubernetesObject): void;
+  /** Runs `apply` (the deliveries of one list page) so that their changes leave as one batch. */
+  batch(apply: () => void): void;
   /** Each (re)start that lists or watches (the first one is no restart). */
   connect(): void;
   /** The list or watch failed other than with 410; the reflector stopped until start() is called again. */
@@ -107,20 +104,24 @@ export class Reflector {
     let cont: string | undefined;
     let resourceVersion = '';
     for (let pages = 0; pages < MAX_PAGES; pages++) {
-      const page = await this.fetchPage({ limit: LIST_PAGE_SIZE, _continue: cont });
-      for (const item of page.items) {
-        listedKeys.add(keyOf(item));
-        this.deliver(item);
-      }
+      const page = await this.fetchPage({ limit: LIST_PAGE_SIZE, continue: cont });
+      this.on.batch(() => {
+        for (const item of page.items) {
+          listedKeys.add(keyOf(item));
+          this.deliver(item);
+        }
+      });
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
       if (cont === undefined) break;
     }
-    for (const key of [...this.versions.keys()]) {
-      if (listedKeys.has(key)) continue;
-      const cut = key.indexOf('/');
-      this.forget({ metadata: { namespace: key.slice(0, cut) || undefined, name: key.slice(cut + 1) } });
-    }
+    this.on.batch(() => {
+      for (const key of [...this.versions.keys()]) {
+        if (listedKeys.has(key)) continue;
+        const cut = key.indexOf('/');
+        this.forget({ metadata: { namespace: key.slice(0, cut) || undefined, name: key.slice(cut + 1) } });
+      }
+    });
     this.resourceVersion = resourceVersion;
     this.listed = true;
   }

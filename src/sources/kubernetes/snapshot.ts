@@ -45,6 +45,7 @@ export class SnapshotKeeper {
   wrap(inner: ClusterSink): ClusterSink {
     this.inner = inner;
     return {
+      reverse: inner.reverse,
       adopt: (zone, reverse) => {
         this.zone = zone;
         this.reverse = reverse;

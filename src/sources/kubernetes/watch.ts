@@ -1,17 +1,19 @@
 // The live source: one list/watch (reflector.ts) per kind (Namespaces, Services, EndpointSlices, and Pods
 // in verified pod mode), each object converted to its slim form on arrival and fed to ClusterState; no API
-// object outlives its event. client-node still does the configuration, authentication and requests.
+// object outlives its event. client-node still does the configuration, authentication and requests;
+// list pages and watch events are read as plain JSON (list-page.ts), never as client-node's model classes.
 // The watch is kept apart from the naming rules: this file knows the API, not DNS.
 // The reflector re-watches by itself after a cleanly closed stream and relists after 410; on any other
 // error it stops, so we restart it here (retry-policy.ts says when).
 
 import type { SkippedObjects } from '../../inspect/skipped.js';
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterState } from './cluster-state.js';
 import { KINDS, slimRef, type KindName } from './kinds.js';
 import { loadInClusterConfig } from './in-cluster.js';
 import type { EventType, KubernetesObserver } from './metrics.js';
-import { Reflector, type PageFn } from './reflector.js';
+import { jsonPages } from './list-page.js';
+import { Reflector } from './reflector.js';
 import { RetryPolicy } from './retry-policy.js';
 
 export interface WatchLog {
@@ -66,22 +68,18 @@ function allowPlainHttp(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
-function pageFns(kc: KubeConfig): Record<KindName, { path: string; page: PageFn }> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  return {
-    Namespace: { path: '/api/v1/namespaces', page: (p) => core.listNamespace(p) },
-    Service: { path: '/api/v1/services', page: (p) => core.listServiceForAllNamespaces(p) },
-    EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', page: (p) => discovery.listEndpointSliceForAllNamespaces(p) },
-    Endpoints: { path: '/api/v1/endpoints', page: (p) => core.listEndpointsForAllNamespaces(p) },
-    Pod: { path: '/api/v1/pods', page: (p) => core.listPodForAllNamespaces(p) },
-  };
-}
+/** Where each kind is listed and watched, across all namespaces. */
+const PATHS: Readonly<Record<KindName, string>> = {
+  Namespace: '/api/v1/namespaces',
+  Service: '/api/v1/services',
+  EndpointSlice: '/apis/discovery.k8s.io/v1/endpointslices',
+  Endpoints: '/api/v1/endpoints',
+  Pod: '/api/v1/pods',
+};
 
 export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
   const { state, log, observer } = opts;
   const kc = loadConfig(opts);
-  const all = pageFns(kc);
   // EndpointSlices by default (no 1000-address cap, dual stack); legacy v1 Endpoints only when asked for,
   // for clusters or proxies that do not serve discovery.k8s.io/v1.
   const endpointsKind: KindName = opts.endpointsApi === 'endpoints' ? 'Endpoints' : 'EndpointSlice';
@@ -136,10 +134,12 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
 
     // client-node's informer would keep every object in full; the reflector keeps only their versions.
     let connects = 0;
-    const { path, page } = all[kind];
-    const reflector = new Reflector(kc, path, page, {
+    const path = PATHS[kind];
+    const reflector = new Reflector(kc, path, jsonPages(kc, path), {
       upsert,
       remove,
+      // A list page's changes go to the hub as one delta (the sync sends ~40 instead of ~20,000).
+      batch: (apply) => state.batch(apply),
       // Said each time it (re)opens the list/watch: the first is no restart.
       connect: () => {
         if (connects++ > 0) observer?.watchRestarted(kind);

@@ -1,0 +1,1 @@
+/work/main/bench/k8s/.go
