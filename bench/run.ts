@@ -53,7 +53,7 @@ const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
 const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
 const TCP_PEERS = new Set(['kdns-native', 'kdns-node', 'bind9']);
 /** Peers that serve the zone with DNS semantics, and the packet ceiling (one fixed answer) for reference. */
-const FLOOD_PEERS = new Set(['kdns-native', 'kdns-native-http', 'kdns-native-top', 'kdns-dnstap', 'kdns-node', 'bind9', 'knot', 'nsd', 'coredns', 'ceiling']);
+const FLOOD_PEERS = new Set(['kdns-native', 'kdns-native-http', 'kdns-native-top', 'kdns-native-views', 'kdns-dnstap', 'kdns-node', 'bind9', 'knot', 'nsd', 'coredns', 'ceiling']);
 const FLOOD: UdpOptions = { ...UDP, randomLabel: true };
 /** The long flood kdns's RSS is watched over (the 10 million queries). */
 const FLOOD_RSS_QUERIES = Math.min(Math.max(Number(values['flood-queries'] ?? (QUICK ? 200_000 : 10_000_000)), 10_000), 50_000_000);

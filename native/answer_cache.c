@@ -23,6 +23,7 @@
 
 #include "answer_cache.h"
 #include "epoch.h"
+#include "peer.h"
 #include "negative.h"
 
 #include <pthread.h>
@@ -222,26 +223,12 @@ unsigned answer_cache_variant(int dnssec_ok, int checking_disabled, int authenti
   return (dnssec_ok ? 4u : 0u) | (checking_disabled ? 2u : 0u) | (dnssec_ok || authentic_data ? 1u : 0u);
 }
 
-/** Whether the first `bits` bits of a and b are equal. */
-static int prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits) {
-  unsigned whole = bits / 8, rest = bits % 8;
-  if (memcmp(a, b, whole) != 0) return 0;
-  if (rest == 0) return 1;
-  uint8_t mask = (uint8_t)(0xff << (8 - rest));
-  return (a[whole] & mask) == (b[whole] & mask);
-}
-
 /** The access list, as src/forward/acl.ts decides it: an IPv4-mapped IPv6 peer counts as IPv4. */
 static int acl_allows(const answer_cache *c, const uint8_t *peer16, int family_v6) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  const uint8_t *addr = peer16;
-  uint8_t family = family_v6 ? 6 : 4;
-  if (family_v6 && memcmp(peer16, mapped, 12) == 0) {
-    addr = peer16 + 12;
-    family = 4;
-  }
+  const uint8_t *addr;
+  uint8_t family = peer_unmapped(peer16, family_v6, &addr);
   for (unsigned i = 0; i < c->nacl; i++) {
-    if (c->acl[i].family == family && prefix_equal(c->acl[i].addr, addr, c->acl[i].prefix)) return 1;
+    if (c->acl[i].family == family && peer_prefix_equal(c->acl[i].addr, addr, c->acl[i].prefix)) return 1;
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "answer_cache_napi.h"
+#include "views_napi.h"
 #include "negative_napi.h"
 #include "takeover.h"
 #include "observe.h"
@@ -87,9 +88,11 @@ typedef struct udp_engine {
   uint8_t *in, *out;
   int32_t *meta;      // slot fields
   uint32_t *counters; // the same memory: header counters
-  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref, cache_ref, fwd_ref;
-  answer_cache *cache; // compiled authoritative answers; NULL: every datagram goes to JavaScript
-  answer_cache *fwd;   // forwarded answers (expiring, access-listed); NULL: none
+  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref;
+  // Compiled authoritative answers and forwarded ones (expiring, access-listed), one pair per view (src/views),
+  // or one pair without views; views.n 0: every datagram goes to JavaScript.
+  view_caches views;
+  answer_cache *cache; // views.caches[0] or NULL: where the packet counters are counted (every view's are the same)
   observe_ring obs;    // top-talker samples of the answers made in C (udpObserve); base NULL: off
   tap_ring tap;        // dnstap records of the exchanges answered in C (udpTap); base NULL: off
   napi_async_context actx;
@@ -328,6 +331,7 @@ static void engine_free(udp_engine *e) {
   __atomic_fetch_sub(&live_engines, 1, __ATOMIC_RELAXED);
   free(e->peers);
   free(e->peer_lens);
+  view_caches_free(&e->views);
 #if KDNS_HAVE_MMSG
   free(e->rmsgs);
   free(e->smsgs);
@@ -533,17 +537,18 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
   double wall_ms = e->tap.base != NULL ? tap_now_ms() : 0; // dnstap's time of every exchange of the batch
   unsigned answered = 0;
-  // The tables are process-global: announce this thread as a reader of each for the batch (no lock; a
-  // table it cannot enter now answers nothing in this batch, JavaScript does).
-  answer_cache *cache = answer_cache_read_begin(e->cache) ? e->cache : NULL;
-  answer_cache *fwd = e->fwd != NULL && answer_cache_read_begin(e->fwd) ? e->fwd : NULL;
-  for (unsigned i = 0; i < n && (cache != NULL || fwd != NULL); i++) {
+  // The tables are process-global: announce this thread as a reader of each view's for the batch (no lock;
+  // a table it cannot enter now answers nothing in this batch, JavaScript does).
+  int any = view_caches_read_begin(&e->views);
+  for (unsigned i = 0; i < n && any; i++) {
     int32_t *m = e->meta + META_HEADER + i * META_STRIDE;
     if (m[S_IN_LEN] <= 0) continue;
     const uint8_t *q = e->in + (size_t)i * e->in_slot;
     uint8_t *out = e->out + (size_t)i * e->out_slot;
     const uint8_t *peer = (const uint8_t *)&m[S_ADDR];
     int v6 = m[S_FAMILY] == 6;
+    answer_cache *fwd;
+    answer_cache *cache = view_caches_pick(&e->views, v6, peer, &fwd);
     size_t len = cache == NULL ? 0 : answer_cache_answer_udp(cache, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0 && fwd != NULL) len = answer_cache_answer_udp(fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
@@ -553,8 +558,7 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
     m[S_IN_LEN] = -1;
     answered++;
   }
-  if (cache != NULL) answer_cache_read_end(cache);
-  if (fwd != NULL) answer_cache_read_end(fwd);
+  view_caches_read_end(&e->views);
   if (answered > 0) {
     answer_cache_count_duration(e->cache, answered, uv_hrtime() - started);
     e->counters[H_NATIVE] += answered;
@@ -599,10 +603,11 @@ static void on_closed(uv_handle_t *h) {
   udp_engine *e = (udp_engine *)h->data;
   napi_env env = e->env;
   // A start that failed half way made only some of these.
-  napi_ref refs[] = {e->in_ref, e->out_ref, e->meta_ref, e->cb_ref, e->cache_ref, e->fwd_ref};
+  napi_ref refs[] = {e->in_ref, e->out_ref, e->meta_ref, e->cb_ref};
   for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
     if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
   }
+  view_caches_release(env, &e->views);
   observe_release(env, &e->obs);
   tap_release(env, &e->tap);
   if (e->actx != NULL) napi_async_destroy(env, e->actx);
@@ -652,10 +657,11 @@ static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-// udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?, forwardedCache?) → handle
+// udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?, forwardedCache?, viewRules?) → handle; with
+// views, cache and forwardedCache are arrays (one per view) and viewRules picks the view (views_napi.h).
 static napi_value udp_start(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  size_t argc = 8;
+  napi_value argv[9] = {NULL};
+  size_t argc = 9;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int fd = -1, batch = 0;
   uint8_t *in = NULL, *out = NULL;
@@ -679,23 +685,18 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_valuetype cb_type;
   napi_typeof(env, argv[5], &cb_type);
   if (cb_type != napi_function) return throw_type(env, "callback must be a function");
-  answer_cache *caches[2] = {NULL, NULL}; // argv[6], argv[7]
-  for (size_t k = 0; k < 2; k++) {
-    if (argc <= 6 + k) break;
-    napi_valuetype t;
-    napi_typeof(env, argv[6 + k], &t);
-    if (t != napi_undefined && t != napi_null && (caches[k] = cache_from_value(env, argv[6 + k])) == NULL) {
-      return throw_type(env, "cache must come from cacheCreate");
-    }
-  }
-  answer_cache *cache = caches[0];
-  if (cache == NULL && caches[1] != NULL) return throw_type(env, "a forwarded cache needs the answer cache too");
   size_t in_slot = in_len / (size_t)batch, out_slot = out_len / (size_t)batch;
   if (in_slot < 512 || out_slot < 512) return throw_type(env, "inBuf and outBuf need at least 512 bytes per slot");
   if (meta_len < (size_t)(META_HEADER + batch * META_STRIDE)) return throw_type(env, "meta is too short for batchSize");
+  view_caches views;
+  const char *bad = view_caches_read(env, argv[6], argv[7], argv[8], &views); // missing arguments stay NULL
+  if (bad != NULL) return throw_type(env, bad);
 
   udp_engine *e = calloc(1, sizeof *e);
-  if (e == NULL) return throw_errno(env, "udpStart", "-", 0, ENOMEM);
+  if (e == NULL) {
+    view_caches_free(&views);
+    return throw_errno(env, "udpStart", "-", 0, ENOMEM);
+  }
   __atomic_fetch_add(&live_engines, 1, __ATOMIC_RELAXED);
   e->env = env;
   e->fd = fd;
@@ -706,8 +707,8 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   e->out_slot = out_slot;
   e->meta = (int32_t *)meta_data;
   e->counters = (uint32_t *)meta_data;
-  e->cache = cache;
-  e->fwd = caches[1];
+  e->views = views;
+  e->cache = views.n > 0 ? views.caches[0] : NULL;
   e->peers = calloc((size_t)batch, sizeof *e->peers);
   e->peer_lens = calloc((size_t)batch, sizeof *e->peer_lens);
   int alloc_ok = e->peers != NULL && e->peer_lens != NULL;
@@ -758,8 +759,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
              napi_create_reference(env, argv[3], 1, &e->out_ref) == napi_ok &&
              napi_create_reference(env, argv[4], 1, &e->meta_ref) == napi_ok &&
              napi_create_reference(env, argv[5], 1, &e->cb_ref) == napi_ok &&
-             (cache == NULL || napi_create_reference(env, argv[6], 1, &e->cache_ref) == napi_ok) && // caches too
-             (e->fwd == NULL || napi_create_reference(env, argv[7], 1, &e->fwd_ref) == napi_ok) &&
+             view_caches_hold(env, &e->views, argv[6], argv[7]) && // the caches too
              napi_create_object(env, &resource) == napi_ok &&
              napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name) == napi_ok &&
              napi_async_init(env, resource, name, &e->actx) == napi_ok;

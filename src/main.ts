@@ -5,9 +5,10 @@
 import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { KdnsConfig, ListenAddress } from './config/types.js';
-import { ConfigError, SourceError } from './errors.js';
-import { Zone, ZoneSet, rrsetFromRecords } from './zone/index.js';
-import { loadZoneFile } from './sources/zonefile/parse.js';
+import { ConfigError } from './errors.js';
+import type { ZoneSet } from './zone/index.js';
+import { loadZoneFiles } from './sources/zonefile/files.js';
+import { loadViewZones, type ViewZones } from './views/setup.js';
 import { loadHostsFile } from './sources/hosts/parse.js';
 import { LocalNames } from './server/local-names.js';
 import type { BoundAddress } from './engine/types.js';
@@ -57,21 +58,13 @@ interface StaticData {
   hostRecords: Rr[];
   /** Origins of the zone files (the cluster zone joins `zones` later and is not reloaded from files). */
   origins: string[];
+  /** Each view's own zone files (src/views), loaded at start (views are restart-only). */
+  viewZones: ViewZones;
 }
 
 /** Loads every static source; a bad line throws SourceError (the CLI exits 2 on it). */
 export function loadStaticSources(config: KdnsConfig, log: Logger): { zones: ZoneSet; local: LocalNames; hostRecords: Rr[] } {
-  const zones = new ZoneSet();
-  for (const { file, origin } of config.zoneFiles) {
-    const parsed = loadZoneFile(file, origin ?? undefined);
-    if (zones.get(parsed.origin) !== undefined) {
-      throw new SourceError(file, null, `zone ${parsed.origin} is already loaded from another file`);
-    }
-    const zone = new Zone(parsed.origin);
-    zone.replaceAll(rrsetFromRecords(parsed.records));
-    zones.add(zone);
-    log.info({ component: 'zonefile', file, origin: parsed.origin, records: parsed.records.length }, 'zone loaded');
-  }
+  const zones = loadZoneFiles(config.zoneFiles, log);
   const local = new LocalNames();
   const hostRecords: Rr[] = [];
   for (const file of config.hosts) {
@@ -93,7 +86,7 @@ export function forwardOptions(config: KdnsConfig, listen: ListenAddress[]): For
 
 export async function run(config: KdnsConfig, log: Logger): Promise<RunningServer> {
   const loaded = loadStaticSources(config, log);
-  const data: StaticData = { ...loaded, origins: loaded.zones.zones().map((z) => z.origin) };
+  const data: StaticData = { ...loaded, origins: loaded.zones.zones().map((z) => z.origin), viewZones: loadViewZones(config.views, log) };
   const auth = BearerAuth.fromFile(config.apiTokenFile);
   // Before any socket is bound: a second kdns on the same port must not take a share of the traffic
   // (with --takeover it hands its sockets over instead: src/takeover).
@@ -133,6 +126,7 @@ async function serve(config: KdnsConfig, log: Logger, data: StaticData, auth: Be
   const { zones } = data;
   const hub = new ZoneHub(zones);
   hub.replaceLocal(data.hostRecords);
+  for (const [view, own] of data.viewZones) for (const zone of own.zones()) hub.addViewZone(view, zone);
   let dp: DataPlane | null = null;
   const transfers = startTransfers(config, log, zones, registry, () => dp?.synced(hub.version, 2000) ?? Promise.resolve());
   let cluster: ClusterZone | null = null;
@@ -255,6 +249,7 @@ function logServing(
     ...facts,
     http: config.http === null || http === null ? null : { address: config.http.host, port: http.port },
     forwarding: !config.noForward,
+    ...(config.views.length > 0 ? { views: config.views.map((v) => v.name) } : {}),
     version: KDNS_VERSION,
   }, 'serving');
 }

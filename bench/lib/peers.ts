@@ -265,4 +265,20 @@ const kdnsHttp = kdns('native', {
   args: () => ['--http', '127.0.0.1:0', '--top-talkers=false'],
 });
 
-export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdnsHttp, kdnsTop, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];
+/**
+ * kdns native with three views none of whose networks holds the load generator (127.0.0.1): every datagram
+ * walks all their rules in C (native/views.c) and is answered from the default view's tables, the worst
+ * case of the pick; against kdns-native it is the cost of views on the hot path (issue 13, item 4).
+ */
+const kdnsViews = kdns('native', {
+  id: 'kdns-native-views',
+  label: 'kdns (native engine, 3 views, client in the default view)',
+  args: () => [
+    '--http', 'none',
+    '--view', 'name=office,match-clients=!10.9.0.0/16,match-clients=10.0.0.0/8,match-clients=fd00::/8',
+    '--view', 'name=lab,match-clients=192.168.0.0/16',
+    '--view', 'name=guests,match-clients=172.16.0.0/12,forward=false',
+  ],
+});
+
+export const PEERS: Peer[] = [kdns('native'), kdnsDnstap, kdnsHttp, kdnsTop, kdnsViews, kdns('node'), dgramMap, bind9, knot, nsd, coredns, ceiling];

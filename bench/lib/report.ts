@@ -186,6 +186,7 @@ export function targets(r: Results): Target[] {
     { what: `${kdName} UDP vs CoreDNS`, ratio: div(one(kd), one('coredns')), goal: 5 },
     { what: `${kdName} UDP: 2 workers vs 1 (unpinned)`, ratio: div(udpQps(find(r.twoWorkers, kd)), udpQps(find(r.oneWorkerUnpinned, kd))), goal: 1.7 },
     { what: 'kdns native UDP, top talkers on vs off', ratio: div(one('kdns-native-top'), native), goal: 0.95 },
+    { what: 'kdns native UDP, 3 views (client in the default view) vs none', ratio: div(one('kdns-native-views'), native), goal: 0.95 },
     {
       what: 'kdns native random-name flood, top talkers on vs off', goal: 0.95,
       ratio: div(floodQps(find(r.oneWorker, 'kdns-native-top')), floodQps(find(r.oneWorker, 'kdns-native'))),

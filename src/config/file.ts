@@ -111,10 +111,17 @@ function flatten(map: unknown, prefix: string, bad: (message: string) => never):
     const key = isScalar(pair.key) ? String(pair.key.value) : bad('expected a setting name (a string key)');
     const value = pair.value;
     if (isMap(value)) parts.push(flatten(value, `${prefix}${key}.`, bad));
+    else if (isSeq(value)) for (const item of value.items) parts.push(`${prefix}${key}=${scalarItem(item, `${prefix}${key}`, bad)}`);
     else if (isScalar(value) && value.value !== null && typeof value.value !== 'object') parts.push(`${prefix}${key}=${String(value.value)}`);
     else bad(`expected a value for ${prefix}${key}`);
   }
   return parts.join(',');
+}
+
+/** A list inside a structured item (`match-clients: [a, b]`) becomes the key repeated: `match-clients=a,match-clients=b`. */
+function scalarItem(item: unknown, key: string, bad: (message: string) => never): string {
+  if (isScalar(item) && item.value !== null && typeof item.value !== 'object') return String(item.value);
+  return bad(`expected a list of values for ${key}`);
 }
 
 function unknownKey(dotted: string): string {

@@ -57,6 +57,7 @@ export function defaultConfig(): KdnsConfig {
     logLevel: 'info',
     logFormat: 'auto',
     policies: [],
+    views: [],
   };
 }
 

@@ -14,6 +14,7 @@ import { parseTsigKey } from '../dynamic/tsig.js';
 import { parseCidr } from '../forward/acl.js';
 import { forwardRows } from './forward-rows.js';
 import { parsePolicy } from '../policy/rules.js';
+import { parseView } from '../views/rules.js';
 import { DEFAULT_DNSTAP_BUFFER, MAX_DNSTAP_BUFFER, MIN_DNSTAP_BUFFER, parseDnstapTarget } from '../dnstap/config.js';
 
 /**
@@ -138,6 +139,22 @@ export const OPTIONS: readonly OptionSpec[] = [
         throw new ValueProblem(`expected one policy per name or zone, got ${p.scope}=${p.domain} twice`);
       }
       (l.policies ??= []).push(p);
+    },
+  }),
+  opt(['views'], 'view', {
+    arg: 'name=NAME,match-clients=CIDR,...', repeatable: true, structured: true, defaultText: 'none (every client sees everything)',
+    help: 'a view: clients from match-clients (CIDR, !CIDR excludes, any; repeat the key for more) see its zone-files, the dynamic-zones '
+      + 'it names, the cluster zone (cluster=true|false) and forwarding (forward=true|false); first match wins, other clients see the default view',
+    apply: (l, v, ctx) => {
+      const view = parseView(v, (path) => rebase(path, ctx));
+      if (l.views?.some((w) => w.name === view.name)) throw new ValueProblem(`expected one view named ${view.name}, got it twice`);
+      (l.views ??= []).push(view);
+    },
+    check: (l) => {
+      for (const view of l.views ?? []) {
+        const unknown = view.dynamicZones.find((z) => !(l.dynamicZones ?? []).includes(z));
+        if (unknown !== undefined) throw new ValueProblem(`view ${view.name}: expected dynamic-zones among the --dynamic-zone zones, got ${unknown}`);
+      }
     },
   }),
   opt(['transfer-to'], null, {

@@ -53,6 +53,7 @@ import type { CacheOptions, ForwardOptions, PrefetchOptions } from '../forward/o
 import type { TsigKey } from '../dynamic/tsig.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { AnswerPolicy } from '../policy/rules.js';
+import type { ViewDefinition } from '../views/rules.js';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
@@ -130,6 +131,8 @@ export interface KdnsConfig {
   logFormat: LogFormat;
   /** Answer order and health checks per name or zone (`policies:`, `--policy`; src/policy). */
   policies: AnswerPolicy[];
+  /** Views by client source network, first match wins (`views:`, `--view`; src/views); empty: one view of everything. */
+  views: ViewDefinition[];
 }
 
 /**

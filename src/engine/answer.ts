@@ -4,7 +4,13 @@
 import { performance } from 'node:perf_hooks';
 import { DROP_MALFORMED, DROP_OTHER } from '../metrics/dns-counters.js';
 import { RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import type { QueryObserver } from './types.js';
+import type { EngineOptions, QueryObserver } from './types.js';
+
+/** The responder for a client given by its address text: its view's, or the one responder without views. */
+export function responderFor(opts: Pick<EngineOptions, 'responder' | 'views'>, address: string): Responder {
+  const views = opts.views ?? null;
+  return views === null ? opts.responder : views.forText(address);
+}
 
 /** Answers `query[0..len)` into `out` and reports it, timing this one query; returns the response length (0: send nothing). */
 export function answerQuery(
@@ -103,4 +109,3 @@ function forwardDone(response: Buffer | Buffer[] | null, context: unknown): void
     p.sink.settled(p.replyTo);
   }
 }
-

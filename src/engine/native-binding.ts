@@ -61,11 +61,14 @@ export interface NativeBinding {
   closeFd(fd: number): number;
   /**
    * Polls `fd` on this thread's loop; `callback(count)` runs once per received batch that has a datagram
-   * the cache did not answer. Owns `fd` from now on.
+   * the cache did not answer. Owns `fd` from now on. With views (src/views), `cache` and `forwardedCache`
+   * are arrays, one entry per view (the default view last), and `viewRules` picks a datagram's view from its
+   * peer (ViewMatcher.wireRules).
    */
   udpStart(
     fd: number, batchSize: number, inBuf: Buffer, outBuf: Buffer, meta: Int32Array, callback: (count: number) => void,
-    cache?: CacheHandle | null, forwardedCache?: CacheHandle | null,
+    cache?: CacheHandle | readonly CacheHandle[] | null, forwardedCache?: CacheHandle | readonly (CacheHandle | null)[] | null,
+    viewRules?: Buffer | null,
   ): UdpHandle;
   /** Stops polling but keeps the fd, so udpSendTo still works (shutdown: answers still owed). Idempotent. */
   udpPause(handle: UdpHandle): void;

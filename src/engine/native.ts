@@ -24,6 +24,7 @@ import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import type { BoundAddress, EngineOptions, PacketEngine, QueryObserver } from './types.js';
 import { ExchangeObservers } from './observers.js';
 import type { Logger } from 'pino';
+import type { ClientViews } from '../views/client-views.js';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
 
 export const DEFAULT_BATCH = 64;
@@ -106,14 +107,18 @@ class UdpPort {
   private readonly metaBytes: Uint8Array;
   /** dnstap and top talkers: the exchanges JS answers; the ones made in C go to their native rings. */
   private readonly exchanges: ExchangeObservers | null;
+  /** Views (src/views): the responder of each datagram's client; null: `responder` answers all. */
+  private readonly views: ClientViews | null;
 
   constructor(
     batch: number, responder: Responder, observer: QueryObserver | null, log: Logger, binding: NativeBinding, nativeCounted: boolean,
     forwards: InFlight,
     limiter: RateLimiter | null,
     exchanges: ExchangeObservers | null,
+    views: ClientViews | null,
   ) {
     this.exchanges = exchanges;
+    this.views = views;
     this.limiter = limiter;
     this.binding = binding;
     this.forwards = forwards;
@@ -177,14 +182,17 @@ class UdpPort {
     const exchanges = this.exchanges;
     const sampled = exchanges === null ? 0
       : exchanges.queryFromBytes(family === FAMILY_V6, this.metaBytes, (base + S_ADDR) * 4, meta[base + S_PORT]!, PROTO_UDP, this.inViews[i]!, len);
-    let n = answerQueryTimed(this.responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
+    const views = this.views;
+    // The same pick as native/views.c makes for the answers it gives in C, from the same bytes.
+    const responder = views === null ? this.responder : views.forBytes(meta[base + S_FAMILY]!, this.metaBytes, (base + S_ADDR) * 4);
+    let n = answerQueryTimed(responder, this.observer, this.inViews[i]!, len, PROTO_UDP, family, this.outViews[i]!, this.perQueryMicros);
     if (n === RESPOND_FORWARD) {
       // A forwarded cache hit goes out in this batch; only real upstream work leaves it.
       const address = this.peerText(base);
-      n = forwardNow(this.responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
+      n = forwardNow(responder, this.observer, this.inViews[i]!, len, address, family, PROTO_UDP, this.outViews[i]!);
       if (n === RESPOND_FORWARD) {
         meta[base + S_OUT_LEN] = 0;
-        this.forward(i, len, family, address, sampled);
+        this.forward(responder, i, len, family, address, sampled);
         return;
       }
     }
@@ -201,7 +209,7 @@ class UdpPort {
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
-  private forward(i: number, len: number, family: number, text: string, sampled: number): void {
+  private forward(responder: Responder, i: number, len: number, family: number, text: string, sampled: number): void {
     const base = META_HEADER + i * META_STRIDE;
     const peer: ForwardedPeer = {
       fam: this.meta[base + S_FAMILY]!,
@@ -211,7 +219,7 @@ class UdpPort {
       sampled,
     };
     this.forwards.begin();
-    forwardQuery(this.responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, this.forwardSink, peer);
+    forwardQuery(responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, this.forwardSink, peer);
   }
 
   /** Where every forwarded answer of this engine goes: one sink, each query's peer passed along. */
@@ -265,6 +273,40 @@ function limitForwarded(limiter: RateLimiter, response: Buffer, family: number, 
   return limiter.limitLater(response);
 }
 
+/**
+ * The process-global name of view `i`'s tables: the server's own key for the default view (and without
+ * views), `KEY/view/NAME` for a configured view, so every worker's view NAME reads the same tables and no
+ * view reads another's. null: tables of this worker's own.
+ */
+function viewShareKey(sharedTables: string | null, views: ClientViews | null, i: number): string | null {
+  if (sharedTables === null || views === null || i === views.responders.length - 1) return sharedTables;
+  return `${sharedTables}/view/${views.names[i]!}`;
+}
+
+/**
+ * One view's native tables, or the sum of every view's (the engine's metrics report one figure): a view's
+ * tables count only where this worker is their primary, so the sum over workers still counts each once.
+ */
+function sumStats(all: NativeCacheStats[]): NativeCacheStats {
+  if (all.length === 1) return all[0]!;
+  const sum: NativeCacheStats = {
+    entries: 0, bytes: 0, forwarded: 0, forwardedBytes: 0, negativeNames: 0, negativeBytes: 0, primary: true, forwardedPrimary: true,
+  };
+  for (const s of all) {
+    if (s.primary) {
+      sum.entries += s.entries;
+      sum.bytes += s.bytes;
+      sum.negativeNames += s.negativeNames;
+      sum.negativeBytes += s.negativeBytes;
+    }
+    if (s.forwardedPrimary) {
+      sum.forwarded += s.forwarded;
+      sum.forwardedBytes += s.forwardedBytes;
+    }
+  }
+  return sum;
+}
+
 /** Text form of a 16-byte IPv6 address (uncompressed groups; the forwarder's ACL parses it). */
 function ipv6Text(addr: Buffer): string {
   const groups: string[] = [];
@@ -288,7 +330,8 @@ export class NativeEngine implements PacketEngine {
   private readonly listeners: Listener[] = [];
   private readonly tcp: TcpConnections;
   private readonly udpForwards = new InFlight();
-  private cache: NativeAnswerCache | null = null;
+  /** One answer cache per view (the default view last), or one without views; [] when C answers nothing. */
+  private caches: NativeAnswerCache[] = [];
   private readonly limiter: RateLimiter | null;
   private readonly exchanges: ExchangeObservers | null;
 
@@ -338,14 +381,19 @@ export class NativeEngine implements PacketEngine {
    * when the engine runs without one).
    */
   get answerCacheStats(): NativeCacheStats | null {
-    return this.cache?.stats ?? null;
+    return this.caches.length === 0 ? null : sumStats(this.caches.map((c) => c.stats));
   }
 
   async start(): Promise<BoundAddress[]> {
     // Answers made in C never reach the limiter (nor an exchange observer without a native ring), so with
-    // either every datagram goes through JS.
+    // either every datagram goes through JS. Each view has its own tables, shared by the workers.
     if (this.opts.answerCache !== false && this.limiter === null && (this.exchanges?.seeNative ?? true)) {
-      this.cache = NativeAnswerCache.attach(this.binding, this.opts.responder, this.opts.observer, this.opts.sharedTables ?? null);
+      const views = this.opts.views ?? null;
+      const responders = views?.responders ?? [this.opts.responder];
+      const caches = responders.map((r, i) =>
+        NativeAnswerCache.attach(this.binding, r, this.opts.observer, viewShareKey(this.opts.sharedTables ?? null, views, i)));
+      if (caches.every((c) => c !== null)) this.caches = caches as NativeAnswerCache[];
+      else caches.forEach((c, i) => { if (c !== null) { responders[i]!.removeMirror(c); c.close(); } });
     }
     try {
       for (const addr of this.opts.listen) {
@@ -389,24 +437,37 @@ export class NativeEngine implements PacketEngine {
       throw err;
     }
     const port_ = new UdpPort(
-      this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.cache !== null && this.opts.observer !== null,
+      this.batchSize, this.opts.responder, this.opts.observer, this.opts.log, this.binding, this.caches.length > 0 && this.opts.observer !== null,
       this.udpForwards,
       this.limiter,
       this.exchanges,
+      this.opts.views ?? null,
     );
     port_.inode = fstatSync(udpFd).ino; // a socket's inode, as /proc/net/udp lists it
     // An adopted socket keeps the receive buffer its first owner asked for.
     if (receiveBuffer !== null) logReceiveBuffer(this.opts.log, `${host}:${port}`, this.opts.udpReceiveBuffer ?? 0, receiveBuffer);
     try {
-      port_.handle = b.udpStart(udpFd, this.batchSize, port_.inBuf, port_.outBuf, port_.meta, port_.onBatch, this.cache?.handle, this.cache?.forwardedHandle);
+      port_.handle = this.startUdp(udpFd, port_);
       // The answers made in C never reach onBatch: the observers see them through their native rings.
-      if (this.cache !== null) this.exchanges?.attachNative(b, port_.handle);
+      if (this.caches.length > 0) this.exchanges?.attachNative(b, port_.handle);
     } catch (err) {
       b.closeFd(udpFd);
       server.close();
       throw err;
     }
     return { udp: port_, tcp: server, bound: { address: host, port }, sockets: { host, port, udp: udpFd, tcp: tcpFd } };
+  }
+
+  /** The batch loop over `fd`, with the answer cache, or with one per view and the rules that pick it (views.c). */
+  private startUdp(fd: number, port: UdpPort): UdpHandle {
+    const b = this.binding;
+    const caches = this.caches;
+    const views = this.opts.views ?? null;
+    if (views === null || caches.length === 0) {
+      return b.udpStart(fd, this.batchSize, port.inBuf, port.outBuf, port.meta, port.onBatch, caches[0]?.handle, caches[0]?.forwardedHandle);
+    }
+    return b.udpStart(fd, this.batchSize, port.inBuf, port.outBuf, port.meta, port.onBatch,
+      caches.map((c) => c.handle), caches.map((c) => c.forwardedHandle), views.matcher.wireRules());
   }
 
   private serveTcp(fd: number): Promise<net.Server> {
@@ -436,11 +497,12 @@ export class NativeEngine implements PacketEngine {
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
-    if (this.cache !== null) {
-      this.opts.responder.removeMirror(this.cache);
-      this.cache.close(); // after udpStop: no batch reads through this view any more
-    }
-    this.cache = null;
+    const responders = this.opts.views?.responders ?? [this.opts.responder];
+    this.caches.forEach((c, i) => {
+      responders[i]!.removeMirror(c);
+      c.close(); // after udpStop: no batch reads through this view any more
+    });
+    this.caches = [];
     this.tcp.destroyAll();
   }
 }

@@ -8,7 +8,7 @@ import { isIPv6 } from 'node:net';
 import { PROTO_UDP, RESPOND_FORWARD, RESPONSE_BUFFER_SIZE } from '../server/responder.js';
 import { literalLookup } from '../util/literal-lookup.js';
 import { bindUdpThenTcp } from './bind-pair.js';
-import { answerQuery, forwardNow, forwardQuery, type ForwardSink } from './answer.js';
+import { answerQuery, forwardNow, forwardQuery, responderFor, type ForwardSink } from './answer.js';
 import { ExchangeObservers } from './observers.js';
 import { answerOwed, InFlight } from './in-flight.js';
 import { logReceiveBuffer } from './receive-buffer.js';
@@ -111,12 +111,13 @@ export class NodeEngine implements PacketEngine {
     }
     const exchanges = this.exchanges;
     const sampled = exchanges === null ? 0 : exchanges.queryFromText(rinfo.address, rinfo.port, PROTO_UDP, msg, msg.length);
-    let n = answerQuery(this.opts.responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
+    const responder = responderFor(this.opts, rinfo.address);
+    let n = answerQuery(responder, this.opts.observer, msg, msg.length, PROTO_UDP, family, this.out);
     if (n === RESPOND_FORWARD) {
-      const now = forwardNow(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
+      const now = forwardNow(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.out);
       if (now === RESPOND_FORWARD) {
         this.udpForwards.begin();
-        forwardQuery(this.opts.responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.forwardSink,
+        forwardQuery(responder, this.opts.observer, msg, msg.length, rinfo.address, family, PROTO_UDP, this.forwardSink,
           { udp, address: rinfo.address, port: rinfo.port, sampled });
         return;
       }

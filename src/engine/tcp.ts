@@ -21,7 +21,8 @@ import type { Logger } from 'pino';
 import type { TcpConfig } from '../config/types.js';
 import { TCP_CLOSED_DEADLINE, TCP_CLOSED_EVICTED, TCP_CLOSED_IDLE } from '../metrics/dns-counters.js';
 import { PROTO_TCP, RESPOND_FORWARD, type Responder } from '../server/responder.js';
-import { answerQuery, forwardNow, forwardQuery, type ForwardSink } from './answer.js';
+import type { ClientViews } from '../views/client-views.js';
+import { answerQuery, forwardNow, forwardQuery, responderFor, type ForwardSink } from './answer.js';
 import { ExchangeObservers } from './observers.js';
 import type { ExchangeObserver, QueryObserver } from './types.js';
 
@@ -31,6 +32,8 @@ const EMPTY = Buffer.alloc(0);
 export interface TcpOptions {
   tcp: TcpConfig;
   responder: Responder;
+  /** Views by client network (src/views): the responder each connection's queries go to; absent or null: `responder`. */
+  views?: ClientViews | null;
   observer: QueryObserver | null;
   log: Logger;
   /** dnstap, top talkers (types.ts ExchangeObserver); absent or empty: nobody. */
@@ -214,7 +217,8 @@ export class TcpConnections {
 
   /** One query: the framed answer, or null (dropped, or forwarded: written later by writeLater). */
   private answer(conn: Connection, query: Buffer, size: number): Buffer | null {
-    const { responder, observer } = this.opts;
+    const { observer } = this.opts;
+    const responder = responderFor(this.opts, conn.address);
     const exchanges = this.exchanges;
     const sampled = exchanges === null ? 0 : exchanges.queryFromText(conn.address, conn.port, PROTO_TCP, query, size);
     let n = answerQuery(responder, observer, query, size, PROTO_TCP, conn.family, this.out);

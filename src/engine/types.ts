@@ -3,6 +3,7 @@
 
 import type { ListenAddress, TcpConfig } from '../config/types.js';
 import type { Responder } from '../server/responder.js';
+import type { ClientViews } from '../views/client-views.js';
 import type { Logger } from 'pino';
 import type { NativeCounters } from '../metrics/dns-counters.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
@@ -57,6 +58,8 @@ export interface EngineOptions {
   /** How long close() waits for queries already received to be answered (forwarded ones too); default 5 s. */
   shutdownGraceMs?: number;
   responder: Responder;
+  /** Views by client network (src/views): the responder each client's queries go to; absent or null: `responder` for all. */
+  views?: ClientViews | null;
   log: Logger;
   observer: QueryObserver | null;
   /** SO_RCVBUF asked for on every UDP socket, in bytes; 0 keeps the kernel's default. */

@@ -10,7 +10,7 @@ import type { NativeCacheStats } from '../engine/native-cache.js';
 
 /** What is read; `engine()` may be null before the engine has bound its sockets. */
 export interface EngineMetricsSource {
-  engine(): (PacketEngine & { readonly answerCacheStats?: NativeCacheStats | null }) | null;
+  engine(): (PacketEngine & { readonly answerCacheStats?: NativeCacheStats | null; readonly udpStats?: { nativeAnswers: number } }) | null;
 }
 
 export function registerEngineMetrics(registry: Registry, from: EngineMetricsSource): void {
@@ -23,6 +23,16 @@ export function registerEngineMetrics(registry: Registry, from: EngineMetricsSou
       // The kernel keeps the count; a counter here only mirrors it (it restarts with the socket).
       this.reset();
       this.inc(from.engine()?.udpReceiveDrops ?? 0);
+    },
+  });
+  new Counter({
+    name: 'kdns_native_answers_total',
+    help: 'UDP queries answered inside the native addon (compiled, negative and reusable forwarded answers) without JavaScript.',
+    registers,
+    collect() {
+      // The engine keeps the running total (NativeEngine.udpStats); a counter here only mirrors it.
+      this.reset();
+      this.inc(from.engine()?.udpStats?.nativeAnswers ?? 0);
     },
   });
   // The C tables exist once per process, seen by every worker: only the worker whose view is a table's

@@ -16,10 +16,13 @@ import { Forwarder } from '../forward/forwarder.js';
 import { Registry } from 'prom-client';
 import { registerEngineMetrics } from '../metrics/engine-metrics.js';
 import { Replica } from './replica.js';
+import type { ZoneSetReader } from '../zone/index.js';
+import type { LocalReader } from '../server/local-names.js';
 import { TopTalkers } from '../stats/top-talkers.js';
 import type { FromWorker, InitMessage, ToWorker, WorkerRequest } from './protocol.js';
 import { answerOrderFor } from '../policy/answer-order.js';
 import { dnstapRecorder, type DnstapRecorder } from '../dnstap/recorder.js';
+import { clientViews, type ClientViews } from '../views/client-views.js';
 
 const port = parentPort;
 if (port === null) throw new Error('data-plane.ts runs as a worker thread (see supervisor.ts)');
@@ -31,6 +34,8 @@ function send(msg: FromWorker): void {
 let init: InitMessage | null = null;
 let log: Logger | null = null;
 let responder: Responder | null = null;
+/** One responder per view (src/views); null without views: `responder` answers everyone. */
+let views: ClientViews | null = null;
 let engine: PacketEngine | null = null;
 let forwarder: Forwarder | null = null;
 let tap: DnstapRecorder | null = null;
@@ -132,7 +137,7 @@ async function answerRequest(msg: WorkerRequest): Promise<void> {
       if (forwarder !== null) {
         forwarder.reconfigure(msg.forward);
         // Refusals and forwarding verdicts compiled under the old routes must go too.
-        responder?.invalidate();
+        (views ?? responder)?.invalidate();
         if (engine !== null) void forwarder.detectLoops();
       }
       send({ type: 'reply', id });
@@ -158,17 +163,20 @@ function onInit(msg: InitMessage): void {
   forwarder = msg.forward === null ? null : new Forwarder(msg.forward, log.child({ component: 'forward' }), forwardRegistry, Date.now, msg.forwardCache);
   tap = dnstapRecorder(msg.dnstap);
   forwarder?.setTap(tap);
-  responder = new Responder({
-    zones: replica.zones,
-    local: replica.local,
+  const answerOrder = answerOrderFor(msg.policies);
+  const responderOver = (zones: ZoneSetReader, local: LocalReader[], forward: boolean): Responder => new Responder({
+    zones,
+    local,
     maxUdpPayload: msg.maxUdpPayload,
     chaos: msg.chaos,
-    forwarder,
+    forwarder: forward ? forwarder : null,
     updates: msg.updates ? mainThreadUpdates : null,
-    answerOrder: answerOrderFor(msg.policies),
+    answerOrder,
     transfers: msg.transfers ? mainThreadTransfers : null,
   });
-  replica.attach(responder);
+  responder = responderOver(replica.zones, replica.local, true);
+  views = clientViews(msg.views, msg.clusterZone, replica, responderOver, responder);
+  replica.attach(views ?? responder);
   talkers = msg.topTalkers === null ? null : new TopTalkers({ clusterDomain: msg.topTalkers.clusterDomain });
 }
 
@@ -184,6 +192,7 @@ async function start(): Promise<void> {
       rateLimit: init.rateLimit,
       rateLimitTable: init.rateLimitTable,
       responder,
+      views,
       log: log.child({ component: 'engine' }),
       observer: new DnsCounters(init.counters, init.index),
       reusePort: init.reusePort,

@@ -29,6 +29,8 @@ export class HubImage {
   private readonly zones: ZoneSet;
   private readonly local: LocalNames[];
   private readonly ids = new Map<string, number>();
+  /** Zones only one view serves (src/views), by image id: fixed at start, never changed or retired. */
+  private readonly viewZones = new Map<number, Zone>();
   private nextId = LOCAL_STORES.length + 1;
   private rebuildCount = 0;
   private replacedSinceTaken = false;
@@ -58,6 +60,14 @@ export class HubImage {
     const id = this.nextId++;
     this.ids.set(zone.origin, id);
     this.zoneChanged(zone, zone.names());
+    return id;
+  }
+
+  /** Writes every name of a view's own zone (its origin may be served elsewhere too) under a fresh id. */
+  addViewZone(zone: Zone): number {
+    const id = this.nextId++;
+    this.viewZones.set(id, zone);
+    this.guarded((w) => writeZone(w, id, zone));
     return id;
   }
 
@@ -140,11 +150,14 @@ export class HubImage {
     this.local.forEach((store, i) => {
       for (const name of store.names()) w.write(localStoreId(i), name, localNode(store.records(name)));
     });
-    for (const [origin, id] of this.ids) {
-      const zone = this.zones.get(origin)!;
-      for (const name of zone.names()) w.write(id, name, zone.node(name));
-    }
+    for (const [origin, id] of this.ids) writeZone(w, id, this.zones.get(origin)!);
+    for (const [id, zone] of this.viewZones) writeZone(w, id, zone);
   }
+}
+
+/** Every name of `zone` under image id `id`. */
+function writeZone(w: ZoneImageWriter, id: number, zone: Zone): void {
+  for (const name of zone.names()) w.write(id, name, zone.node(name));
 }
 
 /** A local name's records as image RRsets: consecutive records of one type, class and TTL make one. */

@@ -7,8 +7,9 @@ import { isAtOrBelow } from '../dns/name.js';
 import type { Rr, RrSet, RrSetChange } from '../dns/types.js';
 import { LocalNames } from '../server/local-names.js';
 import { Zone, ZoneSet } from '../zone/index.js';
+import { viewSet } from '../views/zones.js';
 import { HubImage, type ImageStats } from './hub-image.js';
-import { LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, type Delta, type Snapshot } from './protocol.js';
+import { LOCAL_STORES, type DistributiveOmit, type LocalStore, nowMs, type Delta, type Snapshot, type ZoneSnapshot } from './protocol.js';
 
 export { LOCAL_STORES, type LocalStore };
 export type DeltaListener = (delta: Delta) => void;
@@ -17,6 +18,10 @@ export class ZoneHub {
   readonly zones: ZoneSet;
   /** One LocalNames per LOCAL_STORES entry, in that order (what the Responder's `local` takes). */
   readonly local: LocalNames[] = LOCAL_STORES.map(() => new LocalNames());
+  /** Zones only one view serves (its zone files, src/views), by view name: fixed at start. */
+  readonly viewZones = new Map<string, ZoneSet>();
+  /** The same zones with their image ids, in the order they were added. */
+  private readonly viewZoneIds: { view: string; zone: Zone; id: number }[] = [];
   private versionCounter = 0;
   private readonly listeners = new Set<DeltaListener>();
   private readonly image: HubImage;
@@ -43,6 +48,14 @@ export class ZoneHub {
     zone.replaceAll(rrsets); // throws on an out-of-zone name before anything is published
     zone.ready = ready;
     this.adoptZone(zone);
+  }
+
+  /** Adds a zone only view `view` serves (a view's zone file, src/views); the same origin may be in other views. */
+  addViewZone(view: string, zone: Zone): void {
+    viewSet(this.viewZones, view).add(zone);
+    const id = this.image.addViewZone(zone);
+    this.viewZoneIds.push({ view, zone, id });
+    this.emit({ kind: 'add-zone', origin: zone.origin, id, ready: zone.ready, view });
   }
 
   /**
@@ -120,7 +133,8 @@ export class ZoneHub {
 
   /** Everything, at the current version: what a starting or recovering worker attaches to. */
   snapshot(): Snapshot {
-    const zones = this.zones.zones().map((zone) => ({ origin: zone.origin, id: this.image.idOf(zone.origin), ready: zone.ready }));
+    const zones: ZoneSnapshot[] = this.zones.zones().map((zone) => ({ origin: zone.origin, id: this.image.idOf(zone.origin), ready: zone.ready }));
+    for (const { view, zone, id } of this.viewZoneIds) zones.push({ origin: zone.origin, id, view, ready: zone.ready });
     const localUnsynced = this.local.map((l) => [...l.unsyncedBelow]);
     return { version: this.versionCounter, image: this.image.image, zones, localUnsynced };
   }

@@ -42,8 +42,11 @@ interface DeltaBase {
 }
 
 export type Delta = DeltaBase & (
-  /** A zone served from now on; its names are in the image under `id`. */
-  | { kind: 'add-zone'; origin: string; id: number; ready: boolean }
+  /**
+   * A zone served from now on; its names are in the image under `id`. `view`: a zone only that view
+   * serves (src/views), kept apart from the zones every view may see.
+   */
+  | { kind: 'add-zone'; origin: string; id: number; ready: boolean; view?: string }
   | { kind: 'remove-zone'; origin: string }
   /** Names of zone `origin` whose data or existence changed (Zone.apply's change set). */
   | { kind: 'changes'; origin: string; names: string[] }
@@ -60,6 +63,8 @@ export interface ZoneSnapshot {
   origin: string;
   /** The zone's id in the image. */
   id: number;
+  /** A zone only this view serves (src/views); absent for the shared zones. */
+  view?: string;
   ready: boolean;
 }
 

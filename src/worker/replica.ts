@@ -7,6 +7,7 @@
 
 import { ImageLocalNames } from '../server/image-local-names.js';
 import { ImageZone, ZoneImageReader, ZoneSet, type ImageSource, type ZoneImage } from '../zone/index.js';
+import { viewSet } from '../views/zones.js';
 import { LOCAL_STORES, localStoreId, nowMs, type Delta, type Snapshot } from './protocol.js';
 
 /** What the replica needs from the responder (Responder satisfies it). */
@@ -34,6 +35,8 @@ export class Replica {
   readonly zones = new ZoneSet<ImageZone>();
   /** One per LOCAL_STORES entry, in order: pass as the Responder's `local`. */
   readonly local: ImageLocalNames[];
+  /** Zones only one view serves, by view name (hub.viewZones); the sets stay, snapshots refill them. */
+  readonly viewZones = new Map<string, ZoneSet<ImageZone>>();
   /** The image every zone and store reads; replaced whole when the hub rebuilds it. */
   private readonly source: ImageSource;
   private versionCounter = -1; // no snapshot yet
@@ -74,8 +77,8 @@ export class Replica {
   applySnapshot(s: Snapshot): void {
     if (s.version < this.versionCounter && !this.awaitingSnapshot) return;
     this.attachImage(s.image);
-    for (const zone of this.zones.zones()) this.zones.remove(zone.origin);
-    for (const z of s.zones) this.zones.add(this.buildZone(z.origin, z.id, z.ready));
+    for (const set of [this.zones, ...this.viewZones.values()]) for (const zone of set.zones()) set.remove(zone.origin);
+    for (const z of s.zones) this.zoneSetOf(z.view).add(this.buildZone(z.origin, z.id, z.ready));
     for (let i = 0; i < this.local.length; i++) this.local[i]!.unsyncedBelow = s.localUnsynced[i] ?? [];
     this.versionCounter = s.version;
     this.awaitingSnapshot = false;
@@ -130,7 +133,7 @@ export class Replica {
   private applyOne(d: Delta): void {
     switch (d.kind) {
       case 'add-zone': {
-        this.zones.add(this.buildZone(d.origin, d.id, d.ready));
+        this.zoneSetOf(d.view).add(this.buildZone(d.origin, d.id, d.ready));
         this.flushAll = true;
         return;
       }
@@ -169,6 +172,10 @@ export class Replica {
         this.flushAll = true; // answers compiled from the old image may predate changes only the new one has
         return;
     }
+  }
+
+  private zoneSetOf(view: string | undefined): ZoneSet<ImageZone> {
+    return view === undefined ? this.zones : viewSet(this.viewZones, view);
   }
 
   private requestSnapshot(reason: string): void {

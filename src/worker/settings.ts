@@ -5,6 +5,7 @@
 import type { ChaosConfig, EngineName, KdnsConfig, ListenAddress, LogLevel, TcpConfig } from '../config/types.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { AnswerPolicy } from '../policy/rules.js';
+import type { ViewDefinition } from '../views/rules.js';
 import { topTalkersOn } from '../stats/top-talkers.js';
 import type { PodRecordSettings } from '../sources/kubernetes/pod-records.js';
 
@@ -28,6 +29,10 @@ export interface DataPlaneSettings {
   policies: AnswerPolicy[];
   /** Top talkers (src/stats) with this cluster domain for the namespace list; null: off. */
   topTalkers: { clusterDomain: string } | null;
+  /** Views by client network (src/views): one responder each; [] for one view of everything. */
+  views: ViewDefinition[];
+  /** The cluster zone's origin when a cluster source feeds it (the views that see it); null otherwise. */
+  clusterZone: string | null;
 }
 
 export function dataPlaneSettings(config: KdnsConfig): DataPlaneSettings {
@@ -47,5 +52,7 @@ export function dataPlaneSettings(config: KdnsConfig): DataPlaneSettings {
       ? { zone: config.clusterDomain + '.', ttl: config.kubernetes.ttl } : null,
     policies: config.policies,
     topTalkers: topTalkersOn(config) ? { clusterDomain: config.clusterDomain } : null,
+    views: config.views,
+    clusterZone: cluster ? config.clusterDomain + '.' : null,
   };
 }
