@@ -27,7 +27,11 @@ export interface AnswerMirror extends Partial<NegativeMirror>, ForwardedMirror {
 }
 
 export class CompiledAnswers {
-  private readonly table = new AnswerTable<Buffer>();
+  /**
+   * Compiled answers by (lower-case wire name, qtype, class IN). Read-only outside this class; respond()
+   * probes it directly, since a wrapper's call cost V8 the inlining budget to inline the probe itself.
+   */
+  readonly table = new AnswerTable<Buffer>();
   /** Owner name → table entries whose answer depended on it (see invalidateNames). */
   // One entry is kept as the string itself (most names are depended on by one answer, and a flood of random
   // names makes one per query); a second turns it into a Set.
@@ -45,13 +49,6 @@ export class CompiledAnswers {
     this.zones = zones;
     this.negatives = new NegativeFeed(zones, local);
     this.forgetForwarded = forgetForwarded;
-  }
-
-  /** The compiled answer to the slot's question, if any (class IN only). */
-  find(slot: QuerySlot): Buffer | undefined {
-    return slot.qclass === CLASS_IN
-      ? this.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
-      : undefined;
   }
 
   /**

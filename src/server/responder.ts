@@ -5,7 +5,9 @@
 // its compiled bytes so the next identical question is a copy. This file wires the jobs together; each
 // lives in its own module (see README.md).
 
-import { CLASS_IN, OPCODE_UPDATE, RCODE_NXDOMAIN, TYPE_AXFR, TYPE_IXFR } from '../dns/constants.js';
+import {
+  CLASS_IN, FLAG_CD, FLAG_RA, FLAG_RD, HEADER_SIZE, OPCODE_UPDATE, RCODE_NXDOMAIN, TYPE_AXFR, TYPE_IXFR,
+} from '../dns/constants.js';
 import { QuerySlot, readQuery, READ_DROP, READ_NOTIMP, READ_OK } from '../dns/query-reader.js';
 import { compileResponse } from '../dns/compile.js';
 import { wireToKey } from '../dns/name.js';
@@ -14,7 +16,7 @@ import { CompiledAnswers, type AnswerMirror } from './compiled-answers.js';
 import { FirstQueryFilter } from './first-query-filter.js';
 import { ForwardedNames } from './forwarded-names.js';
 import {
-  ForwardHandoff, RESPOND_FORWARD, type ForwardingPort, type TransferPort, type UpdatePort,
+  ForwardHandoff, PROTO_UDP, RESPOND_FORWARD, type ForwardingPort, type TransferPort, type UpdatePort,
 } from './forward-handoff.js';
 import type { ForwardReuseSetup } from '../forward/outcome.js';
 import type { ZoneSetReader } from '../zone/index.js';
@@ -74,7 +76,7 @@ export class Responder {
     this.forwarded = new ForwardedNames(opts.zones, opts.local, this.forwarder);
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
-    this.finisher = new ResponseFinisher(this.slot, opts.maxUdpPayload, this.recursionAvailable);
+    this.finisher = new ResponseFinisher(this.slot, opts.maxUdpPayload);
     this.handoff = new ForwardHandoff(this.slot, {
       forwarder: this.forwarder, updates: opts.updates ?? null, transfers: opts.transfers ?? null, maxUdpPayload: opts.maxUdpPayload,
     }, this.answers.mirrors);
@@ -133,7 +135,11 @@ export class Responder {
     this.lastQtype = slot.qtype;
     if (status !== READ_OK) return this.respondError(query, status, out);
 
-    const compiled = this.answers.find(slot);
+    // `slot.hash | 0`: a uint32 above 2^31 is a heap number, allocated per call whenever V8 inlines respond()
+    // into the engine's loop but not the probe; the int32 is a small integer (the table takes it `>>> 0`).
+    const compiled = slot.qclass === CLASS_IN
+      ? this.answers.table.get(slot.lowerName, slot.nameLength, slot.hash | 0, slot.qtype, slot.qclass)
+      : undefined;
     if (compiled === undefined) {
       // Transfers are never compiled into the table: each depends on who asks and on the zone's history.
       if ((slot.qtype === TYPE_AXFR || slot.qtype === TYPE_IXFR) && this.opts.transfers != null) {
@@ -156,9 +162,21 @@ export class Responder {
     return this.finish(query, compiled, proto, out);
   }
 
+  /** Copies a compiled answer, patches it for this client (here: every hit runs it), truncates for UDP. */
   private finish(query: Buffer, compiled: Buffer, proto: number, out: Buffer): number {
-    const n = this.finisher.finish(query, compiled, proto, out);
+    const slot = this.slot;
+    // TypedArray#set, not Buffer#copy: copy() runs three JS frames of argument checks per call.
+    out.set(compiled, 0);
+    out.writeUInt16BE(slot.id, 0);
+    out[2] = out[2]! | ((slot.flags & FLAG_RD) >> 8); // RD is the client's
+    out[3] = out[3]! | (slot.flags & FLAG_CD) | (this.recursionAvailable ? FLAG_RA : 0);
+    // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
+    // A byte loop, not Buffer.copy: copy() with offsets creates a Uint8Array view per call (garbage per query).
+    for (let i = HEADER_SIZE, end = HEADER_SIZE + slot.nameLength; i < end; i++) out[i] = query[i]!;
     this.lastRcode = out[3]! & 0x0f;
+    let n = compiled.length;
+    if (proto === PROTO_UDP) n = this.finisher.fitUdp(out, n);
+    if (slot.hasOpt) n = this.finisher.appendOpt(out, n, 0);
     return n;
   }
 

@@ -1,14 +1,13 @@
-// The last step of every answer the responder writes itself: patch a compiled answer for this client, make
-// it fit the client's UDP limit, append our OPT; and the empty FORMERR/NOTIMP/BADVERS answers to queries the
-// reader did not accept. Everything reads the query from the responder's QuerySlot.
+// The last step of every answer the responder writes itself: make a compiled answer (patched for the
+// client by Responder.finish) fit the client's UDP limit and append our OPT; and the empty
+// FORMERR/NOTIMP/BADVERS answers to queries the reader did not accept. Reads the query from the QuerySlot.
 
 import {
-  EDNS_DO, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, RCODE_BADVERS, RCODE_FORMERR,
+  EDNS_DO, FLAG_CD, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, OPCODE_MASK, RCODE_BADVERS, RCODE_FORMERR,
   RCODE_NOTIMP, TYPE_OPT,
 } from '../dns/constants.js';
 import { writeEmptyResponse } from '../dns/compile.js';
 import { READ_BADVERS, READ_NOTIMP, type QuerySlot } from '../dns/query-reader.js';
-import { PROTO_UDP } from './forward-handoff.js';
 
 const OPT_SIZE = 11;
 
@@ -22,33 +21,19 @@ export function errorRcode(status: number): number {
 export class ResponseFinisher {
   private readonly slot: QuerySlot;
   private readonly maxUdpPayload: number;
-  private readonly raFlag: number;
 
-  /** `recursionAvailable`: RA goes in every answer (kdns forwards, so it is the client's resolver). */
-  constructor(slot: QuerySlot, maxUdpPayload: number, recursionAvailable: boolean) {
+  constructor(slot: QuerySlot, maxUdpPayload: number) {
     this.slot = slot;
     this.maxUdpPayload = maxUdpPayload;
-    this.raFlag = recursionAvailable ? FLAG_RA : 0;
   }
 
-  /** Copies a compiled answer into `out`, patches it for this client, truncates for UDP; returns the length. */
-  finish(query: Buffer, compiled: Buffer, proto: number, out: Buffer): number {
-    const slot = this.slot;
-    // TypedArray#set, not Buffer#copy: copy() runs three JS frames of argument checks per call.
-    out.set(compiled, 0);
-    let n = compiled.length;
-    out.writeUInt16BE(slot.id, 0);
-    out[2] = out[2]! | ((slot.flags & FLAG_RD) >> 8); // RD is the client's
-    out[3] = out[3]! | (slot.flags & FLAG_CD) | this.raFlag;
-    // The client's spelling of the name, so its case comes back (names equal to the qname are pointers here).
-    // A byte loop, not Buffer.copy: copy() with offsets creates a Uint8Array view per call (garbage per query).
-    for (let i = HEADER_SIZE, end = HEADER_SIZE + slot.nameLength; i < end; i++) out[i] = query[i]!;
-    if (proto === PROTO_UDP) {
-      const room = this.udpLimit() - (slot.hasOpt ? OPT_SIZE : 0);
-      if (n > room) n = this.fit(out, n, room);
-    }
-    if (slot.hasOpt) n = this.appendOpt(out, n, 0);
-    return n;
+  /**
+   * Makes the answer in `out[0..n)`, already patched for this client, fit the client's UDP limit, leaving
+   * room for our OPT when the query had one; returns the new length.
+   */
+  fitUdp(out: Buffer, n: number): number {
+    const room = this.udpLimit() - (this.slot.hasOpt ? OPT_SIZE : 0);
+    return n > room ? this.fit(out, n, room) : n;
   }
 
   /**
@@ -104,7 +89,7 @@ export class ResponseFinisher {
   }
 
   /** Appends our OPT record at `n` and counts it in ARCOUNT. */
-  private appendOpt(out: Buffer, n: number, extendedRcodeHigh: number): number {
+  appendOpt(out: Buffer, n: number, extendedRcodeHigh: number): number {
     out[n] = 0; // root owner
     out.writeUInt16BE(TYPE_OPT, n + 1);
     out.writeUInt16BE(this.maxUdpPayload, n + 3);
