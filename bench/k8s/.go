@@ -1,1 +1,0 @@
-/work/main/bench/k8s/.go
