@@ -215,7 +215,7 @@ class UdpPort {
       fam: this.meta[base + S_FAMILY]!,
       port: this.meta[base + S_PORT]!,
       scope: this.meta[base + S_SCOPE]! >>> 0, // a link-local client is reachable only through its interface
-      addr: Buffer.from(Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16)),
+      addr: Buffer.from(this.metaBytes.subarray((base + S_ADDR) * 4, (base + S_ADDR) * 4 + 16)), // a copy: the slot is reused
       sampled,
     };
     this.forwards.begin();
