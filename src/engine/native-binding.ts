@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Layout of the meta Int32Array (native/README.md). */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 export const META_HEADER = 16;
 export const META_STRIDE = 9;
 // header fields: uint32 counters that wrap at 2^32 (read them through a Uint32Array, see UdpCounters)
@@ -34,6 +34,17 @@ export const S_ADDR = 4;
 /** IPv6 scope id (interface index) of a link-local peer, 0 otherwise; udpSendTo needs it back. */
 export const S_SCOPE = 8;
 
+/** Layout of the upstream link's meta Int32Array (native/README.md, "Upstream link"). */
+export const UP_HEADER = 8;
+export const UP_STRIDE = 4;
+/** Slot fields: the query's token, the answer's length (or -errno), keep the socket (JS sets 1), its fd. */
+export const U_TOKEN = 0;
+export const U_LEN = 1;
+export const U_KEEP = 2;
+export const U_FD = 3;
+/** Stride of udpSendMany's meta: offset, length, family, port, 16 address bytes, scope. */
+export const LATE_STRIDE = 9;
+
 export interface BoundFd {
   fd: number;
   port: number;
@@ -46,6 +57,8 @@ export interface BoundUdpFd extends BoundFd {
 
 /** Opaque handle of a running UDP batch engine. */
 export type UdpHandle = { readonly __kdnsUdpHandle: unique symbol };
+/** Opaque handle of an upstream link (native/upstream.c). */
+export type UpstreamHandle = { readonly __kdnsUpstreamHandle: unique symbol };
 /** Opaque handle of a native answer cache (native/answer_cache.c). */
 export type CacheHandle = { readonly __kdnsCacheHandle: unique symbol };
 
@@ -76,6 +89,16 @@ export interface NativeBinding {
   udpStop(handle: UdpHandle): void;
   /** One datagram outside the batch (an answer computed later; `scope` from S_SCOPE). Returns 0 or -errno. */
   udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer, scope?: number): number;
+  /** `count` datagrams staged in `buf`, each described by LATE_STRIDE fields of `meta`, in one sendmmsg. Returns the accepted count or -errno. */
+  udpSendMany(handle: UdpHandle, buf: Buffer, meta: Int32Array, count: number): number;
+  /** This thread's upstream link: `callback(count)` gets each batch of answers (meta slots, UP_STRIDE each). */
+  upstreamCreate(inBuf: Buffer, meta: Int32Array, batchSize: number, callback: (count: number) => void): UpstreamHandle;
+  /** Sends `msg` to the upstream from a fresh connected socket; returns its fd or -errno. */
+  upstreamSend(handle: UpstreamHandle, token: number, family: number, port: number, addr: Buffer, msg: Buffer, length: number): number;
+  /** Closes the socket of an exchange given up on; 0, or -ENOENT when `fd` is not that token's. */
+  upstreamClose(handle: UpstreamHandle, fd: number, token: number): number;
+  /** Stops the link and closes every socket it holds. Idempotent. */
+  upstreamStop(handle: UpstreamHandle): void;
   /**
    * A view of an answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT.
    * With `shareKey` the table is the process's one of that name, shared with every view of it in any thread

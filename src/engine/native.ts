@@ -26,6 +26,9 @@ import { ExchangeObservers } from './observers.js';
 import type { Logger } from 'pino';
 import type { ClientViews } from '../views/client-views.js';
 import { socketsFor, type ListenSockets } from '../takeover/sockets.js';
+import type { DatagramLink } from '../forward/datagram-link.js';
+import { LateAnswers } from './late-answers.js';
+import { NativeUpstreamLink } from './native-upstream-link.js';
 
 export const DEFAULT_BATCH = 64;
 /** Bytes per receive slot: a larger query is dropped (and counted) by the addon. */
@@ -96,6 +99,8 @@ class UdpPort {
   readonly onBatch: (count: number) => void;
 
   private readonly binding: NativeBinding;
+  /** Forwarded answers, sent many per sendmmsg. */
+  private readonly late: LateAnswers;
   private perQueryMicros = 0;
   /** The addon counts unsent answers into the observer's counters itself (an answer cache with counters). */
   private readonly nativeCounted: boolean;
@@ -121,6 +126,7 @@ class UdpPort {
     this.views = views;
     this.limiter = limiter;
     this.binding = binding;
+    this.late = new LateAnswers(binding, () => this.handle);
     this.forwards = forwards;
     this.nativeCounted = nativeCounted;
     this.responder = responder;
@@ -228,11 +234,16 @@ class UdpPort {
       if (this.handle === null) return;
       const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addr);
       if (limited === null) return;
-      this.binding.udpSendTo(this.handle, limited, limited.length, peer.fam, peer.port, peer.addr, peer.scope);
+      this.late.add(limited, peer.fam, peer.port, peer.addr, peer.scope);
       if (peer.sampled !== 0) this.exchanges!.laterFromBytes(peer.sampled, peer.fam === 6, peer.addr, 0, peer.port, PROTO_UDP, limited);
     },
     settled: () => this.forwards.end(),
   };
+
+  /** Sends the forwarded answers staged so far (before the socket closes). */
+  flushLate(): void {
+    this.late.flush();
+  }
 
   /**
    * The header counters as totals that never go back: a counter that wrapped since the last call counts
@@ -334,6 +345,8 @@ export class NativeEngine implements PacketEngine {
   private caches: NativeAnswerCache[] = [];
   private readonly limiter: RateLimiter | null;
   private readonly exchanges: ExchangeObservers | null;
+  /** The forwarder's UDP to its upstreams through the addon, made on first use. */
+  private link: NativeUpstreamLink | null = null;
 
   constructor(opts: NativeEngineOptions) {
     const binding = opts.binding ?? loadNative();
@@ -352,6 +365,12 @@ export class NativeEngine implements PacketEngine {
 
   get tcpConnections(): number {
     return this.tcp.size;
+  }
+
+  /** The forwarder's UDP link to its upstreams in C (Forwarder.setDatagramLink); closed with the engine. */
+  upstreamLink(): DatagramLink {
+    this.link ??= new NativeUpstreamLink(this.binding);
+    return this.link;
   }
 
   get udpStats(): NativeUdpStats {
@@ -494,9 +513,12 @@ export class NativeEngine implements PacketEngine {
     this.tcp.stopReading(this.listeners.map((l) => l.tcp));
     await answerOwed(this.opts, this.udpForwards, this.tcp);
     for (const l of this.listeners) {
+      l.udp.flushLate();
       if (l.udp.handle !== null) this.binding.udpStop(l.udp.handle);
       l.udp.handle = null;
     }
+    this.link?.close();
+    this.link = null;
     const responders = this.opts.views?.responders ?? [this.opts.responder];
     this.caches.forEach((c, i) => {
       responders[i]!.removeMirror(c);

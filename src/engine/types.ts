@@ -9,6 +9,7 @@ import type { NativeCounters } from '../metrics/dns-counters.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { ListenSockets } from '../takeover/sockets.js';
 import type { NativeBinding, UdpHandle } from './native-binding.js';
+import type { DatagramLink } from '../forward/datagram-link.js';
 
 /** What the metrics layer needs from an engine, per answered query; no allocation. */
 export interface QueryObserver {
@@ -95,4 +96,9 @@ export interface PacketEngine {
    * sockets no successor could adopt.
    */
   readonly sockets?: ListenSockets[];
+  /**
+   * How the forwarder's UDP queries should reach its upstreams with this engine (Forwarder.setDatagramLink):
+   * the native engine's link in C; absent: Node's dgram sockets.
+   */
+  upstreamLink?(): DatagramLink;
 }

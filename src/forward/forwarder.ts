@@ -18,6 +18,7 @@ import {
 import type { UpstreamAddress } from '../config/types.js';
 import { keyToWire } from '../dns/name.js';
 import { QuerySlot, readQuery, READ_OK } from '../dns/query-reader.js';
+import { randomId16 } from '../util/random-ids.js';
 import { Acl } from './acl.js';
 import {
   cacheKey, ForwardCache, KIND_NEGATIVE, KIND_SERVFAIL, STATE_FRESH, type CacheEntry,
@@ -27,6 +28,7 @@ import {
   buildUpstreamQuery, clientQuestionOf, indexResponse, localResponse, OPT_SIZE, questionEndOf, writeClientResponse,
   type ClientQuestion, type IndexedResponse, type LocalRecord,
 } from './message.js';
+import type { DatagramLink } from './datagram-link.js';
 import { ForwardOutcome, MissTicket, type ForwardReuseSetup, type Question } from './outcome.js';
 import { ForwardMetrics, HIT_DENIAL, HIT_SERVFAIL, HIT_SUCCESS } from './metrics.js';
 import { isOwnAddress, readResolvConf, type ForwardOptions } from './options.js';
@@ -76,6 +78,8 @@ export class Forwarder {
   private readonly ownOutcome = new ForwardOutcome();
   /** Query logging of upstream traffic (dnstap), given to every upstream. */
   private upstreamTap: UpstreamTap | null = null;
+  /** How plain upstreams' UDP queries travel (the native engine's link), given to every upstream; null: dgram. */
+  private datagramLink: DatagramLink | null = null;
   private readonly counters = {
     queries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0, prefetches: 0, coalesced: 0,
     refused: 0, localAnswers: 0, servfail: 0, loopProbesSeen: 0,
@@ -149,6 +153,7 @@ export class Forwarder {
     if (up === undefined) {
       up = new Upstream(a, this.upstreamSettings, this.metrics, this.log);
       up.tap = this.upstreamTap;
+      up.useLink(this.datagramLink);
       this.byAddress.set(name, up);
     }
     return up;
@@ -158,6 +163,12 @@ export class Forwarder {
   setTap(tap: UpstreamTap | null): void {
     this.upstreamTap = tap;
     for (const up of this.byAddress.values()) up.tap = tap;
+  }
+
+  /** Plain upstreams send their UDP queries through `link` from now on (null: Node's dgram sockets). */
+  setDatagramLink(link: DatagramLink | null): void {
+    this.datagramLink = link;
+    for (const up of this.byAddress.values()) up.useLink(link);
   }
 
   /** True when `resolve` answers for this name: a route, a local rule or default upstreams apply. */
@@ -628,7 +639,7 @@ class Exchange {
 
   private query(): Buffer {
     const q = this.question;
-    return buildUpstreamQuery(randomInt(0, 65536), q.nameWire, q.qtype, q.qclass, q.dnssecOk, q.checkingDisabled);
+    return buildUpstreamQuery(randomId16(), q.nameWire, q.qtype, q.qclass, q.dnssecOk, q.checkingDisabled);
   }
 
   private answered(up: Upstream, msg: Buffer, res: UpstreamOutcome): void {

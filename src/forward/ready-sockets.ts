@@ -56,6 +56,11 @@ export class ReadySockets {
     for (const sock of this.ready.splice(0)) closeQuietly(sock);
   }
 
+  /** After close(): open sockets again from the next refill() on. */
+  reopen(): void {
+    this.closed = false;
+  }
+
   get size(): number {
     return this.ready.length;
   }

@@ -1,5 +1,6 @@
 // One upstream server: how a query gets there and back, and whether the server is usable.
-// Plain upstreams: UDP uses a fresh connected socket per query (opened just ahead of need, ready-sockets.ts):
+// Plain upstreams: UDP uses a fresh connected socket per query, opened in C by the native engine's datagram
+// link (datagram-link.ts) when there is one, else a dgram socket opened just ahead of need (ready-sockets.ts):
 // the kernel picks a random source port and drops datagrams from any other address or port, and with a
 // random ID that makes blind spoofing a 32-bit guess (RFC 5452). Answers are also matched on ID and
 // question; anything else is ignored, not fatal. TCP (for TCP clients and truncated answers) goes over one
@@ -15,6 +16,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { UpstreamAddress } from '../config/types.js';
 import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
+import { datagramTarget, type Cancellable, type DatagramLink, type DatagramTarget } from './datagram-link.js';
 import { buildUpstreamQuery, matchesQuery, questionEndOf } from './message.js';
 import type { ForwardMetrics } from './metrics.js';
 import { TcpChannel } from './tcp-channel.js';
@@ -81,6 +83,10 @@ export class Upstream {
   private closed = false;
   /** Query logging (set by Forwarder.setTap); null: off. */
   tap: UpstreamTap | null = null;
+  /** The native datagram link (set by Forwarder.setDatagramLink); null: dgram sockets. */
+  private link: DatagramLink | null = null;
+  /** This upstream's address as the link takes it; null when the link cannot carry it. */
+  private readonly target: DatagramTarget | null;
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
@@ -105,6 +111,7 @@ export class Upstream {
       rtt: metrics.rtt.labels(this.name),
     };
     this.readySockets = new ReadySockets(this.host, this.port, this.tls === undefined ? READY_SOCKETS : 0);
+    this.target = this.tls === undefined ? datagramTarget(this.host, this.port) : null;
     this.health = new UpstreamHealth(this.name, settings, {
       probe: () => this.probe(),
       changed: (up) => { if (!this.disabled) metrics.up.labels(this.name).set(up ? 1 : 0); },
@@ -115,6 +122,13 @@ export class Upstream {
   /** In use: not down and not disabled by the loop guard. */
   get healthy(): boolean {
     return this.health.healthy && !this.disabled;
+  }
+
+  /** UDP queries go through `link` from now on (null: dgram sockets again); TLS upstreams never use UDP. */
+  useLink(link: DatagramLink | null): void {
+    this.link = this.target === null ? null : link;
+    if (this.link !== null) this.readySockets.close(); // its sockets would only idle
+    else if (!this.closed) this.readySockets.reopen();
   }
 
   /** True when a query may be sent now without passing the in-flight cap. */
@@ -158,7 +172,7 @@ export class Upstream {
         this.account(result, useTcp, transport, logged, rtt);
       }
       // The next query's socket is opened now that this answer is out: never between a query and its answer.
-      if (transport === UPSTREAM_UDP) this.readySockets.refill();
+      if (transport === UPSTREAM_UDP && this.link === null) this.readySockets.refill();
     });
   }
 
@@ -192,7 +206,8 @@ export class Upstream {
       this.streamChannel().query(msg, timeoutMs).then(done, () => done('error'));
       return;
     }
-    udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null, done);
+    if (this.link !== null) this.link.exchange(this.target!, msg, timeoutMs, this.live, done);
+    else udpExchange(this.host, this.port, msg, timeoutMs, this.live, ready?.take() ?? null, done);
   }
 
   private sendAsync(msg: Buffer, timeoutMs: number): Promise<Buffer | FailureReason> {
@@ -276,11 +291,6 @@ function rcodeLabel(rcode: number): string {
     case 5: return 'REFUSED';
     default: return 'RCODE' + rcode;
   }
-}
-
-/** Something that can end an exchange in progress (Upstream.close ends them all at once). */
-export interface Cancellable {
-  cancel(): void;
 }
 
 /** The exchange a socket carries, found by the handlers below (shared by every socket: no closures per query). */

@@ -208,6 +208,8 @@ async function start(): Promise<void> {
       if (forwarder !== null) await forwarder.close();
       process.exit(0);
     }
+    // The native engine carries the forwarder's UDP to its upstreams in C (before the loop probes go out).
+    forwarder?.setDatagramLink(e.upstreamLink?.() ?? null);
     send({ type: 'ready', bound, engine: e.name, version: replica.version, sockets: e.sockets ?? [] });
     // Each worker has its own upstreams, so each probes them for loops once it listens.
     if (forwarder !== null) void forwarder.detectLoops();

@@ -1,0 +1,53 @@
+// Answers computed after their batch (forwarded misses), sent many at a time: each is copied into a staging
+// buffer with its peer, and one udpSendMany (one sendmmsg) sends them all once the current JavaScript turn
+// is over. The answers to one batch of upstream replies thus leave in one syscall instead of one each.
+
+import { LATE_STRIDE, type NativeBinding, type UdpHandle } from './native-binding.js';
+
+/** Answers staged at most before a send (the addon's batch limit). */
+const MAX_STAGED = 1024;
+/** Staging room; an answer that does not fit sends what is staged first. */
+const STAGING_BYTES = 256 * 1024;
+
+export class LateAnswers {
+  private readonly buf = Buffer.allocUnsafe(STAGING_BYTES);
+  private readonly meta = new Int32Array(LATE_STRIDE * MAX_STAGED);
+  private readonly metaBytes = new Uint8Array(this.meta.buffer);
+  private count = 0;
+  private used = 0;
+  private scheduled = false;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(private readonly binding: NativeBinding, private readonly handle: () => UdpHandle | null) {}
+
+  /** Stages `msg` for the peer (family 4|6, port, 16 address bytes at `addr`, IPv6 scope id). */
+  add(msg: Buffer, family: number, port: number, addr: Uint8Array, scope: number): void {
+    if (msg.length > STAGING_BYTES) return; // larger than any UDP answer we make
+    if (this.count === MAX_STAGED || this.used + msg.length > STAGING_BYTES) this.flush();
+    const m = this.count * LATE_STRIDE;
+    this.buf.set(msg, this.used);
+    this.meta[m] = this.used;
+    this.meta[m + 1] = msg.length;
+    this.meta[m + 2] = family;
+    this.meta[m + 3] = port;
+    this.metaBytes.set(addr.subarray(0, 16), (m + 4) * 4);
+    this.meta[m + 8] = scope;
+    this.used += msg.length;
+    this.count++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  /** Sends what is staged now. */
+  flush(): void {
+    this.scheduled = false;
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    this.used = 0;
+    const handle = this.handle();
+    if (handle !== null) this.binding.udpSendMany(handle, this.buf, this.meta, n); // drops are counted in C
+  }
+}

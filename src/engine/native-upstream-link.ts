@@ -1,0 +1,123 @@
+// The forwarder's UDP to its upstreams, through the addon (native/upstream.c): a fresh connected socket per
+// query opened in C (random source port, RFC 5452), every socket of the thread in one epoll set, and the
+// answers handed to JavaScript in batches, one call for all that arrived. What this replaces per miss is
+// Node's dgram: a socket object, its event emitter and registration, a Buffer per read, one callback per
+// datagram. JavaScript keeps the DNS: the answer is matched to its query (ID and question) here, and
+// everything after (cache, coalescing, retries, TCP fallback) stays in the forwarder.
+
+import type { Cancellable, DatagramLink, DatagramTarget } from '../forward/datagram-link.js';
+import { matchesQuery, questionEndOf } from '../forward/message.js';
+import type { FailureReason } from '../forward/upstream-health.js';
+import {
+  UP_HEADER, UP_STRIDE, U_FD, U_KEEP, U_LEN, U_TOKEN, type NativeBinding, type UpstreamHandle,
+} from './native-binding.js';
+
+/** Answers read per call into JavaScript; more wait for the next round of the same wake-up. */
+const BATCH = 64;
+/** Bytes per answer slot: a larger answer arrives as -EMSGSIZE (the forwarder retries over TCP). */
+const SLOT = 4096;
+const ECONNREFUSED = 111;
+
+type Done = (r: Buffer | FailureReason) => void;
+
+/** One query in flight on the link. */
+class LinkExchange implements Cancellable {
+  fd = -1;
+  timer: NodeJS.Timeout | undefined = undefined;
+  readonly questionEnd: number;
+
+  constructor(
+    readonly link: NativeUpstreamLink,
+    readonly token: number,
+    readonly msg: Buffer,
+    readonly live: Set<Cancellable>,
+    readonly done: Done,
+  ) {
+    this.questionEnd = questionEndOf(msg);
+  }
+
+  cancel(): void {
+    this.link.giveUp(this, 'error');
+  }
+}
+
+export class NativeUpstreamLink implements DatagramLink {
+  private readonly binding: NativeBinding;
+  private readonly handle: UpstreamHandle;
+  private readonly inBuf = Buffer.alloc(BATCH * SLOT);
+  private readonly meta = new Int32Array(UP_HEADER + UP_STRIDE * BATCH);
+  private readonly pending = new Map<number, LinkExchange>();
+  private nextToken = 1;
+
+  constructor(binding: NativeBinding) {
+    this.binding = binding;
+    this.handle = binding.upstreamCreate(this.inBuf, this.meta, BATCH, (count) => this.answers(count));
+  }
+
+  exchange(to: DatagramTarget, msg: Buffer, timeoutMs: number, live: Set<Cancellable>, done: Done): void {
+    const token = this.nextToken;
+    this.nextToken = (token + 1) & 0x7fffffff || 1;
+    const fd = this.binding.upstreamSend(this.handle, token, to.family, to.port, to.addr, msg, msg.length);
+    if (fd < 0) {
+      // Nothing is in flight: the forwarder hears about it on the next tick, as from the network.
+      process.nextTick(done, fd === -ECONNREFUSED ? 'refused' : 'error');
+      return;
+    }
+    const x = new LinkExchange(this, token, msg, live, done);
+    x.fd = fd;
+    x.timer = setTimeout(onTimeout, timeoutMs, x);
+    live.add(x);
+    this.pending.set(token, x);
+  }
+
+  /** Ends an exchange without an answer (timeout, cancel): its socket is closed in C. */
+  giveUp(x: LinkExchange, reason: FailureReason): void {
+    if (this.pending.get(x.token) !== x) return;
+    this.binding.upstreamClose(this.handle, x.fd, x.token);
+    this.finish(x, reason);
+  }
+
+  /** Sockets open in C for queries in flight. */
+  get open(): number {
+    return this.pending.size;
+  }
+
+  close(): void {
+    for (const x of [...this.pending.values()]) this.giveUp(x, 'error');
+    this.binding.upstreamStop(this.handle);
+  }
+
+  /** The addon's batch: `count` slots, each an answer (or an error) for one token's socket. */
+  private answers(count: number): void {
+    const meta = this.meta;
+    for (let i = 0; i < count; i++) {
+      const base = UP_HEADER + i * UP_STRIDE;
+      const x = this.pending.get(meta[base + U_TOKEN]!);
+      if (x === undefined || x.fd !== meta[base + U_FD]) continue; // not ours any more: C closes the socket
+      const len = meta[base + U_LEN]!;
+      if (len < 0) {
+        this.finish(x, len === -ECONNREFUSED ? 'refused' : 'error');
+        continue;
+      }
+      const data = this.inBuf.subarray(i * SLOT, i * SLOT + len);
+      if (!matchesQuery(data, x.msg, x.questionEnd)) {
+        meta[base + U_KEEP] = 1; // not its answer (late, or spoofed): keep waiting on the same socket
+        continue;
+      }
+      // A copy: the slot is read into again, and the forwarder may keep the answer (a truncated one while it
+      // retries over TCP).
+      this.finish(x, Buffer.from(data));
+    }
+  }
+
+  private finish(x: LinkExchange, r: Buffer | FailureReason): void {
+    this.pending.delete(x.token);
+    clearTimeout(x.timer);
+    x.live.delete(x);
+    x.done(r);
+  }
+}
+
+function onTimeout(x: LinkExchange): void {
+  x.link.giveUp(x, 'timeout');
+}
