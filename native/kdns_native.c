@@ -19,8 +19,10 @@
 #include "views_napi.h"
 #include "negative_napi.h"
 #include "takeover.h"
+#include "upstream.h"
 #include "observe.h"
 #include "napi_props.h"
+#include "batch_io.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,8 +41,6 @@
 #else
 #define KDNS_HAVE_MMSG 0
 #endif
-
-#define KDNS_ABI_VERSION 7
 
 // meta (Int32Array or Uint32Array): a header of counters, then one record per slot. The counters are
 // uint32_t in C (unsigned arithmetic wraps at 2^32, as the README promises; int32_t overflow would be UB),
@@ -69,12 +69,9 @@
 #define S_ADDR 4    // 4 int32 = 16 bytes: the peer address in network order (IPv4 uses the first 4)
 #define S_SCOPE 8   // IPv6 scope id (interface index) of a link-local peer; 0 otherwise
 
-#define MAX_BATCH 1024
-
 // Marks udpStart handles: udpStop(cache) or any other external must throw, not be read as an engine.
 static const napi_type_tag UDP_TAG = {0x6b646e7375647068ULL, 0x616e646c65763031ULL};
 #define MAX_ROUNDS 16
-#define MAX_EINTR 8
 
 typedef struct udp_engine {
   uv_poll_t poll;
@@ -126,20 +123,8 @@ static napi_value throw_errno(napi_env env, const char *syscall, const char *hos
   return NULL;
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", msg);
-  return NULL;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Sockets
-
-typedef union {
-  struct sockaddr sa;
-  struct sockaddr_in v4;
-  struct sockaddr_in6 v6;
-  struct sockaddr_storage ss;
-} any_addr;
 
 /** host must be an IP literal (config accepts addresses only). Returns the sockaddr length or 0. */
 static socklen_t parse_addr(const char *host, int port, any_addr *addr) {
@@ -432,6 +417,68 @@ static void count_tx_error(udp_engine *e) {
   if (e->cache != NULL) answer_cache_count_send_drops(e->cache, 1);
 }
 
+/** One datagram with sendto, counted. Returns 0, or -errno (a full socket buffer counts as dropped). */
+static int send_one(udp_engine *e, const void *buf, size_t len, const struct sockaddr *to, socklen_t to_len) {
+  ssize_t r;
+  int eintr = 0;
+  do {
+    r = sendto(e->fd, buf, len, MSG_DONTWAIT, to, to_len);
+  } while (r < 0 && errno == EINTR && ++eintr < MAX_EINTR);
+  if (r >= 0) {
+    e->counters[H_TX_PACKETS]++;
+    return 0;
+  }
+  int err = errno;
+  if (is_full(err)) count_tx_dropped(e, 1);
+  else count_tx_error(e);
+  return -err;
+}
+
+#if KDNS_HAVE_MMSG
+/**
+ * Sends msgs[0, m) with sendmmsg, continuing after a partial send and skipping a message the kernel refuses
+ * on its own. Returns how many the kernel accepted; when the socket buffer fills, the rest are dropped and
+ * counted and *full is set.
+ */
+static unsigned send_mmsg_all(udp_engine *e, struct mmsghdr *msgs, unsigned m, int *full) {
+  unsigned done = 0, accepted = 0;
+  int eintr = 0;
+  // Each pass sends at least one message, skips one that failed on its own, or stops: bounded by m + MAX_EINTR.
+  while (done < m) {
+    int r = sendmmsg(e->fd, msgs + done, m - done, MSG_DONTWAIT);
+    if (r > 0) {
+      done += (unsigned)r;
+      accepted += (unsigned)r;
+      e->counters[H_TX_PACKETS] += (uint32_t)r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR && ++eintr < MAX_EINTR) continue;
+    if (r < 0 && is_full(errno)) {
+      count_tx_dropped(e, m - done);
+      *full = 1;
+      break;
+    }
+    count_tx_error(e); // the first remaining message cannot be sent (EMSGSIZE, EACCES...): skip it
+    done++;
+  }
+  return accepted;
+}
+
+/** Points msg at one datagram (iov) for peer `to`. */
+static void fill_mmsg(struct mmsghdr *msg, struct iovec *iov, void *base, size_t len, void *to, socklen_t to_len) {
+  iov->iov_base = base;
+  iov->iov_len = len;
+  struct msghdr *h = &msg->msg_hdr;
+  h->msg_name = to;
+  h->msg_namelen = to_len;
+  h->msg_iov = iov;
+  h->msg_iovlen = 1;
+  h->msg_control = NULL;
+  h->msg_controllen = 0;
+  h->msg_flags = 0;
+}
+#endif
+
 /** Sends the answers JavaScript wrote for slots [0, n). */
 static void send_batch(udp_engine *e, unsigned n) {
 #if KDNS_HAVE_MMSG
@@ -443,36 +490,11 @@ static void send_batch(udp_engine *e, unsigned n) {
       e->counters[H_OUT_INVALID]++;
       continue;
     }
-    e->siov[m].iov_base = e->out + (size_t)i * e->out_slot;
-    e->siov[m].iov_len = (size_t)len;
-    struct msghdr *h = &e->smsgs[m].msg_hdr;
-    h->msg_name = &e->peers[i];
-    h->msg_namelen = e->peer_lens[i];
-    h->msg_iov = &e->siov[m];
-    h->msg_iovlen = 1;
-    h->msg_control = NULL;
-    h->msg_controllen = 0;
-    h->msg_flags = 0;
+    fill_mmsg(&e->smsgs[m], &e->siov[m], e->out + (size_t)i * e->out_slot, (size_t)len, &e->peers[i], e->peer_lens[i]);
     m++;
   }
-  unsigned done = 0;
-  int eintr = 0;
-  // Each pass sends at least one message, skips one that failed on its own, or stops: bounded by m + MAX_EINTR.
-  while (done < m) {
-    int r = sendmmsg(e->fd, e->smsgs + done, m - done, MSG_DONTWAIT);
-    if (r > 0) {
-      done += (unsigned)r;
-      e->counters[H_TX_PACKETS] += (uint32_t)r;
-      continue;
-    }
-    if (r < 0 && errno == EINTR && ++eintr < MAX_EINTR) continue;
-    if (r < 0 && is_full(errno)) {
-      count_tx_dropped(e, m - done);
-      break;
-    }
-    count_tx_error(e); // the first remaining message cannot be sent (EMSGSIZE, EACCES...): skip it
-    done++;
-  }
+  int full = 0;
+  send_mmsg_all(e, e->smsgs, m, &full);
 #else
   for (unsigned i = 0; i < n; i++) {
     int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
@@ -481,52 +503,21 @@ static void send_batch(udp_engine *e, unsigned n) {
       e->counters[H_OUT_INVALID]++;
       continue;
     }
-    ssize_t r;
-    int eintr = 0;
-    do {
-      r = sendto(e->fd, e->out + (size_t)i * e->out_slot, (size_t)len, MSG_DONTWAIT,
-                 (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
-    } while (r < 0 && errno == EINTR && ++eintr < MAX_EINTR);
-    if (r >= 0) {
-      e->counters[H_TX_PACKETS]++;
-    } else if (is_full(errno)) {
-      for (unsigned j = i; j < n; j++) {
+    int r = send_one(e, e->out + (size_t)i * e->out_slot, (size_t)len, (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
+    if (r < 0 && is_full(-r)) { // counted for slot i; the rest of the batch is dropped too
+      for (unsigned j = i + 1; j < n; j++) {
         int32_t l = e->meta[META_HEADER + j * META_STRIDE + S_OUT_LEN];
         if (l > 0 && (size_t)l <= e->out_slot) count_tx_dropped(e, 1);
       }
       break;
-    } else {
-      count_tx_error(e);
     }
   }
 #endif
 }
 
-/** Calls callback(count) through node::MakeCallback (microtasks run after it). Returns 0 if it threw. */
+/** Calls callback(count) (call_batch_callback). Returns 0 if it threw. */
 static int call_js(udp_engine *e, unsigned n) {
-  napi_env env = e->env;
-  napi_handle_scope scope;
-  int ok = 1;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
-  napi_value cb = NULL, recv, argv[1], result;
-  napi_status st = napi_get_reference_value(env, e->cb_ref, &cb);
-  if (st == napi_ok && cb == NULL) st = napi_generic_failure; // cannot happen: the reference is strong
-  if (st == napi_ok) st = napi_get_global(env, &recv);
-  if (st == napi_ok) st = napi_create_uint32(env, n, &argv[0]);
-  if (st == napi_ok) st = napi_make_callback(env, e->actx, recv, cb, 1, argv, &result);
-  if (st != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      // Like an exception thrown from an event handler: 'uncaughtException', which by default exits.
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
-    ok = 0;
-  }
-  napi_close_handle_scope(env, scope);
-  return ok;
+  return call_batch_callback(e->env, e->actx, e->cb_ref, n);
 }
 
 /**
@@ -648,15 +639,6 @@ static void on_handle_finalized(napi_env env, void *data, void *hint) {
   maybe_free(e);
 }
 
-static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is_buf = false;
-  if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf) return 0;
-  void *p = NULL;
-  if (napi_get_buffer_info(env, v, &p, len) != napi_ok) return 0;
-  *data = (uint8_t *)p;
-  return 1;
-}
-
 // udpStart(fd, batchSize, inBuf, outBuf, meta, callback, cache?, forwardedCache?, viewRules?) → handle; with
 // views, cache and forwardedCache are arrays (one per view) and viewRules picks the view (views_napi.h).
 static napi_value udp_start(napi_env env, napi_callback_info info) {
@@ -673,15 +655,9 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   if (!get_buffer(env, argv[2], &in, &in_len) || !get_buffer(env, argv[3], &out, &out_len)) {
     return throw_type(env, "inBuf and outBuf must be Buffers");
   }
-  napi_typedarray_type ta_type;
   size_t meta_len = 0;
-  void *meta_data = NULL;
-  bool is_ta = false;
-  napi_is_typedarray(env, argv[4], &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, argv[4], &ta_type, &meta_len, &meta_data, NULL, NULL) != napi_ok ||
-      (ta_type != napi_int32_array && ta_type != napi_uint32_array)) {
-    return throw_type(env, "meta must be an Int32Array or Uint32Array");
-  }
+  int32_t *meta_data = NULL;
+  if (!get_int32_array(env, argv[4], &meta_data, &meta_len)) return throw_type(env, "meta must be an Int32Array or Uint32Array");
   napi_valuetype cb_type;
   napi_typeof(env, argv[5], &cb_type);
   if (cb_type != napi_function) return throw_type(env, "callback must be a function");
@@ -705,7 +681,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   e->out = out;
   e->in_slot = in_slot;
   e->out_slot = out_slot;
-  e->meta = (int32_t *)meta_data;
+  e->meta = meta_data;
   e->counters = (uint32_t *)meta_data;
   e->views = views;
   e->cache = views.n > 0 ? views.caches[0] : NULL;
@@ -780,14 +756,9 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
 }
 
 static udp_engine *handle_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  napi_valuetype t;
   void *data = NULL;
-  bool tagged = false;
-  // The tag tells our handles from other externals (a cache from cacheCreate carries another struct).
   if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
-      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, argv[0], &UDP_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, argv[0], &data) != napi_ok) {
+      (data = tagged_external(env, argv[0], &UDP_TAG)) == NULL) {
     throw_type(env, "expected a handle from udpStart");
     return NULL;
   }
@@ -844,34 +815,97 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
     return r;
   }
   any_addr a;
-  socklen_t alen;
-  memset(&a, 0, sizeof a);
-  if (family == 6) {
-    a.v6.sin6_family = AF_INET6;
-    a.v6.sin6_port = htons((uint16_t)port);
-    memcpy(&a.v6.sin6_addr, addr, 16);
-    a.v6.sin6_scope_id = scope; // a link-local peer is reachable only through its interface
-    alen = sizeof a.v6;
-  } else {
-    a.v4.sin_family = AF_INET;
-    a.v4.sin_port = htons((uint16_t)port);
-    memcpy(&a.v4.sin_addr, addr, 4);
-    alen = sizeof a.v4;
+  socklen_t alen = peer_sockaddr(&a, family, port, addr, scope);
+  napi_create_int32(env, send_one(e, buf, (size_t)len, &a.sa, alen), &r);
+  return r;
+}
+
+// udpSendMany's meta: one record of MANY_STRIDE int32 per message.
+#define MANY_STRIDE 9
+#define M_OFFSET 0 // where the message starts in buf
+#define M_LENGTH 1 // its bytes
+#define M_FAMILY 2 // the peer, as in the engine's meta: 4 or 6
+#define M_PORT 3
+#define M_ADDR 4  // 16 bytes
+#define M_SCOPE 8 // IPv6 scope id
+// Messages built per sendmmsg: their headers live on the stack (about 7 KiB), never in the engine's arrays,
+// which the batch in progress may still need when udpSendMany is called from inside the callback.
+#define MANY_CHUNK 64
+
+/** Whether every record of meta is a message that lies in buf and a peer udpSendTo would take. */
+static int many_valid(const int32_t *meta, unsigned count, size_t buf_len) {
+  for (unsigned i = 0; i < count; i++) {
+    const int32_t *m = meta + (size_t)i * MANY_STRIDE;
+    if (m[M_OFFSET] < 0 || m[M_LENGTH] < 0 || (size_t)m[M_OFFSET] + (size_t)m[M_LENGTH] > buf_len ||
+        (m[M_FAMILY] != 4 && m[M_FAMILY] != 6) || m[M_PORT] < 0 || m[M_PORT] > 65535) {
+      return 0;
+    }
   }
-  ssize_t sent;
-  int eintr = 0;
-  do {
-    sent = sendto(e->fd, buf, (size_t)len, MSG_DONTWAIT, &a.sa, alen);
-  } while (sent < 0 && errno == EINTR && ++eintr < MAX_EINTR);
-  int result = 0;
-  if (sent >= 0) {
-    e->counters[H_TX_PACKETS]++;
-  } else {
-    result = -errno;
-    if (is_full(errno)) count_tx_dropped(e, 1);
-    else count_tx_error(e);
+  return 1;
+}
+
+/** Sends records [0, count) of meta (validated). Returns how many the kernel accepted. */
+static unsigned send_many(udp_engine *e, uint8_t *buf, const int32_t *meta, unsigned count) {
+  unsigned accepted = 0;
+  for (unsigned start = 0; start < count;) {
+    unsigned k = count - start < MANY_CHUNK ? count - start : MANY_CHUNK;
+#if KDNS_HAVE_MMSG
+    struct mmsghdr msgs[MANY_CHUNK];
+    struct iovec iov[MANY_CHUNK];
+    any_addr to[MANY_CHUNK];
+#endif
+    for (unsigned j = 0; j < k; j++) {
+      const int32_t *m = meta + (size_t)(start + j) * MANY_STRIDE;
+      uint8_t *msg = buf + m[M_OFFSET];
+#if KDNS_HAVE_MMSG
+      socklen_t to_len = peer_sockaddr(&to[j], m[M_FAMILY], m[M_PORT], (const uint8_t *)&m[M_ADDR], (uint32_t)m[M_SCOPE]);
+      fill_mmsg(&msgs[j], &iov[j], msg, (size_t)m[M_LENGTH], &to[j], to_len);
+#else
+      any_addr to;
+      socklen_t to_len = peer_sockaddr(&to, m[M_FAMILY], m[M_PORT], (const uint8_t *)&m[M_ADDR], (uint32_t)m[M_SCOPE]);
+      int r = send_one(e, msg, (size_t)m[M_LENGTH], &to.sa, to_len);
+      if (r == 0) accepted++;
+      if (r < 0 && is_full(-r)) { // counted for this one; the rest are dropped too
+        count_tx_dropped(e, count - (start + j + 1));
+        return accepted;
+      }
+#endif
+    }
+#if KDNS_HAVE_MMSG
+    int full = 0;
+    accepted += send_mmsg_all(e, msgs, k, &full);
+    if (full) {
+      count_tx_dropped(e, count - (start + k));
+      return accepted;
+    }
+#endif
+    start += k;
   }
-  napi_create_int32(env, result, &r);
+  return accepted;
+}
+
+// udpSendMany(handle, buf, meta, count) → messages the kernel accepted, or -EBADF after udpStop. The
+// forwarded answers computed outside a batch, sent together: one sendmmsg per MANY_CHUNK instead of a
+// sendto each. Works after udpPause, like udpSendTo.
+static napi_value udp_send_many(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  udp_engine *e = handle_arg(env, info, argv, &argc);
+  if (e == NULL) return NULL;
+  uint8_t *buf = NULL;
+  int32_t *meta = NULL;
+  size_t buf_len = 0, meta_len = 0;
+  int32_t count = -1;
+  if (argc < 4 || !get_buffer(env, argv[1], &buf, &buf_len) || !get_int32_array(env, argv[2], &meta, &meta_len) ||
+      napi_get_value_int32(env, argv[3], &count) != napi_ok || count < 0 || count > MAX_BATCH ||
+      meta_len < (size_t)count * MANY_STRIDE) {
+    return throw_type(env, "udpSendMany(handle, buf: Buffer, meta: Int32Array (9 per message), count 0-1024)");
+  }
+  if (!many_valid(meta, (unsigned)count, buf_len)) {
+    return throw_type(env, "udpSendMany: a message lies outside buf, or its family, port is not 4|6, 0-65535");
+  }
+  napi_value r;
+  napi_create_int32(env, e->stopped ? -EBADF : (int32_t)send_many(e, buf, meta, (unsigned)count), &r);
   return r;
 }
 
@@ -921,12 +955,14 @@ NAPI_MODULE_INIT() {
   prop_fn(env, exports, "udpPause", udp_pause);
   prop_fn(env, exports, "udpStop", udp_stop);
   prop_fn(env, exports, "udpSendTo", udp_send_to);
+  prop_fn(env, exports, "udpSendMany", udp_send_many);
   prop_fn(env, exports, "liveEngines", live_engines_fn);
   prop_fn(env, exports, "udpObserve", udp_observe);
   prop_fn(env, exports, "udpTap", udp_tap);
   register_cache_api(env, exports);
   register_negative_api(env, exports);
   register_takeover_api(env, exports);
+  register_upstream_api(env, exports);
   napi_value abi;
   napi_create_object(env, &abi);
   prop_int(env, abi, "version", KDNS_ABI_VERSION);
@@ -934,6 +970,8 @@ NAPI_MODULE_INIT() {
   prop_int(env, abi, "metaStride", META_STRIDE);
   prop_int(env, abi, "maxBatch", MAX_BATCH);
   prop_int(env, abi, "mmsg", KDNS_HAVE_MMSG);
+  prop_int(env, abi, "upHeader", UP_HEADER);
+  prop_int(env, abi, "upStride", UP_STRIDE);
   napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }

@@ -2,7 +2,7 @@
 // buffer with its peer, and one udpSendMany (one sendmmsg) sends them all once the current JavaScript turn
 // is over. The answers to one batch of upstream replies thus leave in one syscall instead of one each.
 
-import { LATE_STRIDE, type NativeBinding, type UdpHandle } from './native-binding.js';
+import { MANY_STRIDE, type NativeBinding, type UdpHandle } from './native-binding.js';
 
 /** Answers staged at most before a send (the addon's batch limit). */
 const MAX_STAGED = 1024;
@@ -11,7 +11,7 @@ const STAGING_BYTES = 256 * 1024;
 
 export class LateAnswers {
   private readonly buf = Buffer.allocUnsafe(STAGING_BYTES);
-  private readonly meta = new Int32Array(LATE_STRIDE * MAX_STAGED);
+  private readonly meta = new Int32Array(MANY_STRIDE * MAX_STAGED);
   private readonly metaBytes = new Uint8Array(this.meta.buffer);
   private count = 0;
   private used = 0;
@@ -24,7 +24,7 @@ export class LateAnswers {
   add(msg: Buffer, family: number, port: number, addr: Uint8Array, scope: number): void {
     if (msg.length > STAGING_BYTES) return; // larger than any UDP answer we make
     if (this.count === MAX_STAGED || this.used + msg.length > STAGING_BYTES) this.flush();
-    const m = this.count * LATE_STRIDE;
+    const m = this.count * MANY_STRIDE;
     this.buf.set(msg, this.used);
     this.meta[m] = this.used;
     this.meta[m + 1] = msg.length;

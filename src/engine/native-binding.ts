@@ -34,16 +34,35 @@ export const S_ADDR = 4;
 /** IPv6 scope id (interface index) of a link-local peer, 0 otherwise; udpSendTo needs it back. */
 export const S_SCOPE = 8;
 
-/** Layout of the upstream link's meta Int32Array (native/README.md, "Upstream link"). */
+/** udpSendMany's meta: MANY_STRIDE int32 per message (native/README.md, "The UDP batch engine"). */
+export const MANY_STRIDE = 9;
+export const M_OFFSET = 0;
+export const M_LENGTH = 1;
+export const M_FAMILY = 2;
+export const M_PORT = 3;
+/** 4 int32 = 16 address bytes in network order, as S_ADDR. */
+export const M_ADDR = 4;
+export const M_SCOPE = 8;
+
+/** Layout of the upstream link's meta (native/README.md, "Upstream link"). */
 export const UP_HEADER = 8;
 export const UP_STRIDE = 4;
-/** Slot fields: the query's token, the answer's length (or -errno), keep the socket (JS sets 1), its fd. */
-export const U_TOKEN = 0;
-export const U_LEN = 1;
-export const U_KEEP = 2;
-export const U_FD = 3;
-/** Stride of udpSendMany's meta: offset, length, family, port, 16 address bytes, scope. */
-export const LATE_STRIDE = 9;
+// header fields: uint32 counters that wrap at 2^32 (UP_OPEN is a gauge)
+export const UP_ABI = 0;
+export const UP_COUNT = 1;
+export const UP_SENT = 2;
+export const UP_RECEIVED = 3;
+export const UP_SEND_ERRORS = 4;
+export const UP_RECV_ERRORS = 5;
+export const UP_OPEN = 6;
+export const UP_TRUNCATED = 7;
+// slot fields, at UP_HEADER + slot * UP_STRIDE
+export const UP_S_TOKEN = 0;
+/** Bytes in the slot, or -errno: -ECONNREFUSED (the upstream's port is closed), -EMSGSIZE (longer than a slot). */
+export const UP_S_LEN = 1;
+/** C presets 0 (the socket is closed after the callback); set 1 to keep it open and waiting. */
+export const UP_S_KEEP = 2;
+export const UP_S_FD = 3;
 
 export interface BoundFd {
   fd: number;
@@ -89,16 +108,31 @@ export interface NativeBinding {
   udpStop(handle: UdpHandle): void;
   /** One datagram outside the batch (an answer computed later; `scope` from S_SCOPE). Returns 0 or -errno. */
   udpSendTo(handle: UdpHandle, buf: Buffer, length: number, family: number, port: number, addr: Buffer, scope?: number): number;
-  /** `count` datagrams staged in `buf`, each described by LATE_STRIDE fields of `meta`, in one sendmmsg. Returns the accepted count or -errno. */
+  /**
+   * Sends `count` (0-1024) datagrams outside the batch with sendmmsg: message i is described at
+   * `meta[i * MANY_STRIDE]` (M_OFFSET, M_LENGTH into `buf`, M_FAMILY, M_PORT, M_ADDR, M_SCOPE). Returns how
+   * many the kernel accepted (the rest are counted in H_TX_DROPPED / H_TX_ERRORS), or -EBADF after udpStop.
+   * A record outside `buf` or with a bad family or port throws a TypeError before anything is sent.
+   */
   udpSendMany(handle: UdpHandle, buf: Buffer, meta: Int32Array, count: number): number;
-  /** This thread's upstream link: `callback(count)` gets each batch of answers (meta slots, UP_STRIDE each). */
+  /**
+   * An upstream link polled on this thread's loop: `inBuf` is `batchSize` slots of `inBuf.length / batchSize`
+   * bytes (>= 512), `meta` has UP_HEADER + UP_STRIDE x batchSize elements; `callback(count)` runs once per batch
+   * of answers (slot fields UP_S_*). After it returns, each delivered socket is closed unless UP_S_KEEP is 1.
+   */
   upstreamCreate(inBuf: Buffer, meta: Int32Array, batchSize: number, callback: (count: number) => void): UpstreamHandle;
-  /** Sends `msg` to the upstream from a fresh connected socket; returns its fd or -errno. */
-  upstreamSend(handle: UpstreamHandle, token: number, family: number, port: number, addr: Buffer, msg: Buffer, length: number): number;
-  /** Closes the socket of an exchange given up on; 0, or -ENOENT when `fd` is not that token's. */
-  upstreamClose(handle: UpstreamHandle, fd: number, token: number): number;
-  /** Stops the link and closes every socket it holds. Idempotent. */
-  upstreamStop(handle: UpstreamHandle): void;
+  /**
+   * Sends `msg[0, length)` from a fresh connected socket (random source port) to the upstream (`addr`: 16
+   * bytes, IPv4 in the first 4); its answer comes back in a slot with `token`. Returns the fd, or -errno
+   * (nothing left open); -EBADF after upstreamStop.
+   */
+  upstreamSend(link: UpstreamHandle, token: number, family: number, port: number, addr: Buffer, msg: Buffer, length: number): number;
+  /** Closes the socket of an exchange given up on, if `fd` is open for `token`: 0, else -ENOENT. */
+  upstreamClose(link: UpstreamHandle, fd: number, token: number): number;
+  /** Stops polling and closes every socket. Idempotent; safe inside the callback. */
+  upstreamStop(link: UpstreamHandle): void;
+  /** Links whose memory is not yet released, in every thread (freed after upstreamStop and GC). For tests. */
+  liveUpstreams(): number;
   /**
    * A view of an answer cache; `recursionAvailable` sets RA in its answers, `maxUdpPayload` goes in its OPT.
    * With `shareKey` the table is the process's one of that name, shared with every view of it in any thread
@@ -174,7 +208,9 @@ export interface NativeBinding {
   udpTap(handle: UdpHandle, ring: Buffer | null, every: number): void;
   /** Engines whose memory is not yet released, in every thread (freed after udpStop and GC). For tests. */
   liveEngines(): number;
-  readonly abi: { version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number };
+  readonly abi: {
+    version: number; metaHeader: number; metaStride: number; maxBatch: number; mmsg: number; upHeader: number; upStride: number;
+  };
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/kdns_native.node', import.meta.url));
@@ -189,7 +225,10 @@ export function loadNative(): NativeBinding | null {
   try {
     const binding = createRequire(import.meta.url)(path) as NativeBinding;
     const abi = binding.abi;
-    if (abi?.version !== ABI_VERSION || abi.metaHeader !== META_HEADER || abi.metaStride !== META_STRIDE) {
+    if (
+      abi?.version !== ABI_VERSION || abi.metaHeader !== META_HEADER || abi.metaStride !== META_STRIDE ||
+      abi.upHeader !== UP_HEADER || abi.upStride !== UP_STRIDE
+    ) {
       reason = `${path} speaks ABI ${JSON.stringify(abi)}, expected version ${ABI_VERSION}: rebuild it (npm run build:native)`;
       loaded = null;
     } else {

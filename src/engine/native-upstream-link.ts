@@ -9,7 +9,7 @@ import type { Cancellable, DatagramLink, DatagramTarget } from '../forward/datag
 import { matchesQuery, questionEndOf } from '../forward/message.js';
 import type { FailureReason } from '../forward/upstream-health.js';
 import {
-  UP_HEADER, UP_STRIDE, U_FD, U_KEEP, U_LEN, U_TOKEN, type NativeBinding, type UpstreamHandle,
+  UP_HEADER, UP_STRIDE, UP_S_FD, UP_S_KEEP, UP_S_LEN, UP_S_TOKEN, type NativeBinding, type UpstreamHandle,
 } from './native-binding.js';
 
 /** Answers read per call into JavaScript; more wait for the next round of the same wake-up. */
@@ -92,16 +92,16 @@ export class NativeUpstreamLink implements DatagramLink {
     const meta = this.meta;
     for (let i = 0; i < count; i++) {
       const base = UP_HEADER + i * UP_STRIDE;
-      const x = this.pending.get(meta[base + U_TOKEN]!);
-      if (x === undefined || x.fd !== meta[base + U_FD]) continue; // not ours any more: C closes the socket
-      const len = meta[base + U_LEN]!;
+      const x = this.pending.get(meta[base + UP_S_TOKEN]!);
+      if (x === undefined || x.fd !== meta[base + UP_S_FD]) continue; // not ours any more: C closes the socket
+      const len = meta[base + UP_S_LEN]!;
       if (len < 0) {
         this.finish(x, len === -ECONNREFUSED ? 'refused' : 'error');
         continue;
       }
       const data = this.inBuf.subarray(i * SLOT, i * SLOT + len);
       if (!matchesQuery(data, x.msg, x.questionEnd)) {
-        meta[base + U_KEEP] = 1; // not its answer (late, or spoofed): keep waiting on the same socket
+        meta[base + UP_S_KEEP] = 1; // not its answer (late, or spoofed): keep waiting on the same socket
         continue;
       }
       // A copy: the slot is read into again, and the forwarder may keep the answer (a truncated one while it
