@@ -34,6 +34,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     'cold-rate': { type: 'string', default: '300' },
     only: { type: 'string' },
+    phases: { type: 'string', default: 'warm,cold,flood' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -44,6 +45,8 @@ const UDP: UdpOptions = { sockets: 4, window: 32, batch: 32, timeoutMs: 200 };
 /** The random-subdomain flood: as many misses in flight as the warm runs have queries; 1 s timeout (each is an upstream round trip). */
 const FLOOD: UdpOptions = { ...UDP, timeoutMs: 1000, randomLabel: true };
 const FLOOD_SECONDS = Math.max(1, Math.min(DURATION, 5));
+/** `--phases warm,cold,flood`: the ones to run (a profile of one phase alone, say). */
+const PHASES = new Set(values.phases.split(','));
 const session = benchSession('kdns-fwd-bench-');
 const { serverPin: SERVER_PIN, loadPin: LOAD_PIN, tmp, cleanup } = session;
 
@@ -120,6 +123,11 @@ async function ready(p: Proc, check: () => Promise<unknown>): Promise<Proc> {
   }
 }
 
+/** Extra node flags for kdns from KDNS_BENCH_NODE_ARGS (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`. */
+function nodeArgs(): string[] {
+  return (process.env.KDNS_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 const FORWARDERS: Forwarder[] = [
   {
     id: 'kdns',
@@ -127,7 +135,7 @@ const FORWARDERS: Forwarder[] = [
     missing: () => (existsSync(join(ROOT, 'dist/src/cli.js')) ? undefined : 'dist/src/cli.js not built (npx tsc -p .)'),
     async start(port, upstream) {
       const p = pinned('kdns', process.execPath, [
-        join(ROOT, 'dist/src/cli.js'), '--listen', `127.0.0.1:${port}`, '--engine', 'native', '--workers', '1',
+        ...nodeArgs(), join(ROOT, 'dist/src/cli.js'), '--listen', `127.0.0.1:${port}`, '--engine', 'native', '--workers', '1',
         '--http', 'none', '--log-level', 'warn', `--server=127.0.0.1#${upstream}`,
       ]);
       return ready(p, async () => {
@@ -362,12 +370,12 @@ async function main(): Promise<void> {
   }
 
   // Warm: two short passes fill each cache (and warm JITs); then interleaved measured runs.
-  for (const r of running) {
+  for (const r of PHASES.has('warm') ? running : []) {
     for (let i = 0; i < 2; i++) {
       try { await udpThroughput(udpgen, r.proc, r.port, warm, 1, LOAD_PIN, UDP); } catch (err) { log(`${r.f.id} warm-up: ${(err as Error).message}`); }
     }
   }
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < (PHASES.has('warm') ? REPS : 0); rep++) {
     for (const r of running) {
       if (r.proc.exited) { r.result.status = 'failed'; r.result.reason = `exited: ${tail(r.proc)}`; continue; }
       try {
@@ -382,7 +390,7 @@ async function main(): Promise<void> {
   }
 
   // Cold: every name new to this server, so each one is a cache miss forwarded to named.
-  if (haveDnsperf) {
+  if (haveDnsperf && PHASES.has('cold')) {
     const seconds = Math.max(1, Math.min(DURATION, 5));
     for (const r of running) {
       if (r.result.status !== 'ok') continue;
@@ -397,7 +405,7 @@ async function main(): Promise<void> {
   // Flood: udpgen's random first label under *.cold, so every query is a name nobody has seen (all misses).
   const flood = join(tmp, 'flood.txt');
   writeFileSync(flood, `flood.cold.${ORIGIN} A\n`);
-  for (const r of running) {
+  for (const r of PHASES.has('flood') ? running : []) {
     if (r.result.status !== 'ok' || r.proc.exited) continue;
     try {
       const before = await upstreamQueries(statsPort);

@@ -96,7 +96,7 @@ export class Forwarder {
     this.now = clock;
     this.cache = new ForwardCache(opts.cache, clock, sharedCache);
     this.metrics = new ForwardMetrics(registry, this.cache);
-    this.cache.onEvict = () => this.metrics.cacheEvictions.inc();
+    this.cache.onEvict = () => { this.metrics.evictions.n++; };
     this.acl = new Acl(opts.allowNetworks);
     this.upstreamSettings = {
       maxInFlight: opts.maxInFlightPerUpstream,
@@ -292,7 +292,7 @@ export class Forwarder {
     const e = ticket.entry;
     if (e === undefined) {
       this.counters.cacheMisses++;
-      this.metrics.cacheMisses.inc();
+      this.metrics.misses.n++;
       this.fetch(ticket.question, ticket);
       return;
     }
@@ -302,7 +302,7 @@ export class Forwarder {
       return;
     }
     this.counters.cacheMisses++;
-    this.metrics.cacheMisses.inc();
+    this.metrics.misses.n++;
     ticket.staleTimer = setTimeout(staleTimerFired, this.opts.cache.staleAnswerTimeoutMs, this, ticket);
     this.fetch(ticket.question, ticket);
   }
@@ -477,7 +477,7 @@ export class Forwarder {
     const waiting = this.inflight.get(question.key);
     if (waiting !== undefined) {
       this.counters.coalesced++;
-      this.metrics.cacheCoalesced.inc();
+      this.metrics.coalesced.n++;
       waiting.push(waiter);
       return;
     }
@@ -512,7 +512,6 @@ export class Forwarder {
   private store(key: string, r: IndexedResponse | null, entry: CacheEntry | null): void {
     if (this.closed) return;
     const failed = r === null || isFailure(r);
-    const prev = this.cache.peek(key);
     // Keep the last good answer for serve-stale; note the failure for the RFC 8767 recheck timer.
     if (failed && this.noteRefreshFailed(key)) return;
     if (r === null) {
@@ -521,7 +520,7 @@ export class Forwarder {
       return;
     }
     if (entry !== null) this.cache.set(key, entry);
-    else if (prev !== undefined && !failed) this.cache.delete(key); // e.g. TTL 0 now: forget the old answer
+    else if (!failed) this.cache.delete(key); // e.g. TTL 0 now: forget the old answer (if there is one)
   }
 
   /** True when a good answer is kept for serve-stale: the failed refresh is noted on it (RFC 8767 §4). */

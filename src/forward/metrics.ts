@@ -14,6 +14,22 @@ export const HIT_DENIAL = 1;
 export const HIT_SERVFAIL = 2;
 const HIT_KINDS = ['success', 'denial', 'servfail'];
 
+/**
+ * A count kept as a plain number where it happens (a miss, an upstream query) and added to its prom-client
+ * counter when the counter is read: prom-client hashes the label values on every inc, which costs more than
+ * the bookkeeping it counts.
+ */
+export class PendingCount {
+  n = 0;
+  constructor(private readonly target: { inc(v: number): void }) {}
+
+  flush(): void {
+    if (this.n === 0) return;
+    this.target.inc(this.n);
+    this.n = 0;
+  }
+}
+
 export class ForwardMetrics {
   readonly requests: Counter<'to' | 'proto'>;
   readonly responses: Counter<'to' | 'rcode'>;
@@ -39,14 +55,23 @@ export class ForwardMetrics {
    * kdns_cache_hits_total whenever the counter is read.
    */
   readonly pendingHits = new Float64Array(3);
+  /** Each counter's PendingCounts (pending()), flushed by the counter's collect. */
+  private readonly pendingOf = new Map<object, PendingCount[]>();
+  readonly misses: PendingCount;
+  readonly coalesced: PendingCount;
+  readonly evictions: PendingCount;
 
   constructor(registry: Registry | null, cache: CacheSizeSource) {
     const registers = registry === null ? [] : [registry];
+    const pendingOf = this.pendingOf;
+    const collect = function (this: object): void {
+      for (const p of pendingOf.get(this) ?? []) p.flush();
+    };
     this.requests = new Counter({
-      name: 'kdns_forward_requests_total', help: 'Queries sent to each upstream.', labelNames: ['to', 'proto'], registers,
+      name: 'kdns_forward_requests_total', help: 'Queries sent to each upstream.', labelNames: ['to', 'proto'], registers, collect,
     });
     this.responses = new Counter({
-      name: 'kdns_forward_responses_total', help: 'Responses from each upstream by rcode.', labelNames: ['to', 'rcode'], registers,
+      name: 'kdns_forward_responses_total', help: 'Responses from each upstream by rcode.', labelNames: ['to', 'rcode'], registers, collect,
     });
     this.rtt = new Histogram({
       name: 'kdns_forward_upstream_rtt_seconds', help: 'Upstream round-trip time of answered queries and health probes.',
@@ -92,15 +117,17 @@ export class ForwardMetrics {
         }
       },
     });
-    this.cacheMisses = new Counter({ name: 'kdns_cache_misses_total', help: 'Cache lookups that found no fresh entry.', registers });
+    this.cacheMisses = new Counter({ name: 'kdns_cache_misses_total', help: 'Cache lookups that found no fresh entry.', registers, collect });
     this.cacheServedStale = new Counter({
       name: 'kdns_cache_served_stale_total', help: 'Expired answers served because the upstream failed or was slow (RFC 8767).', registers,
     });
     this.cachePrefetch = new Counter({ name: 'kdns_cache_prefetch_total', help: 'Popular entries refreshed before expiry.', registers });
     this.cacheCoalesced = new Counter({
-      name: 'kdns_cache_coalesced_total', help: 'Queries that joined an identical upstream query already in flight.', registers,
+      name: 'kdns_cache_coalesced_total', help: 'Queries that joined an identical upstream query already in flight.', registers, collect,
     });
-    this.cacheEvictions = new Counter({ name: 'kdns_cache_evictions_total', help: 'Entries evicted to stay within the size bounds.', registers });
+    this.cacheEvictions = new Counter({
+      name: 'kdns_cache_evictions_total', help: 'Entries evicted to stay within the size bounds.', registers, collect,
+    });
     // One cache per process: every worker reports the same store, so the aggregate is any one of them.
     this.cacheEntries = new Gauge({
       name: 'kdns_cache_entries', help: 'Entries in the forward cache (one per process, shared by every worker).', registers,
@@ -112,5 +139,17 @@ export class ForwardMetrics {
       aggregator: 'max',
       collect() { this.set(cache.size().bytes); },
     });
+    this.misses = this.pending(this.cacheMisses);
+    this.coalesced = this.pending(this.cacheCoalesced);
+    this.evictions = this.pending(this.cacheEvictions);
+  }
+
+  /** A plain-number count of `counter` (its child for `labels`) for a hot path; it reaches the counter when read. */
+  pending<T extends string>(counter: Counter<T>, ...labels: string[]): PendingCount {
+    const p = new PendingCount(labels.length === 0 ? counter : counter.labels(...labels));
+    let list = this.pendingOf.get(counter);
+    if (list === undefined) this.pendingOf.set(counter, list = []);
+    list.push(p);
+    return p;
   }
 }

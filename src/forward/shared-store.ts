@@ -132,6 +132,10 @@ export class SharedStore {
   private readonly bytes: Buffer;
   /** The key being looked up, as latin1 bytes (one per thread; keys fit a slot or are not stored). */
   private readonly keyBytes: Buffer;
+  /** The key keyBytes holds now, its length and hash: a miss looks its key up, then stores it (once each). */
+  private loadedKey = '';
+  private loadedLength = -1;
+  private loadedHash = 0;
 
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
@@ -170,12 +174,17 @@ export class SharedStore {
   read(key: string): StoredEntry | undefined {
     const keyLength = this.loadKey(key);
     if (keyLength < 0) return undefined;
-    const hash = hashKey(key);
-    for (const c of [this.small, this.large]) {
-      for (let p = 0; p < c.probe; p++) {
-        const e = this.readSlot(c.first + (hash + p) % c.count, hash, keyLength);
-        if (e !== null) return e;
-      }
+    const hash = this.loadedHash;
+    return this.readIn(this.small, hash, keyLength) ?? this.readIn(this.large, hash, keyLength);
+  }
+
+  private readIn(c: SlotClass, hash: number, keyLength: number): StoredEntry | undefined {
+    for (let p = 0; p < c.probe; p++) {
+      const slot = c.first + (hash + p) % c.count;
+      // A plain read of the hash first: most probes hold another key, and no seqlock is needed to see that.
+      if (this.words[(this.base(slot) + S_HASH) >> 2] !== (hash | 0)) continue;
+      const e = this.readSlot(slot, hash, keyLength);
+      if (e !== null) return e;
     }
     return undefined;
   }
@@ -193,7 +202,7 @@ export class SharedStore {
       this.delete(key);
       return 'skipped';
     }
-    const hash = hashKey(key);
+    const hash = this.loadedHash;
     if (c === this.large) this.deleteIn(this.small, hash, keyLength); // an answer that grew: one copy only
     else this.deleteIn(this.large, hash, keyLength);
     const same: number[] = [];
@@ -229,7 +238,7 @@ export class SharedStore {
   delete(key: string): void {
     const keyLength = this.loadKey(key);
     if (keyLength <= 0) return;
-    const hash = hashKey(key);
+    const hash = this.loadedHash;
     this.deleteIn(this.small, hash, keyLength);
     this.deleteIn(this.large, hash, keyLength);
   }
@@ -290,14 +299,18 @@ export class SharedStore {
 
   /** Writes `key` into keyBytes; its length, or -1 when it cannot fit a slot. */
   private loadKey(key: string): number {
+    if (key === this.loadedKey) return this.loadedLength;
     if (key.length === 0 || key.length > this.maxEntryBytes - S_DATA) return -1;
-    return this.keyBytes.write(key, 0, 'latin1');
+    this.loadedLength = this.keyBytes.write(key, 0, 'latin1');
+    this.loadedHash = hashKey(key);
+    this.loadedKey = key;
+    return this.loadedLength;
   }
 
   /** Whether the slot at `base` holds the key in keyBytes (a racy look: callers re-check under the version). */
   private holds(base: number, hash: number, keyLength: number): boolean {
     const b = this.bytes;
-    return b.readUInt32LE(base + S_HASH) === hash && b.readUInt16LE(base + S_KEY_LEN) === keyLength &&
+    return this.words[(base + S_HASH) >> 2] === (hash | 0) && b.readUInt16LE(base + S_KEY_LEN) === keyLength &&
       b.compare(this.keyBytes, 0, keyLength, base + S_DATA, base + S_DATA + keyLength) === 0;
   }
 

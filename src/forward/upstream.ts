@@ -18,7 +18,7 @@ import type { UpstreamAddress } from '../config/types.js';
 import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
 import { datagramTarget, type Cancellable, type DatagramLink, type DatagramTarget } from './datagram-link.js';
 import { buildUpstreamQuery, matchesQuery, questionEndOf } from './message.js';
-import type { ForwardMetrics } from './metrics.js';
+import type { ForwardMetrics, PendingCount } from './metrics.js';
 import { TcpChannel } from './tcp-channel.js';
 import { closeQuietly, openSocket, ReadySockets } from './ready-sockets.js';
 import { UpstreamHealth, type FailureReason } from './upstream-health.js';
@@ -90,10 +90,10 @@ export class Upstream {
   private readonly settings: UpstreamSettings;
   private readonly metrics: ForwardMetrics;
   private readonly log: Logger;
-  /** Label children looked up once: prom-client's labels() hashes the values on every call. */
+  /** Counts on the query path as plain numbers (prom-client hashes label values on every inc). */
   private readonly counters: {
-    requests: Array<{ inc(): void }>;
-    responses: Array<{ inc(): void } | undefined>;
+    requests: PendingCount[];
+    responses: Array<PendingCount | undefined>;
     rtt: { observe(v: number): void };
   };
 
@@ -106,7 +106,7 @@ export class Upstream {
     this.metrics = metrics;
     this.log = log;
     this.counters = {
-      requests: [metrics.requests.labels(this.name, 'udp'), metrics.requests.labels(this.name, 'tcp'), metrics.requests.labels(this.name, 'tls')],
+      requests: ['udp', 'tcp', 'tls'].map((proto) => metrics.pending(metrics.requests, this.name, proto)),
       responses: [],
       rtt: metrics.rtt.labels(this.name),
     };
@@ -155,7 +155,7 @@ export class Upstream {
     this.inFlight++;
     this.requests++;
     const transport = this.tls !== undefined ? UPSTREAM_TLS : useTcp ? UPSTREAM_TCP : UPSTREAM_UDP;
-    this.counters.requests[transport]!.inc();
+    this.counters.requests[transport]!.n++;
     const started = performance.now();
     const logged = this.tap !== null && this.tap.upstreamQuery(this.host, this.port, transport, msg);
     this.send(msg, useTcp, timeoutMs, this.readySockets, (result) => {
@@ -188,15 +188,15 @@ export class Upstream {
     } else {
       if (logged) this.tap?.upstreamResponse(this.host, this.port, transport, result);
       this.counters.rtt.observe(rttMs / 1000);
-      this.responsesCounter(result[3]! & 0x0f).inc();
+      this.responsesCounter(result[3]! & 0x0f).n++;
       this.health.noteSuccess();
     }
   }
 
   /** The responses counter for `rcode`, its label child looked up once. */
-  private responsesCounter(rcode: number): { inc(): void } {
+  private responsesCounter(rcode: number): PendingCount {
     let c = this.counters.responses[rcode];
-    if (c === undefined) c = this.counters.responses[rcode] = this.metrics.responses.labels(this.name, rcodeLabel(rcode));
+    if (c === undefined) c = this.counters.responses[rcode] = this.metrics.pending(this.metrics.responses, this.name, rcodeLabel(rcode));
     return c;
   }
 

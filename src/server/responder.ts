@@ -151,8 +151,7 @@ export class Responder {
         if (known !== undefined) return this.prepareForward(query, len, known, out);
       }
       const qname = wireToKey(slot.lowerName.subarray(0, slot.nameLength), 0).key;
-      if (forwarding && !awaitsSync(this.opts.local, qname) && this.forwarded.isForwarded(qname)) {
-        this.forwarded.rememberHanded(slot, qname);
+      if (forwarding && !awaitsSync(this.opts.local, qname) && this.forwarded.handOver(slot, qname)) {
         return this.prepareForward(query, len, qname, out);
       }
       const fresh = this.compileMiss(slot, qname);
