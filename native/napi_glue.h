@@ -1,8 +1,8 @@
-// What the two batch handles (the UDP engine in kdns_native.c, the upstream link in upstream.c) share: the
-// ABI version they write into meta, argument readers, peer socket addresses, the tagged handle check and
-// the one JavaScript call per batch.
-#ifndef KDNS_BATCH_IO_H
-#define KDNS_BATCH_IO_H
+// Node-API helpers the glue files share: the ABI version, argument readers, errors, peer socket addresses,
+// the tagged handle check, and what a handle polled on the thread's loop holds on the JavaScript side
+// (batch_js: the UDP engine in kdns_native.c and the upstream link in upstream.c).
+#ifndef KDNS_NAPI_GLUE_H
+#define KDNS_NAPI_GLUE_H
 
 #include <node_api.h>
 
@@ -27,6 +27,8 @@ typedef union {
 
 /** Throws a TypeError with code KDNS_NATIVE_ARGUMENT; returns NULL for `return throw_type(...)`. */
 napi_value throw_type(napi_env env, const char *msg);
+/** Throws an Error whose code is the errno name (EPERM, ECONNREFUSED, ...), "what: text"; returns NULL. */
+napi_value throw_code(napi_env env, const char *what, int err);
 /** A Buffer's bytes; 0 when `v` is not a Buffer. */
 int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len);
 /** An Int32Array's or Uint32Array's elements (the same memory either way); 0 when `v` is neither. */
@@ -38,11 +40,33 @@ void *tagged_external(napi_env env, napi_value v, const napi_type_tag *tag);
  * network order (IPv4 in the first 4) and the IPv6 scope id. Returns its length.
  */
 socklen_t peer_sockaddr(any_addr *a, int family, int port, const uint8_t *addr16, uint32_t scope);
+
+/**
+ * What a running poller holds of JavaScript: its own handle (so it is never collected while it polls), the
+ * callback, the async context its calls run in, and the environment cleanup hook that stops it when the
+ * worker or process ends first.
+ */
+typedef struct batch_js {
+  napi_env env;
+  napi_ref self_ref, cb_ref;
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle cleanup;
+} batch_js;
+
+/**
+ * Tags `handle`, references it and `callback`, makes the async context `name`, and adds `hook(arg)` as the
+ * cleanup hook (last). Returns 0 when Node-API refused a step (an environment shutting down); what was made
+ * is then released by batch_js_release like the rest.
+ */
+int batch_js_hold(batch_js *js, napi_env env, napi_value handle, const napi_type_tag *tag, napi_value callback, const char *name,
+                  napi_async_cleanup_hook hook, void *arg);
+/** Releases what batch_js_hold made, the handle's reference last (its finalizer may run after, never inside). */
+void batch_js_release(batch_js *js);
 /**
  * Calls callback(count) through node::MakeCallback in a handle scope (so promise jobs and nextTicks run
  * after it, as after any I/O callback). A throw goes to 'uncaughtException', like one from an event
  * handler. Returns 0 when the callback threw or could not be called.
  */
-int call_batch_callback(napi_env env, napi_async_context actx, napi_ref cb_ref, unsigned count);
+int batch_js_call(const batch_js *js, unsigned count);
 
 #endif
