@@ -1,11 +1,13 @@
 // The upstream link (native/upstream.c) over real loopback sockets: each query leaves from a fresh connected
 // socket (its own source port), its answer comes back in a batch slot with the query's token, and the socket
-// is closed after the callback unless JavaScript keeps it; a closed port is reported as -ECONNREFUSED, an
-// oversize answer as -EMSGSIZE; upstreamClose checks the token; stop works inside the callback and leaves no
-// fd; a terminated worker's link is released. And udpSendMany: several answers in one call on the engine's
+// is closed after the callback unless JavaScript keeps it (and after a throw too); a datagram from anyone but
+// the upstream never arrives; a closed port is reported as -ECONNREFUSED, an oversize answer as -EMSGSIZE;
+// upstreamClose checks the token; stop works inside the callback and leaves no fd; a terminated worker's
+// link is released. And udpSendMany: several answers in one call on the engine's
 // socket, with every record checked against the buffer first.
 import t from 'tap';
 import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { constants } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -14,6 +16,7 @@ import {
   UP_HEADER, UP_OPEN, UP_RECEIVED, UP_S_FD, UP_S_KEEP, UP_S_LEN, UP_S_TOKEN, UP_SENT, UP_STRIDE, UP_TRUNCATED,
   ABI_VERSION, type NativeBinding, type UpstreamHandle,
 } from '../../src/engine/native-binding.js';
+import { REPO_ROOT } from '../helpers/kdns-process.js';
 import { fdCount, nativeOrFail, settleLive } from './setup.js';
 
 const { ECONNREFUSED, EMSGSIZE, ENOENT, EBADF } = constants.errno;
@@ -177,6 +180,46 @@ function defineTests(b: NativeBinding): void {
     await link.wait(() => link.got.length === 2);
     t.same(link.got.map((d) => [d.token, d.data, d.fd]), [[5, 'first', fd], [5, 'second', fd]]);
     t.equal(link.open, 0, 'closed once not kept');
+  });
+
+  t.test('a datagram from anyone but the upstream never arrives (the socket is connected)', async (t) => {
+    const up = await upstream('127.0.0.1');
+    t.teardown(up.close);
+    const link = new Link(b, 4);
+    t.teardown(() => b.upstreamStop(link.handle));
+    link.send(1, '127.0.0.1', up.port, 'hold');
+    for (let i = 0; i < 1000 && up.ports.length === 0; i++) await new Promise((r) => setImmediate(r)); // the query is in
+    t.equal(up.ports.length, 1, 'the upstream has the query');
+    const spoofer = dgram.createSocket('udp4');
+    t.teardown(() => spoofer.close());
+    spoofer.bind(0, '127.0.0.1');
+    await once(spoofer, 'listening');
+    // To the query's source port, from the wrong port, then the real answer (sentinel) from the upstream.
+    await new Promise((r) => spoofer.send('spoofed', up.ports[0]!, '127.0.0.1', r));
+    link.send(2, '127.0.0.1', up.port, 'sentinel');
+    await link.wait(() => link.got.length === 1);
+    t.same(link.got.map((d) => [d.token, d.data]), [[2, 'echo:sentinel']], 'only the upstream\'s answer');
+    t.equal(link.open, 1, 'the first exchange still waits');
+  });
+
+  t.test('a callback that throws: uncaughtException, and the delivered socket is still closed', async (t) => {
+    const addon = process.env.KDNS_NATIVE_ADDON ?? `${REPO_ROOT}/native/build/Release/kdns_native.node`;
+    const script = `const b = require(${JSON.stringify(addon)});
+      const s = require('node:dgram').createSocket('udp4');
+      s.on('message', (m, r) => s.send(m, r.port, r.address));
+      s.bind(0, '127.0.0.1', () => {
+        const meta = new Int32Array(${UP_HEADER + UP_STRIDE});
+        let calls = 0;
+        const link = b.upstreamCreate(Buffer.alloc(512), meta, 1, () => { calls++; throw new Error('boom'); });
+        process.on('uncaughtException', (e) => setImmediate(() => {
+          console.log(e.message, calls, meta[${UP_OPEN}]);
+          b.upstreamStop(link);
+          s.close();
+        }));
+        b.upstreamSend(link, 1, 4, s.address().port, Buffer.from([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('x'), 1);
+      });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    t.same({ stdout: r.stdout.trim(), status: r.status, signal: r.signal }, { stdout: 'boom 1 0', status: 0, signal: null });
   });
 
   t.test('a closed port is -ECONNREFUSED; an answer longer than a slot is -EMSGSIZE', async (t) => {
