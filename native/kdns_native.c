@@ -735,14 +735,9 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/** Reads argv (up to *argc) and the engine in argv[0]; NULL after throwing a TypeError. */
 static udp_engine *handle_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
-      (data = tagged_external(env, argv[0], &UDP_TAG)) == NULL) {
-    throw_type(env, "expected a handle from udpStart");
-    return NULL;
-  }
-  return (udp_engine *)data;
+  return (udp_engine *)handle_args(env, info, argv, argc, &UDP_TAG, "udpStart");
 }
 
 // udpStop(handle): idempotent. The fd is closed when it returns.

@@ -53,6 +53,16 @@ void *tagged_external(napi_env env, napi_value v, const napi_type_tag *tag) {
   return data;
 }
 
+void *handle_args(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc, const napi_type_tag *tag, const char *maker) {
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 || (data = tagged_external(env, argv[0], tag)) == NULL) {
+    char msg[80];
+    snprintf(msg, sizeof msg, "expected a handle from %s", maker);
+    throw_type(env, msg);
+  }
+  return data;
+}
+
 socklen_t peer_sockaddr(any_addr *a, int family, int port, const uint8_t *addr16, uint32_t scope) {
   memset(a, 0, sizeof *a);
   if (family == 6) {

@@ -36,6 +36,11 @@ int get_int32_array(napi_env env, napi_value v, int32_t **data, size_t *len);
 /** The C state behind an external made by us with `tag`; NULL (nothing thrown) when `v` is anything else. */
 void *tagged_external(napi_env env, napi_value v, const napi_type_tag *tag);
 /**
+ * Reads up to *argc arguments into argv and returns the state of the handle in argv[0] (made with `tag`);
+ * NULL after throwing a TypeError "expected a handle from `maker`".
+ */
+void *handle_args(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc, const napi_type_tag *tag, const char *maker);
+/**
  * The socket address of a peer as meta holds it: family 4|6, port in host order, 16 address bytes in
  * network order (IPv4 in the first 4) and the IPv6 scope id. Returns its length.
  */

@@ -324,13 +324,7 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
 
 /** Reads argv (up to *argc) and the link in argv[0]; NULL after throwing a TypeError. */
 static upstream_link *link_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
-      (data = tagged_external(env, argv[0], &UPSTREAM_TAG)) == NULL) {
-    throw_type(env, "expected a handle from upstreamCreate");
-    return NULL;
-  }
-  return (upstream_link *)data;
+  return (upstream_link *)handle_args(env, info, argv, argc, &UPSTREAM_TAG, "upstreamCreate");
 }
 
 static napi_value int_result(napi_env env, int32_t v) {
