@@ -22,7 +22,7 @@
 #include "upstream.h"
 #include "observe.h"
 #include "napi_props.h"
-#include "batch_io.h"
+#include "napi_glue.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,7 +75,6 @@ static const napi_type_tag UDP_TAG = {0x6b646e7375647068ULL, 0x616e646c65763031U
 
 typedef struct udp_engine {
   uv_poll_t poll;
-  napi_env env;
   int fd;
   int stopped;   // udpStop (or environment teardown) ran: nothing may touch the fd any more
   int closed;    // the uv close callback ran: the poll handle's memory is ours again
@@ -85,15 +84,14 @@ typedef struct udp_engine {
   uint8_t *in, *out;
   int32_t *meta;      // slot fields
   uint32_t *counters; // the same memory: header counters
-  napi_ref in_ref, out_ref, meta_ref, cb_ref, self_ref;
+  batch_js js;        // the handle, the callback, the async context, the cleanup hook
+  napi_ref in_ref, out_ref, meta_ref;
   // Compiled authoritative answers and forwarded ones (expiring, access-listed), one pair per view (src/views),
   // or one pair without views; views.n 0: every datagram goes to JavaScript.
   view_caches views;
   answer_cache *cache; // views.caches[0] or NULL: where the packet counters are counted (every view's are the same)
   observe_ring obs;    // top-talker samples of the answers made in C (udpObserve); base NULL: off
   tap_ring tap;        // dnstap records of the exchanges answered in C (udpTap); base NULL: off
-  napi_async_context actx;
-  napi_async_cleanup_hook_handle cleanup;
   struct sockaddr_storage *peers;
   socklen_t *peer_lens;
 #if KDNS_HAVE_MMSG
@@ -479,45 +477,41 @@ static void fill_mmsg(struct mmsghdr *msg, struct iovec *iov, void *base, size_t
 }
 #endif
 
+/** The bytes of answer JavaScript wrote for slot i; 0 when none (a length outside the slot is counted). */
+static size_t answer_len(udp_engine *e, unsigned i) {
+  int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
+  if (len < 0 || (size_t)len > e->out_slot) {
+    e->counters[H_OUT_INVALID]++;
+    return 0;
+  }
+  return (size_t)len;
+}
+
 /** Sends the answers JavaScript wrote for slots [0, n). */
 static void send_batch(udp_engine *e, unsigned n) {
 #if KDNS_HAVE_MMSG
   unsigned m = 0;
   for (unsigned i = 0; i < n; i++) {
-    int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
+    size_t len = answer_len(e, i);
     if (len == 0) continue;
-    if (len < 0 || (size_t)len > e->out_slot) {
-      e->counters[H_OUT_INVALID]++;
-      continue;
-    }
-    fill_mmsg(&e->smsgs[m], &e->siov[m], e->out + (size_t)i * e->out_slot, (size_t)len, &e->peers[i], e->peer_lens[i]);
+    fill_mmsg(&e->smsgs[m], &e->siov[m], e->out + (size_t)i * e->out_slot, len, &e->peers[i], e->peer_lens[i]);
     m++;
   }
   int full = 0;
   send_mmsg_all(e, e->smsgs, m, &full);
 #else
   for (unsigned i = 0; i < n; i++) {
-    int32_t len = e->meta[META_HEADER + i * META_STRIDE + S_OUT_LEN];
+    size_t len = answer_len(e, i);
     if (len == 0) continue;
-    if (len < 0 || (size_t)len > e->out_slot) {
-      e->counters[H_OUT_INVALID]++;
-      continue;
-    }
-    int r = send_one(e, e->out + (size_t)i * e->out_slot, (size_t)len, (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
+    int r = send_one(e, e->out + (size_t)i * e->out_slot, len, (struct sockaddr *)&e->peers[i], e->peer_lens[i]);
     if (r < 0 && is_full(-r)) { // counted for slot i; the rest of the batch is dropped too
       for (unsigned j = i + 1; j < n; j++) {
-        int32_t l = e->meta[META_HEADER + j * META_STRIDE + S_OUT_LEN];
-        if (l > 0 && (size_t)l <= e->out_slot) count_tx_dropped(e, 1);
+        if (answer_len(e, j) > 0) count_tx_dropped(e, 1);
       }
       break;
     }
   }
 #endif
-}
-
-/** Calls callback(count) (call_batch_callback). Returns 0 if it threw. */
-static int call_js(udp_engine *e, unsigned n) {
-  return call_batch_callback(e->env, e->actx, e->cb_ref, n);
 }
 
 /**
@@ -572,7 +566,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     if (for_js > 0) {
       e->counters[H_COUNT] = n;
       e->counters[H_BATCHES]++;
-      if (!call_js(e, n)) break;
+      if (!batch_js_call(&e->js, n)) break;
       // udpStop may have run inside the callback; the fd is then closed and the answers are not sent.
       if (e->stopped) break;
     }
@@ -592,25 +586,17 @@ static void maybe_free(udp_engine *e) {
 
 static void on_closed(uv_handle_t *h) {
   udp_engine *e = (udp_engine *)h->data;
-  napi_env env = e->env;
+  napi_env env = e->js.env;
   // A start that failed half way made only some of these.
-  napi_ref refs[] = {e->in_ref, e->out_ref, e->meta_ref, e->cb_ref};
+  napi_ref refs[] = {e->in_ref, e->out_ref, e->meta_ref};
   for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
     if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
   }
   view_caches_release(env, &e->views);
   observe_release(env, &e->obs);
   tap_release(env, &e->tap);
-  if (e->actx != NULL) napi_async_destroy(env, e->actx);
-  napi_async_cleanup_hook_handle hook = e->cleanup;
-  e->cleanup = NULL;
   e->closed = 1;
-  // Delete the last strong reference last: the finalizer may then run (later, never from here).
-  if (e->self_ref != NULL) {
-    napi_delete_reference(env, e->self_ref);
-    e->self_ref = NULL;
-  }
-  if (hook != NULL) napi_remove_async_cleanup_hook(hook);
+  batch_js_release(&e->js); // the handle's reference last
   maybe_free(e);
 }
 
@@ -674,7 +660,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
     return throw_errno(env, "udpStart", "-", 0, ENOMEM);
   }
   __atomic_fetch_add(&live_engines, 1, __ATOMIC_RELAXED);
-  e->env = env;
+  e->js.env = env;
   e->fd = fd;
   e->batch = (unsigned)batch;
   e->in = in;
@@ -724,22 +710,16 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
 
   // Every step below can fail (a pending exception, a dying environment): a half-made engine must not
   // poll, so any failure stops it again (on_closed releases what was made) and throws.
-  napi_value handle, resource, name;
+  napi_value handle;
   if (napi_create_external(env, e, on_handle_finalized, NULL, &handle) != napi_ok) {
     uv_close((uv_handle_t *)&e->poll, on_never_started);
     return throw_type(env, "udpStart: cannot create the handle");
   }
-  int made = napi_type_tag_object(env, handle, &UDP_TAG) == napi_ok &&
-             napi_create_reference(env, handle, 1, &e->self_ref) == napi_ok && // a running engine is never collected
-             napi_create_reference(env, argv[2], 1, &e->in_ref) == napi_ok &&   // the buffers outlive the poll handle
+  int made = napi_create_reference(env, argv[2], 1, &e->in_ref) == napi_ok && // the buffers outlive the poll handle
              napi_create_reference(env, argv[3], 1, &e->out_ref) == napi_ok &&
              napi_create_reference(env, argv[4], 1, &e->meta_ref) == napi_ok &&
-             napi_create_reference(env, argv[5], 1, &e->cb_ref) == napi_ok &&
              view_caches_hold(env, &e->views, argv[6], argv[7]) && // the caches too
-             napi_create_object(env, &resource) == napi_ok &&
-             napi_create_string_utf8(env, "kdns:udp", NAPI_AUTO_LENGTH, &name) == napi_ok &&
-             napi_async_init(env, resource, name, &e->actx) == napi_ok;
-  if (made) made = napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup) == napi_ok;
+             batch_js_hold(&e->js, env, handle, &UDP_TAG, argv[5], "kdns:udp", on_env_cleanup, e);
   if (!made) {
     e->fd = -1; // the fd stays the caller's, as after every other failure
     engine_stop(e);
@@ -755,14 +735,9 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/** Reads argv (up to *argc) and the engine in argv[0]; NULL after throwing a TypeError. */
 static udp_engine *handle_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
-      (data = tagged_external(env, argv[0], &UDP_TAG)) == NULL) {
-    throw_type(env, "expected a handle from udpStart");
-    return NULL;
-  }
-  return (udp_engine *)data;
+  return (udp_engine *)handle_args(env, info, argv, argc, &UDP_TAG, "udpStart");
 }
 
 // udpStop(handle): idempotent. The fd is closed when it returns.

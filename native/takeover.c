@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "takeover.h"
+#include "napi_glue.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -30,21 +31,6 @@
 #define MAX_FDS 253
 #define MAX_PAYLOAD 65536
 #define MAX_NAME 100
-
-// Errors carry Node's errno name as `code` (EPERM, ECONNREFUSED, ...), as the socket functions' do.
-static napi_value throw_code(napi_env env, const char *what, int err) {
-  char msg[200], text[128], name[64];
-  uv_err_name_r(-err, name, sizeof name);
-  uv_strerror_r(-err, text, sizeof text); // strerror's buffer is shared between threads
-  snprintf(msg, sizeof msg, "%s: %s", what, text);
-  napi_throw_error(env, name, msg);
-  return NULL;
-}
-
-static napi_value throw_arg(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", msg);
-  return NULL;
-}
 
 /** The abstract address `\0name`; returns its length, 0 when the name is empty or too long. */
 static socklen_t abstract_addr(napi_env env, napi_value jname, struct sockaddr_un *addr) {
@@ -69,7 +55,7 @@ static napi_value handoff_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct sockaddr_un addr;
   socklen_t len = channel_args(env, info, 1, argv, &addr);
-  if (len == 0) return throw_arg(env, "expected a channel name (1-99 bytes)");
+  if (len == 0) return throw_type(env, "expected a channel name (1-99 bytes)");
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_code(env, "handoffListen socket", errno);
   if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, 4) < 0) {
@@ -89,18 +75,18 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   struct sockaddr_un addr;
   socklen_t addr_len = channel_args(env, info, 3, argv, &addr);
-  if (addr_len == 0) return throw_arg(env, "expected sendFds(name, fds, payload)");
+  if (addr_len == 0) return throw_type(env, "expected sendFds(name, fds, payload)");
   uint32_t count = 0;
   bool is_array = false;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok ||
       count == 0 || count > MAX_FDS) {
-    return throw_arg(env, "expected 1-253 fds");
+    return throw_type(env, "expected 1-253 fds");
   }
   int fds[MAX_FDS];
   for (uint32_t i = 0; i < count; i++) {
     napi_value v;
     if (napi_get_element(env, argv[1], i, &v) != napi_ok || napi_get_value_int32(env, v, &fds[i]) != napi_ok || fds[i] < 0) {
-      return throw_arg(env, "fds must be non-negative integers");
+      return throw_type(env, "fds must be non-negative integers");
     }
   }
   void *payload = NULL;
@@ -108,7 +94,7 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
   bool is_buffer = false;
   if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer ||
       napi_get_buffer_info(env, argv[2], &payload, &payload_len) != napi_ok || payload_len == 0 || payload_len > MAX_PAYLOAD) {
-    return throw_arg(env, "payload must be a Buffer of 1-65536 bytes");
+    return throw_type(env, "payload must be a Buffer of 1-65536 bytes");
   }
 
   int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -169,7 +155,7 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   int listen_fd = -1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &listen_fd) != napi_ok || listen_fd < 0) return throw_arg(env, "expected fd");
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &listen_fd) != napi_ok || listen_fd < 0) return throw_type(env, "expected fd");
   int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
   if (conn < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -23,7 +23,7 @@
 #include <uv.h>
 
 #include "upstream.h"
-#include "batch_io.h"
+#include "napi_glue.h"
 #include "napi_props.h"
 
 #include <errno.h>
@@ -83,7 +83,7 @@ typedef struct {
 
 typedef struct upstream_link {
   uv_poll_t poll; // watches ep
-  napi_env env;
+  batch_js js;    // the handle, the callback, the async context, the cleanup hook
   int ep;
   int stopped, closed, finalized; // as udp_engine's: stop ran, uv close ran, handle collected
   unsigned batch;
@@ -95,9 +95,7 @@ typedef struct upstream_link {
   size_t nsockets;
   struct epoll_event *events; // batch
   up_delivered *delivered;    // batch
-  napi_ref in_ref, meta_ref, cb_ref, self_ref;
-  napi_async_context actx;
-  napi_async_cleanup_hook_handle cleanup;
+  napi_ref in_ref, meta_ref;
 } upstream_link;
 
 static void link_free(upstream_link *l) {
@@ -138,21 +136,11 @@ static void maybe_free(upstream_link *l) {
 
 static void on_closed(uv_handle_t *h) {
   upstream_link *l = (upstream_link *)h->data;
-  napi_env env = l->env;
-  napi_ref refs[] = {l->in_ref, l->meta_ref, l->cb_ref}; // a create that failed half way made only some
-  for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
-    if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
-  }
-  if (l->actx != NULL) napi_async_destroy(env, l->actx);
-  napi_async_cleanup_hook_handle hook = l->cleanup;
-  l->cleanup = NULL;
+  // A create that failed half way made only some of these.
+  if (l->in_ref != NULL) napi_delete_reference(l->js.env, l->in_ref);
+  if (l->meta_ref != NULL) napi_delete_reference(l->js.env, l->meta_ref);
   l->closed = 1;
-  // The last strong reference goes last: the finalizer may then run (later, never from here).
-  if (l->self_ref != NULL) {
-    napi_delete_reference(env, l->self_ref);
-    l->self_ref = NULL;
-  }
-  if (hook != NULL) napi_remove_async_cleanup_hook(hook);
+  batch_js_release(&l->js); // the handle's reference last
   maybe_free(l);
 }
 
@@ -242,7 +230,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     for (int k = 0; k < n; k++) filled += (unsigned)fill_slot(l, &l->events[k], filled);
     if (filled > 0) {
       l->counters[U_COUNT] = filled;
-      int ok = call_batch_callback(l->env, l->actx, l->cb_ref, filled);
+      int ok = batch_js_call(&l->js, filled);
       if (l->stopped) return; // upstreamStop inside the callback closed everything
       release_delivered(l, filled); // after a throw too: leak no socket
       if (!ok) break;
@@ -274,15 +262,6 @@ static upstream_link *link_alloc(unsigned batch) {
   return l;
 }
 
-static napi_value throw_sys(napi_env env, const char *what, int err) {
-  char msg[200], text[128], name[64];
-  uv_err_name_r(-err, name, sizeof name);
-  uv_strerror_r(-err, text, sizeof text); // strerror's buffer is shared between threads
-  snprintf(msg, sizeof msg, "%s: %s", what, text);
-  napi_throw_error(env, name, msg);
-  return NULL;
-}
-
 // upstreamCreate(inBuf, meta, batchSize 1-1024, callback(count)) → link
 static napi_value upstream_create(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -303,8 +282,8 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
   if (meta_len < (size_t)UP_HEADER + (size_t)batch * UP_STRIDE) return throw_type(env, "upstreamCreate: meta is too short for batchSize");
 
   upstream_link *l = link_alloc((unsigned)batch);
-  if (l == NULL) return throw_sys(env, "upstreamCreate", errno);
-  l->env = env;
+  if (l == NULL) return throw_code(env, "upstreamCreate", errno);
+  l->js.env = env;
   l->slot = slot;
   l->in = in;
   l->meta = meta;
@@ -314,7 +293,7 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     close(l->ep);
     link_free(l);
-    return throw_sys(env, "upstreamCreate uv_poll_init", -rc);
+    return throw_code(env, "upstreamCreate uv_poll_init", -rc);
   }
   l->poll.data = l;
   memset(l->counters, 0, UP_HEADER * sizeof(uint32_t));
@@ -322,21 +301,15 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
 
   // Any step below may fail (a pending exception, a dying environment): a half-made link must not poll,
   // so a failure stops it (on_closed releases what was made) and throws.
-  napi_value handle, resource, name;
+  napi_value handle;
   if (napi_create_external(env, l, on_handle_finalized, NULL, &handle) != napi_ok) {
     close(l->ep);
     uv_close((uv_handle_t *)&l->poll, on_never_started);
     return throw_type(env, "upstreamCreate: cannot create the handle");
   }
-  int made = napi_type_tag_object(env, handle, &UPSTREAM_TAG) == napi_ok &&
-             napi_create_reference(env, handle, 1, &l->self_ref) == napi_ok && // a running link is never collected
-             napi_create_reference(env, argv[0], 1, &l->in_ref) == napi_ok &&  // C writes into these
+  int made = napi_create_reference(env, argv[0], 1, &l->in_ref) == napi_ok && // C writes into these
              napi_create_reference(env, argv[1], 1, &l->meta_ref) == napi_ok &&
-             napi_create_reference(env, argv[3], 1, &l->cb_ref) == napi_ok &&
-             napi_create_object(env, &resource) == napi_ok &&
-             napi_create_string_utf8(env, "kdns:upstream", NAPI_AUTO_LENGTH, &name) == napi_ok &&
-             napi_async_init(env, resource, name, &l->actx) == napi_ok;
-  if (made) made = napi_add_async_cleanup_hook(env, on_env_cleanup, l, &l->cleanup) == napi_ok;
+             batch_js_hold(&l->js, env, handle, &UPSTREAM_TAG, argv[3], "kdns:upstream", on_env_cleanup, l);
   if (!made) {
     link_stop(l);
     return throw_type(env, "upstreamCreate: Node-API refused a reference (is the environment shutting down?)");
@@ -344,20 +317,14 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
   rc = uv_poll_start(&l->poll, UV_READABLE, on_readable);
   if (rc != 0) {
     link_stop(l);
-    return throw_sys(env, "upstreamCreate uv_poll_start", -rc);
+    return throw_code(env, "upstreamCreate uv_poll_start", -rc);
   }
   return handle;
 }
 
 /** Reads argv (up to *argc) and the link in argv[0]; NULL after throwing a TypeError. */
 static upstream_link *link_arg(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc) {
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 ||
-      (data = tagged_external(env, argv[0], &UPSTREAM_TAG)) == NULL) {
-    throw_type(env, "expected a handle from upstreamCreate");
-    return NULL;
-  }
-  return (upstream_link *)data;
+  return (upstream_link *)handle_args(env, info, argv, argc, &UPSTREAM_TAG, "upstreamCreate");
 }
 
 static napi_value int_result(napi_env env, int32_t v) {
@@ -449,27 +416,20 @@ static napi_value upstream_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-void register_upstream_api(napi_env env, napi_value exports) {
-  prop_fn(env, exports, "upstreamCreate", upstream_create);
-  prop_fn(env, exports, "upstreamSend", upstream_send);
-  prop_fn(env, exports, "upstreamClose", upstream_close);
-  prop_fn(env, exports, "upstreamStop", upstream_stop);
-  prop_fn(env, exports, "liveUpstreams", live_upstreams);
-}
-
-#else // not Linux: no epoll. The link is not available; the node engine's dgram path forwards instead.
+#define LINUX_ONLY(fn) fn
+#else // not Linux: no epoll. Every function but liveUpstreams throws ENOSYS; forwarding keeps Node's dgram.
 
 static napi_value unsupported(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_throw_error(env, "ENOSYS", "the upstream link needs Linux (epoll)");
-  return NULL;
+  return throw_code(env, "the upstream link needs Linux (epoll)", ENOSYS);
 }
+#define LINUX_ONLY(fn) unsupported
+#endif
 
 void register_upstream_api(napi_env env, napi_value exports) {
-  prop_fn(env, exports, "upstreamCreate", unsupported);
-  prop_fn(env, exports, "upstreamSend", unsupported);
-  prop_fn(env, exports, "upstreamClose", unsupported);
-  prop_fn(env, exports, "upstreamStop", unsupported);
+  prop_fn(env, exports, "upstreamCreate", LINUX_ONLY(upstream_create));
+  prop_fn(env, exports, "upstreamSend", LINUX_ONLY(upstream_send));
+  prop_fn(env, exports, "upstreamClose", LINUX_ONLY(upstream_close));
+  prop_fn(env, exports, "upstreamStop", LINUX_ONLY(upstream_stop));
   prop_fn(env, exports, "liveUpstreams", live_upstreams);
 }
-#endif

@@ -5,8 +5,6 @@
 import t from 'tap';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createEngine, createEngineWith } from '../../src/engine/index.js';
 import { pino, type Logger } from 'pino';
 import { NativeEngine } from '../../src/engine/native.js';
@@ -14,7 +12,7 @@ import { NodeEngine } from '../../src/engine/node.js';
 import type { NativeBinding } from '../../src/engine/native-binding.js';
 import { ConfigError } from '../../src/errors.js';
 import {
-  A, AAAA, cases, Client, CountingObserver, engineOptions, fdCount, message, nativeOrFail, opt, query, RD,
+  A, AAAA, cases, Client, CountingObserver, engineOptions, fdCount, message, nativeOrFail, opt, query, RD, settleLive,
 } from './setup.js';
 
 const binding = nativeOrFail(t);
@@ -163,17 +161,8 @@ function defineTests(b: NativeBinding): void {
     const client = new Client();
     await client.bind();
     t.teardown(() => client.close());
-    // The addon frees an engine's state once it is stopped and its handle object collected: settle the
-    // engines of earlier tests first.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const settle = async (target: number): Promise<number> => {
-      for (let i = 0; i < 30 && b.liveEngines() > target; i++) {
-        gc();
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return b.liveEngines();
-    };
+    // Settle the engines of earlier tests first.
+    const settle = (target: number): Promise<number> => settleLive(() => b.liveEngines(), target);
     const liveBefore = await settle(0); // the earlier tests' engines are all closed
     const before = fdCount();
     for (let cycle = 0; cycle < 5; cycle++) {
