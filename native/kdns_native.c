@@ -520,7 +520,7 @@ static void send_batch(udp_engine *e, unsigned n) {
  */
 static unsigned answer_natively(udp_engine *e, unsigned n) {
   uint64_t started = uv_hrtime();
-  double wall_ms = e->tap.base != NULL ? tap_now_ms() : 0; // dnstap's time of every exchange of the batch
+  double wall_ms = e->tap.buf.base != NULL ? tap_now_ms() : 0; // dnstap's time of every exchange of the batch
   unsigned answered = 0;
   // The tables are process-global: announce this thread as a reader of each view's for the batch (no lock;
   // a table it cannot enter now answers nothing in this batch, JavaScript does).
@@ -538,8 +538,8 @@ static unsigned answer_natively(udp_engine *e, unsigned n) {
     if (len == 0 && fwd != NULL) len = answer_cache_answer_udp(fwd, q, (size_t)m[S_IN_LEN], out, e->out_slot, v6, peer, started);
     if (len == 0) continue;
     m[S_OUT_LEN] = (int32_t)len;
-    if (e->obs.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
-    if (e->tap.base != NULL) tap_exchange(&e->tap, q, (size_t)m[S_IN_LEN], out, len, m[S_FAMILY], peer, m[S_PORT], wall_ms);
+    if (e->obs.buf.base != NULL) observe_answer(&e->obs, q, (size_t)m[S_IN_LEN], out, m[S_FAMILY], peer);
+    if (e->tap.buf.base != NULL) tap_exchange(&e->tap, q, (size_t)m[S_IN_LEN], out, len, m[S_FAMILY], peer, m[S_PORT], wall_ms);
     m[S_IN_LEN] = -1;
     answered++;
   }
@@ -593,8 +593,8 @@ static void on_closed(uv_handle_t *h) {
     if (refs[k] != NULL) napi_delete_reference(env, refs[k]);
   }
   view_caches_release(env, &e->views);
-  observe_release(env, &e->obs);
-  tap_release(env, &e->tap);
+  ring_release(env, &e->obs.buf);
+  ring_release(env, &e->tap.buf);
   e->closed = 1;
   batch_js_release(&e->js); // the handle's reference last
   maybe_free(e);

@@ -40,27 +40,35 @@ static int ring_buffer_arg(napi_env env, napi_value buffer, size_t min_len, uint
   return 1;
 }
 
-int observe_attach(napi_env env, observe_ring *r, napi_value buffer) {
-  ring_arg a;
-  int got = ring_buffer_arg(env, buffer, OBS_HEADER + OBS_STRIDE, 4, "the observation ring must be a 4-byte aligned Buffer of at least one record", &a);
-  if (got == 0) return 0;
-  observe_release(env, r);
-  if (got < 0) return 1;
-  r->ref = a.ref;
-  r->base = a.data;
-  r->capacity = (uint32_t)((a.len - OBS_HEADER) / OBS_STRIDE);
-  return 1;
-}
-
-void observe_release(napi_env env, observe_ring *r) {
+void ring_release(napi_env env, ring_buffer *r) {
   if (r->ref != NULL) napi_delete_reference(env, r->ref);
   r->ref = NULL;
   r->base = NULL;
   r->capacity = 0;
 }
 
+/** Lets go of the ring's old Buffer and holds the one in `a` (taken by ring_buffer_arg) instead. */
+static void ring_hold(napi_env env, ring_buffer *r, const ring_arg *a, uint32_t capacity) {
+  ring_release(env, r);
+  r->ref = a->ref;
+  r->base = a->data;
+  r->capacity = capacity;
+}
+
+int observe_attach(napi_env env, observe_ring *r, napi_value buffer) {
+  ring_arg a;
+  int got = ring_buffer_arg(env, buffer, OBS_HEADER + OBS_STRIDE, 4, "the observation ring must be a 4-byte aligned Buffer of at least one record", &a);
+  if (got == 0) return 0;
+  if (got < 0) {
+    ring_release(env, &r->buf);
+    return 1;
+  }
+  ring_hold(env, &r->buf, &a, (uint32_t)((a.len - OBS_HEADER) / OBS_STRIDE));
+  return 1;
+}
+
 void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_t *resp, int family, const uint8_t *addr) {
-  uint32_t *h = (uint32_t *)r->base;
+  uint32_t *h = (uint32_t *)r->buf.base;
   if (h[OBS_COUNTDOWN] > 1) {
     h[OBS_COUNTDOWN]--;
     return;
@@ -68,7 +76,7 @@ void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_
   uint32_t every = h[OBS_EVERY] == 0 ? 1 : h[OBS_EVERY];
   h[OBS_COUNTDOWN] = every;
   uint32_t n = h[OBS_COUNT];
-  if (n >= r->capacity) {
+  if (n >= r->buf.capacity) {
     h[OBS_LOST] += every;
     return;
   }
@@ -77,7 +85,7 @@ void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_
   while (at < end && q[at] != 0 && q[at] < 64) at += (size_t)q[at] + 1;
   if (at >= end || q[at] != 0) return; // cannot happen for a query the cache answered; never read past it
   size_t name_len = at + 1 - 12;
-  uint8_t *rec = r->base + OBS_HEADER + (size_t)n * OBS_STRIDE;
+  uint8_t *rec = r->buf.base + OBS_HEADER + (size_t)n * OBS_STRIDE;
   memcpy(rec + OBS_R_WEIGHT, &every, 4);
   rec[OBS_R_FAMILY] = (uint8_t)family;
   rec[OBS_R_RCODE] = resp[3] & 0x0f;
@@ -103,20 +111,13 @@ int tap_attach(napi_env env, tap_ring *r, napi_value buffer, uint32_t every) {
     napi_throw_type_error(env, "KDNS_NATIVE_ARGUMENT", "the dnstap ring must be an 8-byte aligned Buffer of 64 + 4096 or more bytes, a multiple of 4");
     return 0;
   }
-  tap_release(env, r);
-  if (got < 0) return 1;
-  r->ref = a.ref;
-  r->base = a.data;
-  r->capacity = (uint32_t)(a.len - TAP_HEADER);
+  if (got < 0) {
+    ring_release(env, &r->buf);
+    return 1;
+  }
+  ring_hold(env, &r->buf, &a, (uint32_t)(a.len - TAP_HEADER));
   r->every = every == 0 ? 1 : every;
   return 1;
-}
-
-void tap_release(napi_env env, tap_ring *r) {
-  if (r->ref != NULL) napi_delete_reference(env, r->ref);
-  r->ref = NULL;
-  r->base = NULL;
-  r->capacity = 0;
 }
 
 double tap_now_ms(void) {
@@ -137,9 +138,9 @@ static void put_le32(uint8_t *p, uint32_t v) {
 
 /** RingProducer.put in C: false (and DROPPED + 1) when the record does not fit. */
 static int tap_put(tap_ring *r, int type, int family, const uint8_t *addr, int port, double time_ms, const uint8_t *msg, size_t len) {
-  int32_t *h = (int32_t *)r->base;
-  uint8_t *d = r->base + TAP_HEADER;
-  uint32_t cap = r->capacity;
+  int32_t *h = (int32_t *)r->buf.base;
+  uint8_t *d = r->buf.base + TAP_HEADER;
+  uint32_t cap = r->buf.capacity;
   uint32_t need = (uint32_t)((TAP_RECORD_HEADER + len + 3) & ~(size_t)3);
   uint32_t tail = (uint32_t)__atomic_load_n(&h[TAP_TAIL], __ATOMIC_ACQUIRE);
   uint32_t head = (uint32_t)h[TAP_HEAD]; // ours: this thread is the only producer
@@ -176,7 +177,7 @@ static int tap_put(tap_ring *r, int type, int family, const uint8_t *addr, int p
 
 void tap_exchange(tap_ring *r, const uint8_t *q, size_t qlen, const uint8_t *resp, size_t rlen, int family, const uint8_t *addr,
                   int port, double time_ms) {
-  int32_t *h = (int32_t *)r->base;
+  int32_t *h = (int32_t *)r->buf.base;
   if ((uint32_t)++h[TAP_SEEN] < r->every) return;
   h[TAP_SEEN] = 0;
   // Both are attempted, as in JavaScript: every exchange logged is two frames, written or dropped.

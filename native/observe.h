@@ -22,16 +22,22 @@
 #define OBS_R_ADDR 8  // 16 bytes, network order (IPv4 in the first 4)
 #define OBS_R_NAME 24 // the query's wire name as the client spelled it, at most 255 bytes
 
+/** What both rings (observation, dnstap) hold of their JavaScript Buffer. */
+typedef struct ring_buffer {
+  uint8_t *base; // NULL: detached (the ring's feature is off for this engine)
+  uint32_t capacity; // in the ring's own units: records (observation), data bytes (dnstap)
+  napi_ref ref;      // keeps the Buffer alive while the engine holds it
+} ring_buffer;
+
+/** Drops the reference and detaches (on detach, re-attach and engine teardown), for either ring. */
+void ring_release(napi_env env, ring_buffer *r);
+
 typedef struct observe_ring {
-  uint8_t *base; // NULL: observation is off
-  uint32_t capacity;
-  napi_ref ref; // keeps the Buffer alive while the engine holds it
+  ring_buffer buf; // capacity: records
 } observe_ring;
 
 /** Attaches `buffer` (a Buffer, or null/undefined to detach); 0 with a pending TypeError when it is unusable. */
 int observe_attach(napi_env env, observe_ring *r, napi_value buffer);
-/** Releases the reference (engine teardown). */
-void observe_release(napi_env env, observe_ring *r);
 /**
  * One answered query: `q` is the query (its name at offset 12, uncompressed: the answer cache checked it),
  * `resp` the response. Cheap when the query is not sampled: a countdown and a return.
@@ -66,15 +72,12 @@ void observe_answer(observe_ring *r, const uint8_t *q, size_t qlen, const uint8_
 #define TAP_FAMILY_INET6 2
 
 typedef struct tap_ring {
-  uint8_t *base; // NULL: dnstap is off for this engine
-  uint32_t capacity;
-  uint32_t every; // log one exchange in EVERY
-  napi_ref ref;
+  ring_buffer buf; // capacity: bytes of the data area
+  uint32_t every;  // log one exchange in EVERY
 } tap_ring;
 
 /** Attaches `buffer` (a Buffer over the ring's SharedArrayBuffer, or null to detach); 0 with a pending TypeError. */
 int tap_attach(napi_env env, tap_ring *r, napi_value buffer, uint32_t every);
-void tap_release(napi_env env, tap_ring *r);
 /** Wall-clock milliseconds (dnstap times), read once per batch while a ring is attached. */
 double tap_now_ms(void);
 /**

@@ -14,11 +14,27 @@ function h(b: Buffer): number {
   return hashName(b, 0, b.length);
 }
 
-t.test('hashName is 32-bit FNV-1a', async (t) => {
-  t.equal(hashName(Buffer.alloc(0), 0, 0), 0x811c9dc5, 'empty input is the offset basis');
-  t.equal(hashName(Buffer.from('a'), 0, 1), 0xe40c292c, 'published FNV-1a test vector for "a"');
-  t.equal(hashName(Buffer.from('foobar'), 0, 6), 0xbf9cf968, 'published FNV-1a test vector for "foobar"');
-  t.equal(hashName(Buffer.from('xxfoobarxx'), 2, 6), 0xbf9cf968, 'offset and length respected');
+t.test('hashName is 32-bit FNV-1a, as an int32', async (t) => {
+  // The published vectors are uint32; `| 0` is the same bits signed (all three are above 2^31).
+  t.equal(hashName(Buffer.alloc(0), 0, 0), 0x811c9dc5 | 0, 'empty input is the offset basis');
+  t.equal(hashName(Buffer.from('a'), 0, 1), 0xe40c292c | 0, 'published FNV-1a test vector for "a"');
+  t.equal(hashName(Buffer.from('foobar'), 0, 6), 0xbf9cf968 | 0, 'published FNV-1a test vector for "foobar"');
+  t.equal(hashName(Buffer.from('xxfoobarxx'), 2, 6), 0xbf9cf968 | 0, 'offset and length respected');
+  fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 255 }), (bytes) => {
+    const hash = hashName(Buffer.from(bytes), 0, bytes.length);
+    return hash === (hash | 0); // never a uint32 above 2^31, which V8 would box when passed to a call
+  }));
+});
+
+t.test('hashes with the sign bit set are stored, found and deleted', async (t) => {
+  const tab = new AnswerTable<string>();
+  const n = wire('a'); // any name: the hash below is chosen, not computed
+  for (const hash of [-1, -0x80000000, 0x811c9dc5 | 0]) {
+    tab.set(n, n.length, hash, 1, 1, String(hash));
+    t.equal(tab.get(n, n.length, hash, 1, 1), String(hash), `found under ${hash}`);
+    t.equal(tab.deleteName(n, n.length, hash), 1, `deleted under ${hash}`);
+  }
+  t.equal(tab.size, 0);
 });
 
 t.test('get/set/replace by (name, type, class)', async (t) => {

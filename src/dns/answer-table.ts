@@ -11,17 +11,22 @@ import { MAX_NAME_WIRE } from './constants.js';
 export const FNV32_OFFSET = 0x811c9dc5;
 export const FNV32_PRIME = 0x01000193;
 
-/** 32-bit FNV-1a over buf[offset..offset+length); the query reader computes the same while reading. */
+/**
+ * 32-bit FNV-1a over buf[offset..offset+length) as an int32 (the bits of the uint32, signed); the query
+ * reader computes the same while reading. Int32, not uint32: half of all uint32 hashes are above 2^31,
+ * where V8 keeps a number as a heap object, and passing one to a call V8 did not inline allocates it.
+ * An int32 is a small integer everywhere, so no caller can box a hash by forgetting to convert it.
+ */
 export function hashName(buf: Buffer, offset: number, length: number): number {
-  let hash = FNV32_OFFSET;
+  let hash = FNV32_OFFSET | 0;
   const end = offset + length;
   for (let i = offset; i < end; i++) hash = Math.imul(hash ^ buf[i], FNV32_PRIME);
-  return hash >>> 0;
+  return hash;
 }
 
 // FNV-1a's low bits are weak for short, similar keys (service names differ in a byte or two), and we
 // index by the low bits: a cheap finaliser (MurmurHash3 fmix32) spreads every input bit over them.
-// Exported only so tests can aim entries at chosen slots.
+// Exported only so tests can aim entries at chosen slots. The same slot for an int32 and its uint32 bits.
 export function slotOf(hash: number, mask: number): number {
   let h = hash ^ (hash >>> 16);
   h = Math.imul(h, 0x85ebca6b);
@@ -35,13 +40,17 @@ const INITIAL_CAPACITY = 16; // power of two
 const MAX_LOAD = 0.7;
 const INITIAL_ARENA = 4096;
 
+/**
+ * Every `hash` argument is the int32 of hashName() (QuerySlot.hash is one): the table stores and compares it
+ * as such, so a hash passed as its uint32 bits would not be found.
+ */
 export class AnswerTable<V> {
   private capacity = INITIAL_CAPACITY;
   private mask = INITIAL_CAPACITY - 1;
   private count = 0;
   private growAt = Math.floor(INITIAL_CAPACITY * MAX_LOAD);
   // Parallel arrays indexed by slot. nameLengths[i] === 0 marks an empty slot (a name is ≥ 1 byte).
-  private hashes = new Uint32Array(INITIAL_CAPACITY);
+  private hashes = new Int32Array(INITIAL_CAPACITY); // hashName() values: int32, compared as stored
   private typeClass = new Uint32Array(INITIAL_CAPACITY); // qtype << 16 | qclass
   private nameOffsets = new Uint32Array(INITIAL_CAPACITY);
   private nameLengths = new Uint8Array(INITIAL_CAPACITY);
@@ -73,7 +82,7 @@ export class AnswerTable<V> {
     const nameOffset = this.storeName(name, nameLength);
     let i = slotOf(hash, this.mask);
     while (this.nameLengths[i] !== 0) i = (i + 1) & this.mask; // a free slot exists: load ≤ 0.7
-    this.hashes[i] = hash >>> 0;
+    this.hashes[i] = hash;
     this.typeClass[i] = tc;
     this.nameOffsets[i] = nameOffset;
     this.nameLengths[i] = nameLength;
@@ -91,13 +100,12 @@ export class AnswerTable<V> {
 
   /** Deletes every type and class of a name; returns how many entries went. */
   deleteName(name: Buffer, nameLength: number, hash: number): number {
-    const h = hash >>> 0;
     let removed = 0;
-    let i = slotOf(h, this.mask);
+    let i = slotOf(hash, this.mask);
     // Every entry of this name sits in the run that starts at its home slot and ends at an empty
     // slot. removeAt() may shift a later entry into i, so we look at i again rather than move on.
     while (this.nameLengths[i] !== 0) {
-      if (this.hashes[i] === h && this.nameEquals(i, name, nameLength)) {
+      if (this.hashes[i] === hash && this.nameEquals(i, name, nameLength)) {
         this.removeAt(i);
         removed++;
       } else {
@@ -112,7 +120,7 @@ export class AnswerTable<V> {
     this.mask = INITIAL_CAPACITY - 1;
     this.count = 0;
     this.growAt = Math.floor(INITIAL_CAPACITY * MAX_LOAD);
-    this.hashes = new Uint32Array(INITIAL_CAPACITY);
+    this.hashes = new Int32Array(INITIAL_CAPACITY);
     this.typeClass = new Uint32Array(INITIAL_CAPACITY);
     this.nameOffsets = new Uint32Array(INITIAL_CAPACITY);
     this.nameLengths = new Uint8Array(INITIAL_CAPACITY);
@@ -139,11 +147,10 @@ export class AnswerTable<V> {
   }
 
   private find(name: Buffer, nameLength: number, hash: number, tc: number): number {
-    const h = hash >>> 0;
-    let i = slotOf(h, this.mask);
+    let i = slotOf(hash, this.mask);
     // Bounded: the table always has an empty slot, and the run ends there.
     while (this.nameLengths[i] !== 0) {
-      if (this.hashes[i] === h && this.typeClass[i] === tc && this.nameEquals(i, name, nameLength)) return i;
+      if (this.hashes[i] === hash && this.typeClass[i] === tc && this.nameEquals(i, name, nameLength)) return i;
       i = (i + 1) & this.mask;
     }
     return -1;
@@ -223,7 +230,7 @@ export class AnswerTable<V> {
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.growAt = Math.floor(capacity * MAX_LOAD);
-    this.hashes = new Uint32Array(capacity);
+    this.hashes = new Int32Array(capacity);
     this.typeClass = new Uint32Array(capacity);
     this.nameOffsets = new Uint32Array(capacity);
     this.nameLengths = new Uint8Array(capacity);

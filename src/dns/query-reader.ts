@@ -32,7 +32,7 @@ export class QuerySlot {
   nameLength = 0;
   /** Lower-cased copy of the qname wire bytes (ASCII A-Z only; other bytes are kept as they are). */
   readonly lowerName = Buffer.alloc(MAX_NAME_WIRE);
-  /** 32-bit FNV-1a over lowerName[0..nameLength), the same function as hashName(). */
+  /** 32-bit FNV-1a over lowerName[0..nameLength) as an int32, the same function as hashName() (why int32: there). */
   hash = 0;
   qtype = 0;
   qclass = 0;
@@ -155,7 +155,7 @@ function readQuestion(buf: Buffer, len: number, slot: QuerySlot): boolean {
   const lower = slot.lowerName;
   let pos = HEADER_SIZE;
   let out = 0;
-  let hash = FNV32_OFFSET;
+  let hash = FNV32_OFFSET | 0;
   // Bounded: each turn consumes a length byte, and out is capped at MAX_NAME_WIRE.
   for (;;) {
     if (pos >= len) return failQuestion(slot);
@@ -176,7 +176,7 @@ function readQuestion(buf: Buffer, len: number, slot: QuerySlot): boolean {
   }
   if (pos + 4 > len) return failQuestion(slot);
   slot.nameLength = out;
-  slot.hash = hash >>> 0;
+  slot.hash = hash; // int32: Math.imul's result, and the root label alone makes one turn
   slot.qtype = (buf[pos] << 8) | buf[pos + 1];
   slot.qclass = (buf[pos + 2] << 8) | buf[pos + 3];
   slot.questionEnd = pos + 4;

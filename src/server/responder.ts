@@ -135,10 +135,8 @@ export class Responder {
     this.lastQtype = slot.qtype;
     if (status !== READ_OK) return this.respondError(query, status, out);
 
-    // `slot.hash | 0`: a uint32 above 2^31 is a heap number, allocated per call whenever V8 inlines respond()
-    // into the engine's loop but not the probe; the int32 is a small integer (the table takes it `>>> 0`).
     const compiled = slot.qclass === CLASS_IN
-      ? this.answers.table.get(slot.lowerName, slot.nameLength, slot.hash | 0, slot.qtype, slot.qclass)
+      ? this.answers.table.get(slot.lowerName, slot.nameLength, slot.hash, slot.qtype, slot.qclass)
       : undefined;
     if (compiled === undefined) {
       // Transfers are never compiled into the table: each depends on who asks and on the zone's history.

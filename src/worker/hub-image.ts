@@ -67,7 +67,7 @@ export class HubImage {
   addViewZone(zone: Zone): number {
     const id = this.nextId++;
     this.viewZones.set(id, zone);
-    this.guarded((w) => writeZone(w, id, zone));
+    this.guarded((w) => w.writeZoneNames(id, zone, zone.names()));
     return id;
   }
 
@@ -87,9 +87,7 @@ export class HubImage {
   /** Publishes the current content of `names` of `zone`. */
   zoneChanged(zone: Zone, names: Iterable<string>): void {
     const id = this.idOf(zone.origin);
-    this.guarded((w) => {
-      for (const name of names) w.write(id, name, zone.node(name));
-    });
+    this.guarded((w) => w.writeZoneNames(id, zone, names));
   }
 
   /** Publishes the current records of `names` of local store `index`. */
@@ -150,14 +148,12 @@ export class HubImage {
     this.local.forEach((store, i) => {
       for (const name of store.names()) w.write(localStoreId(i), name, localNode(store.records(name)));
     });
-    for (const [origin, id] of this.ids) writeZone(w, id, this.zones.get(origin)!);
-    for (const [id, zone] of this.viewZones) writeZone(w, id, zone);
+    for (const [origin, id] of this.ids) {
+      const zone = this.zones.get(origin)!;
+      w.writeZoneNames(id, zone, zone.names());
+    }
+    for (const [id, zone] of this.viewZones) w.writeZoneNames(id, zone, zone.names());
   }
-}
-
-/** Every name of `zone` under image id `id`. */
-function writeZone(w: ZoneImageWriter, id: number, zone: Zone): void {
-  for (const name of zone.names()) w.write(id, name, zone.node(name));
 }
 
 /** A local name's records as image RRsets: consecutive records of one type, class and TTL make one. */

@@ -5,7 +5,8 @@
 import { TYPE_NS, TYPE_SOA } from '../dns/constants.js';
 import type { RrSet } from '../dns/types.js';
 import {
-  encodeName, hashName, MAX_KEY, nameAt, SLOT_HASH, SLOT_INTS, SLOT_NAME, SLOT_STATE, SLOT_ZONE, STATE_MARKED, type ZoneImage,
+  encodeName, hashName, MAX_KEY, nameAt, SLOT_HASH, SLOT_INTS, SLOT_NAME, SLOT_STATE, SLOT_ZONE, STATE_CUTS, STATE_MARKED,
+  type ZoneImage,
 } from './image.js';
 import type { NodeView, Synthesizer, ZoneReader } from './reader.js';
 
@@ -44,6 +45,11 @@ export class ZoneImageReader {
 
   marked(state: number): boolean {
     return (this.i32[state >> 2]! & STATE_MARKED) !== 0;
+  }
+
+  /** On a zone apex's state: the zone has a delegation below the apex (image.ts, STATE_CUTS). */
+  cuts(state: number): boolean {
+    return (this.i32[state >> 2]! & STATE_CUTS) !== 0;
   }
 
   hasType(state: number, type: number): boolean {
@@ -122,9 +128,11 @@ export class ImageZone implements ZoneReader {
     return this.get(this.origin, TYPE_SOA);
   }
 
-  /** The image can count cuts only by scanning; lookups walk the name either way when they record deps. */
+  /** Read from the apex, where the hub records it with every change (ZoneImageWriter.writeZoneNames). */
   get hasCuts(): boolean {
-    return true;
+    const reader = this.source.reader;
+    const state = reader.state(this.id, this.origin);
+    return state !== 0 && reader.cuts(state);
   }
 
   get(name: string, type: number): RrSet | undefined {

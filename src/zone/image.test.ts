@@ -1,11 +1,12 @@
 // The zone image: what the hub writes a worker reads back (every lookup case answers as the Zone does),
-// changes, removals and marks, full images refused before anything is published, garbage counted, and a
-// reader thread that never sees a half-written entry while the main thread rewrites a name.
+// whether a zone delegates (hasCuts), changes, removals and marks, full images refused before anything is
+// published, garbage counted, and a reader thread that never sees a half-written entry while the main
+// thread rewrites a name.
 import t from 'tap';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { CLASS_IN, parseTypeName, TYPE_A, TYPE_TXT } from '../dns/constants.js';
-import { rdataA, rdataTxt } from '../dns/rdata.js';
+import { CLASS_IN, parseTypeName, TYPE_A, TYPE_NS, TYPE_SOA, TYPE_TXT } from '../dns/constants.js';
+import { rdataA, rdataName, rdataTxt } from '../dns/rdata.js';
 import type { RrSet } from '../dns/types.js';
 import { CASE_ZONES, LOOKUP_CASES } from './lookup-cases.js';
 import { ImageFullError, ZoneImageWriter } from './image.js';
@@ -22,7 +23,7 @@ function imageOf(zones: Zone[], writer = new ZoneImageWriter(1 << 20, 4096)): Zo
   const source = { reader: new ZoneImageReader(writer.image) };
   const out = new ZoneSet<ImageZone>();
   zones.forEach((zone, i) => {
-    for (const name of zone.names()) writer.write(i + 1, name, zone.node(name));
+    writer.writeZoneNames(i + 1, zone, zone.names());
     out.add(new ImageZone(zone.origin, i + 1, true, source));
   });
   return out;
@@ -45,7 +46,39 @@ t.test('every lookup case answers from the image as from the zones', async (t) =
     const wantDeps = new Set<string>();
     lookup(zones, qname, parseTypeName(qtype), wantDeps);
     t.same([...deps].sort(), [...wantDeps].sort(), `${qname} ${qtype}: the same names decide it`);
+    // Without deps a lookup trusts hasCuts to skip the walk up the name: the image's must be true when it counts.
+    t.same(text(lookup(image, qname, parseTypeName(qtype))), text(want), `${qname} ${qtype}, no deps`);
   }
+});
+
+t.test('hasCuts: the image records whether a zone delegates, and follows changes', async (t) => {
+  const soa = '@ 300 SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ 300 NS ns1\nns1 300 A 192.0.2.1\n';
+  const flat = new Zone(ORIGIN);
+  flat.replaceAll(parseZone(ORIGIN, soa));
+  const delegating = new Zone('parent.test.');
+  delegating.replaceAll(parseZone('parent.test.', `${soa}child 300 NS ns.child\nns.child 300 A 192.0.2.2\n`));
+  const writer = new ZoneImageWriter(1 << 16, 64);
+  const image = imageOf([flat, delegating], writer);
+  t.equal(image.get(ORIGIN)!.hasCuts, false, 'NS only at the apex: no cut');
+  t.equal(image.get('parent.test.')!.hasCuts, true, 'NS below the apex: a cut');
+
+  const change = (op: 'upsert' | 'delete'): void => {
+    const touched = new Set<string>();
+    const name = 'sub.x.image.test.';
+    if (op === 'upsert') {
+      flat.apply({ op, rrset: { name, type: TYPE_NS, class: CLASS_IN, ttl: 60, rdatas: [rdataName('ns.sub.x.image.test.')] } }, touched);
+    } else {
+      flat.apply({ op, name, type: TYPE_NS }, touched);
+    }
+    t.notOk(touched.has(ORIGIN), 'the apex itself did not change: the writer must rewrite it');
+    writer.writeZoneNames(1, flat, touched);
+  };
+  change('upsert');
+  t.equal(image.get(ORIGIN)!.hasCuts, true, 'an NS added below the apex makes a cut');
+  t.equal(image.get(ORIGIN)!.get(ORIGIN, TYPE_SOA)!.ttl, 300, 'the apex keeps its data when its flag is rewritten');
+  change('delete');
+  t.equal(image.get(ORIGIN)!.hasCuts, false, 'the last cut gone');
+  t.ok(image.get(ORIGIN)!.nodeExists(ORIGIN));
 });
 
 t.test('changes, removals, marks and RRsets kept across rewrites', async (t) => {

@@ -6,6 +6,8 @@
 //   heap   append-only records; offset 0..HEAP_START is unused, so 0 is never a record:
 //          name   [byte length][latin1 bytes of the name key]
 //          state  [flags][rrset count n][n × rrset ref]                       (one node's current content)
+//                 flags: STATE_MARKED (exists without data); STATE_CUTS on a zone's apex only (the zone
+//                 has a delegation below the apex: ImageZone.hasCuts), kept true by writeZoneNames()
 //          rrset  [type][class][ttl][rdata count k][k × rdata length][RDATA bytes]
 //
 // Publication, so a reader never sees a half-written entry: records are written once and never changed;
@@ -22,7 +24,7 @@
 // with traffic: queries only read it.
 
 import type { RrSet } from '../dns/types.js';
-import type { NodeView } from './reader.js';
+import type { NodeView, ZoneReader } from './reader.js';
 
 /** The buffers of one image: what crosses to workers (postMessage shares SharedArrayBuffers). */
 export interface ZoneImage {
@@ -37,6 +39,7 @@ export const SLOT_HASH = 2;
 export const SLOT_STATE = 3;
 export const HEAP_START = 16;
 export const STATE_MARKED = 1;
+export const STATE_CUTS = 2;
 /** Table load above which a new name does not go in (the image is rebuilt with a larger table). */
 const MAX_LOAD = 0.5;
 /** Garbage bytes that may pile up before a rebuild, at least (and at least as much as the live data). */
@@ -136,10 +139,28 @@ export class ZoneImageWriter {
   }
 
   /**
-   * Publishes the content of `name` in zone `zoneId`: `node` as it is now, or undefined when the name no
-   * longer exists. Throws ImageFullError before publishing anything when the heap or table is full.
+   * Publishes `names` of `zone` (its current content) under `zoneId`, and keeps the apex's STATE_CUTS equal
+   * to `zone.hasCuts`. When that changes, the apex is written before the names if cuts appear and after
+   * them if the last one goes: a reader that sees a delegation sees the flag too (true is always safe).
    */
-  write(zoneId: number, name: string, node: NodeView | undefined): void {
+  writeZoneNames(zoneId: number, zone: ZoneReader, names: Iterable<string>): void {
+    const apex = zone.origin;
+    const cuts = zone.hasCuts;
+    const flips = this.apexCuts(zoneId, apex) !== cuts;
+    if (flips && cuts) this.write(zoneId, apex, zone.node(apex), true);
+    for (const name of names) {
+      if (name === apex && flips) continue; // written just above or just below
+      this.write(zoneId, name, zone.node(name), name === apex && cuts);
+    }
+    if (flips && !cuts) this.write(zoneId, apex, zone.node(apex), false);
+  }
+
+  /**
+   * Publishes the content of `name` in zone `zoneId`: `node` as it is now, or undefined when the name no
+   * longer exists; `apexOfCuts` sets STATE_CUTS (zones go through writeZoneNames, which sets it). Throws
+   * ImageFullError before publishing anything when the heap or table is full.
+   */
+  write(zoneId: number, name: string, node: NodeView | undefined, apexOfCuts = false): void {
     const length = encodeName(name, this.scratch);
     if (length < 0) throw new RangeError(`zone image: name longer than ${MAX_KEY} characters`);
     const hash = hashName(zoneId, this.scratch, length);
@@ -160,7 +181,7 @@ export class ZoneImageWriter {
 
     const refs = node.rrsets.map((r) => this.reuseRrset(oldState, r) || this.appendRrset(r));
     const state = this.top;
-    this.i32[state >> 2] = node.marked ? STATE_MARKED : 0;
+    this.i32[state >> 2] = (node.marked ? STATE_MARKED : 0) | (apexOfCuts ? STATE_CUTS : 0);
     this.i32[(state >> 2) + 1] = refs.length;
     for (let i = 0; i < refs.length; i++) this.i32[(state >> 2) + 2 + i] = refs[i]!;
     this.top += 8 + 4 * refs.length;
@@ -195,6 +216,15 @@ export class ZoneImageWriter {
     const state = this.slots[slot * SLOT_INTS + SLOT_STATE]!;
     if (this.slots[slot * SLOT_INTS + SLOT_NAME] === 0 || state === 0) return;
     this.garbageBytes += this.stateSize(state, null) + this.nameSize(slot);
+  }
+
+  /** Whether the apex of zone `zoneId` carries STATE_CUTS now. */
+  private apexCuts(zoneId: number, apex: string): boolean {
+    const length = encodeName(apex, this.scratch);
+    if (length < 0) return false;
+    const slot = this.findSlot(zoneId, hashName(zoneId, this.scratch, length), length);
+    const state = this.slots[slot * SLOT_INTS + SLOT_STATE]!;
+    return this.slots[slot * SLOT_INTS + SLOT_NAME] !== 0 && state !== 0 && (this.i32[state >> 2]! & STATE_CUTS) !== 0;
   }
 
   /** The slot holding (zoneId, name in scratch), or the empty slot where it would go. */

@@ -85,7 +85,7 @@ function pick(rrsets: readonly RrSet[], qtype: number): Found {
  * The ancestors are recorded in `deps` even in a zone without cuts: an NS added at one would create one.
  */
 export function highestCut(zone: ZoneReader, name: string, deps?: Set<string>): string | null {
-  if (!zone.hasCuts && deps === undefined) return null;
+  if (deps === undefined && !zone.hasCuts) return null; // deps first: an image zone reads hasCuts with a probe
   let cut: string | null = null;
   for (let n = name; n !== zone.origin; n = parentOf(n)!) {
     if (deps !== undefined) deps.add(n);
