@@ -181,6 +181,18 @@ function splits(packets: Packet[], serverPort: number, upstreamPort: number): { 
   return { rows, unmatched, upstreamPerQuery: clientIn.size ? upstreamQueries / clientIn.size : NaN };
 }
 
+/** Slow queries (> 5 ms) in time order, grouped into episodes: one stall of the server delays every query behind it. */
+function stalls(rows: Split[]): { queries: number; episodes: number; worstMs: number } {
+  const slow = rows.filter((r) => r.total > 5000).sort((x, y) => x.t0 - y.t0);
+  let episodes = 0;
+  let last = -Infinity;
+  for (const r of slow) {
+    if (r.t0 - last > 0.05) episodes++;
+    last = r.t0;
+  }
+  return { queries: slow.length, episodes, worstMs: slow.reduce((m, r) => Math.max(m, r.total / 1000), 0) };
+}
+
 function pct(xs: number[], p: number): number {
   const s = Float64Array.from(xs).sort();
   return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * p))]! : NaN;
@@ -193,6 +205,8 @@ interface PhaseResult {
   a: [number, number]; b: [number, number]; c: [number, number]; wire: [number, number]; dnsperf: [number, number];
   /** The slowest 1 % by wire time: the median of a, b and c among them (where the tail comes from). */
   tail: [number, number, number];
+  /** Stalls: queries slower than 5 ms, grouped when less than 50 ms apart; how many groups and the longest latency. */
+  stalls: { queries: number; episodes: number; worstMs: number };
   perQuery: ThreadDelta[];
 }
 
@@ -219,6 +233,7 @@ async function phase(server: string, round: number, n: number, proc: Proc, port:
     server, round, phase: n, load, queries: rows.length, unmatched, upstreamPerQuery,
     a: pair((s) => s.a), b: pair((s) => s.b), c: pair((s) => s.c), wire: pair((s) => s.total), dnsperf: [lat.p50, lat.p99],
     tail: [pct(slow.map((s) => s.a), 0.5), pct(slow.map((s) => s.b), 0.5), pct(slow.map((s) => s.c), 0.5)],
+    stalls: stalls(rows),
     perQuery: delta(t0, t1).map((d) => ({ name: d.name, cpuUs: d.cpuUs / q, waitUs: d.waitUs / q, slices: d.slices / q })),
   };
 }
@@ -290,11 +305,11 @@ async function main(): Promise<void> {
   await stopAll();
   const lines = [
     `Command: \`node dist/bench/forward/latency-split.js ${process.argv.slice(2).join(' ')}\`, ${new Date().toISOString()}`, '',
-    '| server | round/phase | load avg (1/5/15) | queries | client in → upstream out p50/p99 µs | upstream (named) p50/p99 | upstream answer in → client answer out p50/p99 | wire total p50/p99 | dnsperf p50/p99 | slowest 1 %: median a / b / c |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| server | round/phase | load avg (1/5/15) | queries | client in → upstream out p50/p99 µs | upstream (named) p50/p99 | upstream answer in → client answer out p50/p99 | wire total p50/p99 | dnsperf p50/p99 | slowest 1 %: median a / b / c | > 5 ms: queries / episodes / worst ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.server} | ${r.round}/${r.phase} | ${r.load} | ${r.queries}${r.unmatched ? ` (+${r.unmatched} unmatched)` : ''} | ` +
       `${fmt(r.a[0])} / ${fmt(r.a[1])} | ${fmt(r.b[0])} / ${fmt(r.b[1])} | ${fmt(r.c[0])} / ${fmt(r.c[1])} | ${fmt(r.wire[0])} / ${fmt(r.wire[1])} | ` +
-      `${fmt(r.dnsperf[0])} / ${fmt(r.dnsperf[1])} | ${r.tail.map(fmt).join(' / ')} |`),
+      `${fmt(r.dnsperf[0])} / ${fmt(r.dnsperf[1])} | ${r.tail.map(fmt).join(' / ')} | ${r.stalls.queries} / ${r.stalls.episodes} / ${fmt(r.stalls.worstMs)} |`),
     '', 'Per query, per thread (CPU µs, run-queue wait µs, timeslices):', '',
     ...results.map((r) => `- ${r.server} ${r.round}/${r.phase}: ` + r.perQuery.map((d) => `${d.name} ${d.cpuUs.toFixed(1)}/${d.waitUs.toFixed(1)}/${d.slices.toFixed(2)}`).join(', ')),
     '', 'Idle, per second (CPU µs, run-queue wait µs, timeslices):', '',
