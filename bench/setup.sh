@@ -5,6 +5,7 @@
 #   dnsperf          latency percentiles and the TCP pipelined run
 #   bind9, knot, nsd the peers (only their binaries are used; the bench starts them itself)
 #   dnsmasq, unbound the forwarders bench/forward/run.ts compares kdns with (binaries only)
+#   tcpdump          bench/forward/latency-split.ts: loopback capture of a cold miss's four packets
 #   CoreDNS          from the Go module proxy, when Go is present (skipped with a notice otherwise)
 set -euo pipefail
 COREDNS_VERSION=v1.15.0
@@ -13,7 +14,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 $SUDO apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  gcc libc6-dev util-linux dnsperf bind9 knot nsd dnsmasq unbound
+  gcc libc6-dev util-linux dnsperf bind9 knot nsd dnsmasq unbound tcpdump
 
 # The packages ship system services that would listen on port 53; the bench needs only the binaries.
 if [ -d /run/systemd/system ]; then
