@@ -319,6 +319,9 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
     link_stop(l);
     return throw_code(env, "upstreamCreate uv_poll_start", -rc);
   }
+  // The link alone does not keep the thread's loop alive: a query in flight has its timeout timer in
+  // JavaScript, which does; an idle link must not stop a worker (or a test) from ending.
+  uv_unref((uv_handle_t *)&l->poll);
   return handle;
 }
 
