@@ -3,7 +3,10 @@
 // answers handed to JavaScript in batches, one call for all that arrived. What this replaces per miss is
 // Node's dgram: a socket object, its event emitter and registration, a Buffer per read, one callback per
 // datagram. JavaScript keeps the DNS: the answer is matched to its query (ID and question) here, and
-// everything after (cache, coalescing, retries, TCP fallback) stays in the forwarder.
+// everything after (cache, coalescing, retries, TCP fallback) stays in the forwarder. Timeouts: the
+// exchanges of one timeout length expire in the order they were sent, so a queue per length (tokens and
+// deadlines in typed arrays: nothing for the garbage collector to keep alive until the deadline) and one
+// timer for the earliest deadline still waiting replace a timer per query.
 
 import type { Cancellable, DatagramLink, DatagramTarget } from '../forward/datagram-link.js';
 import { matchesQuery, questionEndOf } from '../forward/message.js';
@@ -17,13 +20,14 @@ const BATCH = 64;
 /** Bytes per answer slot: a larger answer arrives as -EMSGSIZE (the forwarder retries over TCP). */
 const SLOT = 4096;
 const ECONNREFUSED = 111;
+/** The timer is never armed sooner than this from now (ms): deadlines close together share one expiry. */
+const MIN_TIMER_MS = 5;
 
 type Done = (r: Buffer | FailureReason) => void;
 
 /** One query in flight on the link. */
 class LinkExchange implements Cancellable {
   fd = -1;
-  timer: NodeJS.Timeout | undefined = undefined;
   readonly questionEnd: number;
 
   constructor(
@@ -32,6 +36,8 @@ class LinkExchange implements Cancellable {
     readonly msg: Buffer,
     readonly live: Set<Cancellable>,
     readonly done: Done,
+    /** performance.now() ms past which it times out. */
+    readonly deadline: number,
   ) {
     this.questionEnd = questionEndOf(msg);
   }
@@ -48,6 +54,12 @@ export class NativeUpstreamLink implements DatagramLink {
   private readonly meta = new Int32Array(UP_HEADER + UP_STRIDE * BATCH);
   private readonly pending = new Map<number, LinkExchange>();
   private nextToken = 1;
+  /** Exchanges by timeout length, each queue in deadline order (sent in order, same length). */
+  private readonly deadlines = new Map<number, DeadlineQueue>();
+  /** The one timer, for the earliest deadline of any queue; null when nothing waits. */
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private readonly expireNow = (): void => this.expire();
 
   constructor(binding: NativeBinding) {
     this.binding = binding;
@@ -63,11 +75,14 @@ export class NativeUpstreamLink implements DatagramLink {
       process.nextTick(done, fd === -ECONNREFUSED ? 'refused' : 'error');
       return;
     }
-    const x = new LinkExchange(this, token, msg, live, done);
+    const x = new LinkExchange(this, token, msg, live, done, performance.now() + timeoutMs);
     x.fd = fd;
-    x.timer = setTimeout(onTimeout, timeoutMs, x);
     live.add(x);
     this.pending.set(token, x);
+    let queue = this.deadlines.get(timeoutMs);
+    if (queue === undefined) this.deadlines.set(timeoutMs, queue = new DeadlineQueue());
+    queue.push(token, x.deadline);
+    if (x.deadline < this.timerAt) this.arm(x.deadline);
   }
 
   /** Ends an exchange without an answer (timeout, cancel): its socket is closed in C. */
@@ -85,6 +100,10 @@ export class NativeUpstreamLink implements DatagramLink {
   close(): void {
     for (const x of [...this.pending.values()]) this.giveUp(x, 'error');
     this.binding.upstreamStop(this.handle);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.deadlines.clear();
   }
 
   /** The addon's batch: `count` slots, each an answer (or an error) for one token's socket. */
@@ -112,12 +131,77 @@ export class NativeUpstreamLink implements DatagramLink {
 
   private finish(x: LinkExchange, r: Buffer | FailureReason): void {
     this.pending.delete(x.token);
-    clearTimeout(x.timer);
     x.live.delete(x);
     x.done(r);
   }
+
+  /** The timer for `at` (performance.now() ms), replacing a later one. */
+  private arm(at: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.expireNow, Math.max(0, at - performance.now()));
+  }
+
+  /** Times out every exchange past its deadline, then arms the timer for the next deadline, if any. */
+  private expire(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [length, queue] of this.deadlines) {
+      // Answered exchanges are dropped from the front as they come; a waiting one past its deadline times out.
+      while (queue.size > 0) {
+        const x = this.pending.get(queue.headToken);
+        if (x !== undefined && queue.headDeadline > now) break;
+        queue.shift();
+        if (x !== undefined) this.giveUp(x, 'timeout');
+      }
+      if (queue.size === 0) this.deadlines.delete(length);
+      else next = Math.min(next, queue.headDeadline);
+    }
+    // Never sooner than MIN_TIMER_MS from now: a burst of deadlines is handled by one timer, a few ms late.
+    if (next < Infinity) this.arm(Math.max(next, now + MIN_TIMER_MS));
+  }
 }
 
-function onTimeout(x: LinkExchange): void {
-  x.link.giveUp(x, 'timeout');
+/** A FIFO of (token, deadline) in a growable ring of typed arrays. */
+class DeadlineQueue {
+  private tokens = new Int32Array(256);
+  private at = new Float64Array(256);
+  private head = 0;
+  size = 0;
+
+  push(token: number, deadline: number): void {
+    if (this.size === this.tokens.length) this.grow();
+    const i = (this.head + this.size) & (this.tokens.length - 1);
+    this.tokens[i] = token;
+    this.at[i] = deadline;
+    this.size++;
+  }
+
+  get headToken(): number {
+    return this.tokens[this.head]!;
+  }
+
+  get headDeadline(): number {
+    return this.at[this.head]!;
+  }
+
+  shift(): void {
+    this.head = (this.head + 1) & (this.tokens.length - 1);
+    this.size--;
+  }
+
+  private grow(): void {
+    const tokens = new Int32Array(this.tokens.length * 2);
+    const at = new Float64Array(this.at.length * 2);
+    for (let i = 0; i < this.size; i++) {
+      const j = (this.head + i) & (this.tokens.length - 1);
+      tokens[i] = this.tokens[j]!;
+      at[i] = this.at[j]!;
+    }
+    this.tokens = tokens;
+    this.at = at;
+    this.head = 0;
+  }
 }

@@ -97,6 +97,11 @@ export class Forwarder {
     this.cache = new ForwardCache(opts.cache, clock, sharedCache);
     this.metrics = new ForwardMetrics(registry, this.cache);
     this.cache.onEvict = () => { this.metrics.evictions.n++; };
+    this.metrics.udpInFlight = () => {
+      let open = 0;
+      for (const up of this.byAddress.values()) open += up.udpInFlight;
+      return { via: this.datagramLink === null ? 'dgram' : 'addon', open };
+    };
     this.acl = new Acl(opts.allowNetworks);
     this.upstreamSettings = {
       maxInFlight: opts.maxInFlightPerUpstream,

@@ -49,6 +49,9 @@ export class ForwardMetrics {
   readonly cacheEvictions: Counter;
   readonly cacheEntries: Gauge;
   readonly cacheBytes: Gauge;
+  readonly udpSockets: Gauge<'via'>;
+  /** Set by the forwarder: its UDP queries in flight (one socket each) and how they travel ('addon' or 'dgram'). */
+  udpInFlight: (() => { via: string; open: number }) | null = null;
   /**
    * Cache hits by kind (HIT_SUCCESS, HIT_DENIAL, HIT_SERVFAIL), counted as plain numbers on the hit path
    * (a prom-client inc per hit costs more than the rest of a hit's bookkeeping) and added to
@@ -138,6 +141,17 @@ export class ForwardMetrics {
       name: 'kdns_cache_size_bytes', help: 'Bytes of the forward cache\'s slots in use (each entry takes one fixed-size slot).', registers,
       aggregator: 'max',
       collect() { this.set(cache.size().bytes); },
+    });
+    const metrics = this;
+    this.udpSockets = new Gauge({
+      name: 'kdns_forward_upstream_udp_sockets',
+      help: 'UDP queries to upstreams in flight, one socket each, by how they travel: addon (the native engine\'s link in C) or dgram (Node).',
+      labelNames: ['via'], registers,
+      collect() {
+        const now = metrics.udpInFlight?.();
+        this.reset();
+        if (now !== undefined) this.labels(now.via).set(now.open);
+      },
     });
     this.misses = this.pending(this.cacheMisses);
     this.coalesced = this.pending(this.cacheCoalesced);

@@ -131,6 +131,11 @@ export class Upstream {
     else if (!this.closed) this.readySockets.reopen();
   }
 
+  /** UDP exchanges waiting for an answer (each holds a socket). */
+  get udpInFlight(): number {
+    return this.live.size;
+  }
+
   /** True when a query may be sent now without passing the in-flight cap. */
   hasCapacity(): boolean {
     return this.inFlight < this.settings.maxInFlight;

@@ -13,6 +13,8 @@ export interface HoldingRelay {
   port: number;
   /** Names of the held queries seen so far, lower case, in arrival order. */
   held(): string[];
+  /** The source port of every UDP query that reached the relay, in arrival order. */
+  udpSourcePorts(): number[];
   /** Resolves once `n` held queries have arrived; rejects after `timeoutMs`. */
   waitHeld(n: number, timeoutMs?: number): Promise<void>;
   /** Lets every held answer (and every later one) go. */
@@ -22,6 +24,8 @@ export interface HoldingRelay {
 
 export async function startHoldingRelay(upstreamPort: number, hold: (name: string) => boolean): Promise<HoldingRelay> {
   const seen: string[] = [];
+  const sourcePorts: number[] = [];
+  let closed = false;
   let waiters: Array<() => void> = [];
   let open!: () => void;
   const gate = new Promise<void>((resolve) => { open = resolve; });
@@ -49,7 +53,8 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
   const { udp, tcp } = await bindBoth();
   const port = udp.address().port;
   udp.on('message', (msg, rinfo) => {
-    void relay(msg).then((answer) => { if (answer !== null) udp.send(answer, rinfo.port, rinfo.address); });
+    sourcePorts.push(rinfo.port);
+    void relay(msg).then((answer) => { if (answer !== null && !closed) udp.send(answer, rinfo.port, rinfo.address); });
   });
   const sockets = new Set<net.Socket>();
   tcp.on('connection', (socket) => {
@@ -76,6 +81,7 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
   return {
     port,
     held: () => [...seen],
+    udpSourcePorts: () => [...sourcePorts],
     waitHeld: async (n, timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
       while (seen.length < n) {
@@ -89,6 +95,7 @@ export async function startHoldingRelay(upstreamPort: number, hold: (name: strin
     },
     release: () => open(),
     close: async () => {
+      closed = true; // held answers released now are not sent: the socket closes below
       open();
       udp.close();
       for (const s of sockets) s.destroy();
