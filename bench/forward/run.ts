@@ -93,10 +93,10 @@ function warmQueries(): string {
   return out.join('\n') + '\n';
 }
 
-/** Names under the wildcard that only `server` is asked, each once (more lines than dnsperf sends). */
-function coldQueries(server: string, count: number): string {
+/** Names under the wildcard below `label` (one server and phase each), each once (more lines than dnsperf sends). */
+function coldQueriesUnder(label: string, count: number): string {
   const out: string[] = [];
-  for (let i = 0; i < count; i++) out.push(`c${i}.${server}.cold.${ORIGIN} A`);
+  for (let i = 0; i < count; i++) out.push(`c${i}.${label}.cold.${ORIGIN} A`);
   return out.join('\n') + '\n';
 }
 
@@ -257,7 +257,10 @@ interface Result {
   udp: UdpResult[];
   /** Upstream CPU seconds used during each warm run (≈ 0 when every answer came from the cache). */
   upstreamCpu: number[];
+  /** The second cold phase: the miss path has run ~COLD_RATE × seconds times before (JIT warm, sockets ready). */
   cold?: LatencyResult;
+  /** The first cold phase after start: the first misses the server ever forwards. */
+  coldFirst?: LatencyResult;
   /** Random-subdomain flood (every query a miss): client answers per second and upstream queries per client query. */
   flood?: UdpResult & { upstreamPerQuery: number };
 }
@@ -289,12 +292,12 @@ function markdown(date: string, results: Result[], meta: Record<string, unknown>
     'Warm cache (every answer cached): UDP qps with udpgen on core 1, server on core 0; cold path: dnsperf at ' +
     `${COLD_RATE} qps over names never asked before (each one forwarded to named); flood: udpgen with a random first label ` +
     `under cold.${ORIGIN} for ${FLOOD_SECONDS} s (every query a miss), upstream queries counted by named's statistics channel.`, '',
-    '| forwarder | warm UDP qps median (range) | × dnsmasq | server CPU µs/answer | upstream CPU during warm runs | answers NOERROR / NXDOMAIN / other | cold p50 / p99 µs | cold p50 × dnsmasq | flood qps (× dnsmasq) | flood µs CPU/answer | flood timeouts | flood upstream queries / client query |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| forwarder | warm UDP qps median (range) | × dnsmasq | server CPU µs/answer | upstream CPU during warm runs | answers NOERROR / NXDOMAIN / other | cold p50 / p99 µs | cold p50 × dnsmasq | first cold phase p50 / p99 µs | flood qps (× dnsmasq) | flood µs CPU/answer | flood timeouts | flood upstream queries / client query |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     if (r.status !== 'ok') {
-      lines.push(`| ${r.label} | ${r.status}: ${r.reason ?? ''} | | | | | | | | | | |`);
+      lines.push(`| ${r.label} | ${r.status}: ${r.reason ?? ''} | | | | | | | | | | | |`);
       continue;
     }
     const q = range(r.udp.map((u) => u.qps));
@@ -314,6 +317,7 @@ function markdown(date: string, results: Result[], meta: Record<string, unknown>
       `${pct('noerror')} / ${pct('nxdomain')} / ${other}`,
       r.cold ? `${r.cold.p50.toFixed(0)} / ${r.cold.p99.toFixed(0)}` : '—',
       r.cold && baseCold ? `${(r.cold.p50 / baseCold).toFixed(2)}×` : '—',
+      r.coldFirst ? `${r.coldFirst.p50.toFixed(0)} / ${r.coldFirst.p99.toFixed(0)}` : '—',
       r.flood ? `${fmtK(r.flood.qps)}${baseFlood ? ` (${(r.flood.qps / baseFlood).toFixed(2)}×)` : ''}` : '—',
       r.flood ? r.flood.cpuUsPerQuery.toFixed(2) : '—',
       r.flood ? String(r.flood.timeouts) : '—',
@@ -389,17 +393,23 @@ async function main(): Promise<void> {
     }
   }
 
-  // Cold: every name new to this server, so each one is a cache miss forwarded to named.
+  // Cold: every name new to this server, so each one is a cache miss forwarded to named. Two phases per
+  // server: the first misses it ever forwards (a JIT's code still unoptimized), then the same again, which is
+  // what a server that has been running meets; the second is the one compared.
   if (haveDnsperf && PHASES.has('cold')) {
     const seconds = Math.max(1, Math.min(DURATION, 5));
-    for (const r of running) {
-      if (r.result.status !== 'ok') continue;
-      const file = join(tmp, `cold-${r.f.id}.txt`);
-      writeFileSync(file, coldQueries(r.f.id, Math.ceil(COLD_RATE * seconds * 1.5) + 100));
-      try {
-        r.result.cold = await latency(r.port, file, seconds, COLD_RATE, LOAD_PIN);
-        log(`${r.f.id} cold path @${COLD_RATE} qps: p50 ${r.result.cold.p50.toFixed(0)} µs, p99 ${r.result.cold.p99.toFixed(0)} µs, ${r.result.cold.lost} lost`);
-      } catch (err) { log(`${r.f.id} cold path: ${(err as Error).message}`); }
+    for (const phase of ['first', 'second'] as const) {
+      for (const r of running) {
+        if (r.result.status !== 'ok') continue;
+        const file = join(tmp, `cold-${r.f.id}-${phase}.txt`);
+        writeFileSync(file, coldQueriesUnder(`${phase}.${r.f.id}`, Math.ceil(COLD_RATE * seconds * 1.5) + 100));
+        try {
+          const res = await latency(r.port, file, seconds, COLD_RATE, LOAD_PIN);
+          if (phase === 'first') r.result.coldFirst = res;
+          else r.result.cold = res;
+          log(`${r.f.id} cold path (${phase} phase) @${COLD_RATE} qps: p50 ${res.p50.toFixed(0)} µs, p99 ${res.p99.toFixed(0)} µs, ${res.lost} lost`);
+        } catch (err) { log(`${r.f.id} cold path: ${(err as Error).message}`); }
+      }
     }
   }
   // Flood: udpgen's random first label under *.cold, so every query is a name nobody has seen (all misses).
