@@ -205,7 +205,7 @@ export class SharedStore {
     const hash = this.loadedHash;
     if (c === this.large) this.deleteIn(this.small, hash, keyLength); // an answer that grew: one copy only
     else this.deleteIn(this.large, hash, keyLength);
-    const same: number[] = [];
+    let same = -1; // the first slot that already holds the key
     let empty = -1;
     let victim = -1;
     let victimEnd = Infinity;
@@ -216,7 +216,9 @@ export class SharedStore {
       if (length === 0) {
         if (empty < 0) empty = slot;
       } else if (this.holds(base, hash, keyLength)) {
-        same.push(slot);
+        // Two threads that stored the same key at once may have left it twice: keep the first only.
+        if (same < 0) same = slot;
+        else this.clearSlot(slot);
       } else {
         const end = this.bytes.readDoubleLE(base + S_STORED_AT) + this.bytes.readDoubleLE(base + S_LIFETIME) * 1000;
         if (end < victimEnd) {
@@ -225,12 +227,10 @@ export class SharedStore {
         }
       }
     }
-    const target = same.length > 0 ? same[0]! : empty >= 0 ? empty : victim;
-    // Two threads that stored the same key at once may have left it twice: keep one.
-    for (let i = 1; i < same.length; i++) this.clearSlot(same[i]!);
+    const target = same >= 0 ? same : empty >= 0 ? empty : victim;
     if (target < 0) return 'skipped';
     const outcome = this.writeSlot(target, hash, keyLength, e);
-    if (outcome === 'skipped' || same.length > 0 || empty >= 0) return outcome;
+    if (outcome === 'skipped' || same >= 0 || empty >= 0) return outcome;
     return 'evicted';
   }
 
