@@ -3,9 +3,11 @@
 // kdns (native engine, 1 worker), dnsmasq (--cache-size=10000), unbound (1 thread, forward-zone ".")
 // and CoreDNS (forward + cache). For each: warm-cache UDP qps with udpgen on core 1 (interleaved
 // repetitions, server CPU µs per answer, and the upstream's CPU during the run to show the cache was
-// warm), then cold-path latency with dnsperf on core 1 over names no server has seen (each name once).
+// warm), then cold-path latency with dnsperf on core 1 over names no server has seen (each name once; two
+// phases, the first after start reported apart), then a random-subdomain flood (every query a miss).
 //
-//   npx tsc -p . && node dist/bench/forward/run.js [--duration S] [--reps N] [--only kdns,dnsmasq,...] [--no-write]
+//   npx tsc -p . && node dist/bench/forward/run.js [--duration S] [--reps N] [--cold-rate QPS] [--only kdns,dnsmasq,...]
+//     [--phases warm,cold,flood] [--no-write]      KDNS_BENCH_NODE_ARGS='--cpu-prof ...' passes node flags to kdns
 //   (npm run bench runs it too, after the cluster-name mixes)
 //
 // Writes bench/results/forward-<timestamp>.json and prints a markdown table with ratios to dnsmasq.

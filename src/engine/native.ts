@@ -367,9 +367,17 @@ export class NativeEngine implements PacketEngine {
     return this.tcp.size;
   }
 
-  /** The forwarder's UDP link to its upstreams in C (Forwarder.setDatagramLink); closed with the engine. */
-  upstreamLink(): DatagramLink {
-    this.link ??= new NativeUpstreamLink(this.binding);
+  /**
+   * The forwarder's UDP link to its upstreams in C (Forwarder.setDatagramLink); closed with the engine. null
+   * where the addon has none (no epoll: not Linux), and the forwarder keeps Node's dgram sockets.
+   */
+  upstreamLink(): DatagramLink | null {
+    if (this.link !== null) return this.link;
+    try {
+      this.link = new NativeUpstreamLink(this.binding);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'no native upstream link; forwarded queries use dgram sockets');
+    }
     return this.link;
   }
 

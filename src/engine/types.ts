@@ -100,5 +100,5 @@ export interface PacketEngine {
    * How the forwarder's UDP queries should reach its upstreams with this engine (Forwarder.setDatagramLink):
    * the native engine's link in C; absent: Node's dgram sockets.
    */
-  upstreamLink?(): DatagramLink;
+  upstreamLink?(): DatagramLink | null;
 }

@@ -98,9 +98,11 @@ export class Forwarder {
     this.metrics = new ForwardMetrics(registry, this.cache);
     this.cache.onEvict = () => { this.metrics.evictions.n++; };
     this.metrics.udpInFlight = () => {
-      let open = 0;
-      for (const up of this.byAddress.values()) open += up.udpInFlight;
-      return { via: this.datagramLink === null ? 'dgram' : 'addon', open };
+      const open = new Map<string, number>();
+      for (const up of this.byAddress.values()) {
+        if (up.tls === undefined) open.set(up.udpVia, (open.get(up.udpVia) ?? 0) + up.udpInFlight);
+      }
+      return open;
     };
     this.acl = new Acl(opts.allowNetworks);
     this.upstreamSettings = {

@@ -50,8 +50,8 @@ export class ForwardMetrics {
   readonly cacheEntries: Gauge;
   readonly cacheBytes: Gauge;
   readonly udpSockets: Gauge<'via'>;
-  /** Set by the forwarder: its UDP queries in flight (one socket each) and how they travel ('addon' or 'dgram'). */
-  udpInFlight: (() => { via: string; open: number }) | null = null;
+  /** Set by the forwarder: its UDP queries in flight (one socket each) by how they travel ('addon' or 'dgram'). */
+  udpInFlight: (() => Map<string, number>) | null = null;
   /**
    * Cache hits by kind (HIT_SUCCESS, HIT_DENIAL, HIT_SERVFAIL), counted as plain numbers on the hit path
    * (a prom-client inc per hit costs more than the rest of a hit's bookkeeping) and added to
@@ -150,7 +150,7 @@ export class ForwardMetrics {
       collect() {
         const now = metrics.udpInFlight?.();
         this.reset();
-        if (now !== undefined) this.labels(now.via).set(now.open);
+        for (const [via, open] of now ?? []) this.labels(via).set(open);
       },
     });
     this.misses = this.pending(this.cacheMisses);

@@ -136,6 +136,11 @@ export class Upstream {
     return this.live.size;
   }
 
+  /** How this upstream's UDP queries travel: the native link, or Node's dgram sockets. */
+  get udpVia(): 'addon' | 'dgram' {
+    return this.link !== null ? 'addon' : 'dgram';
+  }
+
   /** True when a query may be sent now without passing the in-flight cap. */
   hasCapacity(): boolean {
     return this.inFlight < this.settings.maxInFlight;
