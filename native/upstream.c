@@ -1,6 +1,8 @@
 // The upstream link: the UDP side of forwarding, moved out of Node's dgram. Each forwarded query gets a
 // fresh connected socket (Linux autobinds it to a random ephemeral port: RFC 5452's random source port),
-// registered in the link's epoll set; one uv_poll_t watches that epoll fd on the thread's loop, and on
+// registered in the link's epoll set. The socket is made ahead of need: a small pool per upstream of sockets
+// already connected and never used, refilled after the batch callback or once the loop's current turn is
+// over, so a query's path is only send and epoll_ctl; one uv_poll_t watches that epoll fd on the thread's loop, and on
 // readability the answers of up to `batch` sockets are read into preallocated slots and handed to
 // JavaScript with one call. JavaScript keeps all DNS logic (matching, timeouts, retries, TCP fallback):
 // after the call the link closes every delivered socket unless JavaScript set KEEP (an answer that did
@@ -56,6 +58,8 @@ static napi_value live_upstreams(napi_env env, napi_callback_info info) {
 #define U_RECV_ERRORS 5   // receive errors other than EAGAIN and ECONNREFUSED
 #define U_OPEN 6          // sockets open now (a gauge)
 #define U_TRUNCATED 7     // datagrams longer than a slot
+#define U_READY 8         // sockets connected and waiting in the ready pools (a gauge)
+#define U_OPENED_INLINE 9 // sends that found no ready socket and opened one on the query's path
 // slot fields
 #define US_TOKEN 0 // upstreamSend's token
 #define US_LEN 1   // bytes in the slot, or -errno (-ECONNREFUSED: port unreachable; -EMSGSIZE: longer than the slot)
@@ -64,6 +68,12 @@ static napi_value live_upstreams(napi_env env, napi_callback_info info) {
 
 #define MIN_SLOT 512
 #define MAX_ROUNDS 16
+
+// Ready pools: upstreams with a pool per link (a further upstream opens its sockets inline), the sockets a
+// pool keeps at first, and the most it grows to when sends find it empty (each an idle fd until used).
+#define POOL_UPSTREAMS 16
+#define POOL_START 4
+#define POOL_MAX 64
 
 // Marks upstreamCreate handles, distinct from the UDP engine's and the caches'.
 static const napi_type_tag UPSTREAM_TAG = {0x6b646e7375707374ULL, 0x7265616d6c6e6b38ULL};
@@ -81,8 +91,27 @@ typedef struct {
   uint32_t gen;
 } up_delivered;
 
+/**
+ * Sockets connected to one upstream and never used: a send takes one, so only send and epoll_ctl stay on
+ * the query's path. Each is still used for one query only (a fresh random source port per query).
+ */
+typedef struct {
+  uint8_t family; // 4|6; 0: an unused entry
+  uint16_t port;
+  uint8_t addr[16];
+  uint8_t wanted;  // fewer than target: refill off the path
+  uint8_t ran_dry; // a send since the last refill found it empty: double target at the next refill
+  uint8_t filled;  // refilled once: before that, an empty pool says nothing about its size
+  unsigned target; // POOL_START..POOL_MAX
+  unsigned count;
+  int fds[POOL_MAX]; // a stack: the last made is taken first
+} up_pool;
+
 typedef struct upstream_link {
-  uv_poll_t poll; // watches ep
+  uv_poll_t poll;   // watches ep
+  uv_check_t check; // refills the pools after a loop turn in which a send wanted it; started only then
+  int handles;      // uv handles not yet closed (poll, check): on_closed releases at 0
+  int never_started; // upstreamCreate failed before the handle was made: closing just frees
   batch_js js;    // the handle, the callback, the async context, the cleanup hook
   int ep;
   int stopped, closed, finalized; // as udp_engine's: stop ran, uv close ran, handle collected
@@ -96,6 +125,9 @@ typedef struct upstream_link {
   struct epoll_event *events; // batch
   up_delivered *delivered;    // batch
   napi_ref in_ref, meta_ref;
+  up_pool pools[POOL_UPSTREAMS];
+  unsigned npools;
+  int refill_pending; // some pool is wanted: the check handle runs
 } upstream_link;
 
 static void link_free(upstream_link *l) {
@@ -136,6 +168,11 @@ static void maybe_free(upstream_link *l) {
 
 static void on_closed(uv_handle_t *h) {
   upstream_link *l = (upstream_link *)h->data;
+  if (--l->handles > 0) return; // the other handle's close callback comes later
+  if (l->never_started) {
+    link_free(l);
+    return;
+  }
   // A create that failed half way made only some of these.
   if (l->in_ref != NULL) napi_delete_reference(l->js.env, l->in_ref);
   if (l->meta_ref != NULL) napi_delete_reference(l->js.env, l->meta_ref);
@@ -144,17 +181,35 @@ static void on_closed(uv_handle_t *h) {
   maybe_free(l);
 }
 
-/** Stops polling, closes every socket and the epoll fd now; the poll handle's memory goes next loop turn. */
+/** Closes both uv handles; on_closed runs once the last one's close callback has. */
+static void close_handles(upstream_link *l) {
+  l->handles = 2;
+  uv_close((uv_handle_t *)&l->poll, on_closed);
+  uv_close((uv_handle_t *)&l->check, on_closed);
+}
+
+/** Closes every socket waiting in the ready pools. */
+static void close_ready(upstream_link *l) {
+  for (unsigned p = 0; p < l->npools; p++) {
+    up_pool *pool = &l->pools[p];
+    while (pool->count > 0) close(pool->fds[--pool->count]);
+  }
+  l->counters[U_READY] = 0;
+}
+
+/** Stops polling, closes every socket and the epoll fd now; the handles' memory goes next loop turn. */
 static void link_stop(upstream_link *l) {
   if (l->stopped) return;
   l->stopped = 1;
   uv_poll_stop(&l->poll);
+  uv_check_stop(&l->check);
   for (size_t fd = 0; fd < l->nsockets; fd++) {
     if (l->sockets[fd].open) close_socket(l, (int)fd);
   }
+  close_ready(l);
   if (l->ep >= 0) close(l->ep);
   l->ep = -1;
-  uv_close((uv_handle_t *)&l->poll, on_closed);
+  close_handles(l);
 }
 
 static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
@@ -215,6 +270,79 @@ static void release_delivered(upstream_link *l, unsigned filled) {
   }
 }
 
+/** A socket connected to `to` (the kernel picked its random port), not in the epoll set; -errno on failure. */
+static int open_connected(upstream_link *l, const any_addr *to, socklen_t to_len) {
+  int fd = socket(to->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  // connect autobinds a random ephemeral port (RFC 5452) and makes the kernel drop datagrams from anyone
+  // but the upstream, and report its ICMP port unreachable as ECONNREFUSED.
+  int err = 0;
+  if (connect(fd, &to->sa, to_len) < 0) err = errno;
+  else if (!reserve_socket(l, fd)) err = ENOMEM;
+  if (err != 0) {
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+static size_t addr_bytes(int family) {
+  return family == 4 ? 4 : 16;
+}
+
+/** The pool of an upstream, made (empty) at its first send; NULL when POOL_UPSTREAMS pools exist already. */
+static up_pool *pool_for(upstream_link *l, int family, int port, const uint8_t *addr) {
+  for (unsigned p = 0; p < l->npools; p++) {
+    up_pool *pool = &l->pools[p];
+    if (pool->family == family && pool->port == port && memcmp(pool->addr, addr, addr_bytes(family)) == 0) return pool;
+  }
+  if (l->npools == POOL_UPSTREAMS) return NULL;
+  up_pool *pool = &l->pools[l->npools++];
+  pool->family = (uint8_t)family;
+  pool->port = (uint16_t)port;
+  memcpy(pool->addr, addr, addr_bytes(family));
+  pool->target = POOL_START;
+  return pool;
+}
+
+/**
+ * Tops every wanted pool up to its target, doubled first (up to POOL_MAX) if a send found it empty since
+ * the last refill. Runs off any query's path: after a batch callback, or in the check phase.
+ */
+static void refill_pools(upstream_link *l) {
+  l->refill_pending = 0;
+  uv_check_stop(&l->check);
+  if (l->stopped) return;
+  for (unsigned p = 0; p < l->npools; p++) {
+    up_pool *pool = &l->pools[p];
+    if (!pool->wanted) continue;
+    pool->wanted = 0;
+    if (pool->ran_dry) pool->target = pool->target * 2 > POOL_MAX ? POOL_MAX : pool->target * 2;
+    pool->ran_dry = 0;
+    pool->filled = 1;
+    any_addr to;
+    socklen_t to_len = peer_sockaddr(&to, pool->family, pool->port, pool->addr, 0);
+    while (pool->count < pool->target) {
+      int fd = open_connected(l, &to, to_len);
+      if (fd < 0) break; // out of fds, or no route: the next send opens inline and reports why
+      pool->fds[pool->count++] = fd;
+      l->counters[U_READY]++;
+    }
+  }
+}
+
+static void on_check(uv_check_t *check) {
+  refill_pools((upstream_link *)check->data);
+}
+
+/** Marks the pool for a refill, which runs after this loop turn's callbacks unless a batch does it first. */
+static void want_refill(upstream_link *l, up_pool *pool) {
+  pool->wanted = 1;
+  if (l->refill_pending) return;
+  l->refill_pending = 1;
+  uv_check_start(&l->check, on_check);
+}
+
 static void on_readable(uv_poll_t *poll, int status, int events) {
   upstream_link *l = (upstream_link *)poll->data;
   if (l->stopped || status < 0 || !(events & UV_READABLE)) return;
@@ -237,10 +365,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     }
     if ((unsigned)n < l->batch) break; // every ready socket was read: skip the epoll_wait that says 0
   }
-}
-
-static void on_never_started(uv_handle_t *h) {
-  link_free((upstream_link *)h->data);
+  // The answers are out and their sockets closed: now is off every query's path.
+  if (l->refill_pending) refill_pools(l);
 }
 
 /** Allocates a link with its epoll fd and per-batch arrays; NULL (errno set) on failure. */
@@ -296,6 +422,9 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
     return throw_code(env, "upstreamCreate uv_poll_init", -rc);
   }
   l->poll.data = l;
+  uv_check_init(loop, &l->check); // cannot fail
+  l->check.data = l;
+  uv_unref((uv_handle_t *)&l->check); // a pending refill must not keep the loop alive
   memset(l->counters, 0, UP_HEADER * sizeof(uint32_t));
   l->counters[U_ABI] = KDNS_ABI_VERSION;
 
@@ -304,7 +433,8 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
   napi_value handle;
   if (napi_create_external(env, l, on_handle_finalized, NULL, &handle) != napi_ok) {
     close(l->ep);
-    uv_close((uv_handle_t *)&l->poll, on_never_started);
+    l->never_started = 1;
+    close_handles(l);
     return throw_type(env, "upstreamCreate: cannot create the handle");
   }
   int made = napi_create_reference(env, argv[0], 1, &l->in_ref) == napi_ok && // C writes into these
@@ -336,17 +466,28 @@ static napi_value int_result(napi_env env, int32_t v) {
   return r;
 }
 
-/** Opens, connects and registers a socket for `token` and sends msg. Returns the fd or -errno (nothing left open). */
-static int send_query(upstream_link *l, int32_t token, const any_addr *to, socklen_t to_len, const uint8_t *msg, size_t len) {
-  int fd = socket(to->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  // connect autobinds a random ephemeral port (RFC 5452) and makes the kernel drop datagrams from anyone
-  // but the upstream, and report its ICMP port unreachable as ECONNREFUSED.
+/**
+ * Takes a ready socket connected to the upstream (or opens one: none ready, or no pool), registers it for
+ * `token` and sends msg. Returns the fd or -errno (nothing left open).
+ */
+static int send_query(upstream_link *l, int32_t token, int family, int port, const uint8_t *addr, const uint8_t *msg, size_t len) {
+  up_pool *pool = pool_for(l, family, port, addr);
+  int fd;
+  if (pool != NULL && pool->count > 0) {
+    fd = pool->fds[--pool->count];
+    l->counters[U_READY]--;
+  } else {
+    if (pool != NULL && pool->filled) pool->ran_dry = 1; // a burst: the pool was too small
+    l->counters[U_OPENED_INLINE]++;
+    any_addr to;
+    socklen_t to_len = peer_sockaddr(&to, family, port, addr, 0);
+    fd = open_connected(l, &to, to_len);
+  }
+  if (pool != NULL) want_refill(l, pool); // not here: set-up stays off the query's path
+  if (fd < 0) return fd;
   int err = 0;
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)(uint32_t)token << 32) | (uint32_t)fd};
-  if (connect(fd, &to->sa, to_len) < 0) err = errno;
-  else if (!reserve_socket(l, fd)) err = ENOMEM;
-  else if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) err = errno;
+  if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) err = errno;
   if (err == 0) {
     ssize_t r;
     int eintr = 0;
@@ -382,9 +523,7 @@ static napi_value upstream_send(napi_env env, napi_callback_info info) {
     return throw_type(env, "upstreamSend(link, token: int32, family 4|6, port 1-65535, addr: Buffer(16), msg: Buffer, length)");
   }
   if (l->stopped) return int_result(env, -EBADF);
-  any_addr to;
-  socklen_t to_len = peer_sockaddr(&to, family, port, addr, 0);
-  int fd = send_query(l, token, &to, to_len, msg, (size_t)length);
+  int fd = send_query(l, token, family, port, addr, msg, (size_t)length);
   if (fd < 0) {
     l->counters[U_SEND_ERRORS]++;
   } else {

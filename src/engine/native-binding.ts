@@ -45,9 +45,9 @@ export const M_ADDR = 4;
 export const M_SCOPE = 8;
 
 /** Layout of the upstream link's meta (native/README.md, "Upstream link"). */
-export const UP_HEADER = 8;
+export const UP_HEADER = 10;
 export const UP_STRIDE = 4;
-// header fields: uint32 counters that wrap at 2^32 (UP_OPEN is a gauge)
+// header fields: uint32 counters that wrap at 2^32 (UP_OPEN and UP_READY are gauges)
 export const UP_ABI = 0;
 export const UP_COUNT = 1;
 export const UP_SENT = 2;
@@ -56,6 +56,10 @@ export const UP_SEND_ERRORS = 4;
 export const UP_RECV_ERRORS = 5;
 export const UP_OPEN = 6;
 export const UP_TRUNCATED = 7;
+/** Sockets connected ahead of need and never used, in the link's ready pools (one per upstream). */
+export const UP_READY = 8;
+/** Sends that found no ready socket and opened one on the query's path. */
+export const UP_OPENED_INLINE = 9;
 // slot fields, at UP_HEADER + slot * UP_STRIDE
 export const UP_S_TOKEN = 0;
 /** Bytes in the slot, or -errno: -ECONNREFUSED (the upstream's port is closed), -EMSGSIZE (longer than a slot). */
@@ -123,13 +127,14 @@ export interface NativeBinding {
   upstreamCreate(inBuf: Buffer, meta: Int32Array, batchSize: number, callback: (count: number) => void): UpstreamHandle;
   /**
    * Sends `msg[0, length)` from a fresh connected socket (random source port) to the upstream (`addr`: 16
-   * bytes, IPv4 in the first 4); its answer comes back in a slot with `token`. Returns the fd, or -errno
-   * (nothing left open); -EBADF after upstreamStop.
+   * bytes, IPv4 in the first 4), taken from the upstream's ready pool when it has one (UP_READY); its answer
+   * comes back in a slot with `token`. Returns the fd, or -errno (nothing left open); -EBADF after
+   * upstreamStop.
    */
   upstreamSend(link: UpstreamHandle, token: number, family: number, port: number, addr: Buffer, msg: Buffer, length: number): number;
   /** Closes the socket of an exchange given up on, if `fd` is open for `token`: 0, else -ENOENT. */
   upstreamClose(link: UpstreamHandle, fd: number, token: number): number;
-  /** Stops polling and closes every socket. Idempotent; safe inside the callback. */
+  /** Stops polling and closes every socket (the ready ones too). Idempotent; safe inside the callback. */
   upstreamStop(link: UpstreamHandle): void;
   /** Links whose memory is not yet released, in every thread (freed after upstreamStop and GC). For tests. */
   liveUpstreams(): number;

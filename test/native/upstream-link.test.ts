@@ -3,7 +3,10 @@
 // is closed after the callback unless JavaScript keeps it (and after a throw too); a datagram from anyone but
 // the upstream never arrives; a closed port is reported as -ECONNREFUSED, an oversize answer as -EMSGSIZE;
 // upstreamClose checks the token; stop works inside the callback and leaves no fd; a terminated worker's
-// link is released. And udpSendMany: several answers in one call on the engine's
+// link is released. Ready pools: after an upstream's first send, sockets connected to it wait (refilled
+// after a batch, or after the loop turn when no answer comes); sends take them, each for one query with its
+// own source port; a burst that finds the pool empty doubles it (up to 64); 16 upstreams have pools, a
+// 17th opens inline; stop closes the ready sockets too. And udpSendMany: several answers in one call on the engine's
 // socket, with every record checked against the buffer first.
 import t from 'tap';
 import dgram from 'node:dgram';
@@ -13,7 +16,7 @@ import { constants } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import {
   H_TX_PACKETS, MANY_STRIDE, M_ADDR, M_FAMILY, M_LENGTH, M_OFFSET, M_PORT, META_HEADER, META_STRIDE, UP_ABI, UP_COUNT,
-  UP_HEADER, UP_OPEN, UP_RECEIVED, UP_S_FD, UP_S_KEEP, UP_S_LEN, UP_S_TOKEN, UP_SENT, UP_STRIDE, UP_TRUNCATED,
+  UP_HEADER, UP_OPEN, UP_OPENED_INLINE, UP_READY, UP_RECEIVED, UP_S_FD, UP_S_KEEP, UP_S_LEN, UP_S_TOKEN, UP_SENT, UP_STRIDE, UP_TRUNCATED,
   ABI_VERSION, type NativeBinding, type UpstreamHandle,
 } from '../../src/engine/native-binding.js';
 import { REPO_ROOT } from '../helpers/kdns-process.js';
@@ -81,6 +84,21 @@ class Link {
 
   get open(): number {
     return this.meta[UP_OPEN]!;
+  }
+
+  get ready(): number {
+    return this.meta[UP_READY]!;
+  }
+
+  get inline(): number {
+    return this.meta[UP_OPENED_INLINE]!;
+  }
+
+  /** Sends `n` "burst:n:" queries (the upstream answers when all are in) and waits for every answer. */
+  async burst(host: string, port: number, n: number): Promise<void> {
+    const want = this.got.length + n;
+    for (let i = 0; i < n; i++) this.send(i, host, port, `burst:${n}:${i}`);
+    await this.wait(() => this.got.length === want);
   }
 }
 
@@ -299,6 +317,103 @@ function defineTests(b: NativeBinding): void {
     t.ok(link.batches.length < N, `fewer callbacks (${link.batches.length}) than answers`);
     t.equal(link.meta[UP_COUNT], link.batches.at(-1));
     t.equal(link.open, 0);
+  });
+
+  t.test('ready pool: filled after the first answer; sends take from it, each socket for one query', async (t) => {
+    const up = await upstream('127.0.0.1');
+    t.teardown(up.close);
+    const before = fdCount();
+    const link = new Link(b, 64);
+    link.send(0, '127.0.0.1', up.port, 'first');
+    t.same([link.inline, link.ready], [1, 0], 'the first send opens its socket inline; nothing is made on its path');
+    await link.wait(() => link.got.length === 1);
+    t.equal(link.ready, 4, 'after the batch: 4 sockets ready');
+    t.equal(fdCount(), before + 1 + 4, 'the epoll fd and the 4 ready sockets, the used one closed');
+    // 52 sends in rounds of 4 in flight together (the upstream answers a round when all 4 are in), each
+    // round refilled after its batch: every send takes a ready socket, and the 4 of a round (open at once)
+    // leave from 4 distinct source ports.
+    for (let round = 0; round < 13; round++) {
+      const from = up.ports.length;
+      await link.burst('127.0.0.1', up.port, 4);
+      t.equal(new Set(up.ports.slice(from)).size, 4, `round ${round}: 4 queries, 4 source ports`);
+      t.equal(link.ready, 4, `round ${round}: refilled`);
+    }
+    t.equal(link.inline, 1, 'all 52 from the pool');
+    t.equal(link.meta[UP_SENT], 53);
+    t.equal(link.open, 0, 'every used socket closed');
+    b.upstreamStop(link.handle);
+    t.equal(link.ready, 0, 'the gauge after stop');
+    t.equal(fdCount(), before, 'stop closes the ready sockets too');
+  });
+
+  t.test('ready pool: refilled after the loop turn when no answer comes', async (t) => {
+    const up = await upstream('::1');
+    t.teardown(up.close);
+    const link = new Link(b, 4);
+    t.teardown(() => b.upstreamStop(link.handle));
+    link.send(1, '::1', up.port, 'hold');
+    t.equal(link.ready, 0, 'not on the send\'s path');
+    // A sentinel round trip through a second link: loop turns have passed since the send.
+    const sentinel = new Link(b, 1);
+    t.teardown(() => b.upstreamStop(sentinel.handle));
+    sentinel.send(1, '::1', up.port, 'sentinel');
+    await sentinel.wait(() => sentinel.got.length === 1);
+    t.equal(link.ready, 4, 'the pool filled without an answer on its link');
+    t.same(link.got, [], 'and nothing was delivered');
+  });
+
+  t.test('ready pool: a burst that finds it empty doubles it, up to 64; all in flight have distinct ports', async (t) => {
+    const up = await upstream('127.0.0.1');
+    t.teardown(up.close);
+    const before = fdCount();
+    const link = new Link(b, 64);
+    link.send(0, '127.0.0.1', up.port, 'first');
+    await link.wait(() => link.got.length === 1);
+    t.equal(link.ready, 4);
+    const sizes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const from = up.ports.length;
+      await link.burst('127.0.0.1', up.port, 100);
+      t.equal(new Set(up.ports.slice(from)).size, 100, `burst ${i}: 100 queries in flight, 100 source ports`);
+      sizes.push(link.ready);
+    }
+    t.same(sizes, [8, 16, 32, 64, 64, 64], 'doubled once per burst, capped at 64');
+    t.equal(link.inline, 1 + 6 * 100 - (4 + 8 + 16 + 32 + 64 + 64), 'each burst took every ready socket first');
+    t.equal(link.open, 0);
+    b.upstreamStop(link.handle);
+    t.equal(fdCount(), before, 'no fd left');
+  });
+
+  t.test('ready pool: 16 upstreams have one, a 17th opens inline every time', async (t) => {
+    const ups = await Promise.all(Array.from({ length: 17 }, () => upstream('127.0.0.1')));
+    t.teardown(() => ups.forEach((u) => u.close()));
+    const before = fdCount();
+    const link = new Link(b, 64);
+    for (const [i, u] of ups.entries()) link.send(i, '127.0.0.1', u.port, 'one');
+    await link.wait(() => link.got.length === 17);
+    t.equal(link.ready, 16 * 4, '4 ready for each of the first 16');
+    t.equal(link.inline, 17);
+    link.send(99, '127.0.0.1', ups[16]!.port, 'again');
+    link.send(98, '127.0.0.1', ups[0]!.port, 'again');
+    t.equal(link.inline, 18, 'the 17th again inline; the first from its pool');
+    await link.wait(() => link.got.length === 19);
+    t.equal(link.ready, 16 * 4);
+    b.upstreamStop(link.handle);
+    t.equal(fdCount(), before, 'no fd left');
+  });
+
+  t.test('ready pool: a ready socket whose upstream has gone reports -ECONNREFUSED', async (t) => {
+    const up = await upstream('127.0.0.1');
+    const link = new Link(b, 4);
+    t.teardown(() => b.upstreamStop(link.handle));
+    link.send(1, '127.0.0.1', up.port, 'first');
+    await link.wait(() => link.got.length === 1);
+    t.equal(link.ready, 4);
+    up.close();
+    link.send(2, '127.0.0.1', up.port, 'anyone?');
+    t.equal(link.inline, 1, 'from the pool');
+    await link.wait(() => link.got.length === 2);
+    t.same([link.got[1]!.token, link.got[1]!.len], [2, -ECONNREFUSED]);
   });
 
   t.test('bad arguments and handles of another kind throw TypeError KDNS_NATIVE_ARGUMENT', async (t) => {
