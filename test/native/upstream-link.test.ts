@@ -8,7 +8,7 @@
 // own source port; a burst that finds the pool empty doubles it (up to 64); 16 upstreams have pools, a
 // 17th opens inline; stop closes the ready sockets too. And udpSendMany: several answers in one call on the engine's
 // socket, with every record checked against the buffer first.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -110,11 +110,17 @@ function addr16(host: string): Buffer {
   return a;
 }
 
+interface Upstream {
+  port: number;
+  ports: number[];
+  close: () => void;
+}
+
 /**
  * A loopback upstream: answers "echo:MSG"; "twice" twice; "big" with 600 bytes; "hold" never; "burst:N"
  * makes it hold every query until N have come, then answer them all at once. Records the source ports.
  */
-async function upstream(host: string): Promise<{ port: number; ports: number[]; close: () => void }> {
+async function upstream(host: string): Promise<Upstream> {
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const ports: number[] = [];
   let held: { msg: Buffer; port: number }[] = [];
@@ -157,6 +163,24 @@ const binding = nativeOrFail(t);
 if (binding !== null) defineTests(binding);
 
 function defineTests(b: NativeBinding): void {
+  /** An upstream on `host` and a link of `batch` slots, both closed when the test ends. */
+  async function linkAndUpstream(t: Test, host: string, batch: number): Promise<{ up: Upstream; link: Link }> {
+    const up = await upstream(host);
+    t.teardown(up.close);
+    const link = new Link(b, batch);
+    t.teardown(() => b.upstreamStop(link.handle));
+    return { up, link };
+  }
+
+  /** A link whose pool for `up` (on 127.0.0.1) its first exchange filled. */
+  async function primedLink(t: Test, up: Upstream, batch: number): Promise<Link> {
+    const link = new Link(b, batch);
+    link.send(0, '127.0.0.1', up.port, 'first');
+    await link.wait(() => link.got.length === 1);
+    t.equal(link.ready, 4, 'a pool of 4 after the first answer');
+    return link;
+  }
+
   t.test('abi carries the link layout', async (t) => {
     t.equal(b.abi.upHeader, UP_HEADER);
     t.equal(b.abi.upStride, UP_STRIDE);
@@ -189,10 +213,7 @@ function defineTests(b: NativeBinding): void {
   }
 
   t.test('KEEP keeps the socket: the second datagram arrives for the same token, then it is closed', async (t) => {
-    const up = await upstream('127.0.0.1');
-    t.teardown(up.close);
-    const link = new Link(b, 4);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '127.0.0.1', 4);
     link.keep = (d) => d.data === 'first';
     const fd = link.send(5, '127.0.0.1', up.port, 'twice');
     await link.wait(() => link.got.length === 2);
@@ -201,10 +222,7 @@ function defineTests(b: NativeBinding): void {
   });
 
   t.test('a datagram from anyone but the upstream never arrives (the socket is connected)', async (t) => {
-    const up = await upstream('127.0.0.1');
-    t.teardown(up.close);
-    const link = new Link(b, 4);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '127.0.0.1', 4);
     link.send(1, '127.0.0.1', up.port, 'hold');
     for (let i = 0; i < 1000 && up.ports.length === 0; i++) await new Promise((r) => setImmediate(r)); // the query is in
     t.equal(up.ports.length, 1, 'the upstream has the query');
@@ -241,10 +259,7 @@ function defineTests(b: NativeBinding): void {
   });
 
   t.test('a closed port is -ECONNREFUSED; an answer longer than a slot is -EMSGSIZE', async (t) => {
-    const up = await upstream('127.0.0.1');
-    t.teardown(up.close);
-    const link = new Link(b, 4);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '127.0.0.1', 4);
     link.send(1, '127.0.0.1', await closedPort('127.0.0.1'), 'anyone?');
     link.send(2, '::1', await closedPort('::1'), 'anyone?');
     link.send(3, '127.0.0.1', up.port, 'big');
@@ -258,10 +273,7 @@ function defineTests(b: NativeBinding): void {
   });
 
   t.test('upstreamClose needs the right token; after it the socket is gone', async (t) => {
-    const up = await upstream('127.0.0.1');
-    t.teardown(up.close);
-    const link = new Link(b, 2);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '127.0.0.1', 2);
     const before = fdCount();
     const fd = link.send(42, '127.0.0.1', up.port, 'hold');
     t.equal(fdCount(), before + 1);
@@ -297,10 +309,7 @@ function defineTests(b: NativeBinding): void {
   });
 
   t.test('300 in flight: all delivered with their own bytes, in batches, every socket closed', async (t) => {
-    const up = await upstream('127.0.0.1');
-    t.teardown(up.close);
-    const link = new Link(b, 16);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '127.0.0.1', 16);
     const N = 300;
     let refused = 0;
     // 25 at a time, so the upstream's one receive buffer never overflows; it answers all 300 at once.
@@ -347,10 +356,7 @@ function defineTests(b: NativeBinding): void {
   });
 
   t.test('ready pool: refilled after the loop turn when no answer comes', async (t) => {
-    const up = await upstream('::1');
-    t.teardown(up.close);
-    const link = new Link(b, 4);
-    t.teardown(() => b.upstreamStop(link.handle));
+    const { up, link } = await linkAndUpstream(t, '::1', 4);
     link.send(1, '::1', up.port, 'hold');
     t.equal(link.ready, 0, 'not on the send\'s path');
     // A sentinel round trip through a second link: loop turns have passed since the send.
@@ -366,10 +372,7 @@ function defineTests(b: NativeBinding): void {
     const up = await upstream('127.0.0.1');
     t.teardown(up.close);
     const before = fdCount();
-    const link = new Link(b, 64);
-    link.send(0, '127.0.0.1', up.port, 'first');
-    await link.wait(() => link.got.length === 1);
-    t.equal(link.ready, 4);
+    const link = await primedLink(t, up, 64);
     const sizes: number[] = [];
     for (let i = 0; i < 6; i++) {
       const from = up.ports.length;
@@ -404,11 +407,8 @@ function defineTests(b: NativeBinding): void {
 
   t.test('ready pool: a ready socket whose upstream has gone reports -ECONNREFUSED', async (t) => {
     const up = await upstream('127.0.0.1');
-    const link = new Link(b, 4);
+    const link = await primedLink(t, up, 4);
     t.teardown(() => b.upstreamStop(link.handle));
-    link.send(1, '127.0.0.1', up.port, 'first');
-    await link.wait(() => link.got.length === 1);
-    t.equal(link.ready, 4);
     up.close();
     link.send(2, '127.0.0.1', up.port, 'anyone?');
     t.equal(link.inline, 1, 'from the pool');
