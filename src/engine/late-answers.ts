@@ -12,7 +12,6 @@ const STAGING_BYTES = 256 * 1024;
 export class LateAnswers {
   private readonly buf = Buffer.allocUnsafe(STAGING_BYTES);
   private readonly meta = new Int32Array(MANY_STRIDE * MAX_STAGED);
-  private readonly metaBytes = new Uint8Array(this.meta.buffer);
   private count = 0;
   private used = 0;
   private scheduled = false;
@@ -20,8 +19,8 @@ export class LateAnswers {
 
   constructor(private readonly binding: NativeBinding, private readonly handle: () => UdpHandle | null) {}
 
-  /** Stages `msg` for the peer (family 4|6, port, 16 address bytes at `addr`, IPv6 scope id). */
-  add(msg: Buffer, family: number, port: number, addr: Uint8Array, scope: number): void {
+  /** Stages `msg` for the peer (family 4|6, port, its address as meta's four ADDR words, IPv6 scope id). */
+  add(msg: Buffer, family: number, port: number, a0: number, a1: number, a2: number, a3: number, scope: number): void {
     if (msg.length > STAGING_BYTES) return; // larger than any UDP answer we make
     if (this.count === MAX_STAGED || this.used + msg.length > STAGING_BYTES) this.flush();
     const m = this.count * MANY_STRIDE;
@@ -30,7 +29,10 @@ export class LateAnswers {
     this.meta[m + 1] = msg.length;
     this.meta[m + 2] = family;
     this.meta[m + 3] = port;
-    this.metaBytes.set(addr.subarray(0, 16), (m + 4) * 4);
+    this.meta[m + 4] = a0;
+    this.meta[m + 5] = a1;
+    this.meta[m + 6] = a2;
+    this.meta[m + 7] = a3;
     this.meta[m + 8] = scope;
     this.used += msg.length;
     this.count++;

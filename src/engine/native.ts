@@ -101,6 +101,9 @@ class UdpPort {
   private readonly binding: NativeBinding;
   /** Forwarded answers, sent many per sendmmsg. */
   private readonly late: LateAnswers;
+  /** peerText's last peer (family, 4 address words) and its text. */
+  private readonly lastPeer = new Int32Array(5);
+  private lastPeerText = '';
   private perQueryMicros = 0;
   /** The addon counts unsent answers into the observer's counters itself (an answer cache with counters). */
   private readonly nativeCounted: boolean;
@@ -207,23 +210,30 @@ class UdpPort {
     if (sampled !== 0 && out > 0) exchanges!.response(sampled, PROTO_UDP, this.outViews[i]!, out);
   }
 
-  /** The peer's address of slot `base` as text (the forwarder's ACL and logs take text). */
+  /**
+   * The peer's address of slot `base` as text (the forwarder's ACL and logs take text); the last one is kept,
+   * since consecutive forwarded queries mostly come from the same few clients (a node's pods, a CoreDNS).
+   */
   private peerText(base: number): string {
-    const fam = this.meta[base + S_FAMILY]!;
-    const addr = Buffer.from(this.meta.buffer, this.meta.byteOffset + (base + S_ADDR) * 4, 16);
-    return fam === 6 ? ipv6Text(addr) : `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+    const m = this.meta;
+    const fam = m[base + S_FAMILY]!;
+    const a = base + S_ADDR;
+    const last = this.lastPeer;
+    if (fam === last[0] && m[a] === last[1] && m[a + 1] === last[2] && m[a + 2] === last[3] && m[a + 3] === last[4]) return this.lastPeerText;
+    const addr = Buffer.from(m.buffer, m.byteOffset + a * 4, 16);
+    this.lastPeerText = fam === 6 ? ipv6Text(addr) : `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+    last[0] = fam;
+    for (let k = 0; k < 4; k++) last[k + 1] = m[a + k]!;
+    return this.lastPeerText;
   }
 
   /** The slow path: the peer's address is copied out of the slot now, the answer is sent on its own later. */
   private forward(responder: Responder, i: number, len: number, family: number, text: string, sampled: number): void {
+    const m = this.meta;
     const base = META_HEADER + i * META_STRIDE;
-    const peer: ForwardedPeer = {
-      fam: this.meta[base + S_FAMILY]!,
-      port: this.meta[base + S_PORT]!,
-      scope: this.meta[base + S_SCOPE]! >>> 0, // a link-local client is reachable only through its interface
-      addr: Buffer.from(this.metaBytes.subarray((base + S_ADDR) * 4, (base + S_ADDR) * 4 + 16)), // a copy: the slot is reused
-      sampled,
-    };
+    const a = base + S_ADDR; // the address words are copied: the slot is reused
+    // A link-local client is reachable only through its interface: its scope goes along.
+    const peer = new ForwardedPeer(m[base + S_FAMILY]!, m[base + S_PORT]!, m[base + S_SCOPE]! >>> 0, m[a]!, m[a + 1]!, m[a + 2]!, m[a + 3]!, sampled);
     this.forwards.begin();
     forwardQuery(responder, this.observer, this.inViews[i]!, len, text, family, PROTO_UDP, this.forwardSink, peer);
   }
@@ -232,10 +242,10 @@ class UdpPort {
   private readonly forwardSink: ForwardSink<ForwardedPeer> = {
     send: (response, peer) => {
       if (this.handle === null) return;
-      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addr);
+      const limited = this.limiter === null ? response : limitForwarded(this.limiter, response, peer.fam, peer.addrBytes());
       if (limited === null) return;
-      this.late.add(limited, peer.fam, peer.port, peer.addr, peer.scope);
-      if (peer.sampled !== 0) this.exchanges!.laterFromBytes(peer.sampled, peer.fam === 6, peer.addr, 0, peer.port, PROTO_UDP, limited);
+      this.late.add(limited, peer.fam, peer.port, peer.a0, peer.a1, peer.a2, peer.a3, peer.scope);
+      if (peer.sampled !== 0) this.exchanges!.laterFromBytes(peer.sampled, peer.fam === 6, peer.addrBytes(), 0, peer.port, PROTO_UDP, limited);
     },
     settled: () => this.forwards.end(),
   };
@@ -269,13 +279,21 @@ class UdpPort {
   }
 }
 
-/** Who a forwarded answer goes to, copied out of the batch's slot (the slot is reused). */
-interface ForwardedPeer {
-  fam: number;
-  port: number;
-  scope: number;
-  addr: Buffer;
-  sampled: number;
+/**
+ * Who a forwarded answer goes to, copied out of the batch's slot (the slot is reused): the address as the
+ * four int32 words of meta's ADDR, so a miss allocates no Buffer for it.
+ */
+class ForwardedPeer {
+  constructor(
+    readonly fam: number, readonly port: number, readonly scope: number,
+    readonly a0: number, readonly a1: number, readonly a2: number, readonly a3: number,
+    readonly sampled: number,
+  ) {}
+
+  /** The 16 address bytes (the rate limiter and the exchange observers take bytes). */
+  addrBytes(): Buffer {
+    return Buffer.from(Int32Array.of(this.a0, this.a1, this.a2, this.a3).buffer);
+  }
 }
 
 /** A forwarded answer arrives after its batch, when the limiter has moved on: set its client again first. */

@@ -180,7 +180,7 @@ export class Forwarder {
 
   /** True when `resolve` answers for this name: a route, a local rule or default upstreams apply. */
   routes(qnameKey: string): boolean {
-    const rule = this.table.match(qnameKey);
+    const rule = this.table.peek(qnameKey);
     return rule.kind !== 'forward' || rule.upstreams.length > 0;
   }
 

@@ -76,10 +76,30 @@ export class RouteTable<U> {
    * lives in the upstream objects, not here). Bounded: past 10,000 names the memo starts over.
    */
   match(key: string): Rule<U> {
-    return this.memo.get(key);
+    if (key === this.lastKey) return this.lastRule!;
+    return this.remember(key, this.memo.get(key));
+  }
+
+  /**
+   * The rule for `key` like match(), without adding the name to the memo: the responder's first look at a
+   * name (a random-name flood would only churn the memo). match() for the same name right after finds it in
+   * the one-name cache.
+   */
+  peek(key: string): Rule<U> {
+    if (key === this.lastKey) return this.lastRule!;
+    return this.remember(key, this.memo.peek(key) ?? this.longestSuffix(key));
   }
 
   private readonly memo = new BoundedMemo<string, Rule<U>>(10_000, (key) => this.longestSuffix(key));
+  /** The last name asked and its rule: a query asks peek() then match() for the same name. */
+  private lastKey: string | null = null;
+  private lastRule: Rule<U> | null = null;
+
+  private remember(key: string, rule: Rule<U>): Rule<U> {
+    this.lastKey = key;
+    this.lastRule = rule;
+    return rule;
+  }
 
   private longestSuffix(key: string): Rule<U> {
     let k: string | null = key;

@@ -77,6 +77,7 @@ export class ForwardHandoff {
   private chase: { cnames: Rr[]; target: string } | null = null;
   /** The forwarder's decision for the query handed off; its ticket is taken by `later`. */
   private readonly outcome = new ForwardOutcome();
+  private readonly clientNow: ForwardClient = { address: '', family: 4, proto: 'udp', maxUdpSize: MIN_UDP_PAYLOAD };
 
   constructor(
     /** The responder's slot: as readQuery filled it for the query being handed off. */
@@ -176,11 +177,14 @@ export class ForwardHandoff {
     for (const m of this.mirrors) m.clearForwarded?.();
   }
 
+  /** The client as the forwarder takes it: one object, refilled per query (answerNow does not keep it). */
   private client(address: string, family: number, proto: number): ForwardClient {
-    return {
-      address, family: family === 1 ? 6 : 4, proto: proto === PROTO_TCP ? 'tcp' : 'udp',
-      maxUdpSize: proto === PROTO_TCP ? 65535 : this.udpLimit(),
-    };
+    const c = this.clientNow;
+    c.address = address;
+    c.family = family === 1 ? 6 : 4;
+    c.proto = proto === PROTO_TCP ? 'tcp' : 'udp';
+    c.maxUdpSize = proto === PROTO_TCP ? 65535 : this.udpLimit();
+    return c;
   }
 
   /** The client's UDP size limit: its EDNS size clamped to [512, our maximum]; 512 without EDNS. */

@@ -21,6 +21,11 @@ export class BoundedMemo<K, V> {
     return value;
   }
 
+  /** The remembered value, or undefined (nothing is computed or stored). */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
   clear(): void {
     this.map.clear();
   }
