@@ -1,6 +1,7 @@
 // The forwarder's UDP to its upstreams, through the addon (native/upstream.c): a fresh connected socket per
-// query, opened in C ahead of need (random source port, RFC 5452; a ready pool per upstream), every socket of the thread in one epoll set, and the
-// answers handed to JavaScript in batches, one call for all that arrived. What this replaces per miss is
+// query, opened in C ahead of need (random source port, RFC 5452; a ready pool per upstream), every socket
+// of the thread in one epoll set, and the answers handed to JavaScript in batches, one call for all that
+// arrived. What this replaces per miss is
 // Node's dgram: a socket object, its event emitter and registration, a Buffer per read, one callback per
 // datagram. JavaScript keeps the DNS: the answer is matched to its query (ID and question) here, and
 // everything after (cache, coalescing, retries, TCP fallback) stays in the forwarder. Timeouts: the
