@@ -1,6 +1,8 @@
 // Answers computed after their batch (forwarded misses), sent many at a time: each is copied into a staging
 // buffer with its peer, and one udpSendMany (one sendmmsg) sends them all once the current JavaScript turn
-// is over. The answers to one batch of upstream replies thus leave in one syscall instead of one each.
+// is over. The answers to one batch of upstream replies thus leave in one syscall instead of one each. An
+// answer made outside such a batch (one upstream reply in a wake-up, the usual case below flood rates, or a
+// timeout's SERVFAIL) leaves at once, before the bookkeeping that follows it (the cache write, the metrics).
 
 import { MANY_STRIDE, type NativeBinding, type UdpHandle } from './native-binding.js';
 
@@ -8,6 +10,14 @@ import { MANY_STRIDE, type NativeBinding, type UdpHandle } from './native-bindin
 const MAX_STAGED = 1024;
 /** Staging room; an answer that does not fit sends what is staged first. */
 const STAGING_BYTES = 256 * 1024;
+
+/** True while the upstream link hands JavaScript a batch of several answers (answersInBatch). */
+let batching = false;
+
+/** The upstream link says whether the answers made from now on belong to one batch of several (this thread). */
+export function answersInBatch(on: boolean): void {
+  batching = on;
+}
 
 export class LateAnswers {
   private readonly buf = Buffer.allocUnsafe(STAGING_BYTES);
@@ -36,6 +46,10 @@ export class LateAnswers {
     this.meta[m + 8] = scope;
     this.used += msg.length;
     this.count++;
+    if (!batching) {
+      this.flush();
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushNow);

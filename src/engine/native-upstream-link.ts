@@ -12,6 +12,7 @@
 import type { Cancellable, DatagramLink, DatagramTarget } from '../forward/datagram-link.js';
 import { matchesQuery, questionEndOf } from '../forward/message.js';
 import type { FailureReason } from '../forward/upstream-health.js';
+import { answersInBatch } from './late-answers.js';
 import {
   UP_HEADER, UP_STRIDE, UP_S_FD, UP_S_KEEP, UP_S_LEN, UP_S_TOKEN, type NativeBinding, type UpstreamHandle,
 } from './native-binding.js';
@@ -109,6 +110,16 @@ export class NativeUpstreamLink implements DatagramLink {
 
   /** The addon's batch: `count` slots, each an answer (or an error) for one token's socket. */
   private answers(count: number): void {
+    // Several answers: their clients' answers leave together at the end of the turn (late-answers.ts).
+    answersInBatch(count > 1);
+    try {
+      this.answersIn(count);
+    } finally {
+      answersInBatch(false);
+    }
+  }
+
+  private answersIn(count: number): void {
     const meta = this.meta;
     for (let i = 0; i < count; i++) {
       const base = UP_HEADER + i * UP_STRIDE;
