@@ -2,21 +2,22 @@
 // default upstream exists. Asked for every forwarded query (cache hits included), so the verdict is
 // remembered per name, and the names already handed over are known by their wire bytes, until any zone or
 // local data changes (the compiled answers' invalidation calls clear(); both memos are bounded). Only a
-// name seen before is remembered (a doorkeeper bit per name hash): a random-name flood, every name new,
-// would otherwise fill and empty the memos without one of its entries ever being used.
+// name seen before is remembered (the responder's FirstQueryFilter, asked with qtype 0, which no query
+// carries): a random-name flood, every name new, would otherwise fill and empty the memos without one of
+// its entries ever being used.
 
 import type { QuerySlot } from '../dns/query-reader.js';
 import { AnswerTable } from '../dns/answer-table.js';
 import { BoundedMemo } from '../util/bounded-memo.js';
 import type { ZoneSetReader } from '../zone/index.js';
+import type { FirstQueryFilter } from './first-query-filter.js';
 import type { ForwardingPort } from './forward-handoff.js';
 import type { LocalReader } from './local-names.js';
 
 /** Names whose forwarding verdict is remembered (both memos below), before they start over. */
 const FORWARDED_MEMO_LIMIT = 10_000;
-/** Doorkeeper bits (a power of two), and how many are set before they are all cleared (about 1 in 8). */
-const SEEN_BITS = 1 << 16;
-const SEEN_CLEAR_AFTER = SEEN_BITS >> 3;
+/** The qtype under which names are entered in the FirstQueryFilter: 0 is reserved, so no query shares it. */
+const ANY_QUESTION_OF_NAME = 0;
 
 export class ForwardedNames {
   /** qname → whether it is forwarded. */
@@ -29,15 +30,15 @@ export class ForwardedNames {
   private readonly zones: ZoneSetReader;
   private readonly local: readonly LocalReader[];
   private readonly forwarder: ForwardingPort | null;
-  /** Names seen since the doorkeeper was last cleared, one bit per name hash (false positives are harmless). */
-  private readonly seen = new Uint8Array(SEEN_BITS >> 3);
-  private seenSet = 0;
+  /** Names seen before (false positives are harmless: a one-off name remembered). */
+  private readonly seen: FirstQueryFilter;
 
-  /** `local` is the responder's list of local stores, read as it is at each decision. */
-  constructor(zones: ZoneSetReader, local: readonly LocalReader[], forwarder: ForwardingPort | null) {
+  /** `local` is the responder's list of local stores, read as it is at each decision; `seen` its filter. */
+  constructor(zones: ZoneSetReader, local: readonly LocalReader[], forwarder: ForwardingPort | null, seen: FirstQueryFilter) {
     this.zones = zones;
     this.local = local;
     this.forwarder = forwarder;
+    this.seen = seen;
   }
 
   /** The key of the slot's name when it was handed to the forwarder before (since the last clear). */
@@ -56,7 +57,7 @@ export class ForwardedNames {
    * its key when forwarded (handedBefore finds it). Only asked when there is a forwarder.
    */
   handOver(slot: QuerySlot, qname: string): boolean {
-    if (this.firstSight(slot.hash)) return this.decide(qname);
+    if (!this.seen.askedBefore(slot.hash, ANY_QUESTION_OF_NAME)) return this.decide(qname);
     const forwarded = this.verdicts.get(qname);
     if (forwarded) this.rememberHanded(slot, qname);
     return forwarded;
@@ -70,20 +71,6 @@ export class ForwardedNames {
   clear(): void {
     this.verdicts.clear();
     if (this.handedKeys.size > 0) this.handedKeys.clear();
-  }
-
-  /** True the first time a name hash comes by (since the bits were last cleared); marks it seen. */
-  private firstSight(hash: number): boolean {
-    const bit = hash & (SEEN_BITS - 1);
-    const mask = 1 << (bit & 7);
-    const byte = this.seen[bit >>> 3]!;
-    if ((byte & mask) !== 0) return false;
-    if (++this.seenSet > SEEN_CLEAR_AFTER) {
-      this.seen.fill(0);
-      this.seenSet = 1;
-    }
-    this.seen[bit >>> 3] = (this.seen[bit >>> 3]! | mask);
-    return true;
   }
 
   private decide(qname: string): boolean {

@@ -73,7 +73,7 @@ export class Responder {
     this.opts = opts;
     this.forwarder = opts.forwarder ?? null;
     this.answers = new CompiledAnswers(opts.zones, opts.local, () => this.forgetForwarded());
-    this.forwarded = new ForwardedNames(opts.zones, opts.local, this.forwarder);
+    this.forwarded = new ForwardedNames(opts.zones, opts.local, this.forwarder, this.firstQueries);
     // With a forwarder kdns is the client's recursive resolver: say so (RA), as dnsmasq does.
     this.recursionAvailable = this.forwarder !== null;
     this.finisher = new ResponseFinisher(this.slot, opts.maxUdpPayload);
