@@ -222,7 +222,7 @@ export class Forwarder {
     await Promise.all(ups.map(async (up) => {
       const name = newLoopProbeName();
       this.loopProbes.set(name, up);
-      const msg = buildUpstreamQuery(randomInt(0, 65536), keyToWire(name), TYPE_TXT, CLASS_IN, false, false);
+      const msg = buildUpstreamQuery(randomId16(), keyToWire(name), TYPE_TXT, CLASS_IN, false, false);
       const r = await up.rawExchange(msg, this.opts.timeoutMs);
       if (typeof r !== 'string' && carriesLoopMarker(r, questionEndOf(msg))) this.disableForLoop(up);
     }));

@@ -5,7 +5,7 @@
 // a dead server from a lost connection.
 
 import type net from 'node:net';
-import { randomInt } from 'node:crypto';
+import { randomId16 } from '../util/random-ids.js';
 import { matchesQuery, questionEndOf } from './message.js';
 import type { FailureReason } from './upstream-health.js';
 
@@ -62,7 +62,7 @@ export class TcpChannel {
     if (this.closed) return Promise.resolve(this.failure);
     // IDs must be unique among the queries pending on this connection; bounded retries, then give up.
     let id = msg.readUInt16BE(0);
-    for (let i = 0; i < 16 && this.pending.has(id); i++) id = randomInt(0, 65536);
+    for (let i = 0; i < 16 && this.pending.has(id); i++) id = randomId16();
     if (this.pending.has(id)) return Promise.resolve('error');
     msg.writeUInt16BE(id, 0);
     if (this.idleTimer !== null) {

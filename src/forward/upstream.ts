@@ -12,7 +12,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { randomInt } from 'node:crypto';
+import { randomId16 } from '../util/random-ids.js';
 import type { Logger } from 'pino';
 import type { UpstreamAddress } from '../config/types.js';
 import { CLASS_IN, TYPE_NS } from '../dns/constants.js';
@@ -256,7 +256,7 @@ export class Upstream {
   /** `. NS` over the upstream's own transport; any matching answer, whatever its rcode, means the server is back. */
   private async probe(): Promise<boolean> {
     if (this.closed) return false;
-    const q = buildUpstreamQuery(randomInt(0, 65536), ROOT_WIRE, TYPE_NS, CLASS_IN, false, false);
+    const q = buildUpstreamQuery(randomId16(), ROOT_WIRE, TYPE_NS, CLASS_IN, false, false);
     const started = performance.now();
     const r = await this.sendAsync(q, this.settings.probeTimeoutMs);
     if (typeof r === 'string') {

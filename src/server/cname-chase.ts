@@ -6,7 +6,7 @@
 // (record-reader.ts) and compiled behind our CNAMEs (compile.ts). The result is not cached here because
 // the forwarder caches the target's part with its own TTLs.
 
-import { randomInt } from 'node:crypto';
+import { randomId16 } from '../util/random-ids.js';
 import {
   CLASS_IN, EDNS_DO, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MIN_UDP_PAYLOAD, RCODE_MASK, RCODE_NOERROR, TYPE_CNAME, TYPE_OPT,
 } from '../dns/constants.js';
@@ -72,7 +72,7 @@ export function chaseCname(forwarder: ForwardingPort, chase: ChaseQuery, client:
 function targetQuery(target: string, qtype: number): Buffer {
   const name = keyToWire(target);
   const q = Buffer.alloc(HEADER_SIZE + name.length + 4);
-  q.writeUInt16BE(randomInt(0x10000), 0);
+  q.writeUInt16BE(randomId16(), 0);
   q.writeUInt16BE(FLAG_RD, 2);
   q.writeUInt16BE(1, 4);
   name.copy(q, HEADER_SIZE);

@@ -4,7 +4,7 @@
 // same zone and secondary, so a busy zone keeps one message in flight per secondary.
 
 import dgram from 'node:dgram';
-import { randomInt } from 'node:crypto';
+import { randomId16 } from '../util/random-ids.js';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/types.js';
@@ -80,7 +80,7 @@ export class Notifier {
 
   private freeId(): number {
     for (;;) {
-      const id = randomInt(0x10000);
+      const id = randomId16();
       if (!this.byId.has(id)) return id;
     }
   }
