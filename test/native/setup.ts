@@ -95,7 +95,10 @@ export async function settleLive(live: () => number, target: number): Promise<nu
   const gc = runInNewContext('gc') as () => void;
   for (let i = 0; i < 30 && live() > target; i++) {
     gc();
-    await new Promise((r) => setTimeout(r, 20));
+    // Node-API runs finalizers from an immediate after the collection, and libuv frees closed handles on the
+    // next loop turn: two turns, not a wait of some milliseconds.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
   }
   return live();
 }
