@@ -13,7 +13,7 @@ import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
-  EDNS_ADVERTISED_UDP, FLAG_CD, RCODE_NXDOMAIN, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_TXT, CLASS_IN,
+  EDNS_ADVERTISED_UDP, FLAG_CD, HEADER_SIZE, RCODE_NXDOMAIN, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_TXT, CLASS_IN,
 } from '../dns/constants.js';
 import type { UpstreamAddress } from '../config/types.js';
 import { keyToWire } from '../dns/name.js';
@@ -618,6 +618,8 @@ class Exchange {
   private attempts = 0;
   private turn = 0;
   private busy: Set<Upstream> | null = null;
+  /** Where our queries' question ends: header, the name as given (buildUpstreamQuery copies it), type, class. */
+  private readonly questionEnd: number;
 
   constructor(
     private readonly question: Question,
@@ -625,7 +627,9 @@ class Exchange {
     private readonly maxAttempts: number,
     private readonly timeoutMs: number,
     private readonly done: (r: FetchResult) => void,
-  ) {}
+  ) {
+    this.questionEnd = HEADER_SIZE + question.nameWire.length + 4;
+  }
 
   next(): void {
     const order = this.order;
@@ -638,8 +642,7 @@ class Exchange {
         if (this.busy.size === order.length) break; // every server is at its cap: SERVFAIL now, never queue
         continue;
       }
-      const msg = this.query();
-      up.exchange(msg, this.question.tcp, this.timeoutMs, (res) => this.answered(up, msg, res));
+      up.exchange(this.query(), this.question.tcp, this.timeoutMs, (res) => this.answered(up, res));
       return;
     }
     this.done(this.last);
@@ -650,16 +653,15 @@ class Exchange {
     return buildUpstreamQuery(randomId16(), q.nameWire, q.qtype, q.qclass, q.dnssecOk, q.checkingDisabled);
   }
 
-  private answered(up: Upstream, msg: Buffer, res: UpstreamOutcome): void {
+  private answered(up: Upstream, res: UpstreamOutcome): void {
     this.attempts++;
     if (typeof res === 'string') { this.next(); return; }
-    const idx = indexResponse(res, questionEndOf(msg));
+    const idx = indexResponse(res, this.questionEnd);
     if (idx === null) { this.next(); return; }
     if (idx.truncated && !this.question.tcp) {
       // RFC 7766 §5: a truncated answer is retried over TCP, on the same server.
-      const tcpMsg = this.query();
-      up.exchange(tcpMsg, true, this.timeoutMs, (viaTcp) => {
-        const full = typeof viaTcp === 'string' ? null : indexResponse(viaTcp, questionEndOf(tcpMsg));
+      up.exchange(this.query(), true, this.timeoutMs, (viaTcp) => {
+        const full = typeof viaTcp === 'string' ? null : indexResponse(viaTcp, this.questionEnd);
         if (full === null) {
           this.last = idx; // the client gets TC and can retry over TCP itself
           this.next();
