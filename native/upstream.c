@@ -432,9 +432,13 @@ static napi_value upstream_create(napi_env env, napi_callback_info info) {
   // so a failure stops it (on_closed releases what was made) and throws.
   napi_value handle;
   if (napi_create_external(env, l, on_handle_finalized, NULL, &handle) != napi_ok) {
-    close(l->ep);
+    // The poll handle watching the epoll fd is closed first, the fd after it (libuv's order); the link's
+    // memory goes in the handles' close callbacks, on a later loop turn.
+    int ep = l->ep;
+    l->ep = -1;
     l->never_started = 1;
     close_handles(l);
+    close(ep);
     return throw_type(env, "upstreamCreate: cannot create the handle");
   }
   int made = napi_create_reference(env, argv[0], 1, &l->in_ref) == napi_ok && // C writes into these

@@ -74,7 +74,7 @@ export class ForwardedNames {
   }
 
   private decide(qname: string): boolean {
-    for (const local of this.local) if (local.lookup(qname, 0) !== null) return false;
+    for (const local of this.local) if (local.has(qname)) return false;
     if (this.zones.findZone(qname) !== undefined) return false;
     return this.forwarder!.routes(qname) || this.forwarder!.isLoopProbe(qname);
   }

@@ -49,8 +49,7 @@ let closing = false;
 const replica = new Replica({
   configureZone(zone) {
     if (init?.podRecords && zone.origin === init.podRecords.zone) {
-      // The rule reads only nodeExists (a ZoneReader method); its parameter type is the Kubernetes source's.
-      zone.synthesizer = insecurePodSynthesizer(zone as unknown as Parameters<typeof insecurePodSynthesizer>[0], init.podRecords);
+      zone.synthesizer = insecurePodSynthesizer(zone, init.podRecords);
       zone.synthesizedBelow = podRecordsRoot(zone.origin);
     }
   },

@@ -10,7 +10,6 @@ import { TYPE_A, TYPE_AAAA, TYPE_MX, TYPE_NS, TYPE_SRV } from '../dns/constants.
 import { isAtOrBelow, wireToKey } from '../dns/name.js';
 import type { Rr, RrSet } from '../dns/types.js';
 import { FOUND_DATA, highestCut, resolveName } from './resolve.js';
-import { findType } from './zone.js';
 import type { ZoneReader, ZoneSetReader } from './reader.js';
 
 const ADDRESS_TYPES = [TYPE_A, TYPE_AAAA] as const;
@@ -69,14 +68,10 @@ export function addGlue(zone: ZoneReader, ns: RrSet, additional: Rr[], seen: Set
     if (!isAtOrBelow(target, zone.origin)) continue;
     if (highestCut(zone, target, deps) === null) continue; // authoritative in-zone name: not glue
     if (deps !== undefined) deps.add(target);
-    const node = zone.node(target);
-    if (node === undefined) continue;
-    {
-      const id = rrsetId(target, type);
-      const glue = findType(node.rrsets, type);
-      if (glue === undefined || seen.has(id)) continue;
-      seen.add(id);
-      pushRecords(additional, target, glue);
-    }
+    const glue = zone.get(target, type);
+    const id = rrsetId(target, type);
+    if (glue === undefined || seen.has(id)) continue;
+    seen.add(id);
+    pushRecords(additional, target, glue);
   }
 }

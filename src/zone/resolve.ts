@@ -34,7 +34,7 @@ export function resolveName(zone: ZoneReader, name: string, qtype: number, deps?
   // side (RFC 4035 §3.1.4.1), so it is answered here like any other type.
   const cut = highestCut(zone, name, deps);
   if (cut !== null && !(cut === name && qtype === TYPE_DS)) {
-    return { kind: FOUND_REFERRAL, rrset: findType(zone.node(cut)!.rrsets, TYPE_NS)! };
+    return { kind: FOUND_REFERRAL, rrset: zone.get(cut, TYPE_NS)! };
   }
 
   if (deps !== undefined) deps.add(name);
@@ -51,7 +51,7 @@ export function resolveName(zone: ZoneReader, name: string, qtype: number, deps?
   // RFC 4592 §3.3.1: the closest encloser is the nearest existing ancestor; only `*.<closest encloser>`
   // may synthesize. The origin always exists (it holds the SOA), so the walk ends there at the latest.
   let encloser = parentOf(name)!;
-  while (zone.node(encloser) === undefined && encloser !== zone.origin) encloser = parentOf(encloser)!;
+  while (!zone.nodeExists(encloser) && encloser !== zone.origin) encloser = parentOf(encloser)!;
   const wildcard = wildcardOf(encloser);
   if (deps !== undefined) deps.add(wildcard);
   const source = zone.node(wildcard);

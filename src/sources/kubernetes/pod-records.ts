@@ -13,7 +13,7 @@ export interface PodRecordSettings {
 }
 
 /** A synthesizer for `zone` (which must be the cluster zone) answering insecure-mode pod records. */
-export function insecurePodSynthesizer(zone: Zone, settings: PodRecordSettings): (qname: string) => RrSet[] | null {
+export function insecurePodSynthesizer(zone: Pick<Zone, 'nodeExists'>, settings: PodRecordSettings): (qname: string) => RrSet[] | null {
   const options = { zone: settings.zone, ttl: settings.ttl, serial: 0 };
   const namespaceKnown = (ns: string): boolean => zone.nodeExists(`${ns}.pod.${settings.zone}`);
   return (qname) => podRecord(options, qname, namespaceKnown);
